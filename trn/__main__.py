@@ -1,0 +1,3 @@
+from trn.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""``trn status JOB``: one job's record (a unique prefix of the id works, like git)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from trn.cli import output
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "status",
+        help="show one job (a unique prefix of its id works)",
+        description="Show a job's record: state, devices, metrics, checkpoint.",
+    )
+    p.add_argument("job", metavar="JOB", help="job id or a unique prefix of one")
+    p.add_argument("--json", action="store_true", help="the job record as one JSON object")
+    p.set_defaults(func=run)
+
+
+FIELDS = [
+    "job_id",
+    "state",
+    "attempt",
+    "parent_job_id",
+    "sweep_id",
+    "name",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "host",
+    "devices",
+    "overrides",
+    "exit_code",
+    "error",
+    "checkpoint",
+    "job_dir",
+]
+
+
+def run(args: argparse.Namespace) -> int:
+    from trn.registry.store import Registry
+
+    record = Registry().find(args.job)
+    if args.json:
+        output.print_json(record)
+        return 0
+    for key in FIELDS:
+        value = record.get(key)
+        if value in (None, [], ""):
+            continue
+        if isinstance(value, list):
+            value = " ".join(map(str, value))
+        print(f"{key + ':':<15}{value}")
+    if record.get("metrics"):
+        print(f"{'metrics:':<15}{output.fmt_metrics(record['metrics'], 10)}")
+    for line in (
+        record.get("extra", {}).get("log_tail", [])[-5:] if record["state"] == "failed" else []
+    ):
+        print(f"{'log:':<15}{line}")
+    return 0

@@ -1,0 +1,63 @@
+"""Entry point of the ``trn`` console script: ``main(argv=None)`` so tests call it directly."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from trn.errors import TrnError
+
+# verb -> module under trn.cli; order is the order of `trn --help`
+COMMANDS = {
+    "run": "cmd_run",
+    "list": "cmd_list",
+    "status": "cmd_status",
+    "reindex": "cmd_reindex",
+}
+
+EPILOG = """examples:
+  trn run                                   train the default model on the bundled dataset
+  trn run model=mlp optimizer=sgd optimizer.lr=0.05 profile=dev
+  trn run --dry-run                         print the plan, start nothing
+  trn list --state completed                recent jobs
+  trn status 261128-1520                    one job, by a unique prefix of its id
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trn",
+        description="Hydra-configured training jobs: run, sweep, watch and resume.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from trn import __version__
+
+    parser.add_argument("--version", action="version", version=f"trn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        importlib.import_module(f"trn.cli.{module}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except TrnError as err:
+        print(f"trn {args.command}: error: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print(f"trn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `trn list | head`
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

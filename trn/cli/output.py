@@ -1,0 +1,70 @@
+"""Plain-text output for people: tables and one-line event summaries (no third-party deps)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def fmt_metrics(metrics: dict[str, Any], limit: int = 4) -> str:
+    preferred = ["val/acc", "val/loss", "train/loss"]
+    keys = [k for k in preferred if k in metrics] + sorted(k for k in metrics if k not in preferred)
+    return " ".join(f"{k}={_num(metrics[k])}" for k in keys[:limit] if metrics[k] is not None)
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def event_line(event: dict[str, Any]) -> str:
+    """One readable line for an event, e.g. ``15:20:48 metrics  epoch 3 step 92 val/acc=0.96``."""
+    ts = event.get("ts", "")[11:19]
+    name = event.get("event", "?")
+    if name == "metrics":
+        body = f"epoch {event['epoch']} step {event['step']} {fmt_metrics(event['metrics'])}"
+    elif name == "job_submitted":
+        body = f"{event['job_id']} devices={','.join(event.get('devices', []))} dir={event.get('job_dir')}"
+    elif name == "job_started":
+        body = f"pid {event.get('runner_pid')} world_size={event.get('world_size')}"
+    elif name == "checkpoint_saved":
+        body = f"step {event['step']} {event['meta_path']}"
+    elif name == "job_completed":
+        body = f"in {event.get('duration_s', 0):.1f}s {fmt_metrics(event.get('metrics', {}))}"
+    elif name == "job_failed":
+        body = f"{event.get('error')}"
+    elif name in ("job_cancelled", "job_preempted"):
+        body = f"{event.get('reason')}"
+    elif name == "warning":
+        body = event.get("message", "")
+    else:
+        skip = {
+            "schema",
+            "event",
+            "id",
+            "ts",
+            "job_id",
+            "sweep_id",
+            "seq",
+            "attempt",
+            "source",
+            "host",
+            "pid",
+            "rank",
+        }
+        body = json.dumps({k: v for k, v in event.items() if k not in skip}, default=str)
+    return f"{ts} {name:<16} {body}"
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=None, default=str) + "\n")

@@ -1,0 +1,1 @@
+"""Compose (Hydra), validate (JSON Schema) and explain configs."""

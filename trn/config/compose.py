@@ -1,0 +1,84 @@
+"""Compose the config with Hydra and turn Hydra's errors into one line each, in override syntax."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from trn.errors import ConfigError, UsageError
+from trn.paths import conf_dir
+
+PRIMARY = "config"
+
+
+def compose(overrides: list[str], config_dir: Path | None = None) -> Any:
+    """The composed ``DictConfig`` for ``overrides`` (not yet validated)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    directory = Path(config_dir or conf_dir())
+    if not (directory / f"{PRIMARY}.yaml").is_file():
+        raise UsageError(
+            f"no {PRIMARY}.yaml in config dir {directory}; pass a directory that has one"
+        )
+    try:
+        with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="trn"):
+            return hydra_compose(config_name=PRIMARY, overrides=list(overrides))
+    except OverrideParseException as err:
+        raise UsageError(explain_parse_error(overrides, str(err))) from None
+    except MissingConfigException as err:
+        raise UsageError(explain_missing_option(str(err), err.options)) from None
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError([explain_compose_error(err)]) from None
+    except (ValueError, OSError) as err:  # e.g. a malformed YAML file or package header
+        raise UsageError(f"cannot read the configs in {directory}: {err}") from None
+
+
+def explain_parse_error(overrides: list[str], message: str) -> str:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException as err:
+            lines = [ln for ln in str(err).splitlines()[1:] if ln and not ln.startswith("See ")]
+            reason = lines[0].split(" expecting ")[0] if lines else "cannot parse"
+            return (
+                f"override {override!r} is not valid Hydra syntax ({reason}); "
+                "write key=value, e.g. optimizer.lr=0.001"
+            )
+    return " ".join(message.split())[:300]
+
+
+def explain_missing_option(message: str, options: list[str] | None) -> str:
+    m = re.search(r"Could not find '([^']+)'", message)
+    if m and "/" in m.group(1):
+        group, _, option = m.group(1).rpartition("/")
+        avail = ", ".join(sorted(options or [])) or "none"
+        return f"{group}={option}: no such option in group {group!r}; available: {avail}"
+    return message.strip().splitlines()[0]
+
+
+def explain_compose_error(err: Exception) -> str:
+    text = str(err)
+    m = re.search(r"Could not override '([^']+)'", text)
+    if m:
+        key = m.group(1)
+        parent, _, leaf = key.rpartition(".")
+        inside = f" in {parent}" if parent else ""
+        return (
+            f"{key}: no key {leaf!r}{inside}; check the spelling (`trn run --cfg job` prints the "
+            f"config) or write +{key}=VALUE to add a new key"
+        )
+    m = re.search(r"Could not delete from config. '([^']+)'", text)
+    if m:
+        return f"~{m.group(1)}: there is no such key to delete"
+    m = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
+    if m:
+        return f"+{m.group(1)}: the key already exists; drop the '+' to override it"
+    return " ".join(text.split())[:300]

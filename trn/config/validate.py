@@ -1,0 +1,117 @@
+"""Validate a composed config: every problem at once, each named in override syntax."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from trn.errors import ConfigError
+from trn.paths import schema_path
+
+# `_target_`s instantiated without asking; `allow_targets` in the config extends this.
+ALLOWED_TARGETS = ("trn.", "torch.nn.", "torch.optim.", "lightning.pytorch.demos.")
+
+
+@lru_cache(maxsize=1)
+def config_schema() -> dict[str, Any]:
+    return json.loads(schema_path("config.schema.json").read_text())
+
+
+def resolve(cfg: Any) -> dict[str, Any]:
+    """Resolve interpolations into a plain dict; missing values and bad interpolations are errors."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        missing = sorted(OmegaConf.missing_keys(cfg))
+        if missing:
+            raise ConfigError([f"{key} has no value; set {key}=VALUE" for key in missing])
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", "") or "config"
+        reason = str(err).strip().splitlines()[0]
+        raise ConfigError([f"{key}: {reason}; fix the ${{...}} interpolation"]) from None
+
+
+def _key(path: list[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "config"
+
+
+def _explain(error: Any) -> str:
+    """One jsonschema error as ``key=value: problem; fix``."""
+    key = _key(list(error.absolute_path))
+    value = json.dumps(error.instance) if not isinstance(error.instance, dict) else "{...}"
+    v = error.validator
+    if v == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        where = f"{key}." if key != "config" else ""
+        return (
+            f"{', '.join(where + e for e in extra)}: unknown key; remove it "
+            f"(known keys{' of ' + key if where else ''}: {known})"
+        )
+    if v == "required":
+        missing = error.message.split("'")[1]
+        where = f"{key}." if key != "config" else ""
+        return f"{where}{missing} is required; set {where}{missing}=VALUE"
+    if v == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return f"{key}={value} is not a {want}; set {key} to a {want}"
+    if v == "enum":
+        opts = ", ".join(json.dumps(o) for o in error.validator_value)
+        return f"{key}={value} is not one of {opts}; pick one of them"
+    if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[v]
+        return f"{key}={value} is out of range; set {key} {op} {error.validator_value}"
+    if v == "anyOf":
+        return f"{key}={value} is not valid; use an integer count >= 1 or a fraction in (0, 1]"
+    return f"{key}={value}: {error.message}"
+
+
+def check_targets(config: dict[str, Any]) -> list[str]:
+    allowed = ALLOWED_TARGETS + tuple(config.get("allow_targets") or [])
+    problems = []
+
+    def walk(node: Any, path: list[Any]) -> None:
+        if isinstance(node, dict):
+            target = node.get("_target_")
+            if isinstance(target, str) and not target.startswith(allowed):
+                key = _key(path + ["_target_"])
+                problems.append(
+                    f"{key}={target} is not in the instantiate allowlist; "
+                    f"add its prefix with 'allow_targets=[{target.rpartition('.')[0]}.]' "
+                    "if you trust it"
+                )
+            for k, v in node.items():
+                walk(v, path + [k])
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, path + [i])
+
+    walk(config, [])
+    return problems
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` listing every problem of a resolved config."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(config_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_explain(e) for e in errors] + check_targets(config)
+    if problems:
+        raise ConfigError(problems)
+
+
+def load(overrides: list[str], config_dir: Any = None) -> dict[str, Any]:
+    """Compose, resolve and validate: the config a job will run, as a plain dict."""
+    from trn.config.compose import compose
+
+    config = resolve(compose(overrides, config_dir))
+    validate(config)
+    return config

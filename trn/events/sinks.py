@@ -1,0 +1,83 @@
+"""Where event lines go. A sink that fails is reported and retried, never raised into training."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Protocol
+
+from trn import fsutil
+
+
+class Sink(Protocol):
+    name: str
+
+    def write(self, line: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FileSink:
+    """Append lines to a file (the job's ``events.jsonl`` or the global stream)."""
+
+    def __init__(self, path: Path, name: str = "file"):
+        self.path = Path(path)
+        self.name = f"{name}:{self.path}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, line: str) -> None:
+        fsutil.append_line(self.path, line)
+
+    def close(self) -> None:
+        pass
+
+
+class StdoutSink:
+    """One event per line on stdout (nothing else is printed there in that mode)."""
+
+    name = "stdout"
+
+    def write(self, line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class Guarded:
+    """Wraps a sink: failures are reported once, the lines kept (bounded) and retried later."""
+
+    def __init__(self, sink: Sink, max_pending: int = 10_000, report=None):
+        self.sink = sink
+        self.pending: deque[str] = deque(maxlen=max_pending)
+        self.failures = 0
+        self.reported = False
+        self.report = report or (lambda msg: print(f"trn: warning: {msg}", file=sys.stderr))
+
+    def write(self, line: str) -> None:
+        self.pending.append(line)
+        self.flush()
+
+    def flush(self) -> None:
+        while self.pending:
+            try:
+                self.sink.write(self.pending[0])
+            except Exception as err:  # noqa: BLE001 - telemetry never kills training
+                self.failures += 1
+                if not self.reported:
+                    self.reported = True
+                    self.report(f"event sink {self.sink.name} failed ({err}); will retry")
+                return
+            self.pending.popleft()
+        if self.reported:
+            self.reported = False
+            self.report(f"event sink {self.sink.name} recovered")
+
+    def close(self) -> None:
+        self.flush()
+        try:
+            self.sink.close()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,82 @@
+"""The per-job event writer: numbers events (``seq`` gap-free per job) and fans them out.
+
+Phases of a job write one after another (the CLI's job_submitted, then the runner, then the
+supervisor's terminal event), so each writer continues ``seq`` from the job's own file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from trn.events.envelope import make_event
+from trn.events.sinks import FileSink, Guarded, Sink
+
+
+def last_seq(path: Path) -> int:
+    """The ``seq`` of the last complete line of a job's events file, -1 if none."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 65536))
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return -1
+    for raw in reversed(lines):
+        try:
+            return int(json.loads(raw)["seq"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line from a killed writer
+    return -1
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/Infinity: non-finite numbers become null (readers see a gap)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class EventWriter:
+    def __init__(
+        self,
+        job_dir: Path,
+        job_id: str,
+        *,
+        source: str,
+        attempt: int = 1,
+        sweep_id: str | None = None,
+        rank: int = 0,
+        extra_sinks: list[Sink] | None = None,
+        global_path: Path | None = None,
+    ):
+        self.job_file = Path(job_dir) / "events.jsonl"
+        self.context = dict(
+            job_id=job_id, attempt=attempt, sweep_id=sweep_id, source=source, rank=rank
+        )
+        self.seq = last_seq(self.job_file) + 1
+        sinks: list[Sink] = [FileSink(self.job_file, "job")]
+        if global_path is not None:
+            sinks.append(FileSink(global_path, "global"))
+        sinks.extend(extra_sinks or [])
+        self.sinks = [Guarded(s) for s in sinks]
+
+    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+        obj = make_event(event, seq=self.seq, **self.context, **_finite(fields))
+        self.seq += 1
+        line = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
+        for sink in self.sinks:
+            sink.write(line)
+        return obj
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()

@@ -1,0 +1,79 @@
+"""Plan, then execute: everything a job needs, decided before anything is started.
+
+``make_plan`` composes and validates the config and picks devices; ``describe`` makes it
+printable (``trn run --dry-run``); :mod:`trn.supervisor` carries it out.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trn.devices import Allocation, allocate
+from trn.paths import trn_home
+
+RUNNER_MODULE = "trn.runner"
+
+
+@dataclass
+class Plan:
+    config: dict[str, Any]
+    overrides: list[str]
+    allocation: Allocation
+    home: Path
+    attempt: int = 1
+    parent_job_id: str | None = None
+    sweep_id: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
+        return [sys.executable, "-m", RUNNER_MODULE, str(job_dir)]
+
+
+def make_plan(
+    overrides: list[str],
+    *,
+    home: Path | None = None,
+    config_dir: Path | None = None,
+    sweep_id: str | None = None,
+) -> Plan:
+    from trn.config.validate import load
+
+    config = load(overrides, config_dir)
+    check_data(config)
+    return Plan(
+        config=config,
+        overrides=list(overrides),
+        allocation=allocate(config["devices"]),
+        home=Path(home) if home else trn_home(),
+        sweep_id=sweep_id,
+    )
+
+
+def check_data(config: dict[str, Any]) -> None:
+    """Check a trn dataset's index and shard files now, before any job dir exists."""
+    data = config["data"]
+    if data.get("_target_") != "trn.data.datamodule.ShardDataModule" or "path" not in data:
+        return
+    from trn.data import index
+
+    check = getattr(index, "check_dataset", None)
+    if check is not None:
+        check(data["path"])
+
+
+def describe(plan: Plan) -> dict[str, Any]:
+    return {
+        "config": plan.config,
+        "overrides": plan.overrides,
+        "devices": plan.allocation.device_ids,
+        "trainer": plan.allocation.trainer_kwargs(),
+        "env": plan.allocation.env,
+        "command": plan.command(),
+        "trn_home": str(plan.home),
+        "attempt": plan.attempt,
+        "parent_job_id": plan.parent_job_id,
+        "sweep_id": plan.sweep_id,
+    }

@@ -1,0 +1,97 @@
+"""The job record and its lifecycle."""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+class JobState(str, enum.Enum):
+    """Lifecycle of a job::
+
+        submitted ──> running ──> completed | failed | cancelled | preempted
+                         └──────> lost   (marked running, but its process is gone)
+
+    A resumed job is a new job whose record points at its parent (``attempt`` + 1).
+    """
+
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PREEMPTED = "preempted"
+    LOST = "lost"
+
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED}
+STATES = [s.value for s in JobState]
+
+
+def utc_now() -> str:
+    """RFC 3339 UTC with milliseconds, e.g. ``2026-11-28T15:20:48.123Z``."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    job_dir: str
+    state: str = JobState.SUBMITTED.value
+    attempt: int = 1
+    parent_job_id: str | None = None
+    sweep_id: str | None = None
+    name: str | None = None
+    created_at: str = field(default_factory=utc_now)
+    started_at: str | None = None
+    ended_at: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+    pid: int | None = None  # the supervisor: the process that owns the job until it ends
+    runner_pid: int | None = None
+    devices: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    config_path: str | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint: str | None = None  # the newest committed .meta.json
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def effective_state(record: dict[str, Any]) -> str:
+    """The state to show: a running/submitted job whose supervisor is gone on this host is lost."""
+    state = record.get("state")
+    if state in (JobState.RUNNING.value, JobState.SUBMITTED.value):
+        same_host = record.get("host") == socket.gethostname()
+        if same_host and record.get("pid") and not pid_alive(record["pid"]):
+            return JobState.LOST.value
+    return str(state)

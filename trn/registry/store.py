@@ -1,0 +1,122 @@
+"""Job dirs under ``$TRN_HOME/runs/YYYY/MM/DD/<job_id>`` and their ``job.json`` records."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from trn import fsutil, ids
+from trn.errors import NotFound, UsageError
+from trn.paths import trn_home
+from trn.registry.index import Index
+from trn.registry.record import JobRecord, effective_state
+
+RECORD = "job.json"
+
+
+class Registry:
+    """Reads and writes job records under one ``$TRN_HOME``."""
+
+    def __init__(self, home: Path | None = None):
+        self.home = Path(home) if home else trn_home()
+        self._index: Index | None = None
+
+    # -- layout -----------------------------------------------------------------------------
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            fresh = not (self.home / "index.db").exists()
+            self._index = Index(self.home / "index.db")
+            if fresh and self.runs_dir.is_dir():
+                self.reindex()
+        return self._index
+
+    def create_job_dir(self, now: float | None = None) -> tuple[str, Path]:
+        """Make a new, empty job dir; the exclusive ``mkdir`` makes the id unique."""
+        now = time.time() if now is None else now
+        day = self.runs_dir / time.strftime("%Y/%m/%d", time.gmtime(now))
+        day.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            job_id = ids.new_id(now)
+            try:
+                (day / job_id).mkdir()
+            except FileExistsError:
+                continue
+            return job_id, day / job_id
+        raise RuntimeError("could not allocate a unique job id")  # 100 collisions: a bug
+
+    # -- records ----------------------------------------------------------------------------
+    def write(self, record: JobRecord | dict[str, Any]) -> None:
+        """Write ``job.json`` atomically, then refresh the index (a cache: failures only warn)."""
+        data = record.to_dict() if isinstance(record, JobRecord) else record
+        fsutil.atomic_write_json(Path(data["job_dir"]) / RECORD, data)
+        try:
+            self.index.upsert(data)
+        except Exception as err:  # noqa: BLE001 - the index is rebuildable, the record is written
+            print(
+                f"trn: warning: job index not updated ({err}); run `trn reindex`", file=sys.stderr
+            )
+
+    @staticmethod
+    def read(job_dir: Path) -> dict[str, Any]:
+        with open(Path(job_dir) / RECORD, encoding="utf-8") as f:
+            return json.load(f)
+
+    def find(self, job_id: str) -> dict[str, Any]:
+        """The record of ``job_id`` or of the one job whose id starts with it."""
+        ids.check_job_id(job_id)
+        matches = self.index.by_prefix(job_id)
+        if not matches:
+            raise NotFound(f"no job {job_id!r} in {self.home} (see `trn list`; is TRN_HOME right?)")
+        exact = [m for m in matches if m["job_id"] == job_id]
+        if len(matches) > 1 and not exact:
+            raise UsageError(
+                f"job id prefix {job_id!r} is ambiguous ({matches[0]['job_id']}, "
+                f"{matches[1]['job_id']}, ...); give more characters"
+            )
+        record = exact[0] if exact else matches[0]
+        try:  # job.json is the truth; the index may lag behind a running job
+            record = self.read(Path(record["job_dir"]))
+        except (OSError, ValueError):
+            pass
+        record["state"] = effective_state(record)
+        return record
+
+    def list(
+        self, state: str | None = None, sweep_id: str | None = None, limit: int | None = 20
+    ) -> list[dict[str, Any]]:
+        if state == "lost":  # derived: stored as running/submitted
+            cands = self.index.query("running", sweep_id) + self.index.query("submitted", sweep_id)
+            cands.sort(key=lambda r: r["job_id"], reverse=True)
+            out = [r for r in cands if effective_state(r) == "lost"]
+            for r in out:
+                r["state"] = "lost"
+            return out[:limit] if limit else out
+        records = self.index.query(state, sweep_id, limit)
+        for r in records:
+            r["state"] = effective_state(r)
+        return records
+
+    # -- rebuilding -------------------------------------------------------------------------
+    def scan(self) -> Iterator[dict[str, Any]]:
+        """Every readable job record under ``runs/``; unreadable ones are reported and skipped."""
+        for path in sorted(self.runs_dir.glob(f"*/*/*/*/{RECORD}")):
+            try:
+                yield self.read(path.parent)
+            except (OSError, ValueError) as err:
+                print(f"trn: warning: skipping {path}: {err}", file=sys.stderr)
+
+    def reindex(self) -> int:
+        index = self._index or Index(self.home / "index.db")
+        self._index = index
+        records = list(self.scan())
+        index.replace_all(records)
+        return len(records)

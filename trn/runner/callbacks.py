@@ -1,0 +1,115 @@
+"""Lightning callbacks that emit trn events and stop cleanly on signals."""
+
+from __future__ import annotations
+
+import math
+import signal
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from trn.events.writer import EventWriter
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            out[key] = float(value.item())
+        elif isinstance(value, int | float):
+            out[key] = float(value)
+    return out
+
+
+class EventCallback(pl.Callback):
+    """Rank 0 emits ``job_started``, ``metrics`` every N steps and per epoch."""
+
+    def __init__(self, events: EventWriter | None, every_n_steps: int, devices: list[str]):
+        self.events = events
+        self.every = max(1, every_n_steps)
+        self.devices = devices
+        self.last_metrics: dict[str, float] = {}
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.events and trainer.is_global_zero:
+            import os
+
+            import lightning
+
+            self.events.emit(
+                "job_started",
+                runner_pid=os.getpid(),
+                world_size=trainer.world_size,
+                devices=self.devices,
+                accelerator=type(trainer.accelerator).__name__,
+                strategy=type(trainer.strategy).__name__,
+                max_epochs=trainer.max_epochs,
+                versions={"torch": torch.__version__, "lightning": lightning.__version__},
+            )
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
+        step = trainer.global_step
+        if not (self.events and trainer.is_global_zero) or step % self.every:
+            return
+        loss = getattr(pl_module, "last_loss", None)
+        if loss is None:
+            return
+        values = {"train/loss": float(loss), "lr": _lr(trainer)}
+        self.events.emit(
+            "metrics",
+            phase="train",
+            step=step,
+            epoch=trainer.current_epoch,
+            world_size=trainer.world_size,
+            metrics=values,
+        )
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.last_metrics = scalar_metrics(trainer.callback_metrics)
+        if self.events and trainer.is_global_zero:
+            self.events.emit(
+                "metrics",
+                phase="epoch",
+                step=trainer.global_step,
+                epoch=trainer.current_epoch,
+                world_size=trainer.world_size,
+                metrics=self.last_metrics,
+            )
+
+
+def _lr(trainer: pl.Trainer) -> float:
+    try:
+        return float(trainer.optimizers[0].param_groups[0]["lr"])
+    except (IndexError, KeyError):
+        return math.nan
+
+
+class StopOnSignal(pl.Callback):
+    """SIGINT means cancel, SIGTERM/SIGUSR1 mean preemption: stop at the next step boundary.
+
+    The handlers only set a flag; the step that is running finishes, so no state is torn. With
+    several ranks, any rank's flag stops all of them at the same step.
+    """
+
+    STATES = {signal.SIGINT: "cancelled", signal.SIGTERM: "preempted", signal.SIGUSR1: "preempted"}
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self.signal_name: str | None = None
+        for signum in self.STATES:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested is None:
+            self.requested = self.STATES[signal.Signals(signum)]
+            self.signal_name = signal.Signals(signum).name
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
+        stop = self.requested is not None
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+            if stop and self.requested is None:
+                self.requested = "cancelled"
+        if stop:
+            trainer.should_stop = True

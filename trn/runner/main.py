@@ -1,0 +1,130 @@
+"""``python -m trn.runner JOB_DIR``: train the job whose resolved config lies in ``JOB_DIR``.
+
+Rank 0 writes ``outcome.json`` (state, error, metrics, checkpoint) for the supervisor, which
+turns it into the terminal event and the final job record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trn import fsutil
+from trn.paths import trn_home
+
+OUTCOME = "outcome.json"
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def load_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    with open(job_dir / "config.yaml", encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    record = json.loads((job_dir / "job.json").read_text())
+    launch = json.loads((job_dir / "launch.json").read_text())
+    return config, record, launch
+
+
+def train(
+    job_dir: Path,
+    config: dict[str, Any],
+    record: dict[str, Any],
+    launch: dict[str, Any],
+    events: Any,
+) -> dict[str, Any]:
+    import lightning.pytorch as pl
+
+    from trn.runner import build
+    from trn.runner.callbacks import EventCallback, StopOnSignal
+    from trn.runner.checkpoint import AtomicCheckpoint
+    from trn.runner.module import Classifier
+
+    stopper = StopOnSignal()  # first: a signal during start-up is not lost
+    pl.seed_everything(int(config["seed"]), workers=True, verbose=False)
+    datamodule = build.build_data(config)
+    if hasattr(datamodule, "setup"):
+        datamodule.setup("fit")  # validates the dataset before any model is built
+    model = build.build_model(config, datamodule)
+    module = Classifier(model, build.optimizer_factory(config), config["scheduler"])
+    fingerprint = getattr(datamodule, "fingerprint", None)
+    ckpt = AtomicCheckpoint(
+        job_dir / "checkpoints",
+        job=record,
+        config=config,
+        events=events,
+        objective=config["objective"],
+        dataset_fingerprint=fingerprint,
+        **config["checkpoint"],
+    )
+    metric_events = EventCallback(
+        events, config["events"]["metrics_every_n_steps"], launch["allocation"]["device_ids"]
+    )
+    trainer = pl.Trainer(
+        **launch["allocation"]["trainer"],
+        **config["trainer"],
+        callbacks=[stopper, metric_events, ckpt],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(job_dir),
+    )
+    # trn owns SIGTERM/SIGINT/SIGUSR1 (StopOnSignal); Lightning's own handlers would abort the
+    # loop with SIGTERMException before the checkpoint is written.
+    trainer._signal_connector.register_signal_handlers = lambda: None  # type: ignore[method-assign]
+    trainer.fit(module, datamodule=datamodule)
+    metrics = metric_events.last_metrics or {}
+    return {
+        "state": stopper.requested or "completed",
+        "reason": f"received {stopper.signal_name}" if stopper.signal_name else None,
+        "metrics": metrics,
+        "step": trainer.global_step,
+        "checkpoint": str(ckpt.latest_meta) if ckpt.latest_meta else None,
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m trn.runner JOB_DIR", file=sys.stderr)
+        return 2
+    job_dir = Path(argv[0]).resolve()
+    config, record, launch = load_job(job_dir)
+    rank = _rank()
+    events = None
+    if rank == 0:
+        from trn.events.writer import EventWriter
+
+        events = EventWriter(
+            job_dir,
+            record["job_id"],
+            source="runner",
+            attempt=record.get("attempt", 1),
+            sweep_id=record.get("sweep_id"),
+            global_path=trn_home() / "events.jsonl",
+        )
+    try:
+        outcome = train(job_dir, config, record, launch, events)
+    except BaseException as err:  # noqa: BLE001 - report every failure to the supervisor
+        outcome = {
+            "state": "failed",
+            "error": f"{type(err).__name__}: {err}".strip(),
+            "traceback": traceback.format_exc(),
+        }
+        traceback.print_exc()
+    if rank == 0:
+        fsutil.atomic_write_json(job_dir / OUTCOME, outcome)
+    if events:
+        events.close()
+    return 0 if outcome["state"] == "completed" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

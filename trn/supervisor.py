@@ -1,0 +1,239 @@
+"""Carry out a plan: record the job, start the runner, pump its events, finalize the record.
+
+The supervisor is the only writer of a job's record while the job lives, and it writes the
+terminal event whatever happened to the runner (crash, signal, SIGKILL), so no job is left
+``running`` once its supervisor has returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trn import fsutil
+from trn.events.writer import EventWriter
+from trn.plan import Plan
+from trn.registry.record import JobRecord, JobState, utc_now
+from trn.registry.store import Registry
+
+GRACE_S = 60.0  # after a forwarded signal, how long the runner may take to save and exit
+LOG_TAIL = 20
+
+
+class Supervisor:
+    def __init__(self, plan: Plan, echo: Callable[[dict[str, Any]], None] | None = None):
+        self.plan = plan
+        self.registry = Registry(plan.home)
+        self.echo = echo or (lambda event: None)
+        self.stop_signal: int | None = None
+        self.stop_at: float | None = None
+
+    # -- submit -----------------------------------------------------------------------------
+    def submit(self) -> JobRecord:
+        """Create the job dir, its files, the ``submitted`` record and ``job_submitted``."""
+        job_id, job_dir = self.registry.create_job_dir()
+        plan = self.plan
+        config_path = job_dir / "config.yaml"
+        fsutil.atomic_write_bytes(
+            config_path, yaml.safe_dump(plan.config, sort_keys=False).encode()
+        )
+        launch = {
+            "allocation": {**plan.allocation.to_dict(), "trainer": plan.allocation.trainer_kwargs()}
+        }
+        fsutil.atomic_write_json(job_dir / "launch.json", launch)
+        record = JobRecord(
+            job_id=job_id,
+            job_dir=str(job_dir),
+            attempt=plan.attempt,
+            parent_job_id=plan.parent_job_id,
+            sweep_id=plan.sweep_id,
+            name=plan.config.get("name"),
+            devices=plan.allocation.device_ids,
+            overrides=plan.overrides,
+            config_path=str(config_path),
+            pid=os.getpid(),
+        )
+        self.registry.write(record)
+        self.events = EventWriter(
+            job_dir,
+            job_id,
+            source="cli",
+            attempt=plan.attempt,
+            sweep_id=plan.sweep_id,
+            global_path=plan.home / "events.jsonl",
+        )
+        self.echo(
+            self.events.emit(
+                "job_submitted",
+                job_dir=str(job_dir),
+                config_path=str(config_path),
+                devices=record.devices,
+                overrides=record.overrides,
+                parent_job_id=plan.parent_job_id,
+            )
+        )
+        return record
+
+    # -- run --------------------------------------------------------------------------------
+    def run(self, record: JobRecord) -> dict[str, Any]:
+        job_dir = Path(record.job_dir)
+        env = {
+            **os.environ,
+            **self.plan.allocation.env,
+            **self.plan.env,
+            "TRN_HOME": str(self.plan.home),
+            "TRN_JOB_ID": record.job_id,
+            "PYTHONUNBUFFERED": "1",
+        }
+        started = time.time()
+        with open(job_dir / "runner.log", "ab") as log:
+            proc = subprocess.Popen(
+                self.plan.command(job_dir),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # signals reach it via us
+            )
+        record.state, record.started_at, record.runner_pid = (
+            JobState.RUNNING.value,
+            utc_now(),
+            proc.pid,
+        )
+        self.registry.write(record)
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            rc = self._wait(proc, job_dir / "events.jsonl", record)
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+        return self.finalize(record, rc, time.time() - started)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.stop_signal = signum
+        self.stop_at = self.stop_at or time.time()
+
+    def _wait(self, proc: subprocess.Popen, events_file: Path, record: JobRecord) -> int:
+        offset, forwarded = 0, None
+        while True:
+            if self.stop_signal is not None and forwarded != self.stop_signal:
+                forwarded = self.stop_signal
+                _killpg(proc.pid, forwarded)
+            if self.stop_at and time.time() - self.stop_at > GRACE_S:
+                _killpg(proc.pid, signal.SIGKILL)
+            try:
+                rc = proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                rc = None
+            offset = self._pump(events_file, offset, record)
+            if rc is not None:
+                _killpg(proc.pid, signal.SIGKILL)  # DDP ranks or workers left behind
+                return rc
+
+    def _pump(self, path: Path, offset: int, record: JobRecord) -> int:
+        """Show the runner's new events; keep the record's metrics and checkpoint current."""
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return offset
+        end = chunk.rfind(b"\n") + 1
+        for line in chunk[:end].splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("source") != "runner":
+                continue
+            if event["event"] == "metrics":
+                record.metrics.update({k: v for k, v in event["metrics"].items() if v is not None})
+            elif event["event"] == "checkpoint_saved":
+                record.checkpoint = event["meta_path"]
+                self.registry.write(record)
+            self.echo(event)
+        return offset + end
+
+    # -- finalize ---------------------------------------------------------------------------
+    def finalize(self, record: JobRecord, rc: int, duration: float) -> dict[str, Any]:
+        job_dir = Path(record.job_dir)
+        outcome = _read_json(job_dir / "outcome.json") or {}
+        state = outcome.get("state")
+        if state is None:  # the runner died without a word
+            if self.stop_signal is not None:
+                state = "cancelled" if self.stop_signal == signal.SIGINT else "preempted"
+            else:
+                state = "failed"
+        if state == "completed" and rc != 0:
+            state = "failed"
+        record.state, record.ended_at, record.exit_code = state, utc_now(), rc
+        record.metrics.update(outcome.get("metrics") or {})
+        record.checkpoint = outcome.get("checkpoint") or record.checkpoint
+        fields: dict[str, Any] = {"duration_s": round(duration, 3), "metrics": record.metrics}
+        if state == "failed":
+            record.error = outcome.get("error") or _exit_reason(rc)
+            record.extra["log_tail"] = _tail(job_dir / "runner.log", LOG_TAIL)
+            fields.update(
+                error=record.error,
+                exit_code=rc,
+                log_tail=record.extra["log_tail"],
+                step=outcome.get("step"),
+            )
+            event = "job_failed"
+        elif state == "completed":
+            fields.update(checkpoint=record.checkpoint, exit_code=rc)
+            event = "job_completed"
+        else:
+            reason = outcome.get("reason") or _exit_reason(rc)
+            record.error = reason
+            fields.update(reason=reason, checkpoint=record.checkpoint)
+            event = f"job_{state}"
+        self.echo(self.events.emit(event, **fields))
+        self.events.close()
+        self.registry.write(record)
+        data = record.to_dict()
+        _append_manifest(self.plan.home, data)
+        return data
+
+
+def _killpg(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _exit_reason(rc: int) -> str:
+    if rc < 0:
+        return f"runner killed by {signal.Signals(-rc).name}"
+    return f"runner exited with code {rc}"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _tail(path: Path, n: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 16384))
+            return [ln.decode(errors="replace") for ln in f.read().splitlines()[-n:]]
+    except OSError:
+        return []
+
+
+def _append_manifest(home: Path, record: dict[str, Any]) -> None:
+    """``jobs/index.jsonl``: one line per job reaching a terminal state (the plan's manifest)."""
+    (home / "jobs").mkdir(parents=True, exist_ok=True)
+    fsutil.append_line(home / "jobs" / "index.jsonl", json.dumps(record, sort_keys=True))
