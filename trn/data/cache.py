@@ -1,0 +1,50 @@
+"""Checksums on first use: remember which shard files were verified, keyed by index fingerprint.
+
+A file counts as verified while its size and mtime are those it had when it was hashed; any change
+hashes it again. The cache lives under ``$TRN_HOME/cache/datasets/<fingerprint>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from trn import paths
+from trn.fsutil import atomic_write_json
+
+
+def cache_file(fingerprint: str) -> Path:
+    return paths.trn_home() / "cache" / "datasets" / f"{fingerprint}.json"
+
+
+def _stamp(path: Path) -> list[int]:
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+class ChecksumCache:
+    """The files under one dataset root whose checksums matched, as (size, mtime_ns)."""
+
+    def __init__(self, fingerprint: str, root: Path):
+        self.path = cache_file(fingerprint)
+        self.root = str(root.resolve())
+        try:
+            self.data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+        self.files: dict[str, list[int]] = self.data.setdefault(self.root, {})
+
+    def verified(self, rel: str, path: Path) -> bool:
+        return self.files.get(rel) == _stamp(path)
+
+    def remember(self, rel: str, path: Path) -> None:
+        self.files[rel] = _stamp(path)
+
+    def save(self) -> None:
+        """Best effort: a cache that cannot be written only costs a re-hash next time."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.path, self.data)
+        except OSError:
+            pass

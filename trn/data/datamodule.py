@@ -1,0 +1,142 @@
+"""``ShardDataModule``: a trn dataset as a LightningDataModule, resumable at the exact next sample."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from torch.utils.data import DataLoader
+
+from trn.data.dataset import ShardDataset
+from trn.data.errors import DatasetError, Problem
+from trn.data.index import Index, load_index, resolve_dataset
+from trn.data.sampler import ShardSampler
+from trn.data.verify import check_dataset
+
+X, Y = "x", "y"
+
+
+class ShardDataModule(pl.LightningDataModule):
+    """Batches ``(x, y)``: x float32 [B, num_features], y int64 [B], from splits train and val.
+
+    ``path`` is a dataset name or directory (see ``resolve_dataset``). ``setup()`` validates the
+    index and checks every shard (checksums on first use) before any batch is read. Lightning
+    drives ``set_epoch`` on the sampler; ``state_dict()`` records the epoch and the samples this
+    rank has consumed, so a resumed run continues at the exact next sample.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        pin_memory: bool = False,
+    ):
+        super().__init__()
+        self.path, self.batch_size, self.num_workers = path, batch_size, num_workers
+        self.seed, self.shuffle, self.drop_last, self.pin_memory = (
+            seed,
+            shuffle,
+            drop_last,
+            pin_memory,
+        )
+        self._index: Index | None = None
+        self._checked = False
+        self._sampler: ShardSampler | None = None
+        self._pending: dict[str, Any] | None = None
+
+    @property
+    def index(self) -> Index:
+        """The dataset's validated index (shards not yet checked: that is ``setup()``)."""
+        if self._index is None:
+            self._index = load_index(resolve_dataset(self.path))
+            self._require_xy(self._index)
+        return self._index
+
+    @property
+    def root(self) -> Path:
+        return self.index.root
+
+    @property
+    def num_features(self) -> int:
+        return math.prod(self.index.feature(X).shape)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.index.feature(Y).num_classes or 0)
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self._checked:
+            check_dataset(self.index.root)
+            self._checked = True
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        data = ShardDataset(index=self.index, split="train", features=(X, Y))
+        self._sampler = self._make_sampler(len(data), self.shuffle, self.drop_last)
+        if self._pending is not None:
+            self._sampler.load_state_dict(self._pending)
+            self._pending = None
+        return self._loader(data, self._sampler)
+
+    def val_dataloader(self) -> DataLoader | list:
+        self.setup()
+        if "val" not in self.index.splits:
+            return []
+        data = ShardDataset(index=self.index, split="val", features=(X, Y))
+        return self._loader(data, self._make_sampler(len(data), False, False))
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._sampler is None:
+            return dict(self._pending or {})
+        state = self._sampler.state_dict()
+        if self.trainer is not None:  # the loop's count, not the sampler's: workers read ahead
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            state["samples"] = self._sampler.samples_after(done)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if self._sampler is not None:
+            self._sampler.load_state_dict(state_dict)
+        else:
+            self._pending = dict(state_dict)
+
+    def _make_sampler(self, n: int, shuffle: bool, drop_last: bool) -> ShardSampler:
+        rank, world = 0, 1
+        if self.trainer is not None:
+            rank, world = self.trainer.global_rank, self.trainer.world_size
+        return ShardSampler(
+            n,
+            self.batch_size,
+            rank=rank,
+            world_size=world,
+            seed=self.seed,
+            shuffle=shuffle,
+            drop_last=drop_last,
+        )
+
+    def _loader(self, data: ShardDataset, sampler: ShardSampler) -> DataLoader:
+        return DataLoader(
+            data,
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _require_xy(self, index: Index) -> None:
+        x, y = index.feature(X), index.feature(Y)
+        problems = []
+        if x.dtype != "float32":
+            problems.append(Problem("feature x", f"dtype is {x.dtype}", "store x as float32"))
+        if y.dtype != "int64" or y.shape != () or not y.num_classes:
+            what = f"is {y.dtype} {list(y.shape)} with num_classes={y.num_classes}"
+            problems.append(Problem("feature y", what, "store y as int64 [] with num_classes"))
+        if problems:
+            raise DatasetError(index.name, index.root, problems)
