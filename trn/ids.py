@@ -11,6 +11,8 @@ import re
 import secrets
 import time
 
+from trn.errors import UsageError
+
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -20,7 +22,7 @@ def new_id(now: float | None = None) -> str:
     return stamp + "-" + "".join(secrets.choice(_ALPHABET) for _ in range(4))
 
 
-class BadJobId(ValueError):
+class BadJobId(UsageError):
     """A job id (or prefix) given on the command line that cannot be one."""
 
 

@@ -196,6 +196,7 @@ class Supervisor:
             record.error = reason
             fields.update(reason=reason, checkpoint=record.checkpoint)
             event = f"job_{state}"
+        self.events.resync()  # the runner wrote its events after our job_submitted
         self.echo(self.events.emit(event, **fields))
         self.events.close()
         self.registry.write(record)

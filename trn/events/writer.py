@@ -69,6 +69,10 @@ class EventWriter:
         sinks.extend(extra_sinks or [])
         self.sinks = [Guarded(s) for s in sinks]
 
+    def resync(self) -> None:
+        """Continue after events another process wrote to this job's file meanwhile."""
+        self.seq = max(self.seq, last_seq(self.job_file) + 1)
+
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         obj = make_event(event, seq=self.seq, **self.context, **_finite(fields))
         self.seq += 1

@@ -1,0 +1,90 @@
+"""Job records, the SQLite index as a rebuildable cache, ids and prefixes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from trn.errors import NotFound, UsageError
+from trn.ids import BadJobId, check_job_id, new_id
+from trn.registry.record import JobRecord, effective_state
+from trn.registry.store import Registry
+
+
+def make_jobs(registry: Registry, n: int, **fields) -> list[JobRecord]:
+    out = []
+    for i in range(n):
+        job_id, job_dir = registry.create_job_dir(now=1_700_000_000 + i)
+        record = JobRecord(job_id=job_id, job_dir=str(job_dir), **fields)
+        registry.write(record)
+        out.append(record)
+    return out
+
+
+def test_ids_are_sortable_and_safe():
+    a, b = new_id(1_700_000_000), new_id(1_700_000_001)
+    assert a < b and all(c.isalnum() or c == "-" for c in a)
+    for bad in ["a/b", "..", "../x", "", "UPPER", "-x", "a b"]:
+        with pytest.raises(BadJobId):
+            check_job_id(bad)
+
+
+def test_concurrent_job_dirs_never_collide(trn_home):
+    registry = Registry()
+    ids = {registry.create_job_dir(now=1_700_000_000)[0] for _ in range(200)}
+    assert len(ids) == 200
+
+
+def test_write_then_find_by_prefix(trn_home):
+    registry = Registry()
+    (job,) = make_jobs(registry, 1)
+    assert json.loads((trn_home / "runs").rglob("job.json").__next__().read_text())["job_id"] == job.job_id
+    assert registry.find(job.job_id[:10])["job_id"] == job.job_id
+
+
+def test_ambiguous_and_unknown_prefixes(trn_home):
+    registry = Registry()
+    make_jobs(registry, 2)
+    with pytest.raises(UsageError, match="ambiguous"):
+        registry.find("2311")
+    with pytest.raises(NotFound, match="no job 'zzz'"):
+        registry.find("zzz")
+    with pytest.raises(UsageError, match="invalid job id"):
+        registry.find("../etc")
+
+
+def test_list_newest_first_with_filters(trn_home):
+    registry = Registry()
+    jobs = make_jobs(registry, 5)
+    done = make_jobs(registry, 2, state="completed", sweep_id="sw1")
+    listed = registry.list(limit=3)
+    assert [r["job_id"] for r in listed] == sorted((j.job_id for j in jobs + done), reverse=True)[:3]
+    assert {r["job_id"] for r in registry.list(state="completed")} == {j.job_id for j in done}
+    assert len(registry.list(sweep_id="sw1")) == 2
+
+
+def test_index_is_a_cache_rebuilt_from_job_dirs(trn_home):
+    registry = Registry()
+    jobs = make_jobs(registry, 3)
+    registry.index.close()
+    (trn_home / "index.db").unlink()
+    for extra in ("index.db-wal", "index.db-shm"):
+        (trn_home / extra).unlink(missing_ok=True)
+    fresh = Registry()  # no index: rebuilt on first use
+    assert {r["job_id"] for r in fresh.list()} == {j.job_id for j in jobs}
+    assert fresh.reindex() == 3
+
+
+def test_running_job_whose_supervisor_is_gone_is_lost(trn_home):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    record = JobRecord(job_id="x", job_dir="/nowhere", state="running", pid=proc.pid).to_dict()
+    assert effective_state(record) == "lost"
+    record["pid"] = os.getpid()
+    assert effective_state(record) == "running"
+    record["state"] = "completed"
+    assert effective_state(record) == "completed"
