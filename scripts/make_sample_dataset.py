@@ -1,6 +1,6 @@
 """Regenerate datasets/sample (UCI optical digits) through the same code as `trn data build`.
 
-    python scripts/make_sample_dataset.py        # needs scikit-learn (pip install -e '.[dev]')
+    python scripts/make_sample_dataset.py [OUT]   # default OUT: datasets/sample; needs scikit-learn
 
 Writes an .npz from scikit-learn's bundled copy of the data (x scaled from 0..16 to 0..1 as
 float32, y int64), then builds it: 512 samples per shard, train/val 80/20 by seed 0. The output
@@ -39,15 +39,15 @@ def write_npz(path: Path) -> None:
     np.savez(path, x=x, y=digits.target.astype(np.int64))
 
 
-def main_() -> int:
+def main_(out: Path = OUT) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "digits.npz"
         write_npz(npz)
-        argv = ["data", "build", str(OUT), "--from", str(npz), "--shard-size", "512"]
+        argv = ["data", "build", str(out), "--from", str(npz), "--shard-size", "512"]
         argv += ["--split", "train=0.8,val=0.2", "--seed", "0", "--name", "sample"]
         argv += ["--description", DESCRIPTION, "--license", "CC-BY-4.0", "--source", SOURCE]
-        return main(argv + ["--force"] if (OUT / "index.json").exists() else argv)
+        return main(argv + ["--force"] if (out / "index.json").exists() else argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main_())
+    raise SystemExit(main_(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT))
