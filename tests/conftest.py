@@ -50,3 +50,68 @@ def read_events(path: Path) -> list[dict]:
 # Settings that shrink the real composed config to a seconds-long CPU run.
 FAST = ["profile=dev", "devices=cpu", "trainer.max_epochs=1", "trainer.limit_train_batches=4",
         "trainer.limit_val_batches=1"]
+
+
+# -- a real redis-server on a free port (issue 7: the Redis Streams event sink) ------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """``redis-server`` in a temp dir; AOF on, so a restart keeps the stream (no event lost)."""
+
+    def __init__(self, workdir: Path, port: int | None = None, args: list[str] | None = None):
+        self.workdir, self.port, self.args = workdir, port or free_port(), list(args or [])
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        import shutil
+        import time
+
+        import redis
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", *self.args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return self
+            except redis.AuthenticationError:
+                return self  # up, and asking for a password
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: redis flushes its AOF and exits
+            self.proc.wait(timeout=10)
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private redis-server for this test (skips, saying why, when redis-server is missing)."""
+    import shutil
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not on PATH (apt-get install redis-server)")
+    pytest.importorskip("redis", reason="the redis client is missing (pip install 'trn[redis]')")
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()

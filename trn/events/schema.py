@@ -20,8 +20,15 @@ def _registry():  # type: ignore[no-untyped-def]
     return Registry().with_resources(resources)
 
 
+@lru_cache(maxsize=1)
+def _event_types() -> tuple[str, ...]:
+    return tuple(
+        sorted(p.stem for p in schema_path("events").glob("*.json") if p.stem != "envelope")
+    )
+
+
 def event_types() -> list[str]:
-    return sorted(p.stem for p in schema_path("events").glob("*.json") if p.stem != "envelope")
+    return list(_event_types())
 
 
 def validate_event(obj: dict[str, Any]) -> None:
@@ -29,8 +36,46 @@ def validate_event(obj: dict[str, Any]) -> None:
     import jsonschema
 
     name = obj.get("event")
-    if name not in event_types():
+    if name not in _event_types():
         raise jsonschema.ValidationError(f"unknown event type {name!r}")
     registry = _registry()
     schema = registry.contents(f"trn.event/1/{name}")
     jsonschema.Draft202012Validator(schema, registry=registry).validate(obj)
+
+
+def validate_lines(lines: list[str], *, where: str = "events", gap_free: bool = True) -> list[dict]:
+    """Parse and validate event lines; return the events.
+
+    Every line must be one JSON object valid against its type's schema; ids are unique; with
+    ``gap_free`` each job's ``seq`` runs 0, 1, 2, ... in file order (true of a job's own file and
+    of the global stream). Raises ``ValueError`` naming the first bad line. Tests of every
+    end-to-end run (single job, DDP, sweep, resume) call this on each file the run wrote.
+    """
+    import jsonschema
+
+    events, ids, next_seq = [], set(), {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            validate_event(obj)
+        except (ValueError, jsonschema.ValidationError) as err:
+            raise ValueError(f"{where}:{n}: {getattr(err, 'message', err)}: {line[:200]}") from err
+        if obj["id"] in ids:
+            raise ValueError(f"{where}:{n}: duplicate event id {obj['id']}")
+        ids.add(obj["id"])
+        expected = next_seq.get(obj["job_id"], 0)
+        if gap_free and obj["seq"] != expected:
+            raise ValueError(
+                f"{where}:{n}: job {obj['job_id']} seq {obj['seq']}, expected {expected}"
+            )
+        next_seq[obj["job_id"]] = obj["seq"] + 1
+        events.append(obj)
+    return events
+
+
+def validate_file(path: Any, *, gap_free: bool = True) -> list[dict]:
+    """:func:`validate_lines` on a file (a job's ``events.jsonl``, the global stream, ...)."""
+    with open(path, encoding="utf-8") as f:
+        return validate_lines(f.read().splitlines(), where=str(path), gap_free=gap_free)

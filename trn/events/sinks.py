@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from trn import fsutil
 
@@ -81,3 +83,27 @@ class Guarded:
             self.sink.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def global_path(config: dict[str, Any], home: Path) -> Path | None:
+    """``$TRN_HOME/events.jsonl`` unless ``events.global=false``."""
+    return Path(home) / "events.jsonl" if config.get("events", {}).get("global", True) else None
+
+
+def from_config(config: dict[str, Any], report: Callable[[str], None] | None = None) -> list[Sink]:
+    """The extra sinks a run's ``events`` section asks for (the job's own file is always on).
+
+    ``events.file`` appends every event to one more file; ``events.redis.url`` adds the Redis
+    Streams sink. ``events.stdout`` is the CLI's business (``trn run`` prints the lines), since
+    a runner's stdout is its log file.
+    """
+    section = config.get("events", {})
+    sinks: list[Sink] = []
+    if section.get("file"):
+        sinks.append(FileSink(Path(os.path.expanduser(section["file"])).resolve(), "file"))
+    redis = section.get("redis") or {}
+    if redis.get("url"):
+        from trn.events.redis_sink import RedisOptions, RedisStreamSink
+
+        sinks.append(RedisStreamSink(RedisOptions.from_config(redis), report=report))
+    return sinks

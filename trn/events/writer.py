@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -67,20 +69,48 @@ class EventWriter:
         if global_path is not None:
             sinks.append(FileSink(global_path, "global"))
         sinks.extend(extra_sinks or [])
-        self.sinks = [Guarded(s) for s in sinks]
+        for sink in sinks:  # sinks with a background sender report through us
+            if hasattr(sink, "report"):
+                sink.report = self.warn  # type: ignore[attr-defined]
+        self.sinks = [Guarded(s, report=self.warn) for s in sinks]
+        self._lock = threading.Lock()  # the runner's heartbeat thread emits too
+        self._warnings: list[str] = []
+        self.closed = False
+
+    def warn(self, message: str) -> None:
+        """Report a telemetry problem: on stderr now, as a ``warning`` event with the next emit.
+
+        Deferred because it may come from a sink's own thread or from inside ``emit``; the
+        supervisor's next event is its terminal one, written after it resyncs ``seq``.
+        """
+        print(f"trn: warning: {message}", file=sys.stderr, flush=True)
+        self._warnings.append(message)
 
     def resync(self) -> None:
         """Continue after events another process wrote to this job's file meanwhile."""
         self.seq = max(self.seq, last_seq(self.job_file) + 1)
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+        with self._lock:
+            while self._warnings:
+                self._emit("warning", {"message": self._warnings.pop(0)})
+            return self._emit(event, fields)
+
+    def _emit(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
         obj = make_event(event, seq=self.seq, **self.context, **_finite(fields))
         self.seq += 1
         line = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
-        for sink in self.sinks:
-            sink.write(line)
+        if not self.closed:
+            for sink in self.sinks:
+                sink.write(line)
         return obj
 
     def close(self) -> None:
+        """Write any warning still pending, then close every sink (Redis: a bounded wait)."""
+        if self._warnings and not self.closed:
+            with self._lock:
+                while self._warnings:
+                    self._emit("warning", {"message": self._warnings.pop(0)})
+        self.closed = True
         for sink in self.sinks:
             sink.close()
