@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trn.devices import Allocation, allocate
+from trn.devices import Allocation
+from trn.devices.manager import plan_allocation
 from trn.paths import trn_home
 
 RUNNER_MODULE = "trn.runner"
@@ -43,11 +44,13 @@ def make_plan(
 
     config = load(overrides, config_dir)
     check_data(config)
+    home = Path(home) if home else trn_home()
     return Plan(
         config=config,
         overrides=list(overrides),
-        allocation=allocate(config["devices"]),
-        home=Path(home) if home else trn_home(),
+        # a preview (UsageError if never possible here); the supervisor leases the real GPUs
+        allocation=plan_allocation(config["devices"], home),
+        home=home,
         sweep_id=sweep_id,
     )
 
@@ -57,11 +60,10 @@ def check_data(config: dict[str, Any]) -> None:
     data = config["data"]
     if data.get("_target_") != "trn.data.datamodule.ShardDataModule" or "path" not in data:
         return
-    from trn.data import index
+    from trn.data.index import resolve_dataset
+    from trn.data.verify import check_dataset
 
-    check = getattr(index, "check_dataset", None)
-    if check is not None:
-        check(data["path"])
+    check_dataset(resolve_dataset(data["path"]))
 
 
 def describe(plan: Plan) -> dict[str, Any]:

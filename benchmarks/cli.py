@@ -1,0 +1,84 @@
+"""How fast are the read commands with a big registry? Seeds 100,000 job records in a temp
+$TRN_HOME, then times `trn list` (default page) and `trn status JOB` as whole processes, cold
+(a fresh interpreter each time, as a user's shell runs them). Target: under 0.3 s each.
+
+    python benchmarks/cli.py [--jobs 100000] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from trn.registry.index import Index
+from trn.registry.record import JobRecord
+
+STATES = ["completed", "completed", "completed", "failed", "cancelled"]
+
+
+def seed(home: Path, n: int) -> list[str]:
+    """Write n job dirs with job.json (no fsync: this is set-up) and index them in one go."""
+    start = 1_700_000_000
+    records = []
+    for i in range(n):
+        t = start + i * 7
+        job_id = time.strftime("%y%m%d-%H%M%S", time.gmtime(t)) + f"-{i % 1296:04d}"[-4:]
+        job_dir = home / "runs" / time.strftime("%Y/%m/%d", time.gmtime(t)) / job_id
+        job_dir.mkdir(parents=True)
+        rec = JobRecord(job_id=job_id, job_dir=str(job_dir), state=STATES[i % len(STATES)],
+                        devices=["cpu"], overrides=[f"optimizer.lr={i * 1e-6:.6f}"],
+                        metrics={"val/acc": 0.9 + (i % 100) / 1000, "val/loss": 0.1})
+        data = rec.to_dict()
+        (job_dir / "job.json").write_text(json.dumps(data))
+        records.append(data)
+    index = Index(home / "index.db")
+    index.upsert_many(records)
+    index.close()
+    return [r["job_id"] for r in records]
+
+
+def timed(argv: list[str], env: dict[str, str], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "trn", *argv], env=env, capture_output=True)
+        out.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise SystemExit(f"trn {' '.join(argv)} failed: {proc.stderr.decode()}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        t0 = time.perf_counter()
+        ids = seed(home, args.jobs)
+        print(f"seeded {args.jobs} job records in {time.perf_counter() - t0:.1f} s")
+        env = {**os.environ, "TRN_HOME": str(home)}
+        python = timed(["--version"], env, args.repeat)  # the floor: interpreter + argparse
+        rows = [
+            ("trn --version (floor)", python),
+            ("trn list", timed(["list"], env, args.repeat)),
+            ("trn list --json --limit 100", timed(["list", "--json", "--limit", "100"], env, args.repeat)),
+            ("trn status JOB", timed(["status", ids[len(ids) // 2]], env, args.repeat)),
+            ("trn status PREFIX", timed(["status", ids[-1][:16]], env, args.repeat)),
+        ]
+    print(f"{'command':<30}{'median s':>10}{'min s':>10}{'target':>10}")
+    for name, times in rows:
+        target = "" if "floor" in name else ("ok" if statistics.median(times) < 0.3 else "SLOW")
+        print(f"{name:<30}{statistics.median(times):>10.3f}{min(times):>10.3f}{target:>10}")
+
+
+if __name__ == "__main__":
+    main()
