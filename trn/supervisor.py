@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from trn import fsutil
+from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.plan import Plan
 from trn.registry.record import JobRecord, JobState, utc_now
@@ -60,6 +61,7 @@ class Supervisor:
             overrides=plan.overrides,
             config_path=str(config_path),
             pid=os.getpid(),
+            heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
         )
         self.registry.write(record)
         self.events = EventWriter(
@@ -68,7 +70,9 @@ class Supervisor:
             source="cli",
             attempt=plan.attempt,
             sweep_id=plan.sweep_id,
-            global_path=plan.home / "events.jsonl",
+            # events.global / events.file / events.redis of the config (issue 7)
+            global_path=event_sinks.global_path(plan.config, plan.home),
+            extra_sinks=event_sinks.from_config(plan.config),
         )
         self.echo(
             self.events.emit(
@@ -152,8 +156,14 @@ class Supervisor:
                 event = json.loads(line)
             except ValueError:
                 continue
+            if event["event"] == "warning" and event["message"] not in record.warnings:
+                record.warnings.append(event["message"])  # a job warning, shown by `trn status`
+                self.registry.write(record)
             if event.get("source") != "runner":
                 continue
+            if event["event"] == "heartbeat":  # `trn list` shows lost when these stop
+                record.heartbeat_at = event["ts"]
+                self.registry.write(record)
             if event["event"] == "metrics":
                 record.metrics.update({k: v for k, v in event["metrics"].items() if v is not None})
             elif event["event"] == "checkpoint_saved":

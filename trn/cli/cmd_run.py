@@ -66,18 +66,24 @@ def print_plan(plan: dict[str, Any], as_json: bool) -> int:
 
 
 def execute(plan: Any, as_json: bool) -> int:
+    from trn.cli.progress import make_echo
+    from trn.errors import UsageError
     from trn.supervisor import Supervisor
 
-    stream = sys.stderr if as_json else sys.stdout
-
-    def echo(event: dict[str, Any]) -> None:
-        stream.write(output.event_line(event) + "\n")
-        stream.flush()
+    # events.stdout=true: stdout carries the event lines only, people read stderr (issue 7)
+    events_stdout = bool(plan.config.get("events", {}).get("stdout"))
+    if events_stdout and as_json:
+        raise UsageError("--json and events.stdout=true both write stdout; drop one of them")
+    stream = sys.stderr if as_json or events_stdout else sys.stdout
+    echo = make_echo(stream, sys.stdout if events_stdout else None)  # a bar on a terminal
 
     sup = Supervisor(plan, echo=echo)
-    record = sup.run(sup.submit())
+    try:
+        record = sup.run(sup.submit())
+    finally:
+        echo.close()
     if as_json:
         output.print_json(record)
     else:
-        print(f"job {record['job_id']} {record['state']}: {record['job_dir']}")
+        print(f"job {record['job_id']} {record['state']}: {record['job_dir']}", file=stream)
     return 0 if record["state"] == "completed" else 1

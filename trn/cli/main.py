@@ -14,6 +14,9 @@ COMMANDS = {
     "list": "cmd_list",
     "status": "cmd_status",
     "reindex": "cmd_reindex",
+    "logs": "cmd_logs",  # issue 7: events and live view
+    "events": "cmd_events",
+    "plot": "cmd_plot",
 }
 
 EPILOG = """examples:

@@ -7,6 +7,7 @@ import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 
@@ -14,7 +15,7 @@ class JobState(str, enum.Enum):
     """Lifecycle of a job::
 
         submitted ──> running ──> completed | failed | cancelled | preempted
-                         └──────> lost   (marked running, but its process is gone)
+                         └──────> lost   (marked running, but its process is gone or its heartbeat stale)
 
     A resumed job is a new job whose record points at its parent (``attempt`` + 1).
     """
@@ -64,6 +65,8 @@ class JobRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None  # the newest committed .meta.json
     warnings: list[str] = field(default_factory=list)
+    heartbeat_at: str | None = None  # ts of the runner's last heartbeat event
+    heartbeat_s: float | None = None  # its period; None: no heartbeats, never stale
     extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,10 +91,27 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def effective_state(record: dict[str, Any]) -> str:
-    """The state to show: a running/submitted job whose supervisor is gone on this host is lost."""
+    """The state to show: a running/submitted job whose supervisor is gone on this host is lost,
+    and so is a running job (on any host) whose heartbeat is stale."""
     state = record.get("state")
     if state in (JobState.RUNNING.value, JobState.SUBMITTED.value):
         same_host = record.get("host") == socket.gethostname()
         if same_host and record.get("pid") and not pid_alive(record["pid"]):
             return JobState.LOST.value
+        if state == JobState.RUNNING.value and heartbeat_stale(record):
+            return JobState.LOST.value
     return str(state)
+
+
+def heartbeat_stale(record: dict[str, Any], now: float | None = None) -> bool:
+    """No heartbeat for ``stale_after(heartbeat_s)`` seconds (only once a first one came)."""
+    beat, every = record.get("heartbeat_at"), record.get("heartbeat_s")
+    if not beat or not every:
+        return False
+    from trn.events.heartbeat import stale_after
+
+    try:
+        at = datetime.fromisoformat(beat.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return False
+    return (time.time() if now is None else now) - at > stale_after(float(every))

@@ -9,6 +9,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from trn.events.heartbeat import Heartbeat
 from trn.events.writer import EventWriter
 
 
@@ -23,12 +24,21 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 class EventCallback(pl.Callback):
-    """Rank 0 emits ``job_started``, ``metrics`` every N steps and per epoch."""
+    """Rank 0 emits ``job_started``, ``metrics`` every N steps and per epoch, and a
+    ``heartbeat`` every ``heartbeat_s`` seconds from a daemon thread (0: none)."""
 
-    def __init__(self, events: EventWriter | None, every_n_steps: int, devices: list[str]):
+    def __init__(
+        self,
+        events: EventWriter | None,
+        every_n_steps: int,
+        devices: list[str],
+        heartbeat_s: float = 0,
+    ):
         self.events = events
         self.every = max(1, every_n_steps)
         self.devices = devices
+        self.heartbeat_s = heartbeat_s
+        self.heartbeat: Heartbeat | None = None
         self.last_metrics: dict[str, float] = {}
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -45,8 +55,15 @@ class EventCallback(pl.Callback):
                 accelerator=type(trainer.accelerator).__name__,
                 strategy=type(trainer.strategy).__name__,
                 max_epochs=trainer.max_epochs,
+                total_steps=_total_steps(trainer),  # for the progress bar's ETA
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
             )
+            progress = lambda: {"step": trainer.global_step, "epoch": trainer.current_epoch}  # noqa: E731
+            self.heartbeat = Heartbeat(self.events.emit, self.heartbeat_s, progress).start()
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.heartbeat:  # runs after a failure too
+            self.heartbeat.stop()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         step = trainer.global_step
@@ -76,6 +93,14 @@ class EventCallback(pl.Callback):
                 world_size=trainer.world_size,
                 metrics=self.last_metrics,
             )
+
+
+def _total_steps(trainer: pl.Trainer) -> int | None:
+    try:
+        total = trainer.estimated_stepping_batches
+    except Exception:  # noqa: BLE001 - an estimate only; unknown for iterable datasets
+        return None
+    return int(total) if math.isfinite(total) else None
 
 
 def _lr(trainer: pl.Trainer) -> float:

@@ -65,7 +65,10 @@ def train(
         **config["checkpoint"],
     )
     metric_events = EventCallback(
-        events, config["events"]["metrics_every_n_steps"], launch["allocation"]["device_ids"]
+        events,
+        config["events"]["metrics_every_n_steps"],
+        launch["allocation"]["device_ids"],
+        heartbeat_s=config["events"].get("heartbeat_s", 0),
     )
     trainer = pl.Trainer(
         **launch["allocation"]["trainer"],
@@ -100,6 +103,7 @@ def main(argv: list[str]) -> int:
     rank = _rank()
     events = None
     if rank == 0:
+        from trn.events import sinks as event_sinks
         from trn.events.writer import EventWriter
 
         events = EventWriter(
@@ -108,7 +112,9 @@ def main(argv: list[str]) -> int:
             source="runner",
             attempt=record.get("attempt", 1),
             sweep_id=record.get("sweep_id"),
-            global_path=trn_home() / "events.jsonl",
+            # events.global / events.file / events.redis of the config (issue 7)
+            global_path=event_sinks.global_path(config, trn_home()),
+            extra_sinks=event_sinks.from_config(config),
         )
     try:
         outcome = train(job_dir, config, record, launch, events)

@@ -1,0 +1,71 @@
+"""``trn logs JOB [-f]``: a job's events as readable lines, or its runner log (no torch import)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from trn.cli.progress import line_printer
+
+EXAMPLES = """examples:
+  trn logs 261128-1520              the job's events: time, event, key numbers
+  trn logs 261128-1520 -f           ... and follow new ones until the job ends
+  trn logs 261128-1520 --json | jq 'select(.event=="metrics") | .metrics'
+  trn logs 261128-1520 --log -n 50  the last 50 lines of the runner's own output
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "logs",
+        help="show a job's events (or its runner log), optionally following them",
+        description="Print a job's events as readable lines (heartbeats left out), or the raw "
+        "JSON lines with --json; --log shows the runner's stdout/stderr instead.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("job", metavar="JOB", help="job id or a unique prefix of one")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
+    p.add_argument("--json", action="store_true", help="the raw event lines, one JSON per line")
+    p.add_argument("--log", action="store_true", help="the runner's log (runner.log) instead")
+    p.add_argument("-n", "--lines", type=_count, metavar="N", help="only the last N lines")
+    p.set_defaults(func=run)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trn.events import reader
+    from trn.registry.store import Registry
+
+    registry = Registry()
+    record = registry.find(args.job)
+    job_dir = Path(record["job_dir"])
+    path = job_dir / ("runner.log" if args.log else "events.jsonl")
+    offset = reader.tail_offset(path, args.lines) if args.lines is not None else 0
+    done = _job_ended(registry, job_dir) if args.follow else (lambda: True)
+    show = line_printer(raw=args.json or args.log)
+    try:
+        for line in reader.follow(path, offset=offset, done=done):
+            show(line)
+    except KeyboardInterrupt:  # the usual way to stop following
+        pass
+    return 0
+
+
+def _job_ended(registry: Any, job_dir: Path) -> Any:
+    """True once the job's record is in a final state (or lost): then the file is complete."""
+    from trn.registry.record import effective_state
+
+    def done() -> bool:
+        try:
+            return effective_state(registry.read(job_dir)) not in ("running", "submitted")
+        except (OSError, ValueError):
+            return True
+
+    return done
