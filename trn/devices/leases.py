@@ -1,0 +1,132 @@
+"""GPU leases between trn processes on one machine: files under ``$TRN_HOME/leases/``.
+
+One lock file (``fcntl.flock``) serialises every read-decide-write; each leased GPU has a JSON
+file naming its holder (pid, pid start time, host, job id). A lease whose process is gone (or
+whose pid now belongs to another process) is reclaimed by the next trn that looks, so a
+supervisor killed with SIGKILL never keeps a GPU.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trn import fsutil
+from trn.registry.record import utc_now
+
+HOST = socket.gethostname()
+
+
+def pid_start(pid: int) -> str | None:
+    """The start time of ``pid`` (clock ticks since boot) so a reused pid is not mistaken."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def alive(lease: dict[str, Any]) -> bool:
+    if lease.get("host") != HOST:
+        return True  # another node's process: only that node can tell
+    pid = int(lease.get("pid") or 0)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    start = lease.get("pid_start")
+    return start is None or pid_start(pid) in (None, start)
+
+
+@dataclass
+class Lease:
+    """GPUs held by this process until :meth:`release` (or until this process dies)."""
+
+    store: LeaseStore
+    uuids: list[str] = field(default_factory=list)
+
+    def release(self) -> None:
+        if self.uuids:
+            self.store.release(self.uuids)
+            self.uuids = []
+
+
+class LeaseStore:
+    def __init__(self, home: Path):
+        self.dir = Path(home) / "leases"
+
+    @contextmanager
+    def locked(self) -> Iterator[LeaseStore]:
+        """Hold the machine-wide lease lock (every read-decide-write happens inside)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "lock", "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def path(self, uuid: str) -> Path:
+        return self.dir / (re.sub(r"[^A-Za-z0-9._-]", "_", uuid) + ".json")
+
+    def read(self, reclaim: bool = True) -> dict[str, dict[str, Any]]:
+        """Live leases by UUID; dead holders' files are removed when ``reclaim`` (under lock)."""
+        out = {}
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                lease = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # a torn write of a killed holder: its lock was released, so stale
+            if alive(lease):
+                out[lease["uuid"]] = lease
+            elif reclaim:
+                path.unlink(missing_ok=True)
+        return out
+
+    def holders(self) -> dict[str, str]:
+        """UUID -> "job X (pid N)", what the allocator needs to say why a GPU is taken."""
+        return {u: describe(lease) for u, lease in self.read().items()}
+
+    def take(self, uuids: list[str], job_id: str | None) -> Lease:
+        """Write a lease for each GPU; call inside :meth:`locked`, after checking they are free."""
+        pid = os.getpid()
+        for uuid in uuids:
+            record = {
+                "uuid": uuid,
+                "pid": pid,
+                "pid_start": pid_start(pid),
+                "host": HOST,
+                "job_id": job_id,
+                "created_at": utc_now(),
+            }
+            fsutil.atomic_write_json(self.path(uuid), record)
+        return Lease(self, list(uuids))
+
+    def release(self, uuids: list[str]) -> None:
+        with self.locked():
+            for uuid in uuids:
+                path = self.path(uuid)
+                try:
+                    mine = json.loads(path.read_text()).get("pid") == os.getpid()
+                except (OSError, ValueError):
+                    continue
+                if mine:
+                    path.unlink(missing_ok=True)
+
+
+def describe(lease: dict[str, Any]) -> str:
+    job = lease.get("job_id") or "a trn process"
+    where = f"pid {lease.get('pid')}" + (
+        "" if lease.get("host") == HOST else f"@{lease.get('host')}"
+    )
+    return f"job {job} ({where})" if lease.get("job_id") else f"{job} ({where})"

@@ -1,0 +1,113 @@
+"""The device manager: a preview at plan time, a lease right before the runner starts.
+
+``plan_allocation`` rejects requests this machine can never meet (exit 2, before any job dir
+exists). ``lease_for_job`` (called by the supervisor) takes the machine-wide lease lock, takes a
+fresh snapshot, allocates and writes the leases; when the GPUs are not free it waits (the job
+stays ``submitted`` and a ``devices_waiting`` event says why) or fails, per ``devices.wait``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trn import fsutil
+from trn.devices.allocate import Allocation, Unavailable, allocate
+from trn.devices.leases import Lease, LeaseStore
+from trn.devices.nvml import take_snapshot
+from trn.devices.request import DeviceRequest
+from trn.devices.snapshot import Snapshot
+from trn.errors import TrnError, UsageError
+
+POLL_S = 2.0
+
+
+class DevicesUnavailable(TrnError):
+    """The job never got its devices: ``state`` is ``failed`` or ``cancelled`` (Ctrl-C)."""
+
+    def __init__(self, message: str, state: str = "failed"):
+        self.state = state
+        super().__init__(message)
+
+    def outcome(self) -> dict[str, Any]:
+        """What ``outcome.json`` says, so the supervisor's finalize reports it like a runner's."""
+        key = "error" if self.state == "failed" else "reason"
+        return {"state": self.state, key: str(self)}
+
+
+def plan_allocation(node: dict[str, Any], home: Path, snap: Snapshot | None = None) -> Allocation:
+    """What the job would run on; :class:`UsageError` if this machine can never meet it.
+
+    With ``devices.wait=false`` a request that cannot be met *now* fails here too; otherwise the
+    preview ignores load and leases, and the supervisor decides at lease time.
+    """
+    req = DeviceRequest.from_config(node)
+    snap = snap or take_snapshot()
+    if req.wait:
+        return allocate(req, snap, strict=False)
+    return allocate(req, snap, LeaseStore(home).holders())
+
+
+def acquire(
+    req: DeviceRequest,
+    home: Path,
+    job_id: str | None,
+    on_wait: Callable[[Unavailable, float], None] = lambda err, waited: None,
+    snapshot: Callable[[], Snapshot] = take_snapshot,
+    poll_s: float = POLL_S,
+) -> tuple[Allocation, Lease]:
+    """Allocate under the lease lock and lease the GPUs; wait while they are taken."""
+    store, started, last = LeaseStore(home), time.monotonic(), ""
+    while True:
+        with store.locked():
+            try:
+                alloc = allocate(req, snapshot(), store.holders())
+                return alloc, store.take(alloc.gpus, job_id)
+            except Unavailable as err:
+                pending = err
+            except UsageError as err:  # the machine changed since the plan
+                raise DevicesUnavailable(str(err)) from None
+        waited = time.monotonic() - started
+        if not req.wait:
+            raise DevicesUnavailable(str(pending))
+        if req.wait_timeout_s is not None and waited >= req.wait_timeout_s:
+            raise DevicesUnavailable(
+                f"gave up after {waited:.0f}s (devices.wait_timeout_s): {pending}"
+            )
+        if str(pending) != last:  # say it once per distinct reason, not every poll
+            on_wait(pending, waited)
+            last = str(pending)
+        try:
+            time.sleep(poll_s)
+        except KeyboardInterrupt:
+            raise DevicesUnavailable("interrupted while waiting for devices", "cancelled") from None
+
+
+def lease_for_job(plan: Any, record: Any, emit: Callable[..., Any]) -> Lease | None:
+    """Lease the plan's GPUs for ``record``'s job; update the plan, ``launch.json`` and the
+    record's devices when the GPUs free now differ from the plan's preview. None for CPU jobs."""
+    if plan.allocation.accelerator == "cpu":
+        return None  # the CPU is shared: nothing to lease
+    req = DeviceRequest.from_config(plan.config["devices"])
+
+    def on_wait(err: Unavailable, waited: float) -> None:
+        emit(
+            "devices_waiting",
+            reason=str(err),
+            waiting_for=err.reasons,
+            waited_s=round(waited, 3),
+            request=req.to_dict(),
+        )
+
+    alloc, lease = acquire(req, plan.home, record.job_id, on_wait)
+    if alloc != plan.allocation:
+        plan.allocation = alloc
+        record.devices = alloc.device_ids
+        launch_path = Path(record.job_dir) / "launch.json"
+        launch = json.loads(launch_path.read_text())
+        launch["allocation"] = {**alloc.to_dict(), "trainer": alloc.trainer_kwargs()}
+        fsutil.atomic_write_json(launch_path, launch)
+    return lease
