@@ -36,6 +36,7 @@ class Supervisor:
         self.echo = echo or (lambda event: None)
         self.stop_signal: int | None = None
         self.stop_at: float | None = None
+        self.lease: Any = None  # GPU leases (trn.devices.leases), held from spawn to finalize
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self) -> JobRecord:
@@ -89,6 +90,16 @@ class Supervisor:
     # -- run --------------------------------------------------------------------------------
     def run(self, record: JobRecord) -> dict[str, Any]:
         job_dir = Path(record.job_dir)
+        # Devices (issue 3): lease the GPUs right before the runner starts; while they are taken
+        # the job stays `submitted` and a `devices_waiting` event says why. finalize() releases
+        # them; if this process dies, the lease's dead pid lets the next trn reclaim it.
+        from trn.devices.manager import DevicesUnavailable, lease_for_job
+
+        try:
+            self.lease = lease_for_job(self.plan, record, self._emit)
+        except DevicesUnavailable as err:  # the runner never starts; finalize says why
+            fsutil.atomic_write_json(job_dir / "outcome.json", err.outcome())
+            return self.finalize(record, 1, 0.0)
         env = {
             **os.environ,
             **self.plan.allocation.env,
@@ -120,6 +131,9 @@ class Supervisor:
             for s, handler in old.items():
                 signal.signal(s, handler)
         return self.finalize(record, rc, time.time() - started)
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        self.echo(self.events.emit(event, **fields))
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.stop_signal = signum
@@ -206,6 +220,8 @@ class Supervisor:
             record.error = reason
             fields.update(reason=reason, checkpoint=record.checkpoint)
             event = f"job_{state}"
+        if self.lease is not None:  # devices (issue 3): the GPUs go back before the job ends
+            self.lease.release()
         self.events.resync()  # the runner wrote its events after our job_submitted
         self.echo(self.events.emit(event, **fields))
         self.events.close()

@@ -17,6 +17,7 @@ COMMANDS = {
     "logs": "cmd_logs",  # issue 7: events and live view
     "events": "cmd_events",
     "plot": "cmd_plot",
+    "doctor": "cmd_doctor",
 }
 
 EPILOG = """examples:

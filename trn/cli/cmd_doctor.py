@@ -1,0 +1,52 @@
+"""``trn doctor [OVERRIDES]``: is this machine ready to run this devices request now?"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from trn.cli import output
+
+EXAMPLES = """examples:
+  trn doctor                               torch, driver, GPUs, CPUs, disk; can `trn run` start?
+  trn doctor devices=gpu devices.count=2   can a 2-GPU job start now?
+  trn doctor --devices cuda:0,cuda:1       the same, in --devices syntax
+  trn doctor --json | jq .ok               for scripts: exit 0 ready, 1 not (with .reason)
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="check this machine: torch build, driver, GPUs, CPUs, disk; can the job start?",
+        description="Report the torch build, NVIDIA driver and NVML, every GPU with its users, "
+        "usable CPUs, free disk under $TRN_HOME and distributed backends, then whether the "
+        "requested devices can be allocated now. Exit 0 when they can, 1 (with the reason) "
+        "when they cannot.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "overrides", nargs="*", metavar="OVERRIDE", help="Hydra override, e.g. devices=gpu"
+    )
+    p.add_argument("--devices", metavar="SPEC", help="cpu, auto, gpu, cuda:0,cuda:1 or GPU UUIDs")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trn.config.validate import load
+    from trn.devices import parse_devices_flag
+    from trn.devices.doctor import check
+    from trn.devices.doctor_render import render
+    from trn.paths import trn_home
+
+    overrides = list(args.overrides)
+    if args.devices:
+        overrides += parse_devices_flag(args.devices)
+    report = check(load(overrides)["devices"], trn_home())
+    if args.json:
+        output.print_json(report)
+    else:
+        print(render(report))
+    return 0 if report["ok"] else 1
