@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from torch.utils.data import DataLoader
 
 from trn.data.dataset import ShardDataset
@@ -128,6 +129,9 @@ class ShardDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            # issue 5 (exact resume): the loader draws its worker base seed from its own generator,
+            # not torch's global one, so starting a loader never shifts the model's dropout RNG.
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def _require_xy(self, index: Index) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,9 +13,6 @@ from torch.utils.data import Dataset
 
 from trn.data.index import Index, load_index
 
-PAGE = mmap.PAGESIZE
-MAX_MAPPED = 256 * 2**20
-
 
 class ShardDataset(Dataset):
     """Global index -> (shard, offset) by binary search over the shard offsets.
@@ -25,8 +21,8 @@ class ShardDataset(Dataset):
     sorted fancy-index per shard and feature and returned in the order asked. Use it with
     ``DataLoader(ds, sampler=ShardSampler(...), batch_size=None)``, or with any sampler and the
     default collate through ``ds[i]``. Memory maps open lazily in each process (DataLoader
-    workers included); every ``max_mapped_bytes`` of reads their pages are unmapped (the data
-    stays in the page cache), so a pass over the dataset does not grow RSS to its size.
+    workers included). Pages read stay mapped: they count in RSS as file pages, shared with the
+    page cache and reclaimable, while the loader's own memory stays small (docs/performance.md).
     """
 
     def __init__(
@@ -35,7 +31,6 @@ class ShardDataset(Dataset):
         split: str = "train",
         features: Sequence[str] | None = None,
         index: Index | None = None,
-        max_mapped_bytes: int | None = MAX_MAPPED,
     ):
         if index is None:
             if root is None:
@@ -47,13 +42,9 @@ class ShardDataset(Dataset):
         self.features = [index.feature(n) for n in names]
         counts = [s.num_samples for s in self.shards]
         self.offsets = np.cumsum([0, *counts], dtype=np.int64)
-        self.max_mapped_bytes = max_mapped_bytes
-        self._touch = [
-            max(PAGE, np.dtype(f.dtype).itemsize * int(np.prod(f.shape))) for f in self.features
-        ]
         self._maps: list[list[np.memmap]] | None = None
+        self._views: list[list[np.ndarray]] | None = None
         self._pid = -1
-        self._mapped = 0
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -65,7 +56,7 @@ class ShardDataset(Dataset):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_maps"] = None  # a memmap pickles as its whole array: reopen in the worker instead
+        state["_maps"] = state["_views"] = None  # a memmap pickles as its data: reopen instead
         return state
 
     def _read(self, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -73,20 +64,24 @@ class ShardDataset(Dataset):
         idx = np.where(idx < 0, idx + n, idx)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise IndexError(f"index out of range for {n} samples in split '{self.split}'")
-        maps = self._open()
+        arrays = self._open()
         order = np.argsort(idx, kind="stable")
         sidx = idx[order]
-        bounds = np.searchsorted(sidx, self.offsets)
-        outs = [np.empty((len(idx), *f.shape), dtype=f.dtype) for f in self.features]
-        for s in np.flatnonzero(bounds[1:] > bounds[:-1]):
-            a, b = bounds[s], bounds[s + 1]
-            local, pos = sidx[a:b] - self.offsets[s], order[a:b]
-            for out, mm in zip(outs, maps[s]):
-                out[pos] = mm[local]
-        self._account(len(idx))
-        return tuple(torch.from_numpy(out) for out in outs)
+        cuts = np.searchsorted(sidx, self.offsets)
+        hits = [
+            (s, sidx[cuts[s] : cuts[s + 1]] - self.offsets[s])
+            for s in np.flatnonzero(cuts[1:] > cuts[:-1])
+        ]
+        outs = []
+        for k, f in enumerate(self.features):
+            parts = [arrays[s][k][local] for s, local in hits]
+            ordered = np.empty((len(idx), *f.shape), dtype=f.dtype)
+            ordered[order] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            outs.append(torch.from_numpy(ordered))
+        return tuple(outs)
 
-    def _open(self) -> list[list[np.memmap]]:
+    def _open(self) -> list[list[np.ndarray]]:
+        """Per shard, per feature: a plain ndarray view of the memmap (faster to index)."""
         if self._maps is None or self._pid != os.getpid():
             self._maps = [
                 [
@@ -95,22 +90,6 @@ class ShardDataset(Dataset):
                 ]
                 for s in self.shards
             ]
-            self._pid, self._mapped = os.getpid(), 0
-        return self._maps
-
-    def _account(self, rows: int) -> None:
-        if self.max_mapped_bytes is None or self._maps is None:
-            return
-        self._mapped += rows * sum(self._touch)
-        if self._mapped >= self.max_mapped_bytes:
-            self._mapped = 0
-            for shard in self._maps:
-                for mm in shard:
-                    _unmap_pages(mm)
-
-
-def _unmap_pages(mm: np.memmap) -> None:
-    """Drop this process's mapping of the pages read so far; the page cache keeps them."""
-    m = getattr(mm, "_mmap", None)
-    if m is not None and hasattr(m, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-        m.madvise(mmap.MADV_DONTNEED)
+            self._views = [[mm.view(np.ndarray) for mm in shard] for shard in self._maps]
+            self._pid = os.getpid()
+        return self._views
