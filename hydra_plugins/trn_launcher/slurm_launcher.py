@@ -1,0 +1,18 @@
+"""``hydra/launcher=slurm``: each sweep job a Slurm job; :mod:`trn.launcher.slurm` does the work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hydra.core.utils import JobReturn
+
+from hydra_plugins.trn_launcher.trn_launcher import TrnLauncher
+
+
+class SlurmLauncher(TrnLauncher):
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from trn.launcher import slurm  # lazily: submitit is an optional extra
+
+        return slurm.launch(self, job_overrides, initial_job_idx)

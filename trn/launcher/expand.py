@@ -1,0 +1,95 @@
+"""Check a sweep's overrides before anything starts: every job planned like a single run.
+
+With Hydra's basic sweeper the jobs are known up front, so each one goes through
+:func:`trn.plan.make_plan`; under another sweeper (Optuna, ...) the fixed overrides are checked.
+A problem is one line naming the job's overrides (exit 2), and no job has started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trn.errors import UsageError
+
+HYDRA_PREFIXES = ("hydra.", "hydra/", "+hydra", "++hydra", "~hydra")
+
+
+@dataclass
+class Checked:
+    jobs: list[list[str]] | None  # each job's task overrides (None: the sweeper decides)
+    objective: dict[str, Any] = field(default_factory=dict)
+    sweeper: str = "basic"
+
+
+def is_hydra(override: str) -> bool:
+    return override.startswith(HYDRA_PREFIXES)
+
+
+def sweeper_of(overrides: list[str]) -> str:
+    chosen = [o.split("=", 1)[1] for o in overrides if o.startswith("hydra/sweeper=")]
+    return chosen[-1] if chosen else "basic"
+
+
+def parse(overrides: list[str]) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    from trn.config.compose import explain_parse_error
+
+    try:
+        return OverridesParser.create().parse_overrides(list(overrides))
+    except OverrideParseException as err:
+        raise UsageError(explain_parse_error(list(overrides), str(err))) from None
+
+
+def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> Checked:
+    from trn.plan import make_plan
+
+    task = [o for o in overrides if not is_hydra(o)]
+    hydra = [o for o in overrides if is_hydra(o)]
+    parsed = parse(overrides)[: len(overrides)]
+    sweeper = sweeper_of(overrides)
+    by_text = dict(zip(overrides, parsed, strict=True))
+    if sweeper == "basic":
+        jobs = expand([by_text[o] for o in task])
+    else:
+        jobs = None
+    first = jobs[0] if jobs else [o for o in task if not by_text[o].is_sweep_override()]
+    if any(by_text[o].is_sweep_override() for o in hydra):
+        raise UsageError("hydra.* overrides cannot be swept; give them one value each")
+    plan = _plan(make_plan, first + hydra, home, config_dir, 0, jobs)
+    for n, job in enumerate(jobs or [], 0):
+        if n:
+            _plan(make_plan, job, home, config_dir, n, jobs)
+    return Checked(jobs, dict(plan.config.get("objective") or {}), sweeper)
+
+
+def expand(parsed: list[Any]) -> list[list[str]]:
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.errors import HydraException
+
+    try:
+        batches = BasicSweeper.split_arguments(parsed, None)
+    except HydraException as err:
+        raise UsageError(
+            f"{err}; use discrete values (a,b,c or range(...)) or hydra/sweeper=optuna"
+        ) from None
+    return [job for batch in batches for job in batch]
+
+
+def _plan(
+    make_plan: Any,
+    overrides: list[str],
+    home: Path,
+    config_dir: Path | None,
+    n: int,
+    jobs: list[list[str]] | None,
+) -> Any:
+    try:
+        return make_plan(overrides, home=home, config_dir=config_dir)
+    except UsageError as err:
+        if jobs is None or len(jobs) == 1:
+            raise
+        raise UsageError(f"sweep job {n} ({' '.join(jobs[n])}): {err}") from None

@@ -1,0 +1,98 @@
+"""One trn job of a sweep: plan it like ``trn run`` would, then supervise it.
+
+``python -m trn.launcher.job SPEC.json`` is the fresh process the local launcher starts per job,
+with the job's devices already in its environment; :class:`trn.launcher.task.SweepTask` calls
+:func:`run_trn_job` in-process under other launchers. The result file gets the final record.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from trn import fsutil
+
+SHOWN = {  # what a sweep prints per job (all events still go to the job's files)
+    "job_submitted",
+    "devices_waiting",
+    "job_completed",
+    "job_failed",
+    "job_cancelled",
+    "job_preempted",
+    "warning",
+}
+
+
+def make_echo(stream: IO[str], num: int | None) -> Callable[[dict[str, Any]], None]:
+    from trn.cli import output
+
+    prefix = "" if num is None else f"[{num}] "
+
+    def echo(event: dict[str, Any]) -> None:
+        if event.get("event") in SHOWN:
+            stream.write(prefix + output.event_line(event) + "\n")
+            stream.flush()
+
+    return echo
+
+
+def run_trn_job(
+    overrides: list[str],
+    *,
+    sweep_id: str | None,
+    home: Path | None,
+    config_dir: Path | None = None,
+    echo: Callable[[dict[str, Any]], None] | None = None,
+    on_submit: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Plan, submit and run one job; its final record. Ctrl-C before the runner starts
+    still ends the job ``cancelled`` (never a record left ``submitted``)."""
+    from trn.plan import make_plan
+    from trn.supervisor import Supervisor
+
+    plan = make_plan(list(overrides), home=home, config_dir=config_dir, sweep_id=sweep_id)
+    sup = Supervisor(plan, echo=echo)
+    record = sup.submit()
+    if on_submit:
+        on_submit(record.to_dict())
+    try:
+        return sup.run(record)
+    except KeyboardInterrupt:
+        if record.state not in ("submitted", "running"):
+            raise
+        sup.stop_signal = signal.SIGINT
+        return sup.finalize(record, -signal.SIGINT, 0.0)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m trn.launcher.job SPEC.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[0]).read_text())
+    result = Path(spec["result"])
+    stream = sys.stderr if spec.get("stderr") else sys.stdout
+    try:
+        record = run_trn_job(
+            spec["overrides"],
+            sweep_id=spec.get("sweep_id"),
+            home=Path(spec["home"]) if spec.get("home") else None,
+            config_dir=Path(spec["config_dir"]) if spec.get("config_dir") else None,
+            echo=make_echo(stream, spec.get("num")),
+            on_submit=lambda rec: fsutil.atomic_write_json(result.with_suffix(".job"), rec),
+        )
+    except KeyboardInterrupt:  # before any record existed
+        fsutil.atomic_write_json(result, {"error": "cancelled before the job was created"})
+        return 130
+    except Exception as err:  # noqa: BLE001 - one line for the sweep summary, then the trace
+        fsutil.atomic_write_json(result, {"error": f"{type(err).__name__}: {err}"})
+        raise
+    fsutil.atomic_write_json(result, {"record": record})
+    return 0 if record["state"] == "completed" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

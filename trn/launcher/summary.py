@@ -1,0 +1,86 @@
+"""The end of a sweep: its jobs sorted by the objective, failures with their one-line reasons."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+ORDER = {"completed": 0, "preempted": 1, "failed": 2, "cancelled": 3, "lost": 4}
+
+
+def summarize(
+    sweep_id: str,
+    records: list[dict[str, Any]],
+    objective: dict[str, Any],
+    state: str,
+    duration_s: float,
+) -> dict[str, Any]:
+    metric, mode = objective.get("metric"), objective.get("mode", "max")
+    rows = [_row(r, metric) for r in sorted(records, key=lambda r: r["job_id"])]
+    sign = -1 if mode == "max" else 1
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        value = row["value"]
+        has = isinstance(value, int | float) and math.isfinite(value)
+        return (ORDER.get(row["state"], 5), not has, sign * value if has else 0)
+
+    rows.sort(key=key)
+    counts = {s: sum(1 for r in rows if r["state"] == s) for s in ORDER}
+    best = next((r for r in rows if r["state"] == "completed" and r["value"] is not None), None)
+    return {
+        "sweep_id": sweep_id,
+        "state": state,
+        "objective": {"metric": metric, "mode": mode},
+        "duration_s": round(duration_s, 3),
+        "jobs": rows,
+        "counts": {k: v for k, v in counts.items() if v},
+        "best": {"job_id": best["job_id"], "value": best["value"]} if best else None,
+    }
+
+
+def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:
+    metrics = record.get("metrics") or {}
+    failed = record["state"] != "completed"
+    return {
+        "job_id": record["job_id"],
+        "state": record["state"],
+        "value": metrics.get(metric) if metric else None,
+        "overrides": list(record.get("overrides") or []),
+        "metrics": metrics,
+        "error": (record.get("error") or "").splitlines()[0][:200] if failed else None,
+    }
+
+
+def varying(rows: list[dict[str, Any]]) -> set[str]:
+    """The overrides that differ between jobs (what the sweep swept)."""
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        for o in row["overrides"]:
+            key, _, value = o.partition("=")
+            seen.setdefault(key, set()).add(value)
+    return {k for k, v in seen.items() if len(v) > 1 or len(rows) == 1}
+
+
+def render(summary: dict[str, Any]) -> str:
+    from trn.cli import output
+
+    rows, metric = summary["jobs"], summary["objective"]["metric"] or "objective"
+    swept = varying(rows)
+    table = [
+        [
+            str(i) if row["state"] == "completed" else "-",
+            row["job_id"],
+            row["state"],
+            output._num(row["value"]) if row["value"] is not None else "-",
+            " ".join(o for o in row["overrides"] if o.partition("=")[0] in swept)
+            + (f"  ({row['error']})" if row["error"] else ""),
+        ]
+        for i, row in enumerate(rows, 1)
+    ]
+    arrow = "max" if summary["objective"]["mode"] == "max" else "min"
+    head = ["#", "JOB", "STATE", f"{metric} ({arrow})", "OVERRIDES / REASON"]
+    counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items()) or "no jobs"
+    title = (
+        f"sweep {summary['sweep_id']} {summary['state']} in {summary['duration_s']:.1f}s: {counts}"
+    )
+    return title + "\n" + output.table(table, head)

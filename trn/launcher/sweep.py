@@ -1,0 +1,171 @@
+"""``trn run -m OVERRIDES``: a Hydra multirun of trn jobs, with sweep events and a summary.
+
+Check every job first (:mod:`trn.launcher.expand`), then emit ``sweep_started`` into the global
+stream and the sweep dir's ``events.jsonl``, run Hydra's sweeper (basic by default, Optuna, ...)
+over ``hydra/launcher=trn`` (or whichever launcher the overrides pick), and end with
+``sweep_completed`` and the jobs sorted by ``objective``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trn.errors import JobFailed
+from trn.launcher import expand
+from trn.launcher.summary import render, summarize
+from trn.launcher.task import SweepTask
+
+CONFIG_NAME = "config"
+
+
+@dataclass
+class SweepResult:
+    summary: dict[str, Any]
+    exit_code: int
+
+
+def new_sweep_dir(home: Path) -> tuple[str, Path]:
+    """``$TRN_HOME/sweeps/YYYY/MM/DD/<sweep_id>``, made exclusively (the id is unique)."""
+    from trn import ids
+
+    day = home / "sweeps" / time.strftime("%Y/%m/%d", time.gmtime())
+    day.mkdir(parents=True, exist_ok=True)
+    while True:
+        sweep_id = ids.new_id()
+        try:
+            (day / sweep_id).mkdir()
+            return sweep_id, day / sweep_id
+        except FileExistsError:
+            continue
+
+
+def run_sweep(
+    overrides: list[str], home: Path, *, as_json: bool = False, config_dir: Path | None = None
+) -> SweepResult:
+    checked = expand.check(overrides, home, config_dir)  # UsageError: nothing has started
+    sweep_id, sweep_dir = new_sweep_dir(home)
+    events = sweep_events(sweep_dir, sweep_id, home)
+    events.emit(
+        "sweep_started",
+        sweep_dir=str(sweep_dir),
+        overrides=list(overrides),
+        jobs=len(checked.jobs) if checked.jobs is not None else None,
+        sweeper=checked.sweeper,
+        objective=checked.objective,
+    )
+    task = SweepTask(sweep_id, home, config_dir, to_stderr=as_json)
+    started, state, error = time.monotonic(), "completed", None
+    old = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM between batches: cancel too
+    try:
+        multirun(task, hydra_overrides(overrides, sweep_dir, checked), config_dir)
+    except KeyboardInterrupt:
+        state = "cancelled"
+    except JobFailed:
+        pass  # Hydra's basic sweeper re-raises a failed job's error; the summary shows it
+    except Exception as err:  # noqa: BLE001 - the sweep broke, not a job: say so, then end it
+        state, error = "failed", f"{type(err).__name__}: {err}"
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    summary = finish(events, sweep_id, home, checked.objective, state, started, error)
+    return SweepResult(summary, exit_code(summary))
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    if summary["state"] == "cancelled":
+        return 130
+    bad = sum(v for k, v in summary["counts"].items() if k != "completed")
+    return 1 if bad or summary["state"] != "completed" else 0
+
+
+def finish(
+    events: Any,
+    sweep_id: str,
+    home: Path,
+    objective: dict[str, Any],
+    state: str,
+    started: float,
+    error: str | None,
+) -> dict[str, Any]:
+    from trn.registry.store import Registry
+
+    records = Registry(home).list(sweep_id=sweep_id, limit=None)
+    summary = summarize(sweep_id, records, objective, state, time.monotonic() - started)
+    if error:
+        summary["error"] = error
+    events.emit(
+        "sweep_completed",
+        state=state,
+        duration_s=summary["duration_s"],
+        jobs=len(records),
+        counts=summary["counts"],
+        best=summary["best"],
+        objective=summary["objective"],
+        error=error,
+    )
+    events.close()
+    return summary
+
+
+def sweep_events(sweep_dir: Path, sweep_id: str, home: Path) -> Any:
+    from trn.events.writer import EventWriter
+
+    return EventWriter(
+        sweep_dir,
+        None,
+        source="launcher",
+        sweep_id=sweep_id,  # type: ignore[arg-type]
+        global_path=home / "events.jsonl",
+    )
+
+
+def hydra_overrides(overrides: list[str], sweep_dir: Path, checked: expand.Checked) -> list[str]:
+    """The user's overrides plus where the sweep lives and quiet Hydra logs (stdout is ours)."""
+    given = {o.split("=", 1)[0] for o in overrides}
+    extra = {
+        "hydra.sweep.dir": f"hydra.sweep.dir='{sweep_dir}'",
+        "hydra.sweep.subdir": "hydra.sweep.subdir=${hydra.job.num}",
+        "hydra/hydra_logging": "hydra/hydra_logging=disabled",
+        "hydra/job_logging": "hydra/job_logging=disabled",
+    }
+    if checked.sweeper == "optuna":  # maximise what `objective` says is better
+        mode = "maximize" if checked.objective.get("mode", "max") == "max" else "minimize"
+        extra["hydra.sweeper.direction"] = f"hydra.sweeper.direction={mode}"
+    return list(overrides) + [v for k, v in extra.items() if k not in given]
+
+
+def multirun(task: SweepTask, overrides: list[str], config_dir: Path | None) -> Any:
+    from hydra import version
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+
+    from trn.paths import conf_dir
+
+    version.setbase("1.3")
+    GlobalHydra.instance().clear()
+    search_path = create_config_search_path(str(config_dir or conf_dir()))
+    hydra = Hydra.create_main_hydra2(task_name="trn", config_search_path=search_path)
+    try:
+        return hydra.multirun(config_name=CONFIG_NAME, task_function=task, overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    from trn.cli import output
+
+    if as_json:
+        output.print_json(summary)
+        return
+    print(render(summary))
+    if summary.get("error"):
+        print(f"trn run: error: {summary['error']}", file=sys.stderr)
