@@ -65,16 +65,7 @@ class Supervisor:
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
         )
         self.registry.write(record)
-        self.events = EventWriter(
-            job_dir,
-            job_id,
-            source="cli",
-            attempt=plan.attempt,
-            sweep_id=plan.sweep_id,
-            # events.global / events.file / events.redis of the config (issue 7)
-            global_path=event_sinks.global_path(plan.config, plan.home),
-            extra_sinks=event_sinks.from_config(plan.config),
-        )
+        self.open_events(record)
         self.echo(
             self.events.emit(
                 "job_submitted",
@@ -86,6 +77,21 @@ class Supervisor:
             )
         )
         return record
+
+    def open_events(self, record: JobRecord) -> None:
+        """This job's event writer. Also used by a detached supervisor (``trn run --detach``,
+        :mod:`trn.detach`) taking over a job that another process submitted."""
+        plan = self.plan
+        self.events = EventWriter(
+            Path(record.job_dir),
+            record.job_id,
+            source="cli",
+            attempt=plan.attempt,
+            sweep_id=plan.sweep_id,
+            # events.global / events.file / events.redis of the config (issue 7)
+            global_path=event_sinks.global_path(plan.config, plan.home),
+            extra_sinks=event_sinks.from_config(plan.config),
+        )
 
     # -- run --------------------------------------------------------------------------------
     def run(self, record: JobRecord) -> dict[str, Any]:

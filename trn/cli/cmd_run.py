@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from trn.cli import output
+from trn.cli import flags, hydra_help, output
 
 EXAMPLES = """examples:
   trn run                                        the default model on the bundled dataset
@@ -15,6 +15,13 @@ EXAMPLES = """examples:
   trn run devices=cpu devices.processes=2        DDP over gloo with 2 CPU processes
   trn run --dry-run model.hidden=[256]           print the plan, start nothing
   trn run --json profile=dev | jq .state         the final job record as JSON
+  trn run --config examples/sample_train.json    a whole JSON/YAML config over the defaults
+  trn run --profile prod --devices cuda:0,cuda:1 --weights init.ckpt --event-log ev.jsonl
+  trn run --detach profile=dev                   print the job id, leave the job running
+  trn run --cfg job optimizer=sgd                print the composed config (Hydra's --cfg)
+
+flags and overrides mix; a flag and an override setting the same key is an error.
+precedence: conf/ defaults < --config FILE < flags and overrides.
 """
 
 
@@ -43,16 +50,70 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="print the plan (resolved config, devices, runner command); start nothing",
     )
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="start the job in the background, print its id and return (with --json: the record)",
+    )
+    p.add_argument(  # issue 4: sweeps (trn.launcher)
+        "-m",
+        "--multirun",
+        action="store_true",
+        help="sweep: one job per combination (a=1,2 b=x,y), packed onto free devices; "
+        "ends with a table sorted by `objective` (docs/sweeps.md)",
+    )
+    flags.add_arguments(p)  # the original plan's --config/--weights/--profile/... (issue 8)
+    hydra_help.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.plan import describe, make_plan
+    from trn.plan import describe
 
-    plan = make_plan(args.overrides)
+    given = flags.Flags.from_args(args)
+    if hydra_help.wanted(args):
+        return hydra_help.show(args, flags.resolve(given, args.overrides).overrides)
+    if args.multirun:  # issue 4: a sweep of jobs, each planned like this single run
+        return sweep(args, flags.resolve(given, args.overrides))
+    plan = flags.make_plan(given, args.overrides)
     if args.dry_run:
         return print_plan(describe(plan), args.json)
+    if args.detach:
+        return detached(plan, args.json)
     return execute(plan, as_json=args.json)
+
+
+def sweep(args: argparse.Namespace, resolved: Any) -> int:
+    """``trn run -m``: see :mod:`trn.launcher.sweep`."""
+    from trn.errors import UsageError
+    from trn.launcher.sweep import print_summary, run_sweep
+    from trn.paths import trn_home
+
+    if args.detach or args.dry_run:
+        raise UsageError("-m/--multirun runs in the foreground; drop --detach/--dry-run")
+    result = run_sweep(resolved.overrides, resolved.home or trn_home(), as_json=args.json)
+    print_summary(result.summary, args.json)
+    return result.exit_code
+
+
+def detached(plan: Any, as_json: bool) -> int:
+    """``--detach``: the job id on stdout (the record with ``--json``), the next steps on stderr."""
+    from trn.detach import submit
+    from trn.paths import trn_home
+
+    record = submit(plan)
+    if as_json:
+        output.print_json(record)
+        return 0
+    job = record["job_id"]
+    env = "" if plan.home == trn_home() else f"TRN_HOME={plan.home} "
+    print(job)
+    print(
+        f"trn: job {job} runs detached (supervisor pid {record['pid']}); "
+        f"watch: {env}trn logs -f {job}; stop: {env}trn cancel {job}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def print_plan(plan: dict[str, Any], as_json: bool) -> int:

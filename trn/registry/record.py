@@ -8,6 +8,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -87,7 +88,17 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:  # alive, owned by someone else
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that exited but was never reaped: dead. Orphans stay zombies where PID 1 does
+    not reap (containers without an init), e.g. a killed detached supervisor (issue 8)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def effective_state(record: dict[str, Any]) -> str:
