@@ -126,7 +126,10 @@ class RedisStreamSink:
         return len(self.queue) + len(self._batch)
 
     def close(self) -> None:
-        """Deliver what is buffered, waiting at most ``close_timeout_s``; report the rest."""
+        """Deliver what is buffered, waiting at most ``close_timeout_s``; report the rest.
+
+        A sink that never reached Redis makes one more attempt and gives up: a job's end is
+        not held up by a Redis that is not there."""
         self._deadline = time.monotonic() + self.options.close_timeout_s
         self._stop.set()
         self._wake.set()
@@ -153,12 +156,14 @@ class RedisStreamSink:
                     return
                 self._wake.wait(0.5)
                 continue
-            if self._stop.is_set() and time.monotonic() > self._deadline:
+            if self._stop.is_set() and self._late():
                 return
             try:
                 self._send()
             except Exception as err:  # noqa: BLE001 - never leaves this thread
                 self._failed(err)
+                if self._stop.is_set() and (self.sent == 0 or self._late()):
+                    return  # closing: never reached (misconfigured?) or out of time
                 delay = min(max(delay * 2, 0.1), self.options.backoff_max_s)
                 self._sleep(delay)
                 continue
@@ -210,8 +215,11 @@ class RedisStreamSink:
         if drops:
             self.report(f"event sink {self.name}: {drops} events dropped while it was down")
 
+    def _late(self) -> bool:
+        return time.monotonic() > self._deadline
+
     def _sleep(self, seconds: float) -> None:
-        if self._stop.is_set():
+        if self._stop.is_set():  # closing: keep trying until the deadline, no sooner
             time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
         else:
-            self._stop.wait(seconds)
+            self._stop.wait(seconds)  # close() cuts the backoff short
