@@ -1,6 +1,32 @@
 """trn: a Hydra-configured experiment framework for PyTorch.
 
-Importing ``trn`` stays light: nothing here imports torch, lightning or hydra.
+Importing ``trn`` stays light: nothing here imports torch, lightning or hydra. The Python API
+(:mod:`trn.api`: ``trn.run``, ``trn.submit``, ``trn.jobs``, ``trn.job``) and the typed errors
+(:mod:`trn.errors`) load on first use.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+_API = ("run", "submit", "jobs", "job", "Job")
+_ERRORS = ("TrnError", "UsageError", "ConfigError", "NotFound", "JobFailed")
+__all__ = [*_API, *_ERRORS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from trn import api
+
+        return getattr(api, name)
+    if name in _ERRORS:
+        from trn import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'trn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

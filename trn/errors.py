@@ -30,6 +30,11 @@ class NotFound(TrnError):
 
 
 class JobFailed(TrnError):
-    """A job ended in a state other than ``completed``."""
+    """A job ended in a state other than ``completed``; ``record`` is its final job record."""
 
     code = 1
+
+    def __init__(self, message: str, record: dict | None = None):
+        super().__init__(message)
+        self.record: dict = dict(record or {})
+        self.state: str | None = self.record.get("state")

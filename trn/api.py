@@ -1,0 +1,169 @@
+"""Drive trn from Python: the same validation, records and events as ``trn run``.
+
+::
+
+    import trn
+
+    job = trn.submit(["optimizer.lr=3e-4"], profile="dev")   # validated, recorded, detached
+    for event in job.events():                                # follows until the job ends
+        print(event["event"], event.get("metrics"))
+    record = job.wait()                                       # JobFailed unless completed
+    trn.jobs(state="completed")                               # records, newest first
+
+Jobs always run in their own detached supervisor process (exactly ``trn run --detach``), so the
+calling program never imports torch and may exit while jobs run on. Errors are typed:
+:class:`~trn.errors.ConfigError` (``.problems`` lists every one), :class:`~trn.errors.UsageError`,
+:class:`~trn.errors.NotFound`, :class:`~trn.errors.JobFailed` (``.record``, ``.state``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from trn.errors import JobFailed, UsageError
+
+ENDED = {"completed", "failed", "cancelled", "preempted", "lost"}
+POLL_S = 0.2
+
+
+class Job:
+    """A handle on one job, by id; cheap to create, holds no process or open file."""
+
+    def __init__(self, job_id: str, job_dir: str | Path):
+        self.job_id = job_id
+        self.job_dir = Path(job_dir)
+
+    def __repr__(self) -> str:
+        return f"Job({self.job_id!r})"
+
+    def record(self) -> dict[str, Any]:
+        """The job record now (``job.json``), with ``lost`` when its supervisor is gone."""
+        from trn.registry.record import effective_state
+        from trn.registry.store import Registry
+
+        record = Registry.read(self.job_dir)
+        record["state"] = effective_state(record)
+        return record
+
+    def status(self) -> str:
+        """The job's state: submitted, running, completed, failed, cancelled, preempted, lost."""
+        return str(self.record()["state"])
+
+    def wait(self, timeout: float | None = None, *, check: bool = True) -> dict[str, Any]:
+        """Block until the job ends; its final record. ``check``: raise :class:`JobFailed`
+        unless it completed. :class:`TimeoutError` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (record := self.record())["state"] not in ENDED:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.job_id} still {record['state']} after {timeout}s")
+            time.sleep(POLL_S)
+        if check and record["state"] != "completed":
+            why = f": {record['error']}" if record.get("error") else ""
+            raise JobFailed(f"job {self.job_id} {record['state']}{why}", record)
+        return record
+
+    def events(self, follow: bool = True) -> Iterator[dict[str, Any]]:
+        """The job's events from the first; with ``follow``, new ones as they come, until the
+        terminal event (or until the job is ``lost``)."""
+        from trn.events.reader import TERMINAL_EVENTS, read_new
+        from trn.events.reader import follow as follow_lines
+
+        path = self.job_dir / "events.jsonl"
+        lines = follow_lines(path, done=lambda: self.status() in ENDED) if follow else None
+        for line in lines if lines is not None else read_new(path, 0)[0]:
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            yield event
+            if event.get("event") in TERMINAL_EVENTS:
+                return
+
+    def cancel(self) -> None:
+        """Ask the job to stop: its supervisor forwards SIGINT to the runner, which stops at
+        the next step boundary, saves, and is recorded ``cancelled``. No-op once it ended."""
+        record = self.record()
+        if record["state"] in ENDED or not record.get("pid"):
+            return
+        if record.get("host") != socket.gethostname():
+            raise UsageError(
+                f"job {self.job_id} runs on host {record.get('host')}; cancel it there"
+            )
+        try:
+            os.kill(int(record["pid"]), signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
+
+def submit(
+    overrides: Sequence[str] = (),
+    *,
+    config: str | Path | None = None,
+    weights: str | Path | None = None,
+    profile: str | None = None,
+    devices: str | None = None,
+    log_dir: str | Path | None = None,
+    event_log: str | Path | None = None,
+) -> Job:
+    """Validate, record and start a job in the background (``trn run --detach``); its handle.
+
+    The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...)."""
+    if isinstance(overrides, str):
+        raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
+    from trn.cli.flags import Flags, make_plan
+    from trn.detach import submit as start_detached
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    flags = Flags(
+        config=text(config),
+        weights=text(weights),
+        profile=profile,
+        devices=devices,
+        log_dir=text(log_dir),
+        event_log=text(event_log),
+    )
+    record = start_detached(make_plan(flags, list(overrides)))
+    return Job(record["job_id"], record["job_dir"])
+
+
+def run(
+    overrides: Sequence[str] = (), *, wait: bool = True, timeout: float | None = None, **flags: Any
+) -> Any:
+    """:func:`submit`, then (``wait=True``) the finished record; :class:`JobFailed` unless
+    it completed. ``wait=False`` returns the :class:`Job` at once."""
+    job = submit(overrides, **flags)
+    return job.wait(timeout) if wait else job
+
+
+def jobs(
+    state: str | None = None,
+    sweep: str | None = None,
+    limit: int | None = None,
+    home: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Job records, newest first (``trn list``); ``home`` defaults to ``$TRN_HOME``."""
+    from trn.ids import check_job_id
+    from trn.registry.record import STATES
+    from trn.registry.store import Registry
+
+    if state is not None and state not in STATES:
+        raise UsageError(f"state={state!r} is not a job state; use one of {', '.join(STATES)}")
+    if sweep:
+        check_job_id(sweep)
+    return Registry(Path(home) if home else None).list(state, sweep, limit)
+
+
+def job(job_id: str, home: str | Path | None = None) -> Job:
+    """The handle of an existing job (a unique id prefix works); :class:`NotFound` if none."""
+    from trn.registry.store import Registry
+
+    record = Registry(Path(home) if home else None).find(job_id)
+    return Job(record["job_id"], record["job_dir"])
