@@ -18,6 +18,7 @@ COMMANDS = {
     "events": "cmd_events",
     "plot": "cmd_plot",
     "doctor": "cmd_doctor",
+    "completion": "cmd_completion",  # issue 8: shell completion
 }
 
 EPILOG = """examples:
@@ -26,6 +27,12 @@ EPILOG = """examples:
   trn run --dry-run                         print the plan, start nothing
   trn list --state completed                recent jobs
   trn status 261128-1520                    one job, by a unique prefix of its id
+  trn run --config examples/sample_train.json --profile dev --devices cpu
+  trn run --detach profile=dev              start in the background, print the job id
+  trn completion bash >> ~/.bashrc          tab-complete commands, overrides and job ids
+
+`trn COMMAND --help` lists a command's flags; docs/cli.md tours them, docs/api.md drives trn
+from Python (import trn; trn.submit([...])).
 """
 
 
