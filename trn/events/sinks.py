@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from trn import fsutil
-
 
 class Sink(Protocol):
     name: str
@@ -21,18 +19,32 @@ class Sink(Protocol):
 
 
 class FileSink:
-    """Append lines to a file (the job's ``events.jsonl`` or the global stream)."""
+    """Append lines to a file (the job's ``events.jsonl`` or the global stream).
+
+    One ``write`` per line on an ``O_APPEND`` descriptor kept open (opening per line cost
+    more than the rest of an event), so concurrent writers never interleave within a line.
+    A file moved away (log rotation) keeps getting the lines: rotate with copytruncate.
+    """
 
     def __init__(self, path: Path, name: str = "file"):
         self.path = Path(path)
         self.name = f"{name}:{self.path}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = None
 
     def write(self, line: str) -> None:
-        fsutil.append_line(self.path, line)
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(self._fd, (line + "\n").encode())
+        except OSError:
+            self.close()  # reopened on the next write (Guarded retries the line)
+            raise
 
     def close(self) -> None:
-        pass
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 class StdoutSink:

@@ -97,9 +97,13 @@ class EventWriter:
             return self._emit(event, fields)
 
     def _emit(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
-        obj = make_event(event, seq=self.seq, **self.context, **_finite(fields))
+        obj = make_event(event, seq=self.seq, **self.context, **fields)
         self.seq += 1
-        line = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
+        try:
+            line = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
+        except ValueError:  # NaN/Infinity somewhere: rare, so only then walk the fields
+            obj = _finite(obj)
+            line = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
         if not self.closed:
             for sink in self.sinks:
                 sink.write(line)
