@@ -11,6 +11,16 @@ from hydra_plugins.trn_launcher.slurm_launcher import SlurmLauncher
 from hydra_plugins.trn_launcher.trn_launcher import TrnLauncher
 
 
+@pytest.fixture(autouse=True)
+def hydra_version_base_unset() -> None:
+    """Hydra's suites expect a fresh process; trn's compose (in-process CLI tests earlier in the
+    session) leaves Hydra's global version_base at 1.3, which changes hydra.job.chdir."""
+    from hydra.core.singleton import Singleton
+    from hydra.version import VersionBase
+
+    Singleton._instances.pop(VersionBase, None)
+
+
 def test_discovery() -> None:
     """Hydra finds both launchers through the hydra_plugins namespace."""
     names = [x.__name__ for x in Plugins.instance().discover(Launcher)]

@@ -21,6 +21,10 @@ class Checked:
     jobs: list[list[str]] | None  # each job's task overrides (None: the sweeper decides)
     objective: dict[str, Any] = field(default_factory=dict)
     sweeper: str = "basic"
+    plans: list[Any] = field(default_factory=list)  # the jobs' plans, when ``jobs`` is known
+
+    def plans_by_overrides(self) -> dict[tuple[str, ...], Any]:
+        return {tuple(j): p for j, p in zip(self.jobs or [], self.plans, strict=False)}
 
 
 def is_hydra(override: str) -> bool:
@@ -59,11 +63,14 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
     first = jobs[0] if jobs else [o for o in task if not by_text[o].is_sweep_override()]
     if any(by_text[o].is_sweep_override() for o in hydra):
         raise UsageError("hydra.* overrides cannot be swept; give them one value each")
-    plan = _plan(make_plan, first + hydra, home, config_dir, 0, jobs)
+    plans = [_plan(make_plan, first + hydra, home, config_dir, 0, jobs)]
+    if jobs:  # the config has no hydra key: the same config, recorded with the job's overrides
+        plans[0].overrides = list(jobs[0])
     for n, job in enumerate(jobs or [], 0):
         if n:
-            _plan(make_plan, job, home, config_dir, n, jobs)
-    return Checked(jobs, dict(plan.config.get("objective") or {}), sweeper)
+            plans.append(_plan(make_plan, job, home, config_dir, n, jobs))
+    objective = dict(plans[0].config.get("objective") or {})
+    return Checked(jobs, objective, sweeper, plans if jobs else [])
 
 
 def expand(parsed: list[Any]) -> list[list[str]]:

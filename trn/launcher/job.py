@@ -48,13 +48,19 @@ def run_trn_job(
     config_dir: Path | None = None,
     echo: Callable[[dict[str, Any]], None] | None = None,
     on_submit: Callable[[dict[str, Any]], None] | None = None,
+    plan: Any = None,
 ) -> dict[str, Any]:
-    """Plan, submit and run one job; its final record. Ctrl-C before the runner starts
-    still ends the job ``cancelled`` (never a record left ``submitted``)."""
-    from trn.plan import make_plan
+    """Plan (or take the plan ``trn run -m`` made while checking the sweep), submit and run
+    one job; its final record. Ctrl-C before the runner starts still ends the job
+    ``cancelled`` (never a record left ``submitted``)."""
     from trn.supervisor import Supervisor
 
-    plan = make_plan(list(overrides), home=home, config_dir=config_dir, sweep_id=sweep_id)
+    if plan is None:
+        from trn.plan import make_plan
+
+        plan = make_plan(list(overrides), home=home, config_dir=config_dir, sweep_id=sweep_id)
+    else:
+        plan = replan(plan, sweep_id)
     sup = Supervisor(plan, echo=echo)
     record = sup.submit()
     if on_submit:
@@ -66,6 +72,23 @@ def run_trn_job(
             raise
         sup.stop_signal = signal.SIGINT
         return sup.finalize(record, -signal.SIGINT, 0.0)
+
+
+def replan(plan: Any, sweep_id: str | None) -> Any:
+    """A plan made elsewhere, with its devices previewed again here (inside this job's slot)."""
+    from trn.devices.manager import plan_allocation
+
+    plan.sweep_id = sweep_id
+    plan.allocation = plan_allocation(plan.config["devices"], plan.home)
+    return plan
+
+
+def _load_plan(spec: dict[str, Any]) -> Any:
+    if not spec.get("plan"):
+        return None
+    import pickle
+
+    return pickle.loads(Path(spec["plan"]).read_bytes())
 
 
 def main(argv: list[str]) -> int:
@@ -83,6 +106,7 @@ def main(argv: list[str]) -> int:
             config_dir=Path(spec["config_dir"]) if spec.get("config_dir") else None,
             echo=make_echo(stream, spec.get("num")),
             on_submit=lambda rec: fsutil.atomic_write_json(result.with_suffix(".job"), rec),
+            plan=_load_plan(spec),
         )
     except KeyboardInterrupt:  # before any record existed
         fsutil.atomic_write_json(result, {"error": "cancelled before the job was created"})

@@ -58,7 +58,7 @@ def run_sweep(
         sweeper=checked.sweeper,
         objective=checked.objective,
     )
-    task = SweepTask(sweep_id, home, config_dir, to_stderr=as_json)
+    task = SweepTask(sweep_id, home, config_dir, as_json, checked.plans_by_overrides())
     started, state, error = time.monotonic(), "completed", None
     old = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM between batches: cancel too
     try:

@@ -8,10 +8,11 @@ record, events and checkpoints are those of a single ``trn run``.
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ class SweepTask:
     home: Path
     config_dir: Path | None = None
     to_stderr: bool = False  # `trn run -m --json`: stdout carries the summary only
+    plans: dict[tuple[str, ...], Any] = field(default_factory=dict)  # checked jobs' plans
 
     def __call__(self, cfg: Any) -> Any:
         from hydra.core.hydra_config import HydraConfig
@@ -31,13 +33,15 @@ class SweepTask:
         from trn.launcher.job import make_echo, run_trn_job
 
         hc = HydraConfig.get()
+        overrides = list(hc.overrides.task)
         with detached_hydra():  # make_plan composes with Hydra's compose API
             record = run_trn_job(
-                list(hc.overrides.task),
+                overrides,
                 sweep_id=self.sweep_id,
                 home=self.home,
                 config_dir=self.config_dir,
                 echo=make_echo(sys.stderr if self.to_stderr else sys.stdout, hc.job.num),
+                plan=copy.deepcopy(self.plans.get(tuple(overrides))),
             )
         return objective_of(record)
 

@@ -1,0 +1,138 @@
+"""``trn run -m``: a real sweep of trn jobs, its records, events, summary, failures and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import FAST, ROOT, run_trn
+
+from trn.events.schema import validate_file
+from trn.registry.store import Registry
+
+SLOTS = "hydra.launcher.cpu_slots=2"
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["started_at"] < b["ended_at"] and b["started_at"] < a["ended_at"]
+
+
+@pytest.mark.slow
+def test_sweep_runs_jobs_in_parallel_and_a_failure_stops_nothing(trn_home: Path) -> None:
+    proc = run_trn(
+        "run",
+        "-m",
+        "--json",
+        *FAST,
+        SLOTS,
+        "model._target_=trn.models.MLP,trn.models.NoSuchModel",
+        "optimizer.lr=0.01",
+    )
+    assert proc.returncode == 1, proc.stderr  # one job failed
+    summary = json.loads(proc.stdout)
+    sweep_id = summary["sweep_id"]
+    assert summary["state"] == "completed" and summary["counts"] == {"completed": 1, "failed": 1}
+    good, bad = summary["jobs"]  # sorted: completed first, failures last with their reason
+    assert good["state"] == "completed" and good["value"] == summary["best"]["value"]
+    assert bad["state"] == "failed" and "NoSuchModel" in bad["error"]
+    records = Registry(trn_home).list(sweep_id=sweep_id, limit=None)
+    assert {r["sweep_id"] for r in records} == {sweep_id} and len(records) == 2
+    assert overlap(*records), "two slots: the jobs ran at the same time"
+    for r in records:
+        launch = json.loads((Path(r["job_dir"]) / "launch.json").read_text())
+        assert launch["allocation"]["env"].get("OMP_NUM_THREADS") in (None, "1")
+        validate_file(Path(r["job_dir"]) / "events.jsonl")
+    sweep_dir = next(trn_home.glob(f"sweeps/*/*/*/{sweep_id}"))
+    events = validate_file(sweep_dir / "events.jsonl")
+    assert [e["event"] for e in events] == ["sweep_started", "sweep_completed"]
+    assert events[0]["job_id"] is None and events[0]["source"] == "launcher"
+    assert events[1]["counts"] == {"completed": 1, "failed": 1}
+    every = validate_file(trn_home / "events.jsonl")
+    assert {e["sweep_id"] for e in every} == {sweep_id}
+    listed = run_trn("list", "--sweep", sweep_id, "--json")
+    assert sorted(r["job_id"] for r in json.loads(listed.stdout)) == sorted(
+        r["job_id"] for r in records
+    )
+
+
+def test_a_bad_override_in_a_sweep_starts_nothing(trn_home: Path, cli) -> None:
+    code, out, err = cli("run", "-m", *FAST, "optimizer.lr=0.1,abc")
+    assert code == 2
+    assert err.count("\n") == 1 and "optimizer.lr" in err and "sweep job 1" in err
+    assert not (trn_home / "runs").exists() and not (trn_home / "sweeps").exists()
+
+
+@pytest.mark.slow
+def test_sigint_cancels_the_sweep_and_leaves_nothing_behind(trn_home: Path) -> None:
+    long = ["trainer.max_epochs=200", "trainer.limit_train_batches=50"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trn", "run", "-m", *FAST, *long, SLOTS, "seed=1,2,3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TRN_HOME": str(trn_home)},
+    )
+    registry = Registry(trn_home)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        running = registry.list(state="running", limit=None) if (trn_home / "runs").exists() else []
+        if len(running) == 2 and all(_has_metrics(r) for r in running):
+            break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"jobs never ran: {proc.communicate()}")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    records = registry.list(limit=None)
+    assert len(records) == 2 and {r["state"] for r in records} == {"cancelled"}
+    for r in records:
+        for pid in (r["pid"], r["runner_pid"]):
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    assert (
+        not list((trn_home / "leases").glob("*.json")) if (trn_home / "leases").exists() else True
+    )
+    assert "cancelled" in out
+
+
+def _has_metrics(record: dict) -> bool:
+    try:
+        return "metrics" in (Path(record["job_dir"]) / "events.jsonl").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_optuna_drives_the_trn_launcher(trn_home: Path) -> None:
+    pytest.importorskip(
+        "hydra_plugins.hydra_optuna_sweeper",
+        reason="pip install -c constraints-cpu.txt -e '.[optuna]' for the Optuna sweeper",
+    )
+    proc = run_trn(
+        "run",
+        "-m",
+        "--json",
+        *FAST,
+        SLOTS,
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.seed=0",
+        "optimizer.lr=interval(0.001,0.1)",
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["counts"] == {"completed": 2}
+    values = [job["value"] for job in summary["jobs"]]
+    assert values == sorted(values, reverse=True) and summary["best"]["value"] == values[0]
+    sweep_dir = next(trn_home.glob(f"sweeps/*/*/*/{summary['sweep_id']}"))
+    started = validate_file(sweep_dir / "events.jsonl")[0]
+    assert started["sweeper"] == "optuna" and started["jobs"] is None

@@ -1,0 +1,70 @@
+"""trn jobs under ``hydra/launcher=trn``: a spec per job for :mod:`trn.launcher.job`, and the
+:class:`JobReturn` built from the record it leaves (the objective, or why it failed).
+
+A job that ``trn run -m`` already planned while checking the sweep passes that plan on (the
+job process only re-previews its devices inside its slot); any other job (Optuna's, say) is
+planned by the job process itself.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+from trn.launcher.pool import Job, Outcome
+from trn.launcher.slots import Pool
+
+
+def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool) -> tuple:
+    from omegaconf import OmegaConf
+
+    from trn.launcher.local import slots_needed, sweep_config
+
+    task = launcher.task_function
+    plan = task.plans.get(tuple(overrides))
+    spec: dict[str, Any] = {
+        "overrides": overrides,
+        "sweep_id": task.sweep_id,
+        "home": str(task.home),
+        "config_dir": str(task.config_dir) if task.config_dir else None,
+        "num": num,
+        "stderr": task.to_stderr,
+        "result": str(tmp / f"{num}.result"),
+    }
+    if plan is not None:
+        (tmp / f"{num}.plan").write_bytes(pickle.dumps(plan))
+        spec["plan"] = str(tmp / f"{num}.plan")
+        cfg = OmegaConf.create(plan.config)
+        devices = plan.config.get("devices")
+    else:
+        cfg = sweep_config(launcher, overrides, num)
+        devices = cfg.get("devices")
+    (tmp / f"{num}.json").write_text(json.dumps(spec))
+    argv = [sys.executable, "-m", "trn.launcher.job", str(tmp / f"{num}.json")]
+    job = Job(num, argv, need=slots_needed(devices, pool), env={"TRN_HOME": str(task.home)})
+    return job, (overrides, cfg)
+
+
+def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from trn.errors import JobFailed
+    from trn.launcher.local import failed_return, why
+    from trn.launcher.task import objective_of
+
+    overrides, cfg = item
+    try:
+        data = json.loads((tmp / f"{out.index}.result").read_text())
+    except (OSError, ValueError):
+        data = {"error": why(out)}
+    if "record" not in data:
+        return failed_return(overrides, cfg, data.get("error") or why(out))
+    ret = JobReturn(overrides=overrides, cfg=cfg, task_name="trn")
+    try:
+        ret._return_value, ret.status = objective_of(data["record"]), JobStatus.COMPLETED
+    except JobFailed as err:
+        ret._return_value, ret.status = err, JobStatus.FAILED
+    return ret
