@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +102,10 @@ class ShardDataModule(pl.LightningDataModule):
         if self.trainer is not None:  # the loop's count, not the sampler's: workers read ahead
             done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
             state["samples"] = self._sampler.samples_after(done)
+            if done >= self.trainer.num_training_batches:
+                # issue 5: a finished epoch resumes at the start of the next one. Lightning creates
+                # the resumed loader's iterator before it calls set_epoch, so say it here.
+                state["epoch"], state["samples"] = state["epoch"] + 1, 0
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -132,7 +139,11 @@ class ShardDataModule(pl.LightningDataModule):
             # issue 5 (exact resume): the loader draws its worker base seed from its own generator,
             # not torch's global one, so starting a loader never shifts the model's dropout RNG.
             generator=torch.Generator().manual_seed(self.seed),
+            worker_init_fn=functools.partial(_worker_init, rank=self._rank()),  # issue 5
         )
+
+    def _rank(self) -> int:
+        return self.trainer.global_rank if self.trainer is not None else 0
 
     def _require_xy(self, index: Index) -> None:
         x, y = index.feature(X), index.feature(Y)
@@ -144,3 +155,18 @@ class ShardDataModule(pl.LightningDataModule):
             problems.append(Problem("feature y", what, "store y as int64 [] with num_classes"))
         if problems:
             raise DatasetError(index.name, index.root, problems)
+
+
+def _worker_init(worker_id: int, rank: int = 0) -> None:
+    """issue 5: stop signals are for the runner, which saves at a step boundary and exits.
+
+    Slurm and ``kill -- -PGID`` signal every process; torch's workers die on SIGTERM and the
+    runner would then crash mid-step. Workers ignore them; they exit with the runner. Then the
+    per-worker seeding that Lightning adds when it is not given a ``worker_init_fn``.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(signum, signal.SIG_IGN)
+    if os.environ.get("PL_SEED_WORKERS") == "1":
+        from lightning.fabric.utilities.seed import pl_worker_init_function
+
+        pl_worker_init_function(worker_id, rank=rank)

@@ -2,39 +2,51 @@
 
 A checkpoint without a valid meta does not exist. Every file goes through a temp file in the
 destination directory, fsync and rename, so a crash at any instant leaves the previous checkpoint
-valid and ``latest.json`` pointing at it.
+valid and ``latest.json`` pointing at it. Saves happen only at step boundaries (cadence by steps,
+by time, at epoch end, on a stop signal, at the end); each one holds everything an exact resume
+needs: Lightning's model/optimizer/scheduler/loop state, the data module's sampler position
+(mid-epoch included) and every RNG stream (:mod:`trn.checkpoints.rng`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 
 from trn import __version__, fsutil
+from trn.checkpoints import rng
+from trn.checkpoints.meta import META_SCHEMA, sha256_file
+from trn.errors import TrnError
 from trn.events.writer import EventWriter
 from trn.registry.record import utc_now
 from trn.runner.callbacks import scalar_metrics
 
-META_SCHEMA = "trn.checkpoint/1"
+# Lightning cannot see that trn's data module restores its own position mid-epoch.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+class CheckpointWriteError(TrnError):
+    """A checkpoint could not be written (disk full, read-only dir); the previous one is intact."""
+
+
+class NonFiniteError(TrnError):
+    """A non-finite loss or weight: the job stops as failed, nothing non-finite is committed."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 def versions() -> dict[str, str]:
     import lightning
-    import torch
 
     return {
         "trn": __version__,
@@ -45,7 +57,8 @@ def versions() -> dict[str, str]:
 
 
 class AtomicCheckpoint(pl.Callback):
-    """Saves every ``every_n_epochs`` epochs and at the end; keeps the last K (+ the best)."""
+    """Saves by ``every_n_steps`` / ``every_s`` / ``every_n_epochs``, on stop and at the end;
+    keeps the last ``keep_last`` (+ the best by ``objective`` when ``save_best``)."""
 
     def __init__(
         self,
@@ -53,32 +66,61 @@ class AtomicCheckpoint(pl.Callback):
         *,
         job: dict[str, Any],
         config: dict[str, Any],
-        every_n_epochs: int,
-        keep_last: int,
-        save_best: bool,
         objective: dict[str, str],
         events: EventWriter | None,
+        every_n_epochs: int = 1,
+        every_n_steps: int = 0,
+        every_s: float | None = None,
+        keep_last: int = 2,
+        save_best: bool = True,
         dataset_fingerprint: str | None = None,
     ):
         self.dir = Path(directory)
-        self.job = job
-        self.config = config
-        self.every = every_n_epochs
-        self.keep_last = keep_last
-        self.save_best = save_best
-        self.objective = objective
-        self.events = events
+        self.job, self.config, self.objective, self.events = job, config, objective, events
+        self.every_epochs, self.every_steps = every_n_epochs, every_n_steps
+        self.every_s = every_s or 0.0
+        self.keep_last, self.save_best = keep_last, save_best
         self.fingerprint = dataset_fingerprint
         self.saved: list[dict[str, Any]] = []  # metas of this run, oldest first
         self.best: dict[str, Any] | None = None
         self.last_step = -1
+        self.last_time = time.monotonic()
         self.latest_meta: Path | None = None
+        self._rng_to_restore: dict[str, Any] | None = None
+
+    # -- RNG state travels in the callback's own slot of the checkpoint ---------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": rng.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._rng_to_restore = state_dict.get("rng")
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Restored here, after the sanity check and loader start-up, right before the loop goes on
+        # as the interrupted run would have; the data loaders draw from their own generator.
+        if self._rng_to_restore is not None:
+            rng.set_state(self._rng_to_restore)
+            self._rng_to_restore = None
+        self.last_time = time.monotonic()
 
     # -- cadence ----------------------------------------------------------------------------
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
+        if trainer.should_stop:  # a stop signal (StopOnSignal runs first): save at this boundary
+            self.save(trainer, "stop")
+            return
+        step = trainer.global_step
+        due = bool(self.every_steps) and step % self.every_steps == 0
+        if self.every_s and not due:
+            due = time.monotonic() - self.last_time >= self.every_s
+            if trainer.world_size > 1:  # every rank must join the save: rank 0's clock decides
+                due = bool(trainer.strategy.broadcast(due, src=0))
+        if due:
+            self.save(trainer, "step")
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.should_stop:
-            return  # stopped early (a signal): on_train_end saves
-        if self.every and (trainer.current_epoch + 1) % self.every == 0:
+            return  # stopped mid-epoch: saved at its step boundary already
+        if self.every_epochs and (trainer.current_epoch + 1) % self.every_epochs == 0:
             self.save(trainer, "epoch")
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -87,30 +129,37 @@ class AtomicCheckpoint(pl.Callback):
 
     # -- saving -----------------------------------------------------------------------------
     def save(self, trainer: pl.Trainer, reason: str) -> Path | None:
+        check_finite_weights(trainer.lightning_module, trainer.global_step)
         metrics = scalar_metrics(trainer.callback_metrics)
-        name = f"e{trainer.current_epoch:03d}-s{trainer.global_step:07d}"
+        name = f"e{trainer.current_epoch:03d}-s{trainer.global_step:07d}-{reason}"
         tmp = self.dir / f".tmp-{name}.ckpt"
-        if trainer.is_global_zero:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(tmp)  # every rank calls it; rank 0 writes
-        self.last_step = trainer.global_step
-        if not trainer.is_global_zero:
-            return None
-        if any(not math.isfinite(v) for v in metrics.values()):
+        self.last_step, self.last_time = trainer.global_step, time.monotonic()
+        try:
+            if trainer.is_global_zero:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            # every rank calls it; rank 0 writes (TrnCheckpointIO); False: the full training state
+            trainer.save_checkpoint(tmp, weights_only=False)
+            if not trainer.is_global_zero:
+                return None
+            if any(not math.isfinite(v) for v in metrics.values()):
+                tmp.unlink(missing_ok=True)
+                self._warn(f"checkpoint {name} not committed: non-finite metrics {metrics}")
+                return None
+            return self._commit(tmp, name, trainer, metrics, reason)
+        except OSError as err:
             tmp.unlink(missing_ok=True)
-            self._warn(f"checkpoint {name} not committed: non-finite metrics {metrics}")
-            return None
-        return self._commit(tmp, name, trainer, metrics, reason)
+            previous = self.latest_meta or "none from this job"
+            raise CheckpointWriteError(
+                f"cannot write checkpoint {name} in {self.dir}: {err.strerror or err} "
+                f"(free space or make the directory writable); previous checkpoint: {previous}"
+            ) from None
 
     def _commit(
         self, tmp: Path, name: str, trainer: pl.Trainer, metrics: dict[str, float], reason: str
     ) -> Path:
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
         digest, size = sha256_file(tmp), tmp.stat().st_size
-        ckpt = self.dir / f"{name}.ckpt"
+        ckpt, meta_path = self.dir / f"{name}.ckpt", self.dir / f"{name}.meta.json"
         os.replace(tmp, ckpt)
-        fsutil.fsync_dir(self.dir)
         meta = {
             "schema": META_SCHEMA,
             "job_id": self.job["job_id"],
@@ -127,8 +176,12 @@ class AtomicCheckpoint(pl.Callback):
             "versions": versions(),
             "dataset_fingerprint": self.fingerprint,
         }
-        meta_path = self.dir / f"{name}.meta.json"
-        fsutil.atomic_write_json(meta_path, meta)  # the commit point
+        try:
+            fsutil.fsync_dir(self.dir)
+            fsutil.atomic_write_json(meta_path, meta)  # the commit point
+        except BaseException:
+            ckpt.unlink(missing_ok=True)  # no uncommitted .ckpt left at a final name
+            raise
         fsutil.atomic_write_json(self.dir / "latest.json", {"meta": meta_path.name})
         self.latest_meta = meta_path
         self._remember(meta)
@@ -151,19 +204,14 @@ class AtomicCheckpoint(pl.Callback):
         metric, mode = self.objective["metric"], self.objective["mode"]
         value = meta["metrics"].get(metric)
         if self.save_best and value is not None:
-            better = self.best is None or (
-                value > self.best["metrics"][metric]
-                if mode == "max"
-                else value < self.best["metrics"][metric]
-            )
-            if better:
+            best = self.best["metrics"][metric] if self.best else None
+            if best is None or (value > best if mode == "max" else value < best):
                 self.best = meta
                 fsutil.atomic_write_json(
                     self.dir / "best.json", {"meta": meta["ckpt"][:-5] + ".meta.json"}
                 )
-        keep = {id(m) for m in self.saved[-self.keep_last :]} | (
-            {id(self.best)} if self.best else set()
-        )
+        keep = {id(m) for m in self.saved[-self.keep_last :]}
+        keep |= {id(self.best)} if self.best else set()
         for old in [m for m in self.saved if id(m) not in keep]:
             stem = old["ckpt"][:-5]
             (self.dir / f"{stem}.meta.json").unlink(missing_ok=True)  # un-commit first
@@ -174,3 +222,28 @@ class AtomicCheckpoint(pl.Callback):
         print(f"trn: warning: {message}", file=sys.stderr)
         if self.events:
             self.events.emit("warning", message=message)
+
+
+class FiniteGuard(pl.Callback):
+    """Stops the job (failed, with step) on a non-finite loss, before it reaches the weights."""
+
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
+    ) -> None:
+        bad = not bool(torch.isfinite(loss.detach()).all())
+        if trainer.world_size > 1:  # every rank stops at the same step
+            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if bad:
+            raise NonFiniteError(
+                f"non-finite loss {float(loss.detach().float().mean())} at step "
+                f"{trainer.global_step}; lower optimizer.lr or set trainer.gradient_clip_val",
+                trainer.global_step,
+            )
+
+
+def check_finite_weights(module: torch.nn.Module, step: int) -> None:
+    for name, tensor in module.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise NonFiniteError(
+                f"non-finite weights ({name}) at step {step}; not checkpointed", step
+            )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -42,9 +43,10 @@ def train(
 ) -> dict[str, Any]:
     import lightning.pytorch as pl
 
+    from trn.checkpoints.io import TrnCheckpointIO  # issue 5: fsync'd saves, verified loads
     from trn.runner import build
     from trn.runner.callbacks import EventCallback, StopOnSignal
-    from trn.runner.checkpoint import AtomicCheckpoint
+    from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
     from trn.runner.module import Classifier
 
     stopper = StopOnSignal()  # first: a signal during start-up is not lost
@@ -54,6 +56,10 @@ def train(
         datamodule.setup("fit")  # validates the dataset before any model is built
     model = build.build_model(config, datamodule)
     module = Classifier(model, build.optimizer_factory(config), config["scheduler"])
+    if config.get("weights"):  # issue 5: initialise the model from a checkpoint, step 0
+        from trn.checkpoints.load import apply_weights, load_weights
+
+        apply_weights(model, load_weights(config["weights"]), config["weights"])
     fingerprint = getattr(datamodule, "fingerprint", None)
     ckpt = AtomicCheckpoint(
         job_dir / "checkpoints",
@@ -73,7 +79,8 @@ def train(
     trainer = pl.Trainer(
         **launch["allocation"]["trainer"],
         **config["trainer"],
-        callbacks=[stopper, metric_events, ckpt],
+        callbacks=[stopper, metric_events, FiniteGuard(), ckpt],  # ckpt last: saves on stop
+        plugins=[TrnCheckpointIO()],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -83,7 +90,7 @@ def train(
     # trn owns SIGTERM/SIGINT/SIGUSR1 (StopOnSignal); Lightning's own handlers would abort the
     # loop with SIGTERMException before the checkpoint is written.
     trainer._signal_connector.register_signal_handlers = lambda: None  # type: ignore[method-assign]
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
     metrics = metric_events.last_metrics or {}
     return {
         "state": stopper.requested or "completed",
@@ -94,11 +101,23 @@ def train(
     }
 
 
+def _resume_ckpt(config: dict[str, Any]) -> str | None:
+    """issue 5: the ``.ckpt`` of ``resume`` (a meta path set by trn.resume), verified first."""
+    if not config.get("resume"):
+        return None
+    from trn.checkpoints.meta import verify
+
+    return str(verify(config["resume"])[1])
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m trn.runner JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[0]).resolve()
+    # issue 5: a file-size limit (RLIMIT_FSIZE) fails the write with EFBIG, reported as a
+    # checkpoint error, instead of SIGXFSZ killing the runner without a word.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     config, record, launch = load_job(job_dir)
     rank = _rank()
     events = None
@@ -123,6 +142,7 @@ def main(argv: list[str]) -> int:
             "state": "failed",
             "error": f"{type(err).__name__}: {err}".strip(),
             "traceback": traceback.format_exc(),
+            "step": getattr(err, "step", None),  # issue 5: e.g. the step of a non-finite loss
         }
         traceback.print_exc()
     if rank == 0:

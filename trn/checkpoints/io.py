@@ -1,0 +1,43 @@
+"""Lightning ``CheckpointIO`` for trn: write in place with fsync; load only verified checkpoints.
+
+Lightning's own ``_atomic_save`` stages the file in ``$TMPDIR`` and moves it without fsync.
+trn's writer (:class:`trn.runner.checkpoint.AtomicCheckpoint`) already hands this a ``.tmp-``
+path in the destination directory and renames it after: here the bytes only need to be durable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
+
+from trn.checkpoints.load import load_checkpoint
+from trn.checkpoints.meta import META_SUFFIX, CheckpointError
+
+
+class TrnCheckpointIO(CheckpointIO):
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        try:
+            with open(path, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)  # never leave a partial file behind
+            raise
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: Any = None) -> Any:
+        """Only a committed checkpoint: ``NAME.ckpt`` with a ``NAME.meta.json`` that verifies."""
+        path = Path(path)
+        if not path.name.endswith(".ckpt"):
+            raise CheckpointError(f"{path}: resume from a trn checkpoint (NAME{META_SUFFIX})")
+        return load_checkpoint(path.with_name(path.name[: -len(".ckpt")] + META_SUFFIX))[1]
+
+    def remove_checkpoint(self, path: Any) -> None:
+        Path(path).unlink(missing_ok=True)

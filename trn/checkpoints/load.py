@@ -1,0 +1,82 @@
+"""The only place trn unpickles a checkpoint: ``torch.load(weights_only=True)``, after verify.
+
+``weights_only=True`` lets torch rebuild tensors and plain containers only; a pickle that asks
+for anything else (a class, ``os.system``...) is refused before any of it runs.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+from trn.checkpoints.meta import META_SUFFIX, CheckpointError, verify
+from trn.errors import NotFound
+
+
+def torch_load(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; a refused or broken file names itself."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no such file") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path}: refused, not loadable with weights_only=True ({first[:200]})"
+        ) from None
+
+
+def load_checkpoint(meta_path: Path | str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(meta, checkpoint dict)`` of a committed checkpoint, verified, then safely loaded."""
+    meta, ckpt = verify(meta_path)
+    checkpoint = torch_load(ckpt)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{ckpt}: not a checkpoint (a {type(checkpoint).__name__})")
+    return meta, checkpoint
+
+
+def load_weights(path: Path | str) -> dict[str, Any]:
+    """A model state_dict from a trn meta, a Lightning ``.ckpt`` or a plain state_dict file.
+
+    A trn meta verifies its ``.ckpt`` first; other files have no checksum to check, but are still
+    loaded with ``weights_only=True``. Keys of a Lightning module (``model.``) are unprefixed.
+    """
+    path = Path(path)
+    if path.name.endswith(META_SUFFIX):
+        state: Any = load_checkpoint(path)[1]
+    else:
+        state = torch_load(path)
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state:
+        raise CheckpointError(f"{path}: holds no state_dict (a mapping of parameter names)")
+    prefix = "model."
+    if all(isinstance(k, str) and k.startswith(prefix) for k in state):
+        state = {k[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
+def apply_weights(model: Any, state: dict[str, Any], source: Path | str) -> None:
+    """``model.load_state_dict(state, strict=True)`` with a one-line error listing the keys."""
+    missing = sorted(set(model.state_dict()) - set(state))
+    unexpected = sorted(set(state) - set(model.state_dict()))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"weights={source} does not fit the model: missing keys {_few(missing)}, "
+            f"unexpected keys {_few(unexpected)}; check model.* matches the checkpoint's model"
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:  # same keys, other shapes
+        detail = " ".join(str(err).split())[:300]
+        raise CheckpointError(f"weights={source} does not fit the model: {detail}") from None
+
+
+def _few(keys: list[str], n: int = 5) -> str:
+    if not keys:
+        return "none"
+    more = f" and {len(keys) - n} more" if len(keys) > n else ""
+    return "[" + ", ".join(keys[:n]) + "]" + more
