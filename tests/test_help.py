@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
-from conftest import FAST, ROOT, run_trn
+from conftest import ROOT, run_trn
 
 from trn.cli.complete import candidates
 from trn.cli.flags import FLAGS
@@ -92,11 +91,17 @@ def test_completion_candidates(trn_home, line, expected):
     assert all(e in got for e in expected), got
 
 
-@pytest.mark.slow
-def test_completion_offers_job_ids_for_status(trn_home):
-    record = json.loads(run_trn("run", "--json", *FAST).stdout)
-    assert candidates("trn status ") == [record["job_id"]]
-    assert candidates("trn status " + record["job_id"][:8]) == [record["job_id"]]
+def test_completion_offers_job_ids_for_status_logs_and_cancel(trn_home):
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
+
+    assert candidates("trn status ") == [] and not trn_home.exists()  # creates nothing
+    registry = Registry(trn_home)
+    job_id, job_dir = registry.create_job_dir()
+    registry.write(JobRecord(job_id=job_id, job_dir=str(job_dir)))
+    for command in ("status", "logs", "cancel"):
+        assert candidates(f"trn {command} ") == [job_id]
+    assert candidates("trn status " + job_id[:8]) == [job_id]
     assert candidates("trn status zz") == []
 
 

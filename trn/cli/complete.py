@@ -97,16 +97,19 @@ def config_tree() -> tuple[dict[str, Any], set[str]]:
     """The keys of the default config (primary + each group's default option), and the groups."""
     import yaml
 
+    from trn.cli.config_file import config_groups
     from trn.paths import conf_dir
 
     root = conf_dir()
     primary = yaml.safe_load((root / "config.yaml").read_text()) or {}
-    groups = {p.name for p in root.iterdir() if p.is_dir()}
+    groups = config_groups(root)
     tree = {k: v for k, v in primary.items() if k != "defaults"}
     for item in primary.get("defaults", []):
         if not isinstance(item, dict):
             continue
         for group, option in item.items():
+            if group not in groups:  # e.g. `override hydra/launcher: trn`
+                continue
             path = Path(root / str(group) / f"{option}.yaml")
             text = path.read_text() if path.is_file() else ""
             if "@package _global_" not in text:

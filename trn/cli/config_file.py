@@ -54,9 +54,10 @@ def _yaml(text: str) -> Any:
 
 
 def config_groups(directory: Path | None = None) -> set[str]:
-    """The config groups: the sub-directories of ``conf/``."""
+    """trn's config groups: the sub-directories of ``conf/`` (not Hydra's own ``hydra/``)."""
     root = Path(directory or conf_dir())
-    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    skip = (".", "_", "hydra")
+    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(skip)}
 
 
 def file_overrides(path: str | Path, config_dir: Path | None = None) -> list[str]:
