@@ -42,8 +42,18 @@ def make_plan(
 ) -> Plan:
     from trn.config.validate import load
 
+    resume = [o.partition("=")[2] for o in overrides if o.startswith("resume=")]
+    if resume and resume[-1] not in ("", "null"):  # issue 5: a resume restores its own config
+        from trn.resume import plan_resume
+
+        rest = [o for o in overrides if not o.startswith("resume=")]
+        return plan_resume(resume[-1], rest, home=home, sweep_id=sweep_id)
     config = load(overrides, config_dir)
     check_data(config)
+    if config.get("weights"):  # issue 5: a missing or corrupt weights file fails now, not later
+        from trn.checkpoints.meta import check_weights
+
+        config["weights"] = check_weights(config["weights"])
     home = Path(home) if home else trn_home()
     return Plan(
         config=config,
@@ -75,6 +85,8 @@ def describe(plan: Plan) -> dict[str, Any]:
         "env": plan.allocation.env,
         "command": plan.command(),
         "trn_home": str(plan.home),
+        "resume": plan.config.get("resume"),  # issue 5
+        "weights": plan.config.get("weights"),
         "attempt": plan.attempt,
         "parent_job_id": plan.parent_job_id,
         "sweep_id": plan.sweep_id,

@@ -13,6 +13,8 @@ COMMANDS = {
     "run": "cmd_run",
     "list": "cmd_list",
     "status": "cmd_status",
+    "resume": "cmd_resume",  # issue 5: checkpoints and exact resume
+    "cancel": "cmd_cancel",
     "reindex": "cmd_reindex",
     "logs": "cmd_logs",  # issue 7: events and live view
     "events": "cmd_events",

@@ -1,0 +1,111 @@
+"""Resume planning through the CLI (``--dry-run``: nothing starts): what it restores and refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from test_checkpoint import JOB, write_checkpoint
+
+from trn.config.validate import load
+from trn.registry.record import JobRecord
+from trn.registry.store import Registry
+
+
+@pytest.fixture
+def job(trn_home) -> Path:
+    """A preempted job (attempt 2) whose checkpoint holds a real composed config."""
+    job_dir = trn_home / "runs" / "2026" / "11" / "28" / JOB
+    job_dir.mkdir(parents=True)
+    Registry(trn_home).write(
+        JobRecord(job_id=JOB, job_dir=str(job_dir), state="preempted", attempt=2)
+    )
+    config = load(["profile=dev", "devices=cpu", "optimizer.lr=0.01"])
+    write_checkpoint(
+        job_dir / "checkpoints",
+        "e000-s0000004-stop",
+        {"x": torch.zeros(1)},
+        4,
+        config=config,
+        attempt=2,
+    )
+    return job_dir
+
+
+def meta(job: Path) -> Path:
+    return job / "checkpoints" / "e000-s0000004-stop.meta.json"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["resume", JOB[:15]],
+        ["resume", "--checkpoint", "META"],
+        ["run", "resume=JOB", "profile=prod"],  # the group choice is ignored: config from the meta
+    ],
+)
+def test_resume_plan_restores_the_config_and_counts_the_attempt(cli, job, argv):
+    argv = [a.replace("META", str(meta(job))).replace("=JOB", f"={JOB}") for a in argv]
+    argv = [a for a in argv if a != "profile=prod"]
+    code, out, err = cli(*argv, "trainer.max_epochs=5", "--dry-run", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["attempt"] == 3 and plan["parent_job_id"] == JOB
+    assert plan["config"]["resume"] == str(meta(job)) == plan["resume"]
+    assert plan["config"]["optimizer"]["lr"] == 0.01  # from the checkpoint, not conf/
+    assert plan["config"]["trainer"]["max_epochs"] == 5  # the override on top
+    assert not list(Registry().runs_dir.glob("*/*/*/*/config.yaml"))  # nothing started
+
+
+@pytest.mark.parametrize(
+    "override, reason",
+    [
+        ("model.hidden=[3]", "changes the model"),
+        ("model=mlp", "changes the model"),
+        ("data.path=other", "changes the dataset"),
+        ("optimizer=sgd", "changes the optimizer type"),
+        ("weights=x.pt", "initialises a new model"),
+        ("trainer.nope=1", "no key 'trainer.nope'"),
+        ("trainer.max_epochs=1,2", "plain key=value"),
+    ],
+)
+def test_shape_changing_overrides_are_refused_with_the_reason(cli, job, override, reason):
+    code, out, err = cli("resume", JOB, override, "--dry-run")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and override in err and reason in err
+
+
+def test_allowlist_is_never_taken_from_a_checkpoint(cli, job):
+    body = json.loads(meta(job).read_text())
+    body["config"]["allow_targets"] = ["os."]
+    body["config"]["model"]["_target_"] = "os.system"
+    meta(job).write_text(json.dumps(body))
+    code, _, err = cli("resume", JOB, "--dry-run")
+    assert code == 2 and "model._target_=os.system is not in the instantiate allowlist" in err
+
+
+def test_nothing_to_resume(cli, job, trn_home):
+    assert cli("resume", "--dry-run")[0] == 2
+    code, _, err = cli("resume", JOB, "--checkpoint", str(meta(job)), "--dry-run")
+    assert code == 2 and "not both" in err
+    (job / "checkpoints" / "e000-s0000004-stop.ckpt").write_bytes(b"torn")
+    code, _, err = cli("resume", JOB, "--dry-run")
+    assert code == 1 and "has no valid checkpoint" in err
+    code, _, err = cli("resume", "--checkpoint", str(meta(job)), "--dry-run")
+    assert code == 2 and "e000-s0000004-stop.ckpt" in err and "Traceback" not in err
+    code, _, err = cli("resume", "--checkpoint", str(trn_home / "none.meta.json"))
+    assert code == 1 and "no such checkpoint meta" in err
+
+
+def test_weights_are_checked_at_plan_time(cli, job, tmp_path):
+    code, _, err = cli("run", "weights=" + str(tmp_path / "missing.pt"), "--dry-run")
+    assert code == 1 and "missing.pt: no such file" in err
+    code, out, err = cli("run", f"weights={meta(job)}", "devices=cpu", "--dry-run", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["weights"] == str(meta(job)) and plan["attempt"] == 1
+    (job / "checkpoints" / "e000-s0000004-stop.ckpt").write_bytes(b"torn")
+    code, _, err = cli("run", f"weights={meta(job)}", "--dry-run")
+    assert code == 2 and "truncated or replaced" in err

@@ -1,0 +1,134 @@
+"""Resume planning: a new job that continues a checkpoint exactly where it stopped.
+
+``plan_resume("JOB" | "PATH.meta.json", overrides) -> Plan``: the checkpoint is verified
+(size, sha256), the original config is restored from its meta, ``overrides`` go on top (more
+epochs, another cadence, other devices), and the plan records ``parent_job_id`` and
+``attempt + 1``. Overrides that would change what the checkpoint's tensors mean (the model, the
+dataset, the optimizer's type) are refused with the reason. ``trn resume``, ``trn run resume=``
+and the Slurm requeue path (issue 4) all call this.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from trn.checkpoints.meta import META_SUFFIX, find_latest, verify
+from trn.errors import ConfigError, NotFound, UsageError
+from trn.plan import Plan
+
+# key prefix -> why a resume cannot change it
+FROZEN = {
+    "model": "changes the model, whose saved weights would no longer fit",
+    "data._target_": "changes the data module, whose saved position would no longer mean anything",
+    "data.path": "changes the dataset under a half-finished epoch",
+    "data.features": "changes the input shape the model was built for",
+    "optimizer._target_": "changes the optimizer type, whose saved state would not fit",
+    "weights": "initialises a new model; a resume continues the checkpoint's own",
+    "resume": "is what is being resumed; give it once",
+}
+FIX = "start a new job with weights=PATH.meta.json to fine-tune from this checkpoint instead"
+
+
+def resolve_checkpoint(target: str | Path, home: Path | None = None) -> Path:
+    """The meta to resume from: a ``.meta.json`` path, or a job's newest valid checkpoint."""
+    text = str(target)
+    if text.endswith(META_SUFFIX) or os.sep in text or Path(text).exists():
+        return Path(text).resolve()
+    from trn.registry.store import Registry
+
+    record = Registry(home).find(text)
+    meta = find_latest(Path(record["job_dir"]) / "checkpoints")
+    if meta is None:
+        raise NotFound(
+            f"job {record['job_id']} ({record['state']}) has no valid checkpoint to resume from; "
+            "start it again with `trn run`"
+        )
+    return meta
+
+
+def parent_attempt(meta_path: Path, meta: dict[str, Any]) -> int:
+    """The parent job's attempt: from its record when it is there, else from the meta."""
+    try:
+        record = json.loads((meta_path.parent.parent / "job.json").read_text())
+        if record.get("job_id") == meta["job_id"]:
+            return int(record.get("attempt") or 1)
+    except (OSError, ValueError, TypeError):
+        pass
+    return int(meta.get("attempt") or 1)
+
+
+def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    from trn.config.compose import explain_parse_error
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as err:
+        raise UsageError(explain_parse_error(overrides, str(err))) from None
+    cfg = OmegaConf.create(config)
+    problems = []
+    for text, o in zip(overrides, parsed):
+        key = o.key_or_group
+        frozen = next((p for p in FROZEN if key == p or key.startswith(p + ".")), None)
+        frozen = frozen or next((p for p in FROZEN if p.startswith(key + ".")), None)
+        missing = OmegaConf.select(cfg, key, default=_MISSING) is _MISSING
+        if frozen:
+            problems.append(f"{text}: a resume cannot take it, it {FROZEN[frozen]}; {FIX}")
+        elif o.is_sweep_override() or o.is_delete():
+            problems.append(f"{text}: a resume takes plain key=value overrides only")
+        elif missing and not o.is_add():
+            problems.append(f"{text}: no key {key!r} in the checkpoint's config; write +{text}")
+        elif isinstance(OmegaConf.select(cfg, key), dict | type(cfg)) and isinstance(
+            o.value(), str
+        ):
+            problems.append(f"{text}: a resume cannot swap config group {key!r}; set {key}.KEY=...")
+        else:
+            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=o.is_add())
+    if problems:
+        raise ConfigError(problems)
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+_MISSING = object()
+
+
+def plan_resume(
+    job_or_meta: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    home: Path | None = None,
+    sweep_id: str | None = None,
+) -> Plan:
+    """A plan for a new job continuing ``job_or_meta`` (a job id/prefix or a meta path)."""
+    from trn.config.validate import validate
+    from trn.devices.manager import plan_allocation
+    from trn.paths import trn_home
+    from trn.plan import check_data
+
+    overrides = list(overrides or [])
+    meta_path = resolve_checkpoint(job_or_meta, home)
+    meta, _ = verify(meta_path)
+    restored = dict(meta["config"])
+    # Never trusted from a file: only the allowlist given now may widen what is instantiated.
+    restored["allow_targets"] = []
+    config = apply_overrides(restored, overrides)
+    config["resume"], config["weights"] = str(meta_path), None
+    validate(config)
+    check_data(config)
+    home = Path(home) if home else trn_home()
+    return Plan(
+        config=config,
+        overrides=[f"resume={meta_path}", *overrides],
+        allocation=plan_allocation(config["devices"], home),
+        home=home,
+        attempt=parent_attempt(meta_path, meta) + 1,
+        parent_job_id=meta["job_id"],
+        sweep_id=sweep_id,
+    )
