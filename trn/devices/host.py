@@ -63,6 +63,8 @@ def torch_build() -> dict[str, str | None]:
         return out
     names = {"__version__": "version", "cuda": "cuda", "hip": "hip"}
     for node in tree.body:
+        target: ast.expr
+        value: ast.expr | None
         if isinstance(node, ast.AnnAssign):
             target, value = node.target, node.value
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
