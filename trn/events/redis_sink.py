@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 BATCH = 500  # lines per pipeline round trip
+LINGER_S = 0.05  # how long a woken sender waits for more lines (bounds the added latency)
 
 
 @dataclass
@@ -75,18 +77,22 @@ class RedisOptions:
         return redis.Redis.from_url(url, **kwargs)
 
 
+# make_event writes the envelope first, in this order: read the filter fields without parsing
+_ENVELOPE = re.compile(r'"event":"([^"]*)","id":"([^"]*)","ts":"[^"]*","job_id":(?:"([^"]*)"|null)')
+
+
 def _fields(line: str) -> dict[str, str]:
     """Stream entry fields: the whole line in ``data``, plus a few to filter on."""
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        obj = {}
-    return {
-        "event": str(obj.get("event") or ""),
-        "job_id": str(obj.get("job_id") or ""),
-        "id": str(obj.get("id") or ""),
-        "data": line,
-    }
+    m = _ENVELOPE.search(line, 0, 300)
+    if m:
+        event, event_id, job_id = m.group(1), m.group(2), m.group(3) or ""
+    else:  # another producer's line: parse it
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = {}
+        event, event_id, job_id = (str(obj.get(k) or "") for k in ("event", "id", "job_id"))
+    return {"event": event, "job_id": job_id, "id": event_id, "data": line}
 
 
 class RedisStreamSink:
@@ -150,6 +156,8 @@ class RedisStreamSink:
         while True:
             self._wake.clear()
             if not self._batch:
+                if len(self.queue) < BATCH and not self._stop.is_set():
+                    self._stop.wait(LINGER_S)  # let a batch gather: one round trip, many events
                 self._fill()
             if not self._batch:
                 if self._stop.is_set():

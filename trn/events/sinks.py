@@ -71,6 +71,12 @@ class Guarded:
         self.report = report or (lambda msg: print(f"trn: warning: {msg}", file=sys.stderr))
 
     def write(self, line: str) -> None:
+        if not self.pending:  # the usual case: straight through
+            try:
+                self.sink.write(line)
+                return
+            except Exception:  # noqa: BLE001 - kept and retried below, reported once
+                pass
         self.pending.append(line)
         self.flush()
 

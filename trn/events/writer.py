@@ -17,6 +17,9 @@ from typing import Any
 from trn.events.envelope import make_event
 from trn.events.sinks import FileSink, Guarded, Sink
 
+# one encoder for every event: json.dumps with options builds a new one per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False)
+
 
 def last_seq(path: Path) -> int:
     """The ``seq`` of the last complete line of a job's events file, -1 if none."""
@@ -100,10 +103,10 @@ class EventWriter:
         obj = make_event(event, seq=self.seq, **self.context, **fields)
         self.seq += 1
         try:
-            line = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
+            line = _ENCODER.encode(obj)
         except ValueError:  # NaN/Infinity somewhere: rare, so only then walk the fields
             obj = _finite(obj)
-            line = json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
+            line = _ENCODER.encode(obj)
         if not self.closed:
             for sink in self.sinks:
                 sink.write(line)
