@@ -109,3 +109,27 @@ def test_weights_are_checked_at_plan_time(cli, job, tmp_path):
     (job / "checkpoints" / "e000-s0000004-stop.ckpt").write_bytes(b"torn")
     code, _, err = cli("run", f"weights={meta(job)}", "--dry-run")
     assert code == 2 and "truncated or replaced" in err
+
+
+@pytest.mark.slow
+def test_weights_initialise_the_model_and_train_from_step_zero(trn_home):
+    from test_faults_support import ARGS, Job, final_state
+
+    short = [*ARGS, "trainer.max_epochs=1"]
+    first = Job(trn_home, "run", *short).finish()
+    assert first["state"] == "completed", first
+    # lr ~ 0: the weights stay where weights= put them, bit for bit
+    second = Job(trn_home, "run", *short, f"weights={first['checkpoint']}", "optimizer.lr=1e-30")
+    record = second.finish()
+    assert record["state"] == "completed" and record["attempt"] == 1, record
+    assert json.loads(Path(record["checkpoint"]).read_text())["step"] == 8  # from 0 again
+    a, b = final_state(first["checkpoint"]), final_state(record["checkpoint"])
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("model/"))
+
+    wrong = Job(trn_home, "run", *short, "model.hidden=[64]", f"weights={first['checkpoint']}")
+    failed = wrong.finish()
+    assert failed["state"] == "failed"
+    assert (
+        "does not fit the model: missing keys none, unexpected keys [net.7.bias, net.7.weight]"
+        in failed["error"]
+    )

@@ -25,7 +25,13 @@ class TrnCheckpointIO(CheckpointIO):
         path = Path(path)
         try:
             with open(path, "wb") as f:
-                torch.save(checkpoint, f)
+                out = _Writer(f)
+                try:
+                    torch.save(checkpoint, out)
+                except RuntimeError:
+                    if out.error:  # torch's writer hides the errno of a failed write (ENOSPC...)
+                        raise out.error from None
+                    raise
                 f.flush()
                 os.fsync(f.fileno())
         except BaseException:
@@ -41,3 +47,20 @@ class TrnCheckpointIO(CheckpointIO):
 
     def remove_checkpoint(self, path: Any) -> None:
         Path(path).unlink(missing_ok=True)
+
+
+class _Writer:
+    """The file as torch.save sees it, keeping the ``OSError`` of a failed write."""
+
+    def __init__(self, f: Any):
+        self.f, self.error = f, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()

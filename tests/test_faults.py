@@ -1,0 +1,90 @@
+"""One real job per fault: a non-finite loss, a full disk, a read-only checkpoint directory.
+
+Each must end ``failed`` with an error that names the problem, keep the previous checkpoint
+valid (and ``latest``), and leave no partial file at a final name.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from test_faults_support import ARGS, Job, wait_for
+
+from trn.checkpoints.load import load_checkpoint
+from trn.checkpoints.meta import verify
+from trn.runner.checkpoint import NonFiniteError, check_finite_weights
+
+pytestmark = pytest.mark.slow
+
+LONG = [*ARGS, "trainer.max_epochs=50"]  # outlasts the test: the fault ends it
+
+
+def assert_clean(checkpoints: Path) -> None:
+    """``latest.json`` names a valid checkpoint; every ``.ckpt`` has its meta; no temp files."""
+    latest = json.loads((checkpoints / "latest.json").read_text())["meta"]
+    verify(checkpoints / latest)
+    names = {p.name for p in checkpoints.iterdir()}
+    assert not [n for n in names if n.startswith(".tmp-")], names
+    for ckpt in (n for n in names if n.endswith(".ckpt")):
+        assert ckpt[: -len(".ckpt")] + ".meta.json" in names, f"uncommitted {ckpt}"
+
+
+def test_non_finite_loss_fails_with_its_step_and_commits_nothing_non_finite(trn_home):
+    # lr=1e30: the first update makes the weights huge, the next forward overflows
+    bad = ["optimizer=sgd", "optimizer.lr=1e30", "checkpoint.every_n_steps=1"]
+    record = Job(trn_home, "run", *ARGS, *bad).finish()
+    assert record["state"] == "failed", record
+    assert "non-finite loss" in record["error"] and "at step 1" in record["error"]
+    events = [json.loads(ln) for ln in (Path(record["job_dir"]) / "events.jsonl").open()]
+    assert events[-1]["event"] == "job_failed" and events[-1]["step"] == 1
+    for meta in (Path(record["job_dir"]) / "checkpoints").glob("*.meta.json"):
+        state = load_checkpoint(meta)[1]["state_dict"]
+        assert all(bool(torch.isfinite(t).all()) for t in state.values()), meta.name
+
+
+def test_non_finite_weights_are_never_checkpointed():
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match=r"non-finite weights \(weight\) at step 7"):
+        check_finite_weights(model, 7)
+
+
+def test_disk_full_fails_clearly_and_keeps_the_old_checkpoint(trn_home):
+    job = Job(trn_home, "run", *LONG)
+    checkpoints = job.dir / "checkpoints"
+    wait_for(lambda: (checkpoints / "latest.json").exists() or job.exited(), 120, "a checkpoint")
+    size = max(p.stat().st_size for p in checkpoints.glob("*.ckpt"))
+    # The runner may write no file past size/2 bytes: the next checkpoint cannot fit, as on a
+    # full disk (RLIMIT_FSIZE gives EFBIG where a full disk gives ENOSPC; both are OSErrors).
+    resource.prlimit(job.record()["runner_pid"], resource.RLIMIT_FSIZE, (size // 2, size // 2))
+    record = job.finish()
+    assert record["state"] == "failed", record
+    assert "cannot write checkpoint" in record["error"] and "File too large" in record["error"]
+    assert_clean(checkpoints)
+
+
+@pytest.mark.skipif(not shutil.which("chattr"), reason="needs chattr (e2fsprogs)")
+def test_read_only_checkpoint_dir_fails_clearly_and_keeps_the_old_checkpoint(trn_home):
+    job = Job(trn_home, "run", *LONG)
+    checkpoints = job.dir / "checkpoints"
+    wait_for(lambda: (checkpoints / "latest.json").exists() or job.exited(), 120, "a checkpoint")
+    # chmod does not stop root; the immutable attribute does (ext4, xfs, btrfs)
+    made = subprocess.run(["chattr", "+i", str(checkpoints)], capture_output=True, text=True)
+    if made.returncode != 0:
+        job.sigkill_all()
+        pytest.skip(f"this filesystem has no immutable attribute: {made.stderr.strip()}")
+    try:
+        record = job.finish()
+    finally:
+        subprocess.run(["chattr", "-i", str(checkpoints)], check=True)
+    assert record["state"] == "failed", record
+    assert "cannot write checkpoint" in record["error"]
+    assert "Operation not permitted" in record["error"]
+    assert_clean(checkpoints)
