@@ -65,12 +65,11 @@ def validate_lines(lines: list[str], *, where: str = "events", gap_free: bool = 
         if obj["id"] in ids:
             raise ValueError(f"{where}:{n}: duplicate event id {obj['id']}")
         ids.add(obj["id"])
-        expected = next_seq.get(obj["job_id"], 0)
+        stream = obj["job_id"] or f"sweep {obj['sweep_id']}"  # sweep events: job_id null
+        expected = next_seq.get(stream, 0)
         if gap_free and obj["seq"] != expected:
-            raise ValueError(
-                f"{where}:{n}: job {obj['job_id']} seq {obj['seq']}, expected {expected}"
-            )
-        next_seq[obj["job_id"]] = obj["seq"] + 1
+            raise ValueError(f"{where}:{n}: {stream} seq {obj['seq']}, expected {expected}")
+        next_seq[stream] = obj["seq"] + 1
         events.append(obj)
     return events
 
