@@ -53,7 +53,9 @@ def validate_lines(lines: list[str], *, where: str = "events", gap_free: bool = 
     """
     import jsonschema
 
-    events, ids, next_seq = [], set(), {}
+    events: list[dict] = []
+    ids: set[str] = set()
+    next_seq: dict[str, int] = {}
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue

@@ -64,7 +64,7 @@ class EventWriter:
         global_path: Path | None = None,
     ):
         self.job_file = Path(job_dir) / "events.jsonl"
-        self.context = dict(
+        self.context: dict[str, Any] = dict(
             job_id=job_id, attempt=attempt, sweep_id=sweep_id, source=source, rank=rank
         )
         self.seq = last_seq(self.job_file) + 1
