@@ -27,7 +27,7 @@ class TrnCheckpointIO(CheckpointIO):
             with open(path, "wb") as f:
                 out = _Writer(f)
                 try:
-                    torch.save(checkpoint, out)
+                    torch.save(checkpoint, out)  # type: ignore[arg-type]  # a file-like
                 except RuntimeError:
                     if out.error:  # torch's writer hides the errno of a failed write (ENOSPC...)
                         raise out.error from None
@@ -53,7 +53,8 @@ class _Writer:
     """The file as torch.save sees it, keeping the ``OSError`` of a failed write."""
 
     def __init__(self, f: Any):
-        self.f, self.error = f, None
+        self.f = f
+        self.error: OSError | None = None
 
     def write(self, data: Any) -> int:
         try:

@@ -75,7 +75,7 @@ def _cancel_lost(registry: Any, record: dict[str, Any], as_json: bool) -> int:
     from trn.registry.record import pid_alive, utc_now
 
     runner = record.get("runner_pid")
-    if pid_alive(runner):
+    if runner and pid_alive(runner):
         try:
             os.killpg(int(runner), signal.SIGINT)  # the runner leads its own process group
         except (ProcessLookupError, PermissionError):

@@ -1,0 +1,83 @@
+"""AtomicCheckpoint in-process: step and time cadence, keep_last + best, RNG in the checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from trn.checkpoints.io import TrnCheckpointIO
+from trn.checkpoints.load import load_checkpoint
+from trn.runner.checkpoint import AtomicCheckpoint
+
+
+class Tiny(pl.LightningModule):
+    def __init__(self, metrics: list[float]):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 2)
+        self.metrics = metrics  # val/acc per epoch
+
+    def training_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        return self.layer(batch[0]).pow(2).mean()
+
+    def validation_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        self.log("val/acc", self.metrics[self.current_epoch])  # before the epoch-end save
+
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def fit(tmp_path: Path, metrics: list[float], **cadence: object) -> tuple[AtomicCheckpoint, Path]:
+    folder = tmp_path / "checkpoints"
+    ckpt = AtomicCheckpoint(
+        folder,
+        job={"job_id": "261128-120000-abcd"},
+        config={"seed": 0},
+        objective={"metric": "val/acc", "mode": "max"},
+        events=None,
+        **cadence,  # type: ignore[arg-type]
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=len(metrics),
+        callbacks=[ckpt],
+        plugins=[TrnCheckpointIO()],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+        num_sanity_val_steps=0,
+    )
+    data = DataLoader(TensorDataset(torch.randn(20, 4)), batch_size=4)  # 5 steps an epoch
+    trainer.fit(Tiny(metrics), data, data)
+    return ckpt, folder
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name[: -len(".meta.json")] for p in folder.glob("*.meta.json"))
+
+
+def test_steps_epochs_keep_last_and_best(tmp_path):
+    ckpt, folder = fit(
+        tmp_path, [0.5, 0.9, 0.2], every_n_steps=3, every_n_epochs=1, keep_last=2, save_best=True
+    )
+    # saves at steps 3 6 9 12 15 and epoch ends 5 10 15; kept: the last 2 and the best (epoch 1)
+    assert names(folder) == ["e001-s0000010-epoch", "e002-s0000015-epoch", "e002-s0000015-step"]
+    assert json.loads((folder / "best.json").read_text())["meta"] == "e001-s0000010-epoch.meta.json"
+    latest = json.loads((folder / "latest.json").read_text())["meta"]
+    assert latest == "e002-s0000015-epoch.meta.json" == ckpt.latest_meta.name
+    meta, state = load_checkpoint(folder / latest)
+    assert meta["step"] == 15 and abs(meta["metrics"]["val/acc"] - 0.2) < 1e-6
+    rng = state["callbacks"]["AtomicCheckpoint"]["rng"]
+    assert set(rng) >= {"python", "numpy", "torch"}
+    assert not list(folder.glob(".tmp-*"))
+
+
+def test_time_cadence_and_end(tmp_path):
+    _, folder = fit(tmp_path, [0.1, 0.2], every_n_epochs=0, every_s=1e-9, keep_last=100)
+    steps = [json.loads(p.read_text())["step"] for p in folder.glob("*.meta.json")]
+    assert sorted(steps) == list(range(1, 11))  # every step is due; the end adds nothing new
