@@ -52,6 +52,9 @@ def resume_to_end(home: Path, job_id: str, attempts: int) -> dict:
     record = Job(home, "resume", job_id).finish()
     assert record["state"] == "completed", record
     assert record["attempt"] == attempts + 1 and record["parent_job_id"] == job_id
+    events = [json.loads(ln) for ln in (Path(record["job_dir"]) / "events.jsonl").open()]
+    assert {e["attempt"] for e in events} == {attempts + 1}
+    assert events[0]["event"] == "job_submitted" and events[0]["parent_job_id"] == job_id
     return record
 
 
