@@ -47,6 +47,15 @@ def run(args: argparse.Namespace) -> int:
     if state in TERMINAL:
         print(f"trn cancel: job {job} already ended ({state}); nothing to cancel", file=sys.stderr)
         return 1
+    slurm = record.get("extra", {}).get("slurm_job_id")
+    if slurm and (state == "submitted" or record.get("host") != socket.gethostname()):
+        from trn.launcher.slurm import cancel as slurm_cancel  # issue 4: Slurm's job: scancel
+
+        slurm_cancel(record)
+        if args.no_wait:
+            print(f"job {job}: cancel requested (Slurm job {slurm})")
+            return 0
+        return _wait(registry, Path(record["job_dir"]), args)
     if record.get("host") != socket.gethostname():
         raise UsageError(f"job {job} runs on host {record.get('host')}; run `trn cancel` there")
     if pid_alive(record.get("pid")):

@@ -1,0 +1,159 @@
+"""What runs inside a Slurm job: the supervisor on task 0, the runner on every task.
+
+submitit starts one task per (node x ``tasks_per_node``) with ``srun``; each task runs
+:class:`NodeJob`. Task 0 supervises like ``trn run`` does (record, events, the runner); the
+others run their runner only, as ranks of Lightning's ``SLURMEnvironment``. On preemption or
+timeout (SIGUSR2 from ``--signal``) task 0 stops its runner with SIGTERM (a checkpoint, then
+``preempted``) and requeues :class:`ResumeJob`, which continues from that checkpoint through
+:func:`trn.resume.plan_resume` as a new job with ``attempt + 1``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STOP_WAIT_S = 60.0  # how long a preempted runner may take to checkpoint and exit
+
+
+def runner_command(job_dir: Path | str = "JOB_DIR") -> list[str]:
+    """The runner, started with SIGUSR2 ignored: Slurm's ``--signal`` reaches every process of
+    the step, and the warning is task 0's to act on (it stops the runner with SIGTERM)."""
+    return [sys.executable, "-m", "trn.launcher.slurm_node", str(job_dir)]
+
+
+def _prepare(plan: Any) -> int:
+    import submitit
+
+    rank = submitit.JobEnvironment().global_rank
+    plan.env["RANK"] = str(rank)  # trn.runner's rank-0 duties (events, outcome) follow Slurm
+    plan.command = runner_command  # type: ignore[method-assign]
+    return rank
+
+
+@dataclass
+class NodeJob:
+    plan: Any
+    job_dir: str
+    _sup: Any = field(default=None, repr=False)
+    _record: Any = field(default=None, repr=False)
+
+    def __call__(self) -> dict[str, Any] | None:
+        from trn.registry.record import JobRecord
+        from trn.registry.store import Registry
+        from trn.supervisor import Supervisor
+
+        if _prepare(self.plan) != 0:
+            return _run_rank(self.plan, Path(self.job_dir))
+        record = JobRecord.from_dict(Registry.read(Path(self.job_dir)))
+        record.pid, record.host = os.getpid(), socket.gethostname()
+        self._sup, self._record = Supervisor(self.plan), record
+        self._sup.open_events(record)
+        return self._sup.run(record)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """Preempted or timed out: stop the runner with a checkpoint, requeue a resume."""
+        import submitit
+
+        if self._sup is not None and self._record is not None:
+            rc = _stop_runner(self._record.runner_pid)
+            self._sup.stop_signal = signal.SIGTERM  # no outcome: the supervisor says preempted
+            self._sup.finalize(self._record, rc, 0.0)
+        record_id = self._record.job_id if self._record else Path(self.job_dir).name
+        return submitit.helpers.DelayedSubmission(
+            ResumeJob(record_id, self.plan.home, self.plan.sweep_id, self.plan.allocation)
+        )
+
+
+@dataclass
+class ResumeJob:
+    """A requeued Slurm job: a new trn job continuing ``parent``'s newest checkpoint."""
+
+    parent: str
+    home: Path
+    sweep_id: str | None
+    allocation: Any = None  # the Slurm request's view (trn.launcher.slurm.allocation)
+    _node: Any = field(default=None, repr=False)
+
+    def __call__(self) -> dict[str, Any] | None:
+        from trn.resume import plan_resume
+        from trn.supervisor import Supervisor
+
+        plan = plan_resume(self.parent, home=self.home, sweep_id=self.sweep_id)
+        if self.allocation is not None:
+            plan.allocation = self.allocation
+        if _prepare(plan) != 0:  # ranks > 0 wait for task 0 to create the job
+            return _run_rank(plan, _wait_for_child(self.home, self.parent))
+        sup = Supervisor(plan)
+        record = sup.submit()
+        record.extra["slurm_job_id"] = os.environ.get("SLURM_JOB_ID")
+        self._node = NodeJob(plan, record.job_dir, sup, record)
+        return sup.run(record)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        if self._node is None:
+            import submitit
+
+            return submitit.helpers.DelayedSubmission(self)
+        return self._node.checkpoint(*args, **kwargs)
+
+
+def _run_rank(plan: Any, job_dir: Path) -> None:
+    env = {**os.environ, **plan.allocation.env, **plan.env, "TRN_HOME": str(plan.home)}
+    subprocess.run(plan.command(job_dir), env=env, stdin=subprocess.DEVNULL, check=False)
+    return None
+
+
+def _wait_for_child(home: Path, parent: str, timeout: float = 300.0) -> Path:
+    from trn.registry.store import Registry
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in Registry(home).list(limit=50):
+            if record.get("parent_job_id") == parent:
+                return Path(record["job_dir"])
+        time.sleep(1.0)
+    raise TimeoutError(f"task 0 never created the job resuming {parent}")
+
+
+def _stop_runner(pid: int | None) -> int:
+    """SIGTERM to the runner (it checkpoints at the next step); its exit code, SIGKILL after
+    ``STOP_WAIT_S``."""
+    if not pid:
+        return -signal.SIGTERM
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return -signal.SIGTERM
+    deadline = time.monotonic() + STOP_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return -signal.SIGTERM
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return -signal.SIGKILL
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    from trn.runner.main import main as runner_main
+
+    return runner_main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
