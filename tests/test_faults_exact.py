@@ -78,8 +78,13 @@ def test_sigkill_anywhere_then_resume_is_bitwise_exact(home, reference):
     job.sigkill_all()
     second = job.record()
     assert second["attempt"] == 2 and second["parent_job_id"] == parent["job_id"]
-    latest = json.loads((job.dir / "checkpoints" / "latest.json").read_text())["meta"]
-    verify(job.dir / "checkpoints" / latest)  # the previous checkpoint is intact and latest
+    checkpoints = job.dir / "checkpoints"
+    torn = {p.name[len(".tmp-") : -len(".ckpt")] for p in checkpoints.glob(".tmp-*.ckpt")}
+    assert torn and not any((checkpoints / f"{n}.meta.json").exists() for n in torn)
+    if (checkpoints / "latest.json").exists():  # else its first save was torn: the parent's holds
+        latest = json.loads((checkpoints / "latest.json").read_text())["meta"]
+        assert latest[: -len(".meta.json")] not in torn
+        verify(checkpoints / latest)  # the previous checkpoint is intact and latest
 
     # 3: again within the same epoch (steps 9..16 are epoch 1)
     job = Job(home, "resume", second["job_id"])

@@ -133,3 +133,16 @@ def test_weights_initialise_the_model_and_train_from_step_zero(trn_home):
         "does not fit the model: missing keys none, unexpected keys [net.7.bias, net.7.weight]"
         in failed["error"]
     )
+
+
+def test_a_resumed_job_without_checkpoints_falls_back_to_its_parent(cli, job, trn_home):
+    child_dir = job.parent / "261128-130000-kid1"
+    child_dir.mkdir()
+    child = JobRecord(job_id="261128-130000-kid1", job_dir=str(child_dir), state="running")
+    child.attempt, child.parent_job_id = 3, JOB  # killed during its first save
+    Registry(trn_home).write(child)
+    code, out, err = cli("resume", child.job_id, "--dry-run", "--json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["resume"] == str(meta(job))  # the parent's checkpoint
+    assert plan["parent_job_id"] == child.job_id and plan["attempt"] == 4

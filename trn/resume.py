@@ -32,21 +32,32 @@ FROZEN = {
 FIX = "start a new job with weights=PATH.meta.json to fine-tune from this checkpoint instead"
 
 
-def resolve_checkpoint(target: str | Path, home: Path | None = None) -> Path:
-    """The meta to resume from: a ``.meta.json`` path, or a job's newest valid checkpoint."""
+def resolve_checkpoint(
+    target: str | Path, home: Path | None = None
+) -> tuple[Path, dict[str, Any] | None]:
+    """The meta to resume from, and the record of the job named (None for a meta path).
+
+    A job's newest valid checkpoint; a resumed job that died before its first checkpoint falls
+    back to its parent's (and so on up the chain).
+    """
     text = str(target)
     if text.endswith(META_SUFFIX) or os.sep in text or Path(text).exists():
-        return Path(text).resolve()
+        return Path(text).resolve(), None
     from trn.registry.store import Registry
 
-    record = Registry(home).find(text)
-    meta = find_latest(Path(record["job_dir"]) / "checkpoints")
-    if meta is None:
-        raise NotFound(
-            f"job {record['job_id']} ({record['state']}) has no valid checkpoint to resume from; "
-            "start it again with `trn run`"
-        )
-    return meta
+    registry = Registry(home)
+    named = record = registry.find(text)
+    for _ in range(1000):  # a chain of attempts; the bound only guards against a cycle
+        meta = find_latest(Path(record["job_dir"]) / "checkpoints")
+        if meta is not None:
+            return meta, named
+        if not record.get("parent_job_id"):
+            break
+        record = registry.find(record["parent_job_id"])
+    raise NotFound(
+        f"job {named['job_id']} ({named['state']}) has no valid checkpoint to resume from, "
+        "nor has any job it resumed; start it again with `trn run`"
+    )
 
 
 def parent_attempt(meta_path: Path, meta: dict[str, Any]) -> int:
@@ -113,8 +124,10 @@ def plan_resume(
     from trn.plan import check_data
 
     overrides = list(overrides or [])
-    meta_path = resolve_checkpoint(job_or_meta, home)
+    meta_path, named = resolve_checkpoint(job_or_meta, home)
     meta, _ = verify(meta_path)
+    parent_id = named["job_id"] if named else meta["job_id"]
+    attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
     restored = dict(meta["config"])
     # Never trusted from a file: only the allowlist given now may widen what is instantiated.
     restored["allow_targets"] = []
@@ -128,7 +141,7 @@ def plan_resume(
         overrides=[f"resume={meta_path}", *overrides],
         allocation=plan_allocation(config["devices"], home),
         home=home,
-        attempt=parent_attempt(meta_path, meta) + 1,
-        parent_job_id=meta["job_id"],
+        attempt=attempt + 1,
+        parent_job_id=parent_id,
         sweep_id=sweep_id,
     )
