@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -139,10 +140,23 @@ def test_a_resumed_job_without_checkpoints_falls_back_to_its_parent(cli, job, tr
     child_dir = job.parent / "261128-130000-kid1"
     child_dir.mkdir()
     child = JobRecord(job_id="261128-130000-kid1", job_dir=str(child_dir), state="running")
-    child.attempt, child.parent_job_id = 3, JOB  # killed during its first save
+    child.attempt, child.parent_job_id = 3, JOB  # killed during its first save: lost
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    child.pid = dead.pid
     Registry(trn_home).write(child)
     code, out, err = cli("resume", child.job_id, "--dry-run", "--json")
     assert code == 0, err
     plan = json.loads(out)
     assert plan["resume"] == str(meta(job))  # the parent's checkpoint
     assert plan["parent_job_id"] == child.job_id and plan["attempt"] == 4
+
+
+def test_a_job_still_running_here_is_not_resumed_twice(cli, job, trn_home):
+    import os
+
+    record = Registry.read(job)
+    record.update(state="running", pid=os.getpid())  # its supervisor: alive, on this host
+    Registry(trn_home).write(record)
+    code, _, err = cli("resume", JOB, "--dry-run")
+    assert code == 2 and f"job {JOB} is still running; stop it first (trn cancel {JOB})" in err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ def resolve_checkpoint(
 
     registry = Registry(home)
     named = record = registry.find(text)
+    if named["state"] in ("running", "submitted") and named.get("host") == socket.gethostname():
+        raise UsageError(
+            f"job {named['job_id']} is still {named['state']}; stop it first "
+            f"(trn cancel {named['job_id']}), then resume it"
+        )
     for _ in range(1000):  # a chain of attempts; the bound only guards against a cycle
         meta = find_latest(Path(record["job_dir"]) / "checkpoints")
         if meta is not None:
