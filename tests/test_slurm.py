@@ -66,17 +66,21 @@ def records(trn_home: Path) -> list[dict]:
     return sorted(Registry(trn_home).scan(), key=lambda r: r["job_id"])
 
 
-def test_each_sweep_job_is_a_slurm_job(slurm: str, trn_home: Path) -> None:
-    proc = run_trn("run", "-m", "--json", *FAST, *SLURM, "optimizer.lr=0.01,0.1")
+def test_each_sweep_job_is_a_slurm_job_and_ranks_follow_slurm(slurm: str, trn_home: Path) -> None:
+    """Job 1 is 2-process DDP: 2 Slurm tasks, Lightning's SLURMEnvironment gives the ranks."""
+    proc = run_trn("run", "-m", "--json", *FAST, *SLURM, "devices.processes=1,2")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["counts"] == {"completed": 2}
     for record in records(trn_home):
+        processes = 2 if "devices.processes=2" in record["overrides"] else 1
         assert record["extra"]["slurm_job_id"] and record["sweep_id"] == summary["sweep_id"]
-        assert record["devices"] == ["slurm:cpu0"]
+        assert record["devices"] == [f"slurm:cpu{i}" for i in range(processes)]
         events = validate_file(Path(record["job_dir"]) / "events.jsonl")
         assert [e["event"] for e in events][0] == "job_submitted"
         assert events[-1]["event"] == "job_completed"
+        sizes = {e["world_size"] for e in events if "world_size" in e}
+        assert sizes == {processes}  # only rank 0 writes events, and it saw the whole world
     validate_file(trn_home / "events.jsonl")
 
 

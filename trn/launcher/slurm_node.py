@@ -51,7 +51,8 @@ class NodeJob:
         from trn.supervisor import Supervisor
 
         if _prepare(self.plan) != 0:
-            return _run_rank(self.plan, Path(self.job_dir))
+            _run_rank(self.plan, Path(self.job_dir))
+            return None
         record = JobRecord.from_dict(Registry.read(Path(self.job_dir)))
         record.pid, record.host = os.getpid(), socket.gethostname()
         self._sup, self._record = Supervisor(self.plan), record
@@ -90,7 +91,8 @@ class ResumeJob:
         if self.allocation is not None:
             plan.allocation = self.allocation
         if _prepare(plan) != 0:  # ranks > 0 wait for task 0 to create the job
-            return _run_rank(plan, _wait_for_child(self.home, self.parent))
+            _run_rank(plan, _wait_for_child(self.home, self.parent))
+            return None
         sup = Supervisor(plan)
         record = sup.submit()
         record.extra["slurm_job_id"] = os.environ.get("SLURM_JOB_ID")
@@ -108,7 +110,6 @@ class ResumeJob:
 def _run_rank(plan: Any, job_dir: Path) -> None:
     env = {**os.environ, **plan.allocation.env, **plan.env, "TRN_HOME": str(plan.home)}
     subprocess.run(plan.command(job_dir), env=env, stdin=subprocess.DEVNULL, check=False)
-    return None
 
 
 def _wait_for_child(home: Path, parent: str, timeout: float = 300.0) -> Path:

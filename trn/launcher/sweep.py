@@ -116,9 +116,9 @@ def sweep_events(sweep_dir: Path, sweep_id: str, home: Path) -> Any:
 
     return EventWriter(
         sweep_dir,
-        None,
+        None,  # type: ignore[arg-type]  # sweep events belong to no job
         source="launcher",
-        sweep_id=sweep_id,  # type: ignore[arg-type]
+        sweep_id=sweep_id,
         global_path=home / "events.jsonl",
     )
 
