@@ -127,17 +127,16 @@ def test_a_preempted_job_is_requeued_and_resumes_from_its_checkpoint(slurm, trn_
             lambda: Registry.read(Path(first["job_dir"]))["state"] == "preempted",
             what="the job to be preempted",
         )
-        # a requeued job waits out a begin time; let it start now
-        wait_for(
-            lambda: (
-                subprocess.run(
-                    ["scontrol", "update", f"JobId={slurm_id}", "StartTime=now"],
-                    capture_output=True,
-                ).returncode
-                == 0
-            ),
-            what="the requeue",
-        )
+
+        # a requeued job waits out a begin time: once it is pending again, let it start now
+        def pending_again() -> bool:
+            out = subprocess.run(
+                ["squeue", "-h", "-o", "%T", "-j", slurm_id], capture_output=True, text=True
+            ).stdout.split()
+            return out == ["PENDING"]
+
+        wait_for(pending_again, what="the requeued Slurm job")
+        subprocess.run(["scontrol", "update", f"JobId={slurm_id}", "StartTime=now"], check=True)
         child = wait_for(
             lambda: [
                 r
