@@ -204,6 +204,10 @@ class Supervisor:
                 state = "failed"
         if state == "completed" and rc != 0:
             state = "failed"
+        if state == "failed" and self.stop_signal == signal.SIGINT:
+            if str(outcome.get("error", "")).startswith("KeyboardInterrupt"):
+                # issue 4: Ctrl-C reached the runner during start-up, before its handlers
+                state, outcome["reason"] = "cancelled", "interrupted during start-up"
         record.state, record.ended_at, record.exit_code = state, utc_now(), rc
         record.metrics.update(outcome.get("metrics") or {})
         record.checkpoint = outcome.get("checkpoint") or record.checkpoint
