@@ -118,7 +118,9 @@ def test_sigterm_then_resume_is_bitwise_exact(home, reference):
 
     job = Job(home, "resume", first["job_id"])
     job.wait_step(meta["step"] + rng.randint(2, 6))
-    os.kill(job.record()["runner_pid"], signal.SIGUSR1)  # as Slurm's --signal=USR1 does
+    # as Slurm's --signal=USR1 does: to every process, the supervisor and the loader workers too
+    os.kill(job.proc.pid, signal.SIGUSR1)
+    os.killpg(job.record()["runner_pid"], signal.SIGUSR1)
     second = job.finish()
     assert second["state"] == "preempted" and "SIGUSR1" in second["error"], second
     record = resume_to_end(home, second["job_id"], attempts=2)

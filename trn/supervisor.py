@@ -130,7 +130,9 @@ class Supervisor:
             proc.pid,
         )
         self.registry.write(record)
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        # issue 5: SIGUSR1 too (Slurm's --signal=USR1 reaches every process): forwarded, preempted
+        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+        old = {s: signal.signal(s, self._on_signal) for s in stops}
         try:
             rc = self._wait(proc, job_dir / "events.jsonl", record)
         finally:
