@@ -33,6 +33,7 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     log: Path | None = None  # stdout+stderr go here (None: inherit ours)
+    on_exit: Callable[[int | None, bool], None] | None = None  # (rc, cancelled), once it ended
 
 
 @dataclass
@@ -194,6 +195,8 @@ class Scheduler:
         for s in chosen:
             self.freed_at[s.index] = ended
         self._release(chosen)
+        if job.on_exit:
+            job.on_exit(rc, out.cancelled)
         self.on_event("ended", job, out)
 
     def _release(self, chosen: list[Slot]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import JobFailed, UsageError
+from trn.launcher.records import end_record
 
 
 def resources(devices: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -182,30 +183,6 @@ def final_record(job: dict[str, Any], cancelled: bool = False) -> dict[str, Any]
     elif record["state"] in ("submitted", "running"):
         stderr = job["slurm"].paths.stderr
         record = end_record(record, "failed", f"the Slurm job ended without a result; see {stderr}")
-    return record
-
-
-def end_record(record: dict[str, Any], state: str, reason: str) -> dict[str, Any]:
-    """End a job no supervisor will end (Slurm dropped or cancelled it): record and event."""
-    from trn.events.writer import EventWriter
-    from trn.registry.record import utc_now
-    from trn.registry.store import Registry
-
-    job_dir = Path(record["job_dir"])
-    home = job_dir.parents[4]  # $TRN_HOME/runs/YYYY/MM/DD/<job_id>
-    record.update(state=state, ended_at=utc_now(), error=reason)
-    Registry(home).write(record)
-    events = EventWriter(
-        job_dir,
-        record["job_id"],
-        source="launcher",
-        attempt=record.get("attempt") or 1,
-        sweep_id=record.get("sweep_id"),
-        global_path=home / "events.jsonl",
-    )
-    fields = {"reason": reason} if state == "cancelled" else {"error": reason, "exit_code": -1}
-    events.emit(f"job_{state}", **fields)
-    events.close()
     return record
 
 

@@ -8,6 +8,7 @@ planned by the job process itself.
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trn.launcher.pool import Job, Outcome
+from trn.launcher.records import reap
 from trn.launcher.slots import Pool
 
 
@@ -45,6 +47,7 @@ def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
     (tmp / f"{num}.json").write_text(json.dumps(spec))
     argv = [sys.executable, "-m", "trn.launcher.job", str(tmp / f"{num}.json")]
     job = Job(num, argv, need=slots_needed(devices, pool), env={"TRN_HOME": str(task.home)})
+    job.on_exit = functools.partial(reap, tmp / f"{num}.job")  # killed: end its job here
     return job, (overrides, cfg)
 
 
