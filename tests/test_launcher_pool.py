@@ -119,3 +119,21 @@ def test_sigint_cancels_running_jobs_and_kills_none_left(tmp_path: Path) -> None
         with pytest.raises(ProcessLookupError):
             os.kill(o.pid, 0)
     assert LeaseStore(tmp_path).holders() == {}
+
+
+def test_the_pool_is_the_machines_gpus_or_cpu_shares(tmp_path: Path, monkeypatch) -> None:
+    from trn.devices.fake import machine
+    from trn.launcher.slots import build_pool
+
+    spec = tmp_path / "machine.json"
+    spec.write_text(json.dumps(machine(8)))
+    monkeypatch.setenv("TRN_FAKE_NVML", str(spec))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    pool = build_pool("auto", None, tmp_path, hold_leases=False)
+    assert pool.kind == "gpu" and len(pool.slots) == 8
+    env = pool.assignment(pool.slots[2:4]).env()
+    assert env["CUDA_VISIBLE_DEVICES"] == ",".join(s.gpu for s in pool.slots[2:4])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", pool.slots[5].gpu)  # an inherited pool boundary
+    assert [s.gpu for s in build_pool("auto", None, tmp_path, False).slots] == [pool.slots[5].gpu]
+    cpu = build_pool("cpu", 2, tmp_path, hold_leases=False)
+    assert cpu.kind == "cpu" and len(cpu.slots) == 2
