@@ -19,6 +19,7 @@ COMMANDS = {
     "logs": "cmd_logs",  # issue 7: events and live view
     "events": "cmd_events",
     "plot": "cmd_plot",
+    "data": "cmd_data",
     "doctor": "cmd_doctor",
     "completion": "cmd_completion",  # issue 8: shell completion
 }
