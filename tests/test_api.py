@@ -82,7 +82,7 @@ def test_submit_follow_events_and_cancel_without_importing_torch(trn_home):
     assert seen[0] == "job_submitted" and "job_started" in seen and "cancel" in seen
     assert seen[-1] == "job_cancelled"  # the iterator ended on the terminal event
     assert got["failed"] == "cancelled" and record["state"] == "cancelled"
-    assert seen.count("metrics") < 20  # stopped early: 100 epochs would log hundreds
+    assert seen.count("metrics") < 200  # stopped early: all 100 epochs would log over 1,300
     assert got["heavy"] == []  # the job ran in its own processes
     assert trn.jobs(state="cancelled")[0]["job_id"] == record["job_id"]
 
