@@ -32,9 +32,14 @@ def seed(home: Path, n: int) -> list[str]:
         job_id = time.strftime("%y%m%d-%H%M%S", time.gmtime(t)) + f"-{i % 1296:04d}"[-4:]
         job_dir = home / "runs" / time.strftime("%Y/%m/%d", time.gmtime(t)) / job_id
         job_dir.mkdir(parents=True)
-        rec = JobRecord(job_id=job_id, job_dir=str(job_dir), state=STATES[i % len(STATES)],
-                        devices=["cpu"], overrides=[f"optimizer.lr={i * 1e-6:.6f}"],
-                        metrics={"val/acc": 0.9 + (i % 100) / 1000, "val/loss": 0.1})
+        rec = JobRecord(
+            job_id=job_id,
+            job_dir=str(job_dir),
+            state=STATES[i % len(STATES)],
+            devices=["cpu"],
+            overrides=[f"optimizer.lr={i * 1e-6:.6f}"],
+            metrics={"val/acc": 0.9 + (i % 100) / 1000, "val/loss": 0.1},
+        )
         data = rec.to_dict()
         (job_dir / "job.json").write_text(json.dumps(data))
         records.append(data)
@@ -70,7 +75,10 @@ def main() -> None:
         rows = [
             ("trn --version (floor)", python),
             ("trn list", timed(["list"], env, args.repeat)),
-            ("trn list --json --limit 100", timed(["list", "--json", "--limit", "100"], env, args.repeat)),
+            (
+                "trn list --json --limit 100",
+                timed(["list", "--json", "--limit", "100"], env, args.repeat),
+            ),
             ("trn status JOB", timed(["status", ids[len(ids) // 2]], env, args.repeat)),
             ("trn status PREFIX", timed(["status", ids[-1][:16]], env, args.repeat)),
         ]

@@ -89,9 +89,16 @@ def plain_lightning(epochs: int, accelerator: str) -> float:
     x, y = sample_tensors("train")
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True)
     clock = Clock()
-    trainer = pl.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, callbacks=[clock])
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[clock],
+    )
     trainer.fit(Module(), loader)
     return (trainer.global_step - clock.step0) / (time.perf_counter() - clock.t0)
 
@@ -101,12 +108,26 @@ def trn_run(epochs: int, accelerator: str) -> float:
     with tempfile.TemporaryDirectory() as home:
         devices = "devices=cpu" if accelerator == "cpu" else "devices=auto"
         proc = subprocess.run(
-            [sys.executable, "-m", "trn", "run", "--json", "profile=dev", devices,
-             f"trainer.max_epochs={epochs}", "trainer.limit_train_batches=1.0",
-             "trainer.limit_val_batches=0", "checkpoint.every_n_epochs=0",
-             "events.metrics_every_n_steps=10", f"data.batch_size={BATCH}",
-             f"model.hidden=[{','.join(map(str, HIDDEN))}]", f"optimizer.lr={LR}"],
-            capture_output=True, text=True, env={**os.environ, "TRN_HOME": home},
+            [
+                sys.executable,
+                "-m",
+                "trn",
+                "run",
+                "--json",
+                "profile=dev",
+                devices,
+                f"trainer.max_epochs={epochs}",
+                "trainer.limit_train_batches=1.0",
+                "trainer.limit_val_batches=0",
+                "checkpoint.every_n_epochs=0",
+                "events.metrics_every_n_steps=10",
+                f"data.batch_size={BATCH}",
+                f"model.hidden=[{','.join(map(str, HIDDEN))}]",
+                f"optimizer.lr={LR}",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TRN_HOME": home},
         )
         if proc.returncode != 0:
             raise SystemExit(f"trn run failed:\n{proc.stderr[-2000:]}")
@@ -137,8 +158,10 @@ def main() -> None:
     results = {"trn run": trn_run(args.epochs, args.accelerator)}
     results["hand-written PyTorch loop"] = hand_loop(args.epochs, device)
     results["plain Lightning Trainer"] = plain_lightning(args.epochs, args.accelerator)
-    print(f"MLP {HIDDEN} on datasets/sample, batch {BATCH}, {args.epochs} epochs, "
-          f"{args.accelerator}, torch threads {torch.get_num_threads()}")
+    print(
+        f"MLP {HIDDEN} on datasets/sample, batch {BATCH}, {args.epochs} epochs, "
+        f"{args.accelerator}, torch threads {torch.get_num_threads()}"
+    )
     for name in ("hand-written PyTorch loop", "plain Lightning Trainer", "trn run"):
         rate = results[name]
         print(f"  {name:<28}{rate:>10.0f} steps/s")

@@ -34,12 +34,17 @@ def cli(capsys):
     return call
 
 
-def run_trn(*argv: str, env: dict[str, str] | None = None, timeout: float = 300,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_trn(
+    *argv: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m trn ARGV`` as a real process (what a user's shell does)."""
     return subprocess.run(
-        [sys.executable, "-m", "trn", *argv], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, cwd=cwd or ROOT,
+        [sys.executable, "-m", "trn", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or ROOT,
     )
 
 
@@ -48,8 +53,13 @@ def read_events(path: Path) -> list[dict]:
 
 
 # Settings that shrink the real composed config to a seconds-long CPU run.
-FAST = ["profile=dev", "devices=cpu", "trainer.max_epochs=1", "trainer.limit_train_batches=4",
-        "trainer.limit_val_batches=1"]
+FAST = [
+    "profile=dev",
+    "devices=cpu",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=1",
+]
 
 
 # -- a real redis-server on a free port (issue 7: the Redis Streams event sink) ------------------
@@ -77,10 +87,26 @@ class RedisServer:
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no", *self.args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--protected-mode",
+                "no",
+                *self.args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.time() + 10
         while time.time() < deadline:

@@ -32,7 +32,10 @@ def test_every_yaml_opens_with_the_command_that_uses_it():
 
 
 def test_profiles_set_the_trainer():
-    assert load(["profile=dev"])["trainer"]["max_epochs"] < load(["profile=prod"])["trainer"]["max_epochs"]
+    assert (
+        load(["profile=dev"])["trainer"]["max_epochs"]
+        < load(["profile=prod"])["trainer"]["max_epochs"]
+    )
     assert load(["profile=prod"])["trainer"]["deterministic"] is True
 
 
@@ -44,12 +47,16 @@ def test_overrides_apply_and_interpolations_resolve():
 
 
 def test_unknown_option_names_the_available_ones():
-    with pytest.raises(UsageError, match=r"model=nope: no such option in group 'model'; available: mlp"):
+    with pytest.raises(
+        UsageError, match=r"model=nope: no such option in group 'model'; available: mlp"
+    ):
         load(["model=nope"])
 
 
 def test_unknown_key_says_how_to_add_it():
-    with pytest.raises(ConfigError, match=r"optimizer.foo: no key 'foo' in optimizer.*\+optimizer.foo="):
+    with pytest.raises(
+        ConfigError, match=r"optimizer.foo: no key 'foo' in optimizer.*\+optimizer.foo="
+    ):
         load(["optimizer.foo=1"])
 
 
@@ -59,7 +66,10 @@ def test_all_problems_are_reported_at_once_in_override_syntax():
     problems = info.value.problems
     assert len(problems) == 3
     assert any(p.startswith('optimizer.lr="abc" is not a number') for p in problems)
-    assert any(p.startswith("trainer.max_epochs=0 is out of range; set trainer.max_epochs >= 1") for p in problems)
+    assert any(
+        p.startswith("trainer.max_epochs=0 is out of range; set trainer.max_epochs >= 1")
+        for p in problems
+    )
     assert any(p.startswith('devices.kind="tpu" is not one of') for p in problems)
     assert info.value.code == 2
 
@@ -80,7 +90,9 @@ def test_bad_override_syntax():
 
 
 def test_targets_outside_the_allowlist_are_refused_unless_allowed():
-    with pytest.raises(ConfigError, match=r"model._target_=os.system is not in the instantiate allowlist"):
+    with pytest.raises(
+        ConfigError, match=r"model._target_=os.system is not in the instantiate allowlist"
+    ):
         load(["model._target_=os.system"])
     config = load(["model._target_=mypkg.Net", "allow_targets=[mypkg.]"])
     assert config["model"]["_target_"] == "mypkg.Net"

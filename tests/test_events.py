@@ -6,12 +6,11 @@ import json
 
 import jsonschema
 import pytest
+from conftest import read_events
 
 from trn.events.schema import event_types, validate_event
 from trn.events.sinks import Guarded
 from trn.events.writer import EventWriter
-
-from conftest import read_events
 
 
 def test_seq_continues_across_writers_of_one_job(tmp_path):
@@ -48,8 +47,16 @@ def test_non_finite_numbers_become_null(tmp_path):
 def test_schema_rejects_bad_events():
     with pytest.raises(jsonschema.ValidationError):
         validate_event({"event": "no_such_type"})
-    assert {"job_submitted", "job_started", "metrics", "checkpoint_saved", "job_completed",
-            "job_failed", "job_cancelled", "job_preempted"} <= set(event_types())
+    assert {
+        "job_submitted",
+        "job_started",
+        "metrics",
+        "checkpoint_saved",
+        "job_completed",
+        "job_failed",
+        "job_cancelled",
+        "job_preempted",
+    } <= set(event_types())
 
 
 class Flaky:

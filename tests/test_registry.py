@@ -42,7 +42,10 @@ def test_concurrent_job_dirs_never_collide(trn_home):
 def test_write_then_find_by_prefix(trn_home):
     registry = Registry()
     (job,) = make_jobs(registry, 1)
-    assert json.loads((trn_home / "runs").rglob("job.json").__next__().read_text())["job_id"] == job.job_id
+    assert (
+        json.loads((trn_home / "runs").rglob("job.json").__next__().read_text())["job_id"]
+        == job.job_id
+    )
     assert registry.find(job.job_id[:10])["job_id"] == job.job_id
 
 
@@ -62,7 +65,9 @@ def test_list_newest_first_with_filters(trn_home):
     jobs = make_jobs(registry, 5)
     done = make_jobs(registry, 2, state="completed", sweep_id="sw1")
     listed = registry.list(limit=3)
-    assert [r["job_id"] for r in listed] == sorted((j.job_id for j in jobs + done), reverse=True)[:3]
+    assert [r["job_id"] for r in listed] == sorted((j.job_id for j in jobs + done), reverse=True)[
+        :3
+    ]
     assert {r["job_id"] for r in registry.list(state="completed")} == {j.job_id for j in done}
     assert len(registry.list(sweep_id="sw1")) == 2
 

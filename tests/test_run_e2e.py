@@ -91,7 +91,9 @@ def test_bad_config_is_one_line_exit_2_and_leaves_nothing(trn_home, args, messag
 @pytest.mark.parametrize("job", ["../etc", "a/b", "UPPER"])
 def test_bad_job_ids_are_usage_errors(trn_home, job):
     proc = run_trn("status", job)
-    assert proc.returncode == 2 and "invalid job id" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 2 and "invalid job id" in proc.stderr and "Traceback" not in proc.stderr
+    )
 
 
 def test_unknown_job_is_not_found(trn_home):
@@ -117,5 +119,7 @@ def test_read_commands_do_not_import_torch(trn_home):
         "heavy = [m for m in ('torch', 'lightning', 'hydra') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    proc = __import__("subprocess").run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = __import__("subprocess").run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr

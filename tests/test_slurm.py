@@ -86,8 +86,16 @@ def test_each_sweep_job_is_a_slurm_job_and_ranks_follow_slurm(slurm: str, trn_ho
 
 def test_a_queued_job_shows_slurm_state_and_trn_cancel_scancels_it(slurm, trn_home, cli):
     blocker = subprocess.run(
-        ["sbatch", "--parsable", "-c", str(os.cpu_count()), "--output", os.devnull,
-         "--wrap", "sleep 120"],
+        [
+            "sbatch",
+            "--parsable",
+            "-c",
+            str(os.cpu_count()),
+            "--output",
+            os.devnull,
+            "--wrap",
+            "sleep 120",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -34,6 +34,7 @@ FIELDS = [
     "overrides",
     "exit_code",
     "error",
+    "warnings",  # e.g. an event sink that failed (the job itself went on)
     "checkpoint",
     "job_dir",
 ]
@@ -53,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     for key in FIELDS:
         value = record.get(key)
         if value in (None, [], ""):
+            continue
+        if key == "warnings":  # sentences: one line each
+            for warning in value:
+                print(f"{'warning:':<15}{warning}")
             continue
         if isinstance(value, list):
             value = " ".join(map(str, value))

@@ -20,6 +20,12 @@ from trn import fsutil
 from trn.paths import trn_home
 
 OUTCOME = "outcome.json"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+_early_signals: list[int] = []  # stop signals that arrived before StopOnSignal was installed
+
+
+def _record_early(signum: int, frame: Any) -> None:
+    _early_signals.append(signum)
 
 
 def _rank() -> int:
@@ -49,7 +55,9 @@ def train(
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
     from trn.runner.module import Classifier
 
-    stopper = StopOnSignal()  # first: a signal during start-up is not lost
+    stopper = StopOnSignal()  # replaces main()'s early recorder, and hears what it heard
+    for signum in _early_signals:
+        stopper._handle(signum, None)
     pl.seed_everything(int(config["seed"]), workers=True, verbose=False)
     datamodule = build.build_data(config)
     if hasattr(datamodule, "setup"):
@@ -90,6 +98,14 @@ def train(
     # trn owns SIGTERM/SIGINT/SIGUSR1 (StopOnSignal); Lightning's own handlers would abort the
     # loop with SIGTERMException before the checkpoint is written.
     trainer._signal_connector.register_signal_handlers = lambda: None  # type: ignore[method-assign]
+    if stopper.requested:  # stopped while starting up: nothing trained, nothing to save
+        return {
+            "state": stopper.requested,
+            "reason": f"received {stopper.signal_name}",
+            "metrics": {},
+            "step": 0,
+            "checkpoint": None,
+        }
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
     metrics = metric_events.last_metrics or {}
     return {
@@ -118,6 +134,8 @@ def main(argv: list[str]) -> int:
     # issue 5: a file-size limit (RLIMIT_FSIZE) fails the write with EFBIG, reported as a
     # checkpoint error, instead of SIGXFSZ killing the runner without a word.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:  # before the slow imports: Ctrl-C there is a clean cancel
+        signal.signal(signum, _record_early)
     config, record, launch = load_job(job_dir)
     rank = _rank()
     events = None
