@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def explain_parse_error(overrides: list[str], message: str) -> str:
     return " ".join(message.split())[:300]
 
 
-def explain_missing_option(message: str, options: list[str] | None) -> str:
+def explain_missing_option(message: str, options: Sequence[str] | None) -> str:
     m = re.search(r"Could not find '([^']+)'", message)
     if m and "/" in m.group(1):
         group, _, option = m.group(1).rpartition("/")

@@ -100,7 +100,7 @@ class ShardDataModule(pl.LightningDataModule):
             return dict(self._pending or {})
         state = self._sampler.state_dict()
         if self.trainer is not None:  # the loop's count, not the sampler's: workers read ahead
-            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # type: ignore[attr-defined]
             state["samples"] = self._sampler.samples_after(done)
             if done >= self.trainer.num_training_batches:
                 # issue 5: a finished epoch resumes at the start of the next one. Lightning creates

@@ -92,4 +92,5 @@ class ShardDataset(Dataset):
             ]
             self._views = [[mm.view(np.ndarray) for mm in shard] for shard in self._maps]
             self._pid = os.getpid()
+        assert self._views is not None
         return self._views

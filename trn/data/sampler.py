@@ -43,7 +43,12 @@ class ShardSampler(DistributedSampler):
                 f"got {batch_size}, {num_samples}, {seed}, {rank}/{world_size}"
             )
         super().__init__(
-            range(num_samples), world_size, rank, shuffle=shuffle, seed=seed, drop_last=drop_last
+            range(num_samples),  # type: ignore[arg-type]  # only its len() is used
+            world_size,
+            rank,
+            shuffle=shuffle,
+            seed=seed,
+            drop_last=drop_last,
         )
         self.n, self.batch_size = num_samples, batch_size
         self.world_size = world_size
