@@ -70,6 +70,9 @@ start() {
   done
   [ "$(id -u)" = 0 ] || { say "must run as root"; exit 1; }
   if status; then say "already running"; hint; return; fi
+  # A stopped test cluster starts empty: jobs saved by an earlier run (pending, requeued) would
+  # otherwise come back and hold the node.
+  alive "$DIR/slurmctld.pid" || rm -rf "$DIR/state" "$DIR/spool"
   write_conf
   start_munge
   alive "$DIR/slurmctld.pid" || slurmctld -f "$CONF"
