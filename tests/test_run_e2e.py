@@ -123,3 +123,12 @@ def test_read_commands_do_not_import_torch(trn_home):
         [sys.executable, "-c", code], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_default_run_reaches_the_promised_accuracy(trn_home):
+    """The README's promise: plain `trn run` trains the bundled digits to >= 0.95 on CPU."""
+    proc = run_trn("run", "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(proc.stdout)
+    assert record["metrics"]["val/acc"] >= 0.95, record["metrics"]
+    assert json.loads(Path(record["checkpoint"]).read_text())["metrics"]["val/acc"] >= 0.95
