@@ -89,11 +89,31 @@ def sweep(args: argparse.Namespace, resolved: Any) -> int:
     from trn.launcher.sweep import print_summary, run_sweep
     from trn.paths import trn_home
 
-    if args.detach or args.dry_run:
-        raise UsageError("-m/--multirun runs in the foreground; drop --detach/--dry-run")
+    if args.dry_run:
+        raise UsageError("-m/--multirun has no --dry-run; `trn run --dry-run` shows one job's plan")
+    if args.detach:
+        return detached_sweep(resolved.overrides, resolved.home or trn_home(), args.json)
     result = run_sweep(resolved.overrides, resolved.home or trn_home(), as_json=args.json)
     print_summary(result.summary, args.json)
     return result.exit_code
+
+
+def detached_sweep(overrides: list[str], home: Any, as_json: bool) -> int:
+    """``-m --detach``: the sweep id on stdout (``--json``: id, dir, jobs, pid), hints on stderr."""
+    from trn.launcher.detached import submit
+
+    info = submit(overrides, home)
+    if as_json:
+        output.print_json(info)
+        return 0
+    sweep_id = info["sweep_id"]
+    print(sweep_id)
+    print(
+        f"trn: sweep {sweep_id} runs detached (pid {info['pid']}); jobs: trn list --sweep "
+        f"{sweep_id}; follow: trn events -f --sweep {sweep_id}; stop: kill -INT {info['pid']}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def detached(plan: Any, as_json: bool) -> int:

@@ -45,10 +45,15 @@ def new_sweep_dir(home: Path) -> tuple[str, Path]:
 
 
 def run_sweep(
-    overrides: list[str], home: Path, *, as_json: bool = False, config_dir: Path | None = None
+    overrides: list[str],
+    home: Path,
+    *,
+    as_json: bool = False,
+    config_dir: Path | None = None,
+    sweep: tuple[str, Path] | None = None,  # an id and dir made already (a detached sweep)
 ) -> SweepResult:
     checked = expand.check(overrides, home, config_dir)  # UsageError: nothing has started
-    sweep_id, sweep_dir = new_sweep_dir(home)
+    sweep_id, sweep_dir = sweep or new_sweep_dir(home)
     events = sweep_events(sweep_dir, sweep_id, home)
     events.emit(
         "sweep_started",
