@@ -88,7 +88,8 @@ def _load_plan(spec: dict[str, Any]) -> Any:
         return None
     import pickle
 
-    return pickle.loads(Path(spec["plan"]).read_bytes())
+    # safe: the launcher's own Plan, pickled into its private mkdtemp dir (0700) for this child
+    return pickle.loads(Path(spec["plan"]).read_bytes())  # safe: see above
 
 
 def main(argv: list[str]) -> int:

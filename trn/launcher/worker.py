@@ -45,8 +45,10 @@ def main(argv: list[str]) -> int:
         print("usage: python -m trn.launcher.worker PAYLOAD RESULT", file=sys.stderr)
         return 2
     with open(argv[0], "rb") as f:
-        sys.path[:0] = [p for p in pickle.load(f) if p not in sys.path]
-        spec = pickle.load(f)
+        # safe: the payload is the launcher's own cloudpickled task, written a moment ago in its
+        # private mkdtemp dir (0700); running a Hydra app's task function is this worker's job
+        sys.path[:0] = [p for p in pickle.load(f) if p not in sys.path]  # safe: see above
+        spec = pickle.load(f)  # safe: see above
     from hydra.core.singleton import Singleton
     from hydra.core.utils import run_job, setup_globals
 
