@@ -145,6 +145,9 @@ def test_a_preempted_job_is_requeued_and_resumes_from_its_checkpoint(slurm, trn_
             return out == ["PENDING"]
 
         wait_for(pending_again, what="the requeued Slurm job")
+        # Slurm holds a requeued job back so that slurmd forgets the old run's revoked credential;
+        # starting it at once can hit "Job credential revoked" and kill it (seen under load).
+        time.sleep(5)
         subprocess.run(["scontrol", "update", f"JobId={slurm_id}", "StartTime=now"], check=True)
         child = wait_for(
             lambda: [
