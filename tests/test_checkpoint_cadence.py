@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from trn.checkpoints.io import TrnCheckpointIO
 from trn.checkpoints.load import load_checkpoint
 from trn.runner.checkpoint import AtomicCheckpoint
+from trn.runner.main import QUIET_TRAINER
 
 
 class Tiny(pl.LightningModule):
@@ -45,10 +46,7 @@ def fit(tmp_path: Path, metrics: list[float], **cadence: object) -> tuple[Atomic
         max_epochs=len(metrics),
         callbacks=[ckpt],
         plugins=[TrnCheckpointIO()],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        **QUIET_TRAINER,
         default_root_dir=str(tmp_path),
         num_sanity_val_steps=0,
     )

@@ -18,6 +18,7 @@ from trn.checkpoints.load import load_checkpoint
 from trn.data.datamodule import ShardDataModule
 from trn.models import MLP
 from trn.runner.checkpoint import AtomicCheckpoint
+from trn.runner.main import QUIET_TRAINER
 from trn.runner.module import Classifier
 
 SCHEDULE = {"name": "cosine", "warmup_steps": 2, "min_lr_ratio": 0.0}
@@ -64,10 +65,7 @@ def fit(accelerator: str, folder: Path, seed: int, stop: int | None, resume: str
         deterministic=True,
         callbacks=[StopAt(stop if stop is not None else -1), ckpt],
         plugins=[TrnCheckpointIO()],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        **QUIET_TRAINER,
         default_root_dir=str(folder),
     )
     trainer.fit(module, datamodule=data, ckpt_path=resume)

@@ -73,7 +73,7 @@ def torch_build() -> dict[str, str | None]:
             continue
         if isinstance(target, ast.Name) and target.id in names and value is not None:
             try:
-                found = ast.literal_eval(value)
+                found = ast.literal_eval(value)  # safe: literals only, never code
             except ValueError:
                 continue
             out[names[target.id]] = None if found is None else str(found)

@@ -20,6 +20,14 @@ from trn import fsutil
 from trn.paths import trn_home
 
 OUTCOME = "outcome.json"
+# trn emits its own events and writes its own checkpoints: Lightning's loggers, checkpointing,
+# progress bar and summary stay off (tests build their Trainers with the same settings)
+QUIET_TRAINER: dict[str, Any] = {
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 _early_signals: list[int] = []  # stop signals that arrived before StopOnSignal was installed
 
@@ -89,10 +97,7 @@ def train(
         **config["trainer"],
         callbacks=[stopper, metric_events, FiniteGuard(), ckpt],  # ckpt last: saves on stop
         plugins=[TrnCheckpointIO()],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        **QUIET_TRAINER,
         default_root_dir=str(job_dir),
     )
     # trn owns SIGTERM/SIGINT/SIGUSR1 (StopOnSignal); Lightning's own handlers would abort the
