@@ -124,8 +124,8 @@ def test_redis_restart_in_the_middle_of_a_run_loses_no_event(trn_home, redis_ser
         "run",
         "profile=dev",
         "devices=cpu",
-        "trainer.max_epochs=3",
-        "trainer.limit_train_batches=1.0",  # ~70 steps: the run outlasts the outage
+        "trainer.max_epochs=40",
+        "trainer.limit_train_batches=1.0",  # ~900 steps, several seconds: it outlasts the outage
         "trainer.limit_val_batches=1",
         "events.metrics_every_n_steps=1",
         f"events.redis.url={redis_server.url}",

@@ -66,15 +66,13 @@ class Supervisor:
         )
         self.registry.write(record)
         self.open_events(record)
-        self.echo(
-            self.events.emit(
-                "job_submitted",
-                job_dir=str(job_dir),
-                config_path=str(config_path),
-                devices=record.devices,
-                overrides=record.overrides,
-                parent_job_id=plan.parent_job_id,
-            )
+        self._emit(
+            "job_submitted",
+            job_dir=str(job_dir),
+            config_path=str(config_path),
+            devices=record.devices,
+            overrides=record.overrides,
+            parent_job_id=plan.parent_job_id,
         )
         return record
 
@@ -141,7 +139,8 @@ class Supervisor:
         return self.finalize(record, rc, time.time() - started)
 
     def _emit(self, event: str, **fields: Any) -> None:
-        self.echo(self.events.emit(event, **fields))
+        """Write an event and show it (``echo`` takes the parsed event, as it does the runner's)."""
+        self.echo(json.loads(self.events.emit(event, **fields)))
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.stop_signal = signum
@@ -235,7 +234,7 @@ class Supervisor:
         if self.lease is not None:  # devices (issue 3): the GPUs go back before the job ends
             self.lease.release()
         self.events.resync()  # the runner wrote its events after our job_submitted
-        self.echo(self.events.emit(event, **fields))
+        self._emit(event, **fields)
         self.events.close()
         self.registry.write(record)
         data = record.to_dict()

@@ -77,7 +77,7 @@ class RedisOptions:
         return redis.Redis.from_url(url, **kwargs)
 
 
-# make_event writes the envelope first, in this order: read the filter fields without parsing
+# trn writes the envelope first, in this order (envelope.py): read the filter fields without parsing
 _ENVELOPE = re.compile(r'"event":"([^"]*)","id":"([^"]*)","ts":"[^"]*","job_id":(?:"([^"]*)"|null)')
 
 

@@ -2,6 +2,10 @@
 
 Phases of a job write one after another (the CLI's job_submitted, then the runner, then the
 supervisor's terminal event), so each writer continues ``seq`` from the job's own file.
+
+``emit`` writes at once. ``emit_later`` is for the events of every training step: it queues
+the event and writes the queue in a batch (within ``flush_s``, and before any ``emit``), so a
+step pays for an append while the encoding runs warm, many events in a row.
 """
 
 from __future__ import annotations
@@ -11,14 +15,12 @@ import math
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from trn.events.envelope import make_event
+from trn.events.envelope import Envelope
 from trn.events.sinks import FileSink, Guarded, Sink
-
-# one encoder for every event: json.dumps with options builds a new one per call
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False)
 
 
 def last_seq(path: Path) -> int:
@@ -62,15 +64,18 @@ class EventWriter:
         rank: int = 0,
         extra_sinks: list[Sink] | None = None,
         global_path: Path | None = None,
+        flush_s: float = 0.5,
+        max_queued: int = 1000,
     ):
         self.job_file = Path(job_dir) / "events.jsonl"
-        self.context: dict[str, Any] = dict(
+        self.envelope = Envelope(
             job_id=job_id, attempt=attempt, sweep_id=sweep_id, source=source, rank=rank
         )
         self.seq = last_seq(self.job_file) + 1
         sinks: list[Sink] = [FileSink(self.job_file, "job")]
         if global_path is not None:
             sinks.append(FileSink(global_path, "global"))
+        self._files = len(sinks)  # the job's file and the global stream; then the extra sinks
         sinks.extend(extra_sinks or [])
         for sink in sinks:  # sinks with a background sender report through us
             if hasattr(sink, "report"):
@@ -78,6 +83,8 @@ class EventWriter:
         self.sinks = [Guarded(s, report=self.warn) for s in sinks]
         self._lock = threading.Lock()  # the runner's heartbeat thread emits too
         self._warnings: list[str] = []
+        self._later: list[tuple[str, dict[str, Any], float]] = []  # (event, fields, time)
+        self.flush_s, self.max_queued = flush_s, max_queued
         self.closed = False
 
     def warn(self, message: str) -> None:
@@ -93,31 +100,60 @@ class EventWriter:
         """Continue after events another process wrote to this job's file meanwhile."""
         self.seq = max(self.seq, last_seq(self.job_file) + 1)
 
-    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+    def emit(self, event: str, **fields: Any) -> str:
+        """Write one event to every sink, after any queued ones; returns its JSON line."""
         with self._lock:
-            while self._warnings:
-                self._emit("warning", {"message": self._warnings.pop(0)})
-            return self._emit(event, fields)
+            self._write_queued()
+            return self._emit(event, fields, time.time())
 
-    def _emit(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
-        obj = make_event(event, seq=self.seq, **self.context, **fields)
-        self.seq += 1
+    def emit_later(self, event: str, **fields: Any) -> None:
+        """Queue one event, stamped now: written with the next ``emit``, at ``close``, or with
+        this call once the oldest queued event is ``flush_s`` old or ``max_queued`` wait.
+
+        For events of every training step. A crash of the process loses at most these queued
+        events (half a second of step metrics), never one written with ``emit``.
+        """
+        now = time.time()
+        with self._lock:
+            self._later.append((event, fields, now))
+            if now - self._later[0][2] >= self.flush_s or len(self._later) >= self.max_queued:
+                self._write_queued()
+
+    def flush(self) -> None:
+        """Write the queued events now."""
+        with self._lock:
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        queued, self._later = self._later, []
+        for event, fields, stamp in queued:
+            self._emit(event, fields, stamp)
+        while self._warnings:
+            self._emit("warning", {"message": self._warnings.pop(0)}, time.time())
+
+    def _emit(self, event: str, fields: dict[str, Any], stamp: float) -> str:
         try:
-            line = _ENCODER.encode(obj)
+            line = self.envelope.line(event, self.seq, fields, stamp)
         except ValueError:  # NaN/Infinity somewhere: rare, so only then walk the fields
-            obj = _finite(obj)
-            line = _ENCODER.encode(obj)
+            line = self.envelope.line(event, self.seq, _finite(fields), stamp)
+        self.seq += 1
         if not self.closed:
             for sink in self.sinks:
                 sink.write(line)
-        return obj
+        return line
 
     def close(self) -> None:
-        """Write any warning still pending, then close every sink (Redis: a bounded wait)."""
-        if self._warnings and not self.closed:
-            with self._lock:
-                while self._warnings:
-                    self._emit("warning", {"message": self._warnings.pop(0)})
-        self.closed = True
-        for sink in self.sinks:
+        """Write what is queued; close the extra sinks (Redis: a bounded wait for delivery);
+        write what closing them reported to the job's files as ``warning`` events; close those."""
+        if self.closed:
+            return
+        self.flush()
+        files, extra = self.sinks[: self._files], self.sinks[self._files :]
+        for sink in extra:
+            sink.close()
+        with self._lock:
+            self.sinks = files
+            self._write_queued()
+            self.closed = True
+        for sink in files:
             sink.close()

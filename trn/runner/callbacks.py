@@ -25,7 +25,11 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 class EventCallback(pl.Callback):
     """Rank 0 emits ``job_started``, ``metrics`` every N steps and per epoch, and a
-    ``heartbeat`` every ``heartbeat_s`` seconds from a daemon thread (0: none)."""
+    ``heartbeat`` every ``heartbeat_s`` seconds from a daemon thread (0: none).
+
+    Step metrics are queued (``EventWriter.emit_later``): with an event every step, the step
+    pays for reading the loss and the learning rate and an append (docs/performance.md).
+    """
 
     def __init__(
         self,
@@ -40,8 +44,12 @@ class EventCallback(pl.Callback):
         self.heartbeat_s = heartbeat_s
         self.heartbeat: Heartbeat | None = None
         self.last_metrics: dict[str, float] = {}
+        self._step_events = False  # rank 0 with a writer: set at fit start
+        self._world_size = 1
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._step_events = bool(self.events and trainer.is_global_zero)
+        self._world_size = trainer.world_size
         if self.events and trainer.is_global_zero:
             import os
 
@@ -67,19 +75,18 @@ class EventCallback(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         step = trainer.global_step
-        if not (self.events and trainer.is_global_zero) or step % self.every:
+        if not self._step_events or step % self.every:
             return
         loss = getattr(pl_module, "last_loss", None)
-        if loss is None:
+        if loss is None or self.events is None:
             return
-        values = {"train/loss": float(loss), "lr": _lr(trainer)}
-        self.events.emit(
+        self.events.emit_later(
             "metrics",
             phase="train",
             step=step,
             epoch=trainer.current_epoch,
-            world_size=trainer.world_size,
-            metrics=values,
+            world_size=self._world_size,
+            metrics={"train/loss": float(loss), "lr": _lr(trainer)},
         )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
