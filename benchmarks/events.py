@@ -4,11 +4,12 @@
    ``f.write(json.dumps(obj) + "\\n")`` into one open file;
 2. events/s into the Redis sink: what the training thread pays (enqueue) and what reaches the
    stream (delivery), against a synchronous ``XADD`` per event;
-3. training steps/s of the sample MLP on CPU with a ``metrics`` event every step, against the
-   same Trainer with events off (target: at most 2% slower), with Redis on as well, and with
-   the default of one every 10 steps.
+3. the time of a training step of the sample MLP on CPU (about 3 ms: a worst case) with a
+   ``metrics`` event every step, against the same run with no step events (target: at most 2%
+   slower); also with Redis on, and at the default of one every 10 steps. One run switches the
+   events on and off every ``--block`` epochs, so both sides share the machine's state.
 
-    python benchmarks/events.py [--events 20000] [--steps 400] [--repeat 5] [--threads 1]
+    python benchmarks/events.py [--events 20000] [--blocks 400] [--block 1] [--repeat 3]
 
 Needs ``redis-server`` on PATH for the Redis rows (skipped, and said so, without it).
 """
@@ -20,7 +21,6 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,20 +38,26 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f}/s"
 
 
-def bench_file(tmp: Path, n: int) -> tuple[float, float]:
-    writer = EventWriter(tmp / "job", "bench-job", source="runner", global_path=tmp / "all.jsonl")
-    t0 = time.perf_counter()
-    for step in range(n):
-        writer.emit("metrics", phase="train", step=step, epoch=0, metrics=METRICS)
-    trn_s = time.perf_counter() - t0
-    writer.close()
+def bench_file(tmp: Path, n: int) -> tuple[float, float, float]:
+    """Seconds for n events: written at once (``emit``), queued (``emit_later``, the
+    training steps' path, the writes included), and plain ``json.dumps`` + ``write``."""
+    timings = []
+    for name in ("emit", "emit_later"):
+        writer = EventWriter(tmp / name, "bench-job", source="runner", global_path=tmp / "all")
+        emit = getattr(writer, name)
+        t0 = time.perf_counter()
+        for step in range(n):
+            emit("metrics", phase="train", step=step, epoch=0, metrics=METRICS)
+        writer.flush()
+        timings.append(time.perf_counter() - t0)
+        writer.close()
     obj = {"event": "metrics", "step": 0, "metrics": METRICS}
     t0 = time.perf_counter()
     with open(tmp / "plain.jsonl", "w") as f:
         for step in range(n):
             obj["step"] = step
             f.write(json.dumps(obj) + "\n")
-    return trn_s, time.perf_counter() - t0
+    return timings[0], timings[1], time.perf_counter() - t0
 
 
 def start_redis(tmp: Path) -> tuple[subprocess.Popen, str] | None:
@@ -110,76 +116,84 @@ def make_trainer_parts() -> tuple[Any, Any]:
     return Classifier(model, build.optimizer_factory(config), config["scheduler"]), datamodule
 
 
-def steps_per_s(steps: int, events: EventWriter | None, every: int = 1) -> tuple[float, float]:
-    """(steps per wall second, steps per CPU second of this process, sender threads included)."""
+class _Alternate(pl.Callback):
+    """Switches the step events of an ``EventCallback`` on and off every ``block`` epochs and
+    times each block: both halves of a pair run in the same process, a second apart, so the
+    machine's drift (±15% between whole runs on a busy 2-core box) cancels out. Blocks are whole
+    epochs, so each holds the same steps, epoch ends and data-loader restarts."""
+
+    def __init__(self, inner: Any, block: int, skip: int):
+        self.inner, self.block, self.skip = inner, block, skip
+        self.on, self.t0 = False, 0.0
+        self.times: dict[bool, list[float]] = {True: [], False: []}
+
+    def on_train_epoch_start(self, trainer: Any, *args: Any) -> None:
+        epoch = trainer.current_epoch
+        if epoch < self.skip or (epoch - self.skip) % self.block:
+            return
+        now = time.perf_counter()
+        if epoch > self.skip:
+            self.times[self.on].append(now - self.t0)
+        self.t0, self.on = now, not self.on
+        self.inner._step_events = self.on
+
+
+def ab_blocks(writer: EventWriter, every: int, blocks: int, block: int) -> tuple[float, float]:
+    """(slowdown of a step with step events on against off, steps/s off): total time of the on
+    blocks over the off blocks (totals, not medians, so the batched writes count wherever they
+    land)."""
     from trn.runner.callbacks import EventCallback
 
     module, datamodule = make_trainer_parts()
-    callbacks = [EventCallback(events, every, ["cpu"], heartbeat_s=10)] if events else []
-    timer = _Timer(skip=20)
+    events = EventCallback(writer, every, ["cpu"], heartbeat_s=0)
+    switch = _Alternate(events, block, skip=2)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_steps=steps, limit_val_batches=0, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        callbacks=[*callbacks, timer],
+        accelerator="cpu", devices=1, max_epochs=2 + blocks * block + 1, limit_val_batches=0,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[events, switch],
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule)
-    n = steps - timer.skip
-    return n / (time.perf_counter() - timer.t0), n / (time.process_time() - timer.cpu0)
+    on, off = switch.times[True], switch.times[False]
+    n = min(len(on), len(off))
+    steps_per_block = trainer.num_training_batches * block
+    return sum(on[:n]) / sum(off[:n]) - 1, n * steps_per_block / sum(off[:n])
 
 
-class _Timer(pl.Callback):
-    """Starts the clocks after ``skip`` steps (start-up and warm-up excluded)."""
-
-    def __init__(self, skip: int):
-        self.skip, self.t0, self.cpu0 = skip, 0.0, 0.0
-
-    def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
-        if trainer.global_step == self.skip:
-            self.t0, self.cpu0 = time.perf_counter(), time.process_time()
+def _writer(tmp: Path, mode: str, url: str | None) -> EventWriter:
+    sinks = [RedisStreamSink(RedisOptions(url=url, stream="train"))] if "redis" in mode else []
+    writer = EventWriter(tmp / mode.replace(" ", "-"), "bench-job", source="runner",
+                         global_path=tmp / "g.jsonl", extra_sinks=sinks)  # fmt: skip
+    if "at once" in mode:  # what trn did before step events were queued: encode and write now
+        writer.emit_later = lambda event, **fields: writer.emit(event, **fields)  # type: ignore[method-assign]
+    return writer
 
 
-def _writer(tmp: Path, mode: str, i: int, url: str | None) -> EventWriter | None:
-    if mode == "off":
-        return None
-    mode = mode.replace("/", "-")
-    sinks = [RedisStreamSink(RedisOptions(url=url, stream="train"))] if mode == "redis" else []
-    return EventWriter(tmp / f"{mode}{i}", "bench-job", source="runner",
-                       global_path=tmp / "g.jsonl", extra_sinks=sinks)  # fmt: skip
-
-
-def bench_training(tmp: Path, steps: int, repeat: int, url: str | None) -> dict[str, list]:
-    """Interleaved runs, the order rotated each round, so a busy machine hits all modes alike."""
+def bench_training(tmp: Path, blocks: int, block: int, repeat: int, url: str | None) -> None:
     import logging
 
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    modes = ["off", "file", "redis"] if url else ["off", "file"]
-    modes.append("file/10")  # the default: a metrics event every 10 steps
-    out: dict[str, list] = {m: [] for m in modes}
-    for i in range(repeat):
-        for mode in modes[i % len(modes) :] + modes[: i % len(modes)]:
-            writer = _writer(tmp, mode, i, url)
-            out[mode].append(steps_per_s(steps, writer, 10 if mode == "file/10" else 1))
-            if writer:
-                writer.close()
-    return out
-
-
-def report(runs: dict[str, list]) -> None:
-    """Medians, and the median of each round's ratio to the events-off run of that round."""
-    for k, clock in enumerate(("wall", "cpu")):
-        for mode, values in runs.items():
-            rates = [v[k] for v in values]
-            ratios = [v[k] / off[k] for v, off in zip(values, runs["off"])]
-            print(f"training {clock:<4} events {mode:<7}: median {statistics.median(rates):6.1f} "
-                  f"steps/s, paired median {statistics.median(ratios) - 1:+.1%} vs off "
-                  f"{[round(r) for r in rates]}")  # fmt: skip
+    modes = {"every step": 1, "every 10 steps (default)": 10}
+    if url:
+        modes["every step, + redis"] = 1
+    modes["every step, each written at once"] = 1
+    for mode, every in modes.items():
+        results = []
+        for _ in range(repeat):
+            writer = _writer(tmp, mode, url)
+            results.append(ab_blocks(writer, every, blocks, block))
+            writer.close()
+        slow = sorted(r[0] for r in results)
+        print(f"training step, metrics event {mode}: {statistics.median(slow):+.2%} vs none "
+              f"(runs: {', '.join(f'{x:+.2%}' for x in slow)}; "
+              f"{statistics.median(r[1] for r in results):.0f} steps/s without)")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--blocks", type=int, default=400, help="on/off blocks per training run")
+    parser.add_argument("--block", type=int, default=1, help="epochs (23 steps) per block")
+    parser.add_argument("--repeat", type=int, default=3, help="training runs per mode")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a busy box)"
     )
@@ -189,10 +203,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        trn_s, plain_s = bench_file(tmp, args.events)
-        print(f"file sinks (job file + global): {rate(args.events, trn_s)}; "
-              f"json.dumps + write to one open file: {rate(args.events, plain_s)} "
-              f"({plain_s / trn_s:.2f}x)")  # fmt: skip
+        now_s, later_s, plain_s = bench_file(tmp, args.events)
+        print(f"file sinks (job file + global): {rate(args.events, now_s)} written at once, "
+              f"{rate(args.events, later_s)} queued; json.dumps + write to one open file: "
+              f"{rate(args.events, plain_s)} ({plain_s / now_s:.2f}x, {plain_s / later_s:.2f}x)")  # fmt: skip
         redis = start_redis(tmp)
         url = redis[1] if redis else None
         if redis:
@@ -203,12 +217,10 @@ def main() -> None:
         else:
             print("redis: skipped (no redis-server on PATH)")
         try:
-            runs = bench_training(tmp, args.steps, args.repeat, url)
+            bench_training(tmp, args.blocks, args.block, args.repeat, url)
         finally:
             if redis:
                 redis[0].terminate()
-    report(runs)
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":
