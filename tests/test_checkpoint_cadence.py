@@ -63,8 +63,9 @@ def test_steps_epochs_keep_last_and_best(tmp_path):
     ckpt, folder = fit(
         tmp_path, [0.5, 0.9, 0.2], every_n_steps=3, every_n_epochs=1, keep_last=2, save_best=True
     )
-    # saves at steps 3 6 9 12 15 and epoch ends 5 10 15; kept: the last 2 and the best (epoch 1)
-    assert names(folder) == ["e001-s0000010-epoch", "e002-s0000015-epoch", "e002-s0000015-step"]
+    # saves at steps 3 6 9 12 and epoch ends 5 10 15 (step 15 is an epoch's last: one save, at
+    # the epoch's end); kept: the last 2 and the best (epoch 1)
+    assert names(folder) == ["e001-s0000010-epoch", "e002-s0000012-step", "e002-s0000015-epoch"]
     assert json.loads((folder / "best.json").read_text())["meta"] == "e001-s0000010-epoch.meta.json"
     latest = json.loads((folder / "latest.json").read_text())["meta"]
     assert latest == "e002-s0000015-epoch.meta.json" == ckpt.latest_meta.name

@@ -97,6 +97,26 @@ def test_sigkill_anywhere_then_resume_is_bitwise_exact(home, reference):
     assert_bitwise_equal(final_state(record["checkpoint"]), reference)
 
 
+def test_kills_while_saving_around_an_epoch_end_then_resume_is_bitwise_exact(home, reference):
+    """Killed while writing the checkpoint due at epoch 0's last step (step and epoch cadence
+    meet there), then twice in epoch 1, the last time at its last step. A checkpoint taken at
+    an epoch's last batch used to make Lightning resume the next epoch without counting it as
+    started; resuming again from a checkpoint of that epoch then replayed batches."""
+    job = Job(home, "run", *ARGS)
+    chain = []
+    for pattern in (".tmp-e000-s0000008-*", ".tmp-e001-s0000012-*", ".tmp-e001-s0000016-*"):
+        wait_for(lambda: any(job.dir.glob(f"checkpoints/{pattern}")) or job.exited(), 120,
+                 pattern, every=0.0005)  # fmt: skip
+        job.sigkill_all()
+        chain.append(job.record())
+        job = Job(home, "resume", chain[-1]["job_id"])
+    names = {p.name for p in (Path(chain[0]["job_dir"]) / "checkpoints").glob("*s0000008*")}
+    assert len(names) <= 2  # one checkpoint at step 8 (its .ckpt, and its meta if it got that far)
+    record = job.finish()
+    assert record["state"] == "completed" and record["attempt"] == 4, record
+    assert_bitwise_equal(final_state(record["checkpoint"]), reference)
+
+
 def test_sigterm_then_resume_is_bitwise_exact(home, reference):
     rng = random.Random(SEED + 1)
     print(f"TRN_FAULT_SEED={SEED}")

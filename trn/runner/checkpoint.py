@@ -87,6 +87,7 @@ class AtomicCheckpoint(pl.Callback):
         self.last_time = time.monotonic()
         self.latest_meta: Path | None = None
         self._rng_to_restore: dict[str, Any] | None = None
+        self._at_epoch_end: str | None = None  # a save due at an epoch's last batch: its reason
 
     # -- RNG state travels in the callback's own slot of the checkpoint ---------------------
     def state_dict(self) -> dict[str, Any]:
@@ -105,22 +106,36 @@ class AtomicCheckpoint(pl.Callback):
 
     # -- cadence ----------------------------------------------------------------------------
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
+        reason = None
         if trainer.should_stop:  # a stop signal (StopOnSignal runs first): save at this boundary
-            self.save(trainer, "stop")
+            reason = "stop"
+        else:
+            step = trainer.global_step
+            due = bool(self.every_steps) and step % self.every_steps == 0
+            if self.every_s and not due:
+                due = time.monotonic() - self.last_time >= self.every_s
+                if trainer.world_size > 1:  # every rank must join the save: rank 0's clock decides
+                    due = bool(trainer.strategy.broadcast(due, src=0))
+            reason = "step" if due else None
+        if reason is None:
             return
-        step = trainer.global_step
-        due = bool(self.every_steps) and step % self.every_steps == 0
-        if self.every_s and not due:
-            due = time.monotonic() - self.last_time >= self.every_s
-            if trainer.world_size > 1:  # every rank must join the save: rank 0's clock decides
-                due = bool(trainer.strategy.broadcast(due, src=0))
-        if due:
-            self.save(trainer, "step")
+        if batch_idx + 1 >= trainer.num_training_batches:
+            # The epoch's last batch: save at the epoch's end instead, one checkpoint with the
+            # epoch's. Lightning (2.6) resumes from a checkpoint taken here without counting the
+            # next epoch as started, and the checkpoints of that epoch then resume at the wrong
+            # batch (tests/test_faults_exact.py found it).
+            self._at_epoch_end = reason
+            return
+        self.save(trainer, reason)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.should_stop:
+        deferred, self._at_epoch_end = self._at_epoch_end, None
+        if trainer.should_stop and deferred is None:
             return  # stopped mid-epoch: saved at its step boundary already
-        if self.every_epochs and (trainer.current_epoch + 1) % self.every_epochs == 0:
+        epoch_due = bool(self.every_epochs) and (trainer.current_epoch + 1) % self.every_epochs == 0
+        if deferred == "stop" or (deferred and not epoch_due):
+            self.save(trainer, deferred)
+        elif epoch_due:
             self.save(trainer, "epoch")
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
