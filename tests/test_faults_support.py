@@ -33,6 +33,7 @@ ARGS = [
     "checkpoint.every_n_epochs=1",
     "checkpoint.keep_last=2",
     "events.metrics_every_n_steps=1",
+    "events.flush_s=0",  # each step's event written at once: the tests aim signals by them
     "events.heartbeat_s=0",
 ]
 STEPS = 24

@@ -157,6 +157,7 @@ def main(argv: list[str]) -> int:
             # events.global / events.file / events.redis of the config (issue 7)
             global_path=event_sinks.global_path(config, trn_home()),
             extra_sinks=event_sinks.from_config(config),
+            flush_s=config["events"].get("flush_s", 0.5),
         )
     try:
         outcome = train(job_dir, config, record, launch, events)
