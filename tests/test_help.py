@@ -99,10 +99,14 @@ def test_completion_offers_job_ids_for_status_logs_and_cancel(trn_home):
     registry = Registry(trn_home)
     job_id, job_dir = registry.create_job_dir()
     registry.write(JobRecord(job_id=job_id, job_dir=str(job_dir)))
-    for command in ("status", "logs", "cancel"):
+    for command in ("status", "logs", "cancel", "plot"):
         assert candidates(f"trn {command} ") == [job_id]
     assert candidates("trn status " + job_id[:8]) == [job_id]
     assert candidates("trn status zz") == []
+    (trn_home / "sweeps" / "2026" / "11" / "28" / "261128-120000-swp1").mkdir(parents=True)
+    assert candidates("trn cancel ") == [job_id, "261128-120000-swp1"]  # a job or a sweep
+    assert candidates("trn plot 261128-120000-s") == ["261128-120000-swp1"]
+    assert candidates("trn status 261128-120000-s") == []  # status takes jobs only
 
 
 def bash_complete(line: str) -> list[str]:

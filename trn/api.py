@@ -19,9 +19,6 @@ calling program never imports torch and may exit while jobs run on. Errors are t
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -86,19 +83,16 @@ class Job:
                 return
 
     def cancel(self) -> None:
-        """Ask the job to stop: its supervisor forwards SIGINT to the runner, which stops at
-        the next step boundary, saves, and is recorded ``cancelled``. No-op once it ended."""
+        """Ask the job to stop, as ``trn cancel`` does: it stops at the next step boundary,
+        saves, and is recorded ``cancelled`` (a ``lost`` job is marked so at once). Returns
+        without waiting (``wait()`` does); a no-op once it ended."""
+        from trn.cancel import TERMINAL, request_job
+        from trn.registry.store import Registry
+
         record = self.record()
-        if record["state"] in ENDED or not record.get("pid"):
+        if record["state"] in TERMINAL:
             return
-        if record.get("host") != socket.gethostname():
-            raise UsageError(
-                f"job {self.job_id} runs on host {record.get('host')}; cancel it there"
-            )
-        try:
-            os.kill(int(record["pid"]), signal.SIGINT)
-        except ProcessLookupError:
-            pass
+        request_job(Registry.of_job(self.job_dir), record)
 
 
 def submit(

@@ -42,6 +42,8 @@ def candidates(line: str) -> list[str]:
     if cur.startswith("-"):
         return _match(sorted(options), cur)
     positionals = [a for a in sub._actions if not a.option_strings]
+    if any(a.metavar == "JOB|SWEEP" for a in positionals):
+        return job_ids(cur) + sweep_ids(cur)
     if any(a.metavar == "JOB" for a in positionals):
         return job_ids(cur)
     if any(a.metavar == "OVERRIDE" for a in positionals):
@@ -85,6 +87,19 @@ def job_ids(prefix: str, limit: int = 50) -> list[str]:
 
     rows = Index(db).by_prefix(prefix, limit)
     return sorted((r["job_id"] for r in rows), reverse=True)
+
+
+def sweep_ids(prefix: str, limit: int = 20) -> list[str]:
+    """Sweep ids (``$TRN_HOME/sweeps/YYYY/MM/DD/<id>``), newest first."""
+    from trn.paths import trn_home
+
+    days = sorted((trn_home() / "sweeps").glob("*/*/*"), reverse=True)
+    found: list[str] = []
+    for day in days:
+        found += sorted((d.name for d in day.iterdir() if d.name.startswith(prefix)), reverse=True)
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 def group_options(group: str) -> list[str]:

@@ -4,7 +4,7 @@ The parent checks every job (bad input: exit 2, nothing on disk), creates the sw
 ``request.json``, starts ``python -m trn.launcher.detached SWEEP_DIR`` in a new session and
 returns the sweep id. The detached process runs the sweep exactly as the foreground one does;
 its output goes to ``sweep.log`` and its summary to ``summary.json`` in the sweep dir, and its
-pid to ``sweep.json`` (``kill -INT PID`` cancels the sweep like Ctrl-C).
+pid to ``sweep.json`` (``trn cancel SWEEP`` signals it, like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 
 from trn import fsutil
 
-REQUEST, STATE, SUMMARY, LOG = "request.json", "sweep.json", "summary.json", "sweep.log"
+REQUEST, SUMMARY, LOG = "request.json", "summary.json", "sweep.log"
 
 
 def submit(overrides: list[str], home: Path) -> dict[str, Any]:
     """Check, record and start the sweep; return ``{sweep_id, sweep_dir, jobs, pid}``."""
     from trn.launcher import expand
-    from trn.launcher.sweep import new_sweep_dir
+    from trn.launcher.sweep import new_sweep_dir, record_process
 
     checked = expand.check(overrides, home, None)  # UsageError: nothing has started
     sweep_id, sweep_dir = new_sweep_dir(home)
@@ -40,14 +40,8 @@ def submit(overrides: list[str], home: Path) -> dict[str, Any]:
             start_new_session=True,  # survives the terminal; Ctrl-C there does not reach it
             env={**os.environ, "TRN_HOME": str(home)},
         )
-    info = {
-        "sweep_id": sweep_id,
-        "sweep_dir": str(sweep_dir),
-        "pid": proc.pid,
-        "jobs": len(checked.jobs) if checked.jobs is not None else None,
-    }
-    fsutil.atomic_write_json(sweep_dir / STATE, info)
-    return info
+    jobs = len(checked.jobs) if checked.jobs is not None else None
+    return record_process(sweep_dir, sweep_id, jobs, proc.pid)  # the child writes it too
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,9 @@ over ``hydra/launcher=trn`` (or whichever launcher the overrides pick), and end 
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -54,12 +56,14 @@ def run_sweep(
 ) -> SweepResult:
     checked = expand.check(overrides, home, config_dir)  # UsageError: nothing has started
     sweep_id, sweep_dir = sweep or new_sweep_dir(home)
+    jobs = len(checked.jobs) if checked.jobs is not None else None
+    record_process(sweep_dir, sweep_id, jobs)
     events = sweep_events(sweep_dir, sweep_id, home)
     events.emit(
         "sweep_started",
         sweep_dir=str(sweep_dir),
         overrides=list(overrides),
-        jobs=len(checked.jobs) if checked.jobs is not None else None,
+        jobs=jobs,
         sweeper=checked.sweeper,
         objective=checked.objective,
     )
@@ -78,6 +82,25 @@ def run_sweep(
         signal.signal(signal.SIGTERM, old)
     summary = finish(events, sweep_id, home, checked.objective, state, started, error)
     return SweepResult(summary, exit_code(summary))
+
+
+def record_process(
+    sweep_dir: Path, sweep_id: str, jobs: int | None, pid: int | None = None
+) -> dict[str, Any]:
+    """``sweep.json``: which process runs the sweep (``pid``, default this one); ``trn cancel
+    SWEEP`` signals it."""
+    from trn import fsutil
+    from trn.cancel import SWEEP_STATE
+
+    info = {
+        "sweep_id": sweep_id,
+        "sweep_dir": str(sweep_dir),
+        "pid": pid or os.getpid(),
+        "host": socket.gethostname(),
+        "jobs": jobs,
+    }
+    fsutil.atomic_write_json(sweep_dir / SWEEP_STATE, info)
+    return info
 
 
 def exit_code(summary: dict[str, Any]) -> int:

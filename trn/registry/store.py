@@ -30,6 +30,11 @@ class Registry:
     def runs_dir(self) -> Path:
         return self.home / "runs"
 
+    @classmethod
+    def of_job(cls, job_dir: Path) -> Registry:
+        """The registry a job dir belongs to: ``<home>/runs/YYYY/MM/DD/<job_id>``."""
+        return cls(Path(job_dir).resolve().parents[4])
+
     @property
     def index(self) -> Index:
         if self._index is None:
