@@ -148,3 +148,26 @@ def test_cancel_names_what_it_cannot_find(trn_home):
     assert len(proc.stderr.strip().splitlines()) == 1
     bad = run_trn("cancel", "../etc")
     assert bad.returncode == 2 and "invalid job id" in bad.stderr
+
+
+def test_cancel_a_sweep_whose_process_dies_of_the_signal(trn_home):
+    """SIGINT before the sweep process had started its sweep kills it without a summary: the
+    command sees the process gone and ends the sweep itself."""
+    from trn.launcher.sweep import record_process, sweep_events
+
+    sweep_id = "261128-120000-swdi"
+    sweep_dir = trn_home / "sweeps" / "2026" / "11" / "28" / sweep_id
+    sweep_dir.mkdir(parents=True)
+    victim = subprocess.Popen(["sleep", "60"])  # SIGINT ends it at once, writing nothing
+    try:
+        record_process(sweep_dir, sweep_id, 1, pid=victim.pid)
+        events = sweep_events(sweep_dir, sweep_id, trn_home)
+        events.emit("sweep_started", sweep_dir=str(sweep_dir), overrides=[], jobs=1,
+                    sweeper="basic", objective={"metric": "val/acc", "mode": "max"})  # fmt: skip
+        events.close()
+        proc = run_trn("cancel", sweep_id, "--timeout", "30")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"sweep {sweep_id} cancelled (no jobs)"
+        assert victim.wait(5) == -2  # it got the SIGINT
+    finally:
+        victim.kill()

@@ -172,10 +172,17 @@ def _sweep_started(sweep_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def wait_sweep(sweep_dir: Path, timeout: float) -> dict[str, Any]:
-    """The sweep's ``sweep_completed`` event; ``TrnError`` after ``timeout`` seconds."""
+def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:
+    """The sweep's ``sweep_completed`` event; ``TrnError`` after ``timeout`` seconds. A process
+    that died without writing it (signalled before it had started its sweep) is a lost sweep."""
+    from trn.registry.record import pid_alive
+
+    pid = _read_json(sweep_dir / SWEEP_STATE).get("pid")
     deadline = time.monotonic() + timeout
     while (end := sweep_end(sweep_dir)) is None:
+        if not pid_alive(pid) and sweep_end(sweep_dir) is None:
+            _cancel_lost_sweep(home, sweep_dir)
+            continue
         if time.monotonic() > deadline:
             raise TrnError(f"sweep {sweep_dir.name} still running after {timeout:.0f}s")
         time.sleep(POLL_S)

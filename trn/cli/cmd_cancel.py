@@ -83,7 +83,7 @@ def _cancel_sweep(home: Path, sweep_dir: Path, args: argparse.Namespace) -> int:
     if request_sweep(home, sweep_dir) and args.no_wait:
         print(f"sweep {sweep}: cancel requested")
         return 0
-    end = wait_sweep(sweep_dir, args.timeout)
+    end = wait_sweep(home, sweep_dir, args.timeout)
     if args.json:
         output.print_json(end)
     else:
