@@ -80,3 +80,20 @@ def test_time_cadence_and_end(tmp_path):
     _, folder = fit(tmp_path, [0.1, 0.2], every_n_epochs=0, every_s=1e-9, keep_last=100)
     steps = [json.loads(p.read_text())["step"] for p in folder.glob("*.meta.json")]
     assert sorted(steps) == list(range(1, 11))  # every step is due; the end adds nothing new
+
+
+def test_a_failed_save_is_reported_even_when_its_cleanup_is_refused(tmp_path, monkeypatch):
+    """A directory made immutable mid-save refuses the write and the temp file's removal: the
+    error is the write's, with what to do, not the cleanup's bare PermissionError."""
+    import pytest
+
+    from trn.runner.checkpoint import CheckpointWriteError
+
+    (tmp_path / "checkpoints").write_text("a file where the directory should be")
+
+    def refuse(self, missing_ok=False):  # type: ignore[no-untyped-def]
+        raise PermissionError(1, "Operation not permitted", str(self))
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with pytest.raises(CheckpointWriteError, match="cannot write checkpoint e000-s0000003-step"):
+        fit(tmp_path, [0.5], every_n_steps=3, every_n_epochs=0)

@@ -10,6 +10,7 @@ import json
 import resource
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,17 @@ def test_read_only_checkpoint_dir_fails_clearly_and_keeps_the_old_checkpoint(trn
     job = Job(trn_home, "run", *LONG)
     checkpoints = job.dir / "checkpoints"
     wait_for(lambda: (checkpoints / "latest.json").exists() or job.exited(), 120, "a checkpoint")
-    # chmod does not stop root; the immutable attribute does (ext4, xfs, btrfs)
-    made = subprocess.run(["chattr", "+i", str(checkpoints)], capture_output=True, text=True)
-    if made.returncode != 0:
-        job.sigkill_all()
-        pytest.skip(f"this filesystem has no immutable attribute: {made.stderr.strip()}")
+    # chmod does not stop root; the immutable attribute does (ext4, xfs, btrfs). Set it between
+    # two saves: a temp file being written as it is set could not be removed afterwards.
+    for _ in range(100):
+        made = subprocess.run(["chattr", "+i", str(checkpoints)], capture_output=True, text=True)
+        if made.returncode != 0:
+            job.sigkill_all()
+            pytest.skip(f"this filesystem has no immutable attribute: {made.stderr.strip()}")
+        if not list(checkpoints.glob(".tmp-*")):
+            break
+        subprocess.run(["chattr", "-i", str(checkpoints)], check=True)
+        time.sleep(0.01)
     try:
         record = job.finish()
     finally:

@@ -10,6 +10,7 @@ needs: Lightning's model/optimizer/scheduler/loop state, the data module's sampl
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -162,7 +163,8 @@ class AtomicCheckpoint(pl.Callback):
                 return None
             return self._commit(tmp, name, trainer, metrics, reason)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the directory may refuse this too: report `err`
+                tmp.unlink(missing_ok=True)
             previous = self.latest_meta or "none from this job"
             raise CheckpointWriteError(
                 f"cannot write checkpoint {name} in {self.dir}: {err.strerror or err} "
