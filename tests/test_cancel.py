@@ -105,13 +105,16 @@ def test_cancel_a_detached_sweep_cancels_its_jobs(trn_home):
     state = json.loads((sweep_dir / "sweep.json").read_text())
     assert state["pid"] == sweep["pid"] and state["host"]
 
-    proc = run_trn("cancel", sweep["sweep_id"], "--json")
+    first = run_trn("cancel", sweep["sweep_id"], "--no-wait")
+    assert first.returncode == 0 and first.stdout.strip().endswith("cancel requested")
+    proc = run_trn("cancel", sweep["sweep_id"], "--json")  # waits; does not signal again
     assert proc.returncode == 0, proc.stderr
     end = json.loads(proc.stdout)
     assert end["event"] == "sweep_completed" and end["state"] == "cancelled"
     assert json.loads((sweep_dir / "summary.json").read_text())["state"] == "cancelled"
     records = Registry(trn_home).list(sweep_id=sweep["sweep_id"], limit=None)
     assert records and {r["state"] for r in records} == {"cancelled"}  # 1 slot: 1 had started
+    assert {r["error"] for r in records} == {"received SIGINT"}  # stopped, not killed: one SIGINT
     assert all(r["checkpoint"] for r in records), records  # it saved on the way out: resumable
 
     again = run_trn("cancel", sweep["sweep_id"])

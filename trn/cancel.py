@@ -29,6 +29,7 @@ from trn.errors import TrnError, UsageError
 
 TERMINAL = ("completed", "failed", "cancelled", "preempted")
 SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs}: written as a sweep starts
+# (plus cancel_requested_at once `trn cancel` has signalled it)
 POLL_S = 0.2
 
 
@@ -127,6 +128,14 @@ def request_sweep(home: Path, sweep_dir: Path) -> bool:
         raise UsageError(f"sweep {sweep_id} runs on host {state['host']}; run `trn cancel` there")
     pid = state.get("pid")
     if pid and pid_alive(pid):
+        if state.get("cancel_requested_at"):
+            return True  # asked already: a second SIGINT would be a second Ctrl-C, a SIGKILL
+        from trn import fsutil
+        from trn.registry.record import utc_now
+
+        fsutil.atomic_write_json(
+            sweep_dir / SWEEP_STATE, {**state, "cancel_requested_at": utc_now()}
+        )
         try:
             os.kill(int(pid), signal.SIGINT)  # its Ctrl-C: the launcher cancels every job
             return True

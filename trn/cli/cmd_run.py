@@ -110,7 +110,7 @@ def detached_sweep(overrides: list[str], home: Any, as_json: bool) -> int:
     print(sweep_id)
     print(
         f"trn: sweep {sweep_id} runs detached (pid {info['pid']}); jobs: trn list --sweep "
-        f"{sweep_id}; follow: trn events -f --sweep {sweep_id}; stop: kill -INT {info['pid']}",
+        f"{sweep_id}; follow: trn events -f --sweep {sweep_id}; stop: trn cancel {sweep_id}",
         file=sys.stderr,
     )
     return 0
