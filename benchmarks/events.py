@@ -135,7 +135,7 @@ class _Alternate(pl.Callback):
         if epoch > self.skip:
             self.times[self.on].append(now - self.t0)
         self.t0, self.on = now, not self.on
-        self.inner._step_events = self.on
+        self.inner._step_writer = self.inner.events if self.on else None
 
 
 def ab_blocks(writer: EventWriter, every: int, blocks: int, block: int) -> tuple[float, float]:

@@ -49,6 +49,8 @@ def test_cancel_a_lost_job_marks_it_cancelled(trn_home):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["state"] == "cancelled"
     assert Registry.read(job_dir)["state"] == "cancelled"
+    end = read_events(job_dir / "events.jsonl")[-1]  # as the launcher ends a lost job
+    assert end["event"] == "job_cancelled" and "supervisor was lost" in end["reason"]
 
 
 def test_cancel_does_not_import_torch(trn_home):

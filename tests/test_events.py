@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 
 import jsonschema
 import pytest
@@ -86,13 +88,16 @@ def test_failing_sink_is_reported_once_and_retried():
 
 
 def test_envelope_line_matches_the_documented_envelope(tmp_path):
-    from trn.events.envelope import Envelope, make_event
+    from trn.events.envelope import Envelope
 
     env = Envelope(job_id="j1", attempt=2, sweep_id="s1", source="runner", rank=0)
     fields = {"phase": "train", "step": 3, "epoch": 0, "metrics": {"train/loss": 0.25, "ü": 1e300}}
     got = json.loads(env.line("metrics", 7, fields, t=1_700_000_000.123))
-    want = make_event("metrics", job_id="j1", seq=7, attempt=2, sweep_id="s1", source="runner",
-                      **fields)  # fmt: skip
+    want = {
+        "schema": "trn.event/1", "event": "metrics", "id": got["id"], "ts": got["ts"],
+        "job_id": "j1", "sweep_id": "s1", "seq": 7, "attempt": 2, "source": "runner",
+        "host": socket.gethostname(), "pid": os.getpid(), "rank": 0, **fields,
+    }  # fmt: skip
     assert list(got) == list(want)  # same keys, envelope first, in the same order
     assert {k: v for k, v in got.items() if k not in ("id", "ts")} == {
         k: v for k, v in want.items() if k not in ("id", "ts")

@@ -86,7 +86,8 @@ class Job:
         """Ask the job to stop, as ``trn cancel`` does: it stops at the next step boundary,
         saves, and is recorded ``cancelled`` (a ``lost`` job is marked so at once). Returns
         without waiting (``wait()`` does); a no-op once it ended."""
-        from trn.cancel import TERMINAL, request_job
+        from trn.cancel import request_job
+        from trn.registry.record import TERMINAL
         from trn.registry.store import Registry
 
         record = self.record()

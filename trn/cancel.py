@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import TrnError, UsageError
+from trn.registry.record import TERMINAL, pid_alive
 
-TERMINAL = ("completed", "failed", "cancelled", "preempted")
 SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs}: written as a sweep starts
 # (plus cancel_requested_at once `trn cancel` has signalled it)
 POLL_S = 0.2
@@ -38,8 +38,6 @@ def request_job(registry: Any, record: dict[str, Any]) -> bool:
     """Ask one unfinished job to stop. True: a process will end it (wait for its record);
     False: it was ``lost`` and its record is ``cancelled`` now. ``UsageError`` for a job
     that runs on another host and is not on Slurm."""
-    from trn.registry.record import pid_alive
-
     slurm = record.get("extra", {}).get("slurm_job_id")
     here = record.get("host") == socket.gethostname()
     if slurm and (record["state"] == "submitted" or not here):
@@ -62,8 +60,9 @@ def request_job(registry: Any, record: dict[str, Any]) -> bool:
 
 
 def _cancel_lost(registry: Any, record: dict[str, Any]) -> None:
-    """A ``lost`` job: stop an orphaned runner if there is one, then end the record here."""
-    from trn.registry.record import pid_alive, utc_now
+    """A ``lost`` job: stop an orphaned runner if there is one, then end it here (record and
+    ``job_cancelled`` event), as the launcher ends a job no supervisor will end."""
+    from trn.launcher.records import end_record
 
     current = registry.read(Path(record["job_dir"]))
     if current.get("state") in TERMINAL:  # its supervisor finished it meanwhile
@@ -75,12 +74,7 @@ def _cancel_lost(registry: Any, record: dict[str, Any]) -> None:
             os.killpg(int(runner), signal.SIGINT)  # the runner leads its own process group
         except (ProcessLookupError, PermissionError):
             pass
-    record.update(
-        state="cancelled",
-        ended_at=utc_now(),
-        error="cancelled by `trn cancel` after its supervisor was lost",
-    )
-    registry.write(record)
+    end_record(record, "cancelled", "cancelled by `trn cancel` after its supervisor was lost")
 
 
 def wait_job(registry: Any, job_dir: Path, timeout: float) -> dict[str, Any]:
@@ -120,8 +114,6 @@ def sweep_end(sweep_dir: Path) -> dict[str, Any] | None:
 def request_sweep(home: Path, sweep_dir: Path) -> bool:
     """Ask a running sweep to stop. True: its process will end it (wait for ``sweep_end``);
     False: its process was gone, so its jobs were cancelled and its end written here."""
-    from trn.registry.record import pid_alive
-
     state = _read_json(sweep_dir / SWEEP_STATE)
     sweep_id = sweep_dir.name
     if state.get("host", socket.gethostname()) != socket.gethostname():
@@ -184,18 +176,19 @@ def _sweep_started(sweep_dir: Path) -> dict[str, Any]:
 def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:
     """The sweep's ``sweep_completed`` event; ``TrnError`` after ``timeout`` seconds. A process
     that died without writing it (signalled before it had started its sweep) is a lost sweep."""
-    from trn.registry.record import pid_alive
-
     pid = _read_json(sweep_dir / SWEEP_STATE).get("pid")
     deadline = time.monotonic() + timeout
-    while (end := sweep_end(sweep_dir)) is None:
-        if not pid_alive(pid) and sweep_end(sweep_dir) is None:
+    while True:
+        alive = pid_alive(pid)  # asked before the read: an end written as it exits is seen
+        end = sweep_end(sweep_dir)
+        if end is not None:
+            return end
+        if not alive:
             _cancel_lost_sweep(home, sweep_dir)
-            continue
-        if time.monotonic() > deadline:
+        elif time.monotonic() > deadline:
             raise TrnError(f"sweep {sweep_dir.name} still running after {timeout:.0f}s")
-        time.sleep(POLL_S)
-    return end
+        else:
+            time.sleep(POLL_S)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

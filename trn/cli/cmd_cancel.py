@@ -31,11 +31,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from trn.cancel import find_sweep
     from trn.errors import NotFound
-    from trn.ids import check_job_id
     from trn.registry.store import Registry
 
-    check_job_id(args.target)
-    registry = Registry()
+    registry = Registry()  # find() checks the id first: bad text is exit 2, before any glob
     try:
         record = registry.find(args.target)
     except NotFound:
@@ -49,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cancel_job(registry: Any, record: dict[str, Any], args: argparse.Namespace) -> int:
-    from trn.cancel import TERMINAL, request_job, wait_job
+    from trn.cancel import request_job, wait_job
+    from trn.registry.record import TERMINAL
 
     job, state = record["job_id"], record["state"]
     if state in TERMINAL:

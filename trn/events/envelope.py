@@ -85,39 +85,9 @@ def _fast_encode() -> Callable[[Any], str]:
 encode = _fast_encode()
 
 
-def make_event(
-    event: str,
-    *,
-    job_id: str | None,
-    seq: int,
-    attempt: int = 1,
-    sweep_id: str | None = None,
-    source: str = "cli",
-    rank: int = 0,
-    **fields: Any,
-) -> dict[str, Any]:
-    """One event as a dict (tests and tools; writers use :class:`Envelope`, which is faster)."""
-    eid, ts = _stamp()
-    out: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "event": event,
-        "id": eid,
-        "ts": ts,
-        "job_id": job_id,
-        "sweep_id": sweep_id,
-        "seq": seq,
-        "attempt": attempt,
-        "source": source,
-        "host": _HOST,
-        "pid": os.getpid(),
-        "rank": rank,
-    }
-    out.update(fields)
-    return out
-
-
 class Envelope:
-    """Encodes one writer's events straight to a JSON line, envelope first in the order above.
+    """Encodes one writer's events straight to a JSON line: the envelope of DESIGN.md first, in
+    this order: schema, event, id, ts, job_id, sweep_id, seq, attempt, source, host, pid, rank.
 
     Only ``event``, ``id``, ``ts`` and ``seq`` change between a writer's events, so the rest of
     the envelope is encoded once here. This is the per-step cost of a ``metrics`` event, paid

@@ -22,9 +22,10 @@ def end_record(record: dict[str, Any], state: str, reason: str) -> dict[str, Any
     from trn.registry.store import Registry
 
     job_dir = Path(record["job_dir"])
-    home = job_dir.parents[4]  # $TRN_HOME/runs/YYYY/MM/DD/<job_id>
+    registry = Registry.of_job(job_dir)
+    home = registry.home
     record.update(state=state, ended_at=utc_now(), error=reason)
-    Registry(home).write(record)
+    registry.write(record)
     events = EventWriter(
         job_dir,
         record["job_id"],

@@ -30,10 +30,10 @@ class JobState(str, enum.Enum):
     LOST = "lost"
 
     def is_terminal(self) -> bool:
-        return self in _TERMINAL
+        return self in TERMINAL
 
 
-_TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED}
+TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED}
 STATES = [s.value for s in JobState]
 
 

@@ -44,11 +44,12 @@ class EventCallback(pl.Callback):
         self.heartbeat_s = heartbeat_s
         self.heartbeat: Heartbeat | None = None
         self.last_metrics: dict[str, float] = {}
-        self._step_events = False  # rank 0 with a writer: set at fit start
+        self._step_writer: EventWriter | None = None  # rank 0's writer, set at fit start
         self._world_size = 1
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._step_events = bool(self.events and trainer.is_global_zero)
+        # read once: Lightning's properties cost more than the event itself on a short step
+        self._step_writer = self.events if trainer.is_global_zero else None
         self._world_size = trainer.world_size
         if self.events and trainer.is_global_zero:
             import os
@@ -75,12 +76,13 @@ class EventCallback(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         step = trainer.global_step
-        if not self._step_events or step % self.every:
+        writer = self._step_writer
+        if writer is None or step % self.every:
             return
         loss = getattr(pl_module, "last_loss", None)
-        if loss is None or self.events is None:
+        if loss is None:
             return
-        self.events.emit_later(
+        writer.emit_later(
             "metrics",
             phase="train",
             step=step,
