@@ -74,7 +74,7 @@ def test_sigkill_anywhere_then_resume_is_bitwise_exact(home, reference):
     # 2: in the middle of a checkpoint write (a .tmp file exists, no meta yet), epoch 1
     job = Job(home, "resume", parent["job_id"])
     job.wait_step(9)
-    wait_for(lambda: tmp_ckpt(job.dir) or job.exited(), 60, "a checkpoint write", every=0.0005)
+    assert job.freeze_in_save(), f"no checkpoint write caught: {job.finish_text()}"
     job.sigkill_all()
     second = job.record()
     assert second["attempt"] == 2 and second["parent_job_id"] == parent["job_id"]
@@ -105,8 +105,7 @@ def test_kills_while_saving_around_an_epoch_end_then_resume_is_bitwise_exact(hom
     job = Job(home, "run", *ARGS)
     chain = []
     for pattern in (".tmp-e000-s0000008-*", ".tmp-e001-s0000012-*", ".tmp-e001-s0000016-*"):
-        wait_for(lambda: any(job.dir.glob(f"checkpoints/{pattern}")) or job.exited(), 120,
-                 pattern, every=0.0005)  # fmt: skip
+        job.freeze_in_save(pattern, retry=False)  # that save only: caught or just done
         job.sigkill_all()
         chain.append(job.record())
         job = Job(home, "resume", chain[-1]["job_id"])

@@ -84,6 +84,34 @@ class Job:
         steps = [json.loads(ln).get("step", -1) for ln in lines if '"metrics"' in ln]
         return max(steps, default=-1)
 
+    def freeze_in_save(self, pattern: str = ".tmp-*.ckpt", retry: bool = True) -> bool:
+        """Stop the runner (SIGSTOP to its group) while a checkpoint matching ``pattern`` is half
+        written. Seeing the ``.tmp-`` file is not enough: the write may finish before a signal
+        lands. So stop first, then look again; if the rename won the race, let the runner go on
+        and catch its next save (``retry``). Returns whether it is frozen inside a write; False
+        when the job ended first (or, without ``retry``, when the one chance was missed)."""
+        runner = wait_for(lambda: self.runner_pid() or self.exited(), 120, "the runner")
+        while True:
+            wait_for(lambda: self._tmp(pattern) or self.exited(), 120, pattern, every=0.0005)
+            if self.exited():
+                return False
+            os.killpg(runner, signal.SIGSTOP)
+            wait_for(lambda: stopped(runner), 10, "the runner to stop", every=0.0005)
+            if self._tmp(pattern):
+                return True
+            if not retry:
+                return False
+            os.killpg(runner, signal.SIGCONT)
+
+    def runner_pid(self) -> int | None:
+        try:
+            return self.record().get("runner_pid")
+        except FileNotFoundError:  # the job dir is made before its record
+            return None
+
+    def _tmp(self, pattern: str) -> bool:
+        return any((self.dir / "checkpoints").glob(pattern))
+
     def sigkill_all(self) -> None:
         """What a crash does: supervisor and runner (with its loader workers) die at once."""
         runner = self.record().get("runner_pid")
@@ -119,6 +147,17 @@ def wait_for(predicate: Any, timeout: float, what: str, every: float = 0.02) -> 
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def stopped(pid: int) -> bool:
+    """Every thread of ``pid`` is stopped (or gone): nothing of it can still touch the disk."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            continue
+    return all(s in "TtZX" for s in states)
 
 
 def tmp_ckpt(job_dir: Path) -> bool:
