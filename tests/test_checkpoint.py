@@ -172,3 +172,13 @@ def test_plain_state_dict_file_as_weights(tmp_path):
     assert set(load_weights(path)) == {"weight", "bias"}
     with pytest.raises(NotFound):
         load_weights(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n", b"\x80\x02", b""])
+def test_a_foreign_file_as_weights_is_refused_by_name(tmp_path, content):
+    """torch's weights_only unpickler raises whatever a foreign file trips (IndexError on a
+    text file); every case is one CheckpointError naming the file."""
+    path = tmp_path / "foreign.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="foreign.pt: refused, not loadable"):
+        load_weights(path)

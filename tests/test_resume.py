@@ -112,6 +112,15 @@ def test_weights_are_checked_at_plan_time(cli, job, tmp_path):
     assert code == 2 and "truncated or replaced" in err
 
 
+def test_a_file_that_is_not_a_checkpoint_is_refused_before_a_job_starts(cli, trn_home, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    code, out, err = cli("run", f"weights={text}", "profile=dev")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "notes.txt: not a PyTorch checkpoint" in err and "torch.save" in err
+    assert not (trn_home / "runs").exists() or not any((trn_home / "runs").rglob("job.json"))
+
+
 @pytest.mark.slow
 def test_weights_initialise_the_model_and_train_from_step_zero(trn_home):
     from test_faults_support import ARGS, Job, final_state

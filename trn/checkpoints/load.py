@@ -22,8 +22,10 @@ def torch_load(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise NotFound(f"{path}: no such file") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
+    except Exception as err:  # noqa: BLE001  torch's unpickler on a foreign file raises anything
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if not isinstance(err, (pickle.UnpicklingError, RuntimeError, OSError)):
+            first = f"{type(err).__name__}: {first}"
         raise CheckpointError(
             f"{path}: refused, not loadable with weights_only=True ({first[:200]})"
         ) from None

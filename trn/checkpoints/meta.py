@@ -158,11 +158,27 @@ def _step_of(meta_path: Path) -> tuple[int, str]:
         return -1, meta_path.name
 
 
+# What a ``torch.save`` file starts with: a zip archive (torch >= 1.6), or a pickle (protocol 2+).
+TORCH_SAVE_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
 def check_weights(path: str) -> str:
-    """``weights=PATH`` as an absolute path, checked now: a meta verifies, a file exists."""
+    """``weights=PATH`` as an absolute path, checked now: a meta verifies; any other file must at
+    least look like ``torch.save`` output (the runner loads it, with ``weights_only=True``)."""
     resolved = Path(path).expanduser().resolve()
     if resolved.name.endswith(META_SUFFIX):
         verify(resolved)
     elif not resolved.is_file():
         raise NotFound(f"weights={path}: no such file; give a .meta.json, .ckpt or state_dict file")
+    else:
+        try:
+            with resolved.open("rb") as f:
+                head = f.read(4)
+        except OSError as err:
+            raise CheckpointError(f"weights={path}: cannot read it ({err.strerror})") from None
+        if not head.startswith(TORCH_SAVE_MAGIC):
+            raise CheckpointError(
+                f"weights={path}: not a PyTorch checkpoint (not a torch.save zip or pickle); "
+                "give a trn .meta.json, a Lightning .ckpt or a torch.save(state_dict) file"
+            )
     return str(resolved)
