@@ -166,6 +166,8 @@ def test_resolve_dataset_order(ds: Path, tmp_path: Path, monkeypatch) -> None:
     assert resolve_dataset("sample").name == "sample"  # the bundled one
     with pytest.raises(NotFound, match="'nope' not found .*searched nope, datasets/nope"):
         resolve_dataset("nope")
+    with pytest.raises(NotFound, match=r"\(searched /no/such/ds\); give"):  # a path is only itself
+        resolve_dataset("/no/such/ds")
 
 
 def test_fingerprint_is_the_index_bytes(ds: Path) -> None:

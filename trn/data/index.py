@@ -90,9 +90,11 @@ def fingerprint(path: Path | str) -> str:
 
 
 def resolve_dataset(name_or_path: str) -> Path:
-    """An existing directory wins; else ``./datasets/<name>``; else the bundled datasets."""
-    places = [Path(name_or_path), Path("datasets") / name_or_path]
-    places.append(paths.bundled_datasets_dir() / name_or_path)
+    """An existing directory wins; else ``./datasets/<name>``; else the bundled datasets. An
+    absolute path is only ever that path."""
+    places = [Path(name_or_path)]
+    if not places[0].is_absolute():
+        places += [Path("datasets") / name_or_path, paths.bundled_datasets_dir() / name_or_path]
     for place in places:
         if place.is_dir():
             return place.resolve()
