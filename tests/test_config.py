@@ -74,6 +74,22 @@ def test_all_problems_are_reported_at_once_in_override_syntax():
     assert info.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "override, problem",
+    [
+        ("trainer.max_epochs=1.5", "trainer.max_epochs=1.5 is not an integer; set trainer."),
+        ("events.redis.url=localhost:6379", "must match ^(redis|rediss|unix)://); use redis://"),
+        ("model._target_=a-b", "has the wrong form (it must match ^[A-Za-z_]"),
+        ("objective.metric=''", "objective.metric is empty; set objective.metric to a non-empty"),
+        ("name=" + "x" * 101, "is too long; use at most 100 characters"),
+    ],
+)
+def test_each_kind_of_problem_names_its_fix(override, problem):
+    with pytest.raises(ConfigError) as info:
+        load([override])
+    assert problem in info.value.problems[0], info.value.problems
+
+
 def test_missing_value_is_named():
     with pytest.raises(ConfigError, match=r"data.path has no value; set data.path=VALUE"):
         load(["data.path=???"])

@@ -60,8 +60,8 @@ def _explain(error: Any) -> str:
         return f"{where}{missing} is required; set {where}{missing}=VALUE"
     if v == "type":
         want = error.validator_value
-        want = " or ".join(want) if isinstance(want, list) else want
-        return f"{key}={value} is not a {want}; set {key} to a {want}"
+        want = _a(" or ".join(want) if isinstance(want, list) else want)
+        return f"{key}={value} is not {want}; set {key} to {want}"
     if v == "enum":
         opts = ", ".join(json.dumps(o) for o in error.validator_value)
         return f"{key}={value} is not one of {opts}; pick one of them"
@@ -70,7 +70,18 @@ def _explain(error: Any) -> str:
         return f"{key}={value} is out of range; set {key} {op} {error.validator_value}"
     if v == "anyOf":
         return f"{key}={value} is not valid; use an integer count >= 1 or a fraction in (0, 1]"
+    if v == "minLength" and error.validator_value == 1:
+        return f"{key} is empty; set {key} to a non-empty string"
+    if v == "maxLength":
+        return f"{key}={value} is too long; use at most {error.validator_value} characters"
+    if v == "pattern":
+        fix = error.schema.get("x-fix", f"see `trn run --cfg job` and docs/config.md for {key}")
+        return f"{key}={value} has the wrong form (it must match {error.validator_value}); {fix}"
     return f"{key}={value}: {error.message}"
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def check_targets(config: dict[str, Any]) -> list[str]:
