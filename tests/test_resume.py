@@ -100,6 +100,33 @@ def test_nothing_to_resume(cli, job, trn_home):
     assert code == 1 and "no such checkpoint meta" in err
 
 
+@pytest.mark.parametrize(
+    "name, epoch, reason, refused",
+    [
+        ("e001-s0000016-epoch", 1, "epoch", True),  # epochs 0 and 1 of profile=dev's 2 done
+        ("e002-s0000016-end", 2, "end", True),  # the end save: Lightning counted epoch 1 already
+        ("e000-s0000008-epoch", 0, "epoch", False),  # one epoch left
+        ("e001-s0000016-stop", 1, "stop", False),  # maybe mid-epoch: always resumes
+    ],
+)
+def test_a_resume_with_no_epoch_left_is_refused_with_the_fix(
+    cli, job, name, epoch, reason, refused
+):
+    config = load(["profile=dev", "devices=cpu"])
+    assert config["trainer"]["max_epochs"] == 2
+    write_checkpoint(
+        job / "checkpoints", name, {"x": torch.zeros(1)}, 16, config=config, epoch=epoch,
+        reason=reason,
+    )  # fmt: skip
+    code, _, err = cli("resume", JOB, "--dry-run")
+    if refused:
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"nothing to resume: checkpoint {name} has trained all 2 epochs" in err
+        assert "raise it, e.g. trainer.max_epochs=" in err
+        code, _, err = cli("resume", JOB, "trainer.max_epochs=3", "--dry-run")
+    assert code == 0, err
+
+
 def test_weights_are_checked_at_plan_time(cli, job, tmp_path):
     code, _, err = cli("run", "weights=" + str(tmp_path / "missing.pt"), "--dry-run")
     assert code == 1 and "missing.pt: no such file" in err

@@ -116,14 +116,35 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
 _MISSING = object()
 
 
+def check_unfinished(meta: dict[str, Any], config: dict[str, Any], meta_path: Path) -> None:
+    """A resume with no epoch left to train would start a job that does nothing: refuse it.
+
+    An ``epoch`` checkpoint is taken after epoch ``meta["epoch"]`` (0-based) ends; an ``end`` one
+    after training ended, when Lightning has already counted the last epoch. Other checkpoints
+    may be mid-epoch, so they always resume."""
+    done = {"epoch": meta["epoch"] + 1, "end": meta["epoch"]}.get(meta.get("reason", ""))
+    limit = config["trainer"]["max_epochs"]
+    if done is not None and done >= limit:
+        name = meta_path.name[: -len(META_SUFFIX)]
+        raise UsageError(
+            f"nothing to resume: checkpoint {name} has trained all {limit} epochs "
+            f"(trainer.max_epochs={limit}); to train on, raise it, e.g. "
+            f"trainer.max_epochs={done + limit}"
+        )
+
+
 def plan_resume(
     job_or_meta: str | Path,
     overrides: list[str] | None = None,
     *,
     home: Path | None = None,
     sweep_id: str | None = None,
+    allow_finished: bool = False,
 ) -> Plan:
-    """A plan for a new job continuing ``job_or_meta`` (a job id/prefix or a meta path)."""
+    """A plan for a new job continuing ``job_or_meta`` (a job id/prefix or a meta path).
+
+    A checkpoint with no epoch left to train is refused (a user would start a job that does
+    nothing) unless ``allow_finished``: a requeue after a late preemption just completes."""
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
     from trn.paths import trn_home
@@ -140,6 +161,8 @@ def plan_resume(
     config = apply_overrides(restored, overrides)
     config["resume"], config["weights"] = str(meta_path), None
     validate(config)
+    if not allow_finished:
+        check_unfinished(meta, config, meta_path)
     check_data(config)
     home = Path(home) if home else trn_home()
     return Plan(

@@ -87,7 +87,8 @@ class ResumeJob:
         from trn.resume import plan_resume
         from trn.supervisor import Supervisor
 
-        plan = plan_resume(self.parent, home=self.home, sweep_id=self.sweep_id)
+        # Preempted after its last epoch's save: the resume has nothing to train and completes.
+        plan = plan_resume(self.parent, home=self.home, sweep_id=self.sweep_id, allow_finished=True)
         if self.allocation is not None:
             plan.allocation = self.allocation
         if _prepare(plan) != 0:  # ranks > 0 wait for task 0 to create the job
