@@ -93,3 +93,37 @@ def test_running_job_whose_supervisor_is_gone_is_lost(trn_home):
     assert effective_state(record) == "running"
     record["state"] = "completed"
     assert effective_state(record) == "completed"
+
+
+def test_a_home_that_is_a_file_is_one_usage_error_for_every_command(cli, tmp_path, monkeypatch):
+    home = tmp_path / "home.txt"
+    home.write_text("not a directory")
+    monkeypatch.setenv("TRN_HOME", str(home))
+    for argv in (["list"], ["status", "x"], ["events"], ["reindex"], ["run", "profile=dev"]):
+        code, _, err = cli(*argv)
+        assert code == 2 and err.count("\n") == 1, (argv, err)
+        assert f"TRN_HOME={home} is not a directory; set TRN_HOME to a directory" in err
+    assert home.read_text() == "not a directory"
+
+
+def test_a_home_that_cannot_be_made_stops_a_run_before_anything_starts(cli, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("TRN_HOME", str(blocker / "home"))
+    code, _, err = cli("run", "profile=dev")
+    assert code == 2 and "cannot be written (Not a directory" in err and "Traceback" not in err
+    code, out, _ = cli("list")  # nothing there, nothing to list: not an error
+    assert code == 0 and "no jobs yet" in out
+
+
+def test_records_stay_readable_when_the_index_cannot_be_opened(cli, trn_home):
+    registry = Registry(trn_home)
+    jobs = make_jobs(registry, 2, state="completed")
+    registry.index.close()
+    (trn_home / "index.db").unlink()
+    (trn_home / "index.db").mkdir()  # what sqlite cannot open, as on a read-only home
+    code, out, err = cli("list", "--json")
+    assert code == 0 and {r["job_id"] for r in json.loads(out)} == {j.job_id for j in jobs}
+    assert "cannot open" in err and "reading the job records one by one" in err
+    code, out, _ = cli("status", jobs[0].job_id, "--json")
+    assert code == 0 and json.loads(out)["state"] == "completed"

@@ -36,10 +36,10 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trn.events import reader
-    from trn.paths import trn_home
+    from trn.paths import readable_home
 
     keep = _filter(args)
-    path = trn_home() / "events.jsonl"
+    path = readable_home() / "events.jsonl"
     lines, offset = reader.read_new(path, 0)
     lines = [ln for ln in lines if keep(ln)]
     if args.lines is not None:

@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `trn list | head`
         return 0
+    except OSError as err:  # a file or directory of the user's machine: say which, no traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"trn {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

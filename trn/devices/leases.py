@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from trn import fsutil
+from trn.paths import make_dirs
 from trn.registry.record import utc_now
 
 HOST = socket.gethostname()
@@ -68,7 +69,7 @@ class LeaseStore:
     @contextmanager
     def locked(self) -> Iterator[LeaseStore]:
         """Hold the machine-wide lease lock (every read-decide-write happens inside)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir, self.dir.parent)
         with open(self.dir / "lock", "a+") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:

@@ -34,9 +34,9 @@ class SweepResult:
 def new_sweep_dir(home: Path) -> tuple[str, Path]:
     """``$TRN_HOME/sweeps/YYYY/MM/DD/<sweep_id>``, made exclusively (the id is unique)."""
     from trn import ids
+    from trn.paths import make_dirs
 
-    day = home / "sweeps" / time.strftime("%Y/%m/%d", time.gmtime())
-    day.mkdir(parents=True, exist_ok=True)
+    day = make_dirs(home / "sweeps" / time.strftime("%Y/%m/%d", time.gmtime()), home)
     while True:
         sweep_id = ids.new_id()
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 from trn import fsutil, ids
 from trn.errors import NotFound, UsageError
-from trn.paths import trn_home
+from trn.paths import HOME_FIX, make_dirs, trn_home
 from trn.registry.index import Index
 from trn.registry.record import JobRecord, effective_state
 
@@ -39,16 +40,32 @@ class Registry:
     def index(self) -> Index:
         if self._index is None:
             fresh = not (self.home / "index.db").exists()
-            self._index = Index(self.home / "index.db")
+            try:
+                self._index = Index(self.home / "index.db")
+            except (OSError, sqlite3.Error) as err:
+                self._index = self._index_in_memory(err)
+                fresh = True
             if fresh and self.runs_dir.is_dir():
                 self.reindex()
         return self._index
 
+    def _index_in_memory(self, err: Exception) -> Index:
+        """A home whose index cannot be opened (read-only, or not made yet and not makeable):
+        the records are still readable, so read them into a throwaway index."""
+        if self.home.exists() and not self.home.is_dir():
+            raise UsageError(f"TRN_HOME={self.home} is not a directory; {HOME_FIX}")
+        if self.runs_dir.is_dir():
+            print(
+                f"trn: warning: cannot open {self.home / 'index.db'} ({err}); "
+                "reading the job records one by one",
+                file=sys.stderr,
+            )
+        return Index(Path(":memory:"))
+
     def create_job_dir(self, now: float | None = None) -> tuple[str, Path]:
         """Make a new, empty job dir; the exclusive ``mkdir`` makes the id unique."""
         now = time.time() if now is None else now
-        day = self.runs_dir / time.strftime("%Y/%m/%d", time.gmtime(now))
-        day.mkdir(parents=True, exist_ok=True)
+        day = make_dirs(self.runs_dir / time.strftime("%Y/%m/%d", time.gmtime(now)), self.home)
         for _ in range(100):
             job_id = ids.new_id(now)
             try:
@@ -120,7 +137,7 @@ class Registry:
                 print(f"trn: warning: skipping {path}: {err}", file=sys.stderr)
 
     def reindex(self) -> int:
-        index = self._index or Index(self.home / "index.db")
+        index = self._index or Index(make_dirs(self.home, self.home) / "index.db")
         self._index = index
         records = list(self.scan())
         index.replace_all(records)
