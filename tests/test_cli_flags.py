@@ -151,16 +151,17 @@ def test_example_config_composes_with_flags_over_it(trn_home, cli):
     code, out, err = cli("run", "--dry-run", "--json", "--config", str(EXAMPLE), "--devices", "cpu")
     assert code == 0, err
     config = json.loads(out)["config"]
-    assert config["name"] == "sample-train" and config["data"]["path"] == "datasets/sample"
+    assert config["name"] == "sample-train" and config["data"]["path"] == "sample"
     assert config["trainer"]["max_epochs"] == 2 and config["trainer"]["limit_train_batches"] == 8
     assert not (trn_home / "runs").exists()
 
 
 @pytest.mark.slow
-def test_example_config_runs_as_the_plan_says(trn_home):
-    proc = run_trn("run", "--json", "--config", "examples/sample_train.json")
+def test_example_config_runs_as_the_plan_says(trn_home, tmp_path):
+    # from any directory: the example names the bundled dataset, not a path under the checkout
+    proc = run_trn("run", "--json", "--config", str(EXAMPLE), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout)
     assert record["state"] == "completed" and record["name"] == "sample-train"
     assert Path(record["job_dir"]).is_relative_to(trn_home)
-    assert "data.path='datasets/sample'" in record["overrides"]  # the record says what ran
+    assert "data.path='sample'" in record["overrides"]  # the record says what ran
