@@ -63,6 +63,59 @@ def test_build_from_csv_with_label_column(tmp_path: Path, cli) -> None:
     assert load_index(tmp_path / "c").feature("y").num_classes == 3
 
 
+IRIS_LIKE = "sepal_length,sepal_width,species\n" + "".join(
+    f"{4 + i % 7 / 2},{2 + i % 5 / 3},{('setosa', 'versicolor', 'virginica')[i % 3]}\n"
+    for i in range(90)
+)
+
+
+def test_a_csv_with_text_labels_numbers_its_classes_and_trains(tmp_path: Path, cli) -> None:
+    """The iris case: classes named in the label column become 0..K-1 in sorted order, the
+    names are kept in index.json, and the dataset trains."""
+    (tmp_path / "iris.csv").write_text(IRIS_LIKE)
+    out = tmp_path / "iris"
+    code, _, err = cli("data", "build", str(out), "--from", str(tmp_path / "iris.csv"),
+                       "--label", "species")  # fmt: skip
+    assert code == 0, err
+    y = load_index(out).feature("y")
+    assert y.num_classes == 3 and y.class_names == ("setosa", "versicolor", "virginica")
+    _, labels = ShardDataset(out, "train")[np.arange(3)]
+    rows = np.sort(np.random.default_rng(0).permutation(90)[:72])[:3]
+    assert labels.tolist() == (rows % 3).tolist()
+    code, text, _ = cli("data", "info", str(out))
+    assert "3 classes (setosa, versicolor, virginica)" in text
+    code, _, err = cli("run", f"data.path={out}", "profile=dev", "--dry-run")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("a,label\n1,x\n\nsix,y\n", "line 4, column 'a': 'six' is not a number"),
+        ("a,label\n1,0\n2\n", "line 3 has 1 values, the header 2"),
+        ("a,label\n1,0.5\n", "must hold integer class ids 0..K-1 or names"),
+        ("a,label\n", "no rows under the header"),
+    ],
+)
+def test_a_bad_csv_is_one_line_naming_where(tmp_path: Path, cli, text, problem) -> None:
+    (tmp_path / "t.csv").write_text(text)
+    code, _, err = cli("data", "build", str(tmp_path / "o"), "--from", str(tmp_path / "t.csv"))
+    assert code == 2 and problem in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_class_names_must_match_num_classes(tmp_path: Path, cli) -> None:
+    (tmp_path / "iris.csv").write_text(IRIS_LIKE)
+    out = tmp_path / "iris"
+    assert cli("data", "build", str(out), "--from", str(tmp_path / "iris.csv"),
+               "--label", "species")[0] == 0  # fmt: skip
+    raw = json.loads((out / "index.json").read_text())
+    raw["features"][1]["class_names"].pop()
+    (out / "index.json").write_text(json.dumps(raw))
+    code, out_text, _ = cli("data", "verify", str(out))
+    assert code == 1 and "has 2 class_names for num_classes=3" in out_text
+
+
 def test_build_refuses_to_overwrite_without_force(tmp_path: Path, cli) -> None:
     np.savez(tmp_path / "a.npz", x=np.zeros((4, 1), np.float32))
     args = ["data", "build", str(tmp_path / "d"), "--from", str(tmp_path / "a.npz")]

@@ -122,6 +122,9 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"  {index.description}")
     for f in index.features:
         extra = f", {f.num_classes} classes" if f.num_classes else ""
+        if f.class_names:
+            shown = ", ".join(f.class_names[:8]) + (", ..." if len(f.class_names) > 8 else "")
+            extra += f" ({shown})"
         print(f"  feature {f.name}: {f.dtype} {list(f.shape)}{extra}")
     for k, s in summary["splits"].items():
         print(f"  split {k}: {s['samples']} samples in {s['shards']} shard(s), {s['bytes']} bytes")

@@ -35,8 +35,8 @@ def build(src: Path, out: Path, opts: BuildOptions, show_progress: bool = True) 
     """Read ``src``, split it deterministically by ``opts.seed``, write shards and the index."""
     if opts.shard_size < 1:
         raise UsageError(f"--shard-size must be at least 1, got {opts.shard_size}")
-    arrays, label = read_arrays(Path(src), opts.label)
-    features = infer_features(arrays, label)
+    arrays, label, names = read_arrays(Path(src), opts.label)
+    features = infer_features(arrays, label, names)
     parts = split_indices(len(arrays[features[0].name]), opts.splits, opts.seed)
     prepare_out(out, opts.force)
     total = sum(-(-len(ix) // opts.shard_size) for ix in parts.values())
@@ -87,7 +87,9 @@ def _chunks(arrays: dict[str, np.ndarray], ix: np.ndarray, size: int) -> Iterato
         yield {k: a[rows] for k, a in arrays.items()}
 
 
-def infer_features(arrays: dict[str, np.ndarray], label: str | None) -> list[Feature]:
+def infer_features(
+    arrays: dict[str, np.ndarray], label: str | None, class_names: list[str] | None = None
+) -> list[Feature]:
     counts = {k: len(a) if a.ndim else 0 for k, a in arrays.items()}
     if len(set(counts.values())) != 1 or 0 in counts.values():
         raise UsageError(f"arrays must share a non-empty first dimension, got {counts}")
@@ -99,13 +101,17 @@ def infer_features(arrays: dict[str, np.ndarray], label: str | None) -> list[Fea
         if name == label and a.dtype.kind in "iu":
             if a.ndim != 1 or a.min() < 0:
                 raise UsageError(f"label '{name}' must be one integer >= 0 per sample")
-            classes = int(a.max()) + 1
-        features.append(Feature(name, a.dtype.name, tuple(a.shape[1:]), classes))
+            classes = len(class_names) if class_names else int(a.max()) + 1
+        names = tuple(class_names) if name == label and class_names else None
+        features.append(Feature(name, a.dtype.name, tuple(a.shape[1:]), classes, names))
     return features
 
 
-def read_arrays(src: Path, label: str | None) -> tuple[dict[str, np.ndarray], str | None]:
-    """The named arrays in ``src`` and the name of the label among them."""
+def read_arrays(
+    src: Path, label: str | None
+) -> tuple[dict[str, np.ndarray], str | None, list[str] | None]:
+    """The named arrays in ``src``, the name of the label among them, and its class names (a
+    CSV whose labels are text)."""
     if not src.is_file():
         raise UsageError(f"--from {src}: no such file")
     if src.suffix == ".npz":
@@ -114,23 +120,58 @@ def read_arrays(src: Path, label: str | None) -> tuple[dict[str, np.ndarray], st
         name = label or "y"
         if label and label not in arrays:
             raise UsageError(f"--label {label}: not in {src} (arrays: {', '.join(arrays)})")
-        return arrays, name if name in arrays else None
+        return arrays, name if name in arrays else None, None
     if src.suffix == ".csv":
-        return _read_csv(src, label or "label"), "y"
+        arrays, names = _read_csv(src, label or "label")
+        return arrays, "y", names
     raise UsageError(f"--from {src}: expected an .npz of arrays or a .csv with a label column")
 
 
-def _read_csv(src: Path, label: str) -> dict[str, np.ndarray]:
+def _read_csv(src: Path, label: str) -> tuple[dict[str, np.ndarray], list[str] | None]:
+    """Features ``x`` (float32) and labels ``y`` (int64). Labels that are all integers are class
+    ids; otherwise each distinct text is a class, numbered in sorted order (the names are kept)."""
     with open(src, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or label not in rows[0]:
+        reader = csv.reader(f)
+        numbered = [(reader.line_num, r) for r in reader if r]  # blank lines skipped
+    if not numbered or label not in numbered[0][1]:
         raise UsageError(f"{src}: no '{label}' column in the header; name it with --label")
-    col = rows[0].index(label)
+    header, lines, rows = numbered[0][1], [n for n, _ in numbered[1:]], [r for _, r in numbered[1:]]
+    if not rows:
+        raise UsageError(f"{src}: no rows under the header")
+    col = header.index(label)
+    x = np.empty((len(rows), len(header) - 1), dtype=np.float64)
+    for n, row in enumerate(rows):
+        if len(row) != len(header):
+            raise UsageError(
+                f"{src}: line {lines[n]} has {len(row)} values, the header {len(header)}"
+            )
+        values = row[:col] + row[col + 1 :]
+        try:
+            x[n] = [float(v) for v in values]
+        except ValueError:
+            bad = next(j for j, v in enumerate(values) if not _is_number(v))
+            name = (header[:col] + header[col + 1 :])[bad]
+            raise UsageError(
+                f"{src}: line {lines[n]}, column '{name}': {values[bad]!r} is not a number; "
+                "every column but the label must be numeric"
+            ) from None
+    labels = [row[col].strip() for row in rows]
+    names = None
+    if all(_is_number(v) for v in labels):
+        numbers = np.array([float(v) for v in labels])
+        if not np.all(numbers == np.round(numbers)) or numbers.min() < 0:
+            raise UsageError(f"{src}: column '{label}' must hold integer class ids 0..K-1 or names")
+        ids = numbers.astype(np.int64).tolist()
+    else:
+        names = sorted(set(labels))
+        number = {name: i for i, name in enumerate(names)}
+        ids = [number[v] for v in labels]
+    return {"x": x.astype(np.float32), "y": np.asarray(ids, dtype=np.int64)}, names
+
+
+def _is_number(text: str) -> bool:
     try:
-        table = np.array([[float(v) for v in r] for r in rows[1:] if r], dtype=np.float64)
-    except ValueError as err:
-        raise UsageError(f"{src}: every value must be a number ({err})")
-    y = table[:, col]
-    if not np.all(y == np.round(y)):
-        raise UsageError(f"{src}: column '{label}' must hold integer class ids 0..K-1")
-    return {"x": np.delete(table, col, axis=1).astype(np.float32), "y": y.astype(np.int64)}
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -23,6 +23,7 @@ class Feature:
     dtype: str
     shape: tuple[int, ...]
     num_classes: int | None = None
+    class_names: tuple[str, ...] | None = None  # of classes 0..num_classes-1 (text labels)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,10 @@ def _manifest_problems(raw: dict[str, Any], root: Path) -> list[Problem]:
         problems.append(
             _p(INDEX, f"duplicate feature names {names}", "give each feature one entry")
         )
+    for f in raw["features"]:
+        if "class_names" in f and len(f["class_names"]) != f.get("num_classes"):
+            what = f"has {len(f['class_names'])} class_names for num_classes={f.get('num_classes')}"
+            problems.append(_p(f"feature {f['name']}", what, "give one name per class, in order"))
     base = root.resolve()
     for split, shards in raw["splits"].items():
         for i, shard in enumerate(shards):
@@ -180,7 +185,13 @@ def _name(root: Path, raw: dict[str, Any] | None) -> str:
 
 def _parse(root: Path, raw: dict[str, Any]) -> Index:
     features = tuple(
-        Feature(f["name"], f["dtype"], tuple(f["shape"]), f.get("num_classes"))
+        Feature(
+            f["name"],
+            f["dtype"],
+            tuple(f["shape"]),
+            f.get("num_classes"),
+            tuple(f["class_names"]) if "class_names" in f else None,
+        )  # fmt: skip
         for f in raw["features"]
     )
     splits = {

@@ -66,4 +66,6 @@ def _feature_doc(f: Feature) -> dict[str, Any]:
     doc: dict[str, Any] = {"name": f.name, "dtype": f.dtype, "shape": list(f.shape)}
     if f.num_classes is not None:
         doc["num_classes"] = f.num_classes
+    if f.class_names is not None:
+        doc["class_names"] = list(f.class_names)
     return doc
