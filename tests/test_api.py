@@ -47,6 +47,8 @@ def test_flags_are_keyword_arguments_with_the_same_conflict_rule(trn_home):
         trn.submit(["profile=prod"], profile="dev")
     with pytest.raises(TypeError, match="list of strings"):
         trn.submit("profile=dev")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list of strings"):
+        trn.submit(["optimizer.lr", 1e-3])  # type: ignore[list-item]
 
 
 def test_lookups_raise_typed_errors(trn_home):

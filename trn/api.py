@@ -109,7 +109,7 @@ def submit(
     """Validate, record and start a job in the background (``trn run --detach``); its handle.
 
     The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...)."""
-    if isinstance(overrides, str):
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides or []):
         raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
     from trn.cli.flags import Flags, make_plan
     from trn.detach import submit as start_detached
