@@ -103,7 +103,7 @@ def test_the_command_line_wins_over_the_config_file(tmp_path):
     got = resolve(Flags(config=str(EXAMPLE), profile="prod"), ["trainer.max_epochs=5"])
     assert "trainer.max_epochs=2" not in got.overrides and "profile=dev" not in got.overrides
     assert got.overrides[-2:] == ["profile=prod", "trainer.max_epochs=5"]
-    assert "data.path='datasets/sample'" in got.overrides
+    assert "data.path='sample'" in got.overrides
 
 
 @pytest.mark.parametrize(
