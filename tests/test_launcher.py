@@ -11,14 +11,16 @@ from hydra_plugins.trn_launcher.slurm_launcher import SlurmLauncher
 from hydra_plugins.trn_launcher.trn_launcher import TrnLauncher
 
 
-@pytest.fixture(autouse=True)
-def hydra_version_base_unset() -> None:
-    """Hydra's suites expect a fresh process; trn's compose (in-process CLI tests earlier in the
-    session) leaves Hydra's global version_base at 1.3, which changes hydra.job.chdir."""
+def test_trn_leaves_hydra_as_it_found_it(cli) -> None:
+    """Composing a config in-process must not leave Hydra's global version_base set: it would
+    change the Hydra app of a program that calls trn (and Hydra's own suites below)."""
     from hydra.core.singleton import Singleton
     from hydra.version import VersionBase
 
     Singleton._instances.pop(VersionBase, None)
+    assert cli("run", "profile=dev", "--dry-run")[0] == 0
+    assert cli("run", "--cfg", "job")[0] == 0
+    assert VersionBase not in Singleton._instances
 
 
 def test_discovery() -> None:

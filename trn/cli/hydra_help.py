@@ -48,11 +48,10 @@ def wanted(args: argparse.Namespace) -> bool:
 
 def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None = None) -> int:
     """Print what ``--cfg`` / ``--info`` ask for, after trn's own checks of the overrides."""
-    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from trn.config.compose import PRIMARY, compose
+    from trn.config.compose import PRIMARY, compose, hydra_session
     from trn.paths import conf_dir
 
     if (args.resolve or args.package) and not args.cfg:
@@ -63,8 +62,7 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
             f"--package {args.package}: no such node in the config; "
             "see the top-level keys with `trn run --cfg job`"
         )
-    directory = str(Path(config_dir or conf_dir()))
-    with initialize_config_dir(config_dir=directory, version_base="1.3", job_name="trn"):
+    with hydra_session(Path(config_dir or conf_dir())):
         hydra = GlobalHydra.instance().hydra
         assert hydra is not None
         if args.info:

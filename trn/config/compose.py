@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,30 @@ from trn.paths import conf_dir
 PRIMARY = "config"
 
 
+@contextmanager
+def hydra_session(directory: Path) -> Iterator[None]:
+    """Hydra initialised on ``directory`` for the block, leaving no global state behind: Hydra
+    restores its GlobalHydra but keeps the ``version_base`` set, which would change the Hydra
+    app of a program that calls trn (``hydra.job.chdir``, ...)."""
+    from hydra import initialize_config_dir
+    from hydra.core.singleton import Singleton
+    from hydra.version import VersionBase
+
+    before: Any = Singleton._instances.get(VersionBase)
+    base = before.version_base if before is not None else None
+    try:
+        with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="trn"):
+            yield
+    finally:
+        if before is None:
+            Singleton._instances.pop(VersionBase, None)
+        else:
+            before.version_base = base  # may be Hydra's "unspecified" marker, not a Version
+
+
 def compose(overrides: list[str], config_dir: Path | None = None) -> Any:
     """The composed ``DictConfig`` for ``overrides`` (not yet validated)."""
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -26,7 +47,7 @@ def compose(overrides: list[str], config_dir: Path | None = None) -> Any:
             f"no {PRIMARY}.yaml in config dir {directory}; pass a directory that has one"
         )
     try:
-        with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="trn"):
+        with hydra_session(directory):
             return hydra_compose(config_name=PRIMARY, overrides=list(overrides))
     except OverrideParseException as err:
         raise UsageError(explain_parse_error(overrides, str(err))) from None
