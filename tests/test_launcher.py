@@ -11,16 +11,20 @@ from hydra_plugins.trn_launcher.slurm_launcher import SlurmLauncher
 from hydra_plugins.trn_launcher.trn_launcher import TrnLauncher
 
 
-def test_trn_leaves_hydra_as_it_found_it(cli) -> None:
-    """Composing a config in-process must not leave Hydra's global version_base set: it would
-    change the Hydra app of a program that calls trn (and Hydra's own suites below)."""
-    from hydra.core.singleton import Singleton
+def test_trn_leaves_hydra_as_it_found_it(cli, trn_home) -> None:
+    """Composing configs and running a sweep in-process must not leave Hydra's global
+    version_base set: it would change the Hydra app of a program that calls trn (and Hydra's
+    own suites below, which expect it unspecified)."""
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.version import VersionBase
 
-    Singleton._instances.pop(VersionBase, None)
+    base = VersionBase.instance().getbase()  # Hydra's "unspecified" in a fresh process
     assert cli("run", "profile=dev", "--dry-run")[0] == 0
     assert cli("run", "--cfg", "job")[0] == 0
-    assert VersionBase not in Singleton._instances
+    quick = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1"]
+    assert cli("run", "-m", "profile=dev", "devices=cpu", *quick, "seed=1")[0] == 0  # a sweep
+    assert VersionBase.instance().getbase() is base
+    assert not GlobalHydra.instance().is_initialized()
 
 
 def test_discovery() -> None:

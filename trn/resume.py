@@ -79,16 +79,11 @@ def parent_attempt(meta_path: Path, meta: dict[str, Any]) -> int:
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
-    from trn.config.compose import explain_parse_error
+    from trn.config.compose import parse_overrides
 
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as err:
-        raise UsageError(explain_parse_error(overrides, str(err))) from None
+    parsed = parse_overrides(overrides)
     cfg = OmegaConf.create(config)
     problems = []
     for text, o in zip(overrides, parsed):

@@ -15,24 +15,37 @@ PRIMARY = "config"
 
 
 @contextmanager
-def hydra_session(directory: Path) -> Iterator[None]:
-    """Hydra initialised on ``directory`` for the block, leaving no global state behind: Hydra
-    restores its GlobalHydra but keeps the ``version_base`` set, which would change the Hydra
-    app of a program that calls trn (``hydra.job.chdir``, ...)."""
-    from hydra import initialize_config_dir
+def hydra_globals_kept() -> Iterator[None]:
+    """Put Hydra's process-wide state back as it was after the block: its GlobalHydra and its
+    ``version_base``. Hydra's own context managers keep the version_base they set, which would
+    change the Hydra app of a program that calls trn (``hydra.job.chdir``, ...)."""
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.singleton import Singleton
     from hydra.version import VersionBase
 
+    hydra = GlobalHydra.instance().hydra
     before: Any = Singleton._instances.get(VersionBase)
     base = before.version_base if before is not None else None
     try:
-        with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="trn"):
-            yield
+        yield
     finally:
+        GlobalHydra.instance().hydra = hydra
         if before is None:
             Singleton._instances.pop(VersionBase, None)
         else:
             before.version_base = base  # may be Hydra's "unspecified" marker, not a Version
+
+
+@contextmanager
+def hydra_session(directory: Path) -> Iterator[None]:
+    """Hydra initialised on ``directory`` for the block, leaving no global state behind."""
+    from hydra import initialize_config_dir
+
+    with (
+        hydra_globals_kept(),
+        initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="trn"),
+    ):
+        yield
 
 
 def compose(overrides: list[str], config_dir: Path | None = None) -> Any:
@@ -59,6 +72,19 @@ def compose(overrides: list[str], config_dir: Path | None = None) -> Any:
         raise UsageError(f"cannot read the configs in {directory}: {err}") from None
 
 
+def parse_overrides(overrides: list[str]) -> list[Any]:
+    """Hydra's ``Override`` objects for ``overrides``; a syntax error is one line naming the
+    override. (Hydra's parser sets the global version_base when none is: kept as it was.)"""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        with hydra_globals_kept():
+            return OverridesParser.create().parse_overrides(list(overrides))
+    except OverrideParseException as err:
+        raise UsageError(explain_parse_error(list(overrides), str(err))) from None
+
+
 def explain_parse_error(overrides: list[str], message: str) -> str:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
@@ -66,7 +92,8 @@ def explain_parse_error(overrides: list[str], message: str) -> str:
     parser = OverridesParser.create()
     for override in overrides:
         try:
-            parser.parse_overrides([override])
+            with hydra_globals_kept():
+                parser.parse_overrides([override])
         except OverrideParseException as err:
             lines = [ln for ln in str(err).splitlines()[1:] if ln and not ln.startswith("See ")]
             reason = lines[0].split(" expecting ")[0] if lines else "cannot parse"

@@ -37,15 +37,9 @@ def sweeper_of(overrides: list[str]) -> str:
 
 
 def parse(overrides: list[str]) -> list[Any]:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
+    from trn.config.compose import parse_overrides
 
-    from trn.config.compose import explain_parse_error
-
-    try:
-        return OverridesParser.create().parse_overrides(list(overrides))
-    except OverrideParseException as err:
-        raise UsageError(explain_parse_error(list(overrides), str(err))) from None
+    return parse_overrides(overrides)
 
 
 def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> Checked:

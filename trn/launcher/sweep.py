@@ -172,16 +172,15 @@ def multirun(task: SweepTask, overrides: list[str], config_dir: Path | None) -> 
     from hydra._internal.utils import create_config_search_path
     from hydra.core.global_hydra import GlobalHydra
 
+    from trn.config.compose import hydra_globals_kept
     from trn.paths import conf_dir
 
-    version.setbase("1.3")
-    GlobalHydra.instance().clear()
-    search_path = create_config_search_path(str(config_dir or conf_dir()))
-    hydra = Hydra.create_main_hydra2(task_name="trn", config_search_path=search_path)
-    try:
-        return hydra.multirun(config_name=CONFIG_NAME, task_function=task, overrides=overrides)
-    finally:
+    with hydra_globals_kept():
+        version.setbase("1.3")
         GlobalHydra.instance().clear()
+        search_path = create_config_search_path(str(config_dir or conf_dir()))
+        hydra = Hydra.create_main_hydra2(task_name="trn", config_search_path=search_path)
+        return hydra.multirun(config_name=CONFIG_NAME, task_function=task, overrides=overrides)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
