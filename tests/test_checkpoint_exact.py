@@ -2,6 +2,11 @@
 boundary, start over with scrambled RNGs and fresh weights, resume, and match the uninterrupted
 run bit for bit. The GPU case checks what the CPU cannot: the CUDA RNG stream (dropout) and
 deterministic CUDA kernels. The subprocess/SIGKILL version is tests/test_faults_exact.py.
+
+Bit-for-bit resume can only be judged against a reference that repeats: the stopped run must
+match it at every save before the stop. In the full suite, now and then, two identical fits in
+this process differ from step 1 by ~1e-7 (cause not found; never in a fresh process's runs of
+this file alone). Such a pair is run again, and the test fails only if it never repeats.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def fit(accelerator: str, folder: Path, seed: int, stop: int | None, resume: str
         config={"seed": 0},
         objective={"metric": "val/acc", "mode": "max"},
         events=None,
-        every_n_steps=3,
+        every_n_steps=1,  # every step saved: a mismatch names the first step that differs
         keep_last=100,
     )
     trainer = pl.Trainer(
@@ -85,9 +90,18 @@ def tensors(meta: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("accelerator", ["cpu", GPU])
 @pytest.mark.parametrize("stop", [5, 7, 10])  # mid-epoch 0, the last batch of epoch 0, epoch 1
 def test_stop_and_resume_matches_the_uninterrupted_run(tmp_path, accelerator, stop):
-    reference = tensors(fit(accelerator, tmp_path / "ref", 0, None, None))
-    stopped = fit(accelerator, tmp_path / "a", 0, stop, None)
-    assert stopped.name.endswith(f"-s{stop:07d}-stop.meta.json")
+    unrepeatable = []
+    for attempt in range(3):
+        ref, a = tmp_path / f"ref{attempt}", tmp_path / f"a{attempt}"
+        reference = tensors(fit(accelerator, ref, 0, None, None))
+        stopped = fit(accelerator, a, 0, stop, None)
+        assert stopped.name.endswith(f"-s{stop:07d}-stop.meta.json")
+        differs = diverged(ref, a)
+        if differs is None:
+            break
+        unrepeatable.append(differs)
+    else:
+        pytest.fail(f"an uninterrupted fit does not repeat in this process: {unrepeatable}")
     torch.manual_seed(1234)  # a fresh process would not share the interrupted one's RNG state
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(1234)
@@ -97,19 +111,19 @@ def test_stop_and_resume_matches_the_uninterrupted_run(tmp_path, accelerator, st
     final = tensors(resumed)
     assert final.keys() == reference.keys()
     different = [k for k in final if not torch.equal(final[k].cpu(), reference[k].cpu())]
-    assert not different, diverged(tmp_path / "ref", tmp_path / "b", different)
+    assert not different, f"{len(different)} tensors differ: {diverged(ref, tmp_path / 'b')}"
 
 
-def diverged(ref: Path, resumed: Path, different: list[str]) -> str:
-    """Where the resumed run first left the reference: at its first save after the resume (the
-    restore was wrong) or later (a step that does not repeat bit for bit)."""
+def diverged(ref: Path, other: Path) -> str | None:
+    """The first save of ``other`` that differs from the reference's at the same step (every
+    step is saved), or None when all saves they share are equal."""
     by_step = {json.loads(m.read_text())["step"]: m for m in ref.glob("*.meta.json")}
-    for meta in sorted(resumed.glob("*.meta.json")):
+    for meta in sorted(other.glob("*.meta.json")):
         step = json.loads(meta.read_text())["step"]
         if step not in by_step:
             continue
         a, b = tensors(by_step[step]), tensors(meta)
         worst = max((a[k].double() - b[k].double()).abs().max().item() for k in a)
         if worst:
-            return f"{len(different)} tensors differ; first at step {step} (max |diff| {worst:.3g})"
-    return f"{len(different)} tensors differ, only in the final state: {different[:3]}"
+            return f"{other.name} first differs at step {step} (max |diff| {worst:.3g})"
+    return None
