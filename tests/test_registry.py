@@ -127,3 +127,34 @@ def test_records_stay_readable_when_the_index_cannot_be_opened(cli, trn_home):
     assert "cannot open" in err and "reading the job records one by one" in err
     code, out, _ = cli("status", jobs[0].job_id, "--json")
     assert code == 0 and json.loads(out)["state"] == "completed"
+
+
+def _open_and_write(path: str, go: float) -> str:
+    import time
+    from pathlib import Path
+
+    from trn.registry.index import Index
+
+    while time.time() < go:  # start together, as the jobs of a sweep do
+        pass
+    try:
+        row = {"job_id": f"j{os.getpid()}", "state": "running", "created_at": "t", "job_dir": "d"}
+        Index(Path(path)).upsert(row)
+        return "ok"
+    except Exception as err:  # noqa: BLE001 - the test reports whatever it was
+        return f"{type(err).__name__}: {err}"
+
+
+def test_processes_opening_a_new_index_together_all_get_it(tmp_path):
+    """Switching a new index to WAL fails at once ("database is locked") in every process but
+    one while they open it together; a sweep's first jobs did, and its summary then broke."""
+    import multiprocessing
+    import time
+
+    failures = []
+    with multiprocessing.get_context("fork").Pool(6) as pool:
+        for round_ in range(10):
+            go = time.time() + 0.3
+            args = [(str(tmp_path / f"index-{round_}.db"), go)] * 6
+            failures += [r for r in pool.starmap(_open_and_write, args) if r != "ok"]
+    assert not failures, failures

@@ -43,6 +43,8 @@ class Registry:
             try:
                 self._index = Index(self.home / "index.db")
             except (OSError, sqlite3.Error) as err:
+                if "locked" in str(err):  # busy for longer than the timeout: not a read-only home
+                    raise
                 self._index = self._index_in_memory(err)
                 fresh = True
             if fresh and self.runs_dir.is_dir():
