@@ -154,3 +154,17 @@ def test_optuna_drives_the_trn_launcher(trn_home: Path) -> None:
     sweep_dir = next(trn_home.glob(f"sweeps/*/*/*/{summary['sweep_id']}"))
     started = validate_file(sweep_dir / "events.jsonl")[0]
     assert started["sweeper"] == "optuna" and started["jobs"] is None
+
+
+def test_a_summary_takes_jobs_that_ended_without_an_error_text() -> None:
+    from trn.launcher.summary import summarize
+
+    records = [
+        {"job_id": "b", "state": "completed", "metrics": {"val/acc": 0.9}},
+        {"job_id": "a", "state": "lost", "error": None},  # its supervisor died: no error text
+        {"job_id": "c", "state": "cancelled", "error": ""},
+    ]
+    summary = summarize("s", records, {"metric": "val/acc", "mode": "max"}, "completed", 1.0)
+    assert [r["job_id"] for r in summary["jobs"]] == ["b", "c", "a"]
+    assert [r["error"] for r in summary["jobs"]] == [None, "", ""]
+    assert summary["best"] == {"job_id": "b", "value": 0.9}

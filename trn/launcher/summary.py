@@ -47,7 +47,7 @@ def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:
         "value": metrics.get(metric) if metric else None,
         "overrides": list(record.get("overrides") or []),
         "metrics": metrics,
-        "error": (record.get("error") or "").splitlines()[0][:200] if failed else None,
+        "error": ((record.get("error") or "").splitlines() or [""])[0][:200] if failed else None,
     }
 
 
