@@ -26,9 +26,10 @@ def make_dirs(path: Path, home: Path) -> Path:
     return path
 
 
-def readable_home() -> Path:
-    """``$TRN_HOME`` for a command that only reads: it need not exist yet, but not as a file."""
-    home = trn_home()
+def readable_home(home: Path | None = None) -> Path:
+    """``$TRN_HOME`` (or ``home``) for a command that only reads: it need not exist yet, but
+    not as a file."""
+    home = home or trn_home()
     if home.exists() and not home.is_dir():
         raise UsageError(f"TRN_HOME={home} is not a directory; {HOME_FIX}")
     return home

@@ -12,7 +12,7 @@ from typing import Any
 
 from trn import fsutil, ids
 from trn.errors import NotFound, UsageError
-from trn.paths import HOME_FIX, make_dirs, trn_home
+from trn.paths import make_dirs, readable_home, trn_home
 from trn.registry.index import Index
 from trn.registry.record import JobRecord, effective_state
 
@@ -54,8 +54,7 @@ class Registry:
     def _index_in_memory(self, err: Exception) -> Index:
         """A home whose index cannot be opened (read-only, or not made yet and not makeable):
         the records are still readable, so read them into a throwaway index."""
-        if self.home.exists() and not self.home.is_dir():
-            raise UsageError(f"TRN_HOME={self.home} is not a directory; {HOME_FIX}")
+        readable_home(self.home)  # a home that is a file: the usage error, not an empty index
         if self.runs_dir.is_dir():
             print(
                 f"trn: warning: cannot open {self.home / 'index.db'} ({err}); "
