@@ -10,8 +10,8 @@ import pytest
 from conftest import ROOT, run_trn
 
 import trn.devices
-from trn.cli.config_file import file_overrides, quote
-from trn.cli.flags import Flags, resolve
+from trn.config.file import file_overrides, quote
+from trn.config.flags import Flags, resolve
 from trn.errors import UsageError
 
 EXAMPLE = ROOT / "examples" / "sample_train.json"

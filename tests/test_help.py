@@ -12,8 +12,8 @@ import yaml
 from conftest import ROOT, run_trn
 
 from trn.cli.complete import candidates
-from trn.cli.flags import FLAGS
 from trn.cli.main import COMMANDS, build_parser
+from trn.config.flags import FLAGS
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:

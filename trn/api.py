@@ -111,8 +111,9 @@ def submit(
     The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...)."""
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides or []):
         raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
-    from trn.cli.flags import Flags, make_plan
+    from trn.config.flags import Flags
     from trn.detach import submit as start_detached
+    from trn.plan import plan_with_flags
 
     def text(value: Any) -> str | None:
         return None if value is None else str(value)
@@ -125,7 +126,7 @@ def submit(
         log_dir=text(log_dir),
         event_log=text(event_log),
     )
-    record = start_detached(make_plan(flags, list(overrides)))
+    record = start_detached(plan_with_flags(flags, list(overrides)))
     return Job(record["job_id"], record["job_dir"])
 
 

@@ -77,10 +77,10 @@ def take_over(job_dir: Path, early: list[int] | None = None) -> dict[str, Any]:
 
     ``early``: signals received before now (a cancel right after submit); the supervisor
     forwards them to the runner as soon as it exists."""
-    from trn.cli.output import event_line
     from trn.registry.record import JobRecord
     from trn.registry.store import Registry
     from trn.supervisor import Supervisor
+    from trn.text import event_line
 
     def echo(event: dict[str, Any]) -> None:
         print(event_line(event), flush=True)

@@ -65,6 +65,21 @@ def make_plan(
     )
 
 
+def plan_with_flags(flags: Any, overrides: list[str], **kwargs: Any) -> Plan:
+    """:func:`make_plan` for ``trn run``'s flags (:class:`trn.config.flags.Flags`) plus
+    overrides; errors name the flag at fault."""
+    from trn.config.flags import annotate, home_env, resolve
+    from trn.errors import UsageError
+
+    resolved = resolve(flags, overrides, kwargs.get("config_dir"))
+    kwargs.setdefault("home", resolved.home)
+    try:
+        with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
+            return make_plan(resolved.overrides, **kwargs)
+    except UsageError as err:
+        raise annotate(err, resolved.origins) from None
+
+
 def check_data(config: dict[str, Any]) -> None:
     """Check a trn dataset's index and shard files now, before any job dir exists."""
     data = config["data"]

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trn.cli import output
+from trn import text as output
 
 
 def add_parser(sub: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from trn.cli import output
+from trn import text as output
 
 EXAMPLES = """examples:
   trn doctor                               torch, driver, GPUs, CPUs, disk; can `trn run` start?

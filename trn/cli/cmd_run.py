@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from trn.cli import flags, hydra_help, output
+from trn import text as output
+from trn.cli import hydra_help
+from trn.config import flags
 
 EXAMPLES = """examples:
   trn run                                        the default model on the bundled dataset
@@ -68,14 +70,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.plan import describe
+    from trn.plan import describe, plan_with_flags
 
     given = flags.Flags.from_args(args)
     if hydra_help.wanted(args):
         return hydra_help.show(args, flags.resolve(given, args.overrides).overrides)
     if args.multirun:  # issue 4: a sweep of jobs, each planned like this single run
         return sweep(args, flags.resolve(given, args.overrides))
-    plan = flags.make_plan(given, args.overrides)
+    plan = plan_with_flags(given, args.overrides)
     if args.dry_run:
         return print_plan(describe(plan), args.json)
     if args.detach:

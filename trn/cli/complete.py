@@ -112,7 +112,7 @@ def config_tree() -> tuple[dict[str, Any], set[str]]:
     """The keys of the default config (primary + each group's default option), and the groups."""
     import yaml
 
-    from trn.cli.config_file import config_groups
+    from trn.config.file import config_groups
     from trn.paths import conf_dir
 
     root = conf_dir()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from trn.cli.output import event_line
+from trn.text import event_line
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CLEAR = "\r\x1b[K"

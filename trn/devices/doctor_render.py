@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trn.cli.output import table
 from trn.devices.snapshot import LINK_HELP
+from trn.text import table
 
 SHORT = {"NVLINK": "NV"}
 

@@ -28,7 +28,7 @@ SHOWN = {  # what a sweep prints per job (all events still go to the job's files
 
 
 def make_echo(stream: IO[str], num: int | None) -> Callable[[dict[str, Any]], None]:
-    from trn.cli import output
+    from trn import text as output
 
     prefix = "" if num is None else f"[{num}] "
 

@@ -62,7 +62,7 @@ def varying(rows: list[dict[str, Any]]) -> set[str]:
 
 
 def render(summary: dict[str, Any]) -> str:
-    from trn.cli import output
+    from trn import text as output
 
     rows, metric = summary["jobs"], summary["objective"]["metric"] or "objective"
     swept = varying(rows)

@@ -188,7 +188,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def print_summary(summary: dict[str, Any], as_json: bool) -> None:
-    from trn.cli import output
+    from trn import text as output
 
     if as_json:
         output.print_json(summary)

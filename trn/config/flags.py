@@ -3,7 +3,7 @@
 ``--profile prod`` is ``profile=prod``, ``--weights W`` is ``weights=W``, ``--devices
 cuda:0,cuda:1`` is ``devices=gpu devices.ids=[0,1]``, ``--event-log F`` is ``events.file=F``,
 ``--log-dir D`` is ``TRN_HOME=D`` for this job, and ``--config FILE`` merges a whole JSON/YAML
-config (:mod:`trn.cli.config_file`). Flags and overrides mix; a flag and an override setting the
+config (:mod:`trn.config.file`). Flags and overrides mix; a flag and an override setting the
 same key is an error naming both. Precedence: ``conf/`` < ``--config`` < flags and overrides.
 
 The Python API (:mod:`trn.api`) takes the same flags as keyword arguments, through this code.
@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
-from trn.cli.config_file import file_overrides, quote
+from trn.config.file import file_overrides, quote
 from trn.errors import ConfigError, UsageError
 
 # (name, metavar, one-line help); `--log-dir` is `log_dir` here
@@ -140,21 +139,8 @@ def annotate(err: UsageError, origins: dict[str, str]) -> UsageError:
     return err
 
 
-def make_plan(flags: Flags, overrides: list[str], **kwargs: Any) -> Any:
-    """:func:`trn.plan.make_plan` for flags plus overrides; errors name the flag at fault."""
-    from trn.plan import make_plan as plan_overrides
-
-    resolved = resolve(flags, overrides, kwargs.get("config_dir"))
-    kwargs.setdefault("home", resolved.home)
-    try:
-        with _home_env(resolved.home):  # e.g. the dataset check's cache lives there too
-            return plan_overrides(resolved.overrides, **kwargs)
-    except UsageError as err:
-        raise annotate(err, resolved.origins) from None
-
-
 @contextmanager
-def _home_env(home: Path | None) -> Iterator[None]:
+def home_env(home: Path | None) -> Iterator[None]:
     """``TRN_HOME=home`` while planning (``--log-dir``), then as it was."""
     before = os.environ.get("TRN_HOME")
     if home is not None:
