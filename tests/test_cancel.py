@@ -124,7 +124,7 @@ def test_cancel_a_detached_sweep_cancels_its_jobs(trn_home):
 
 
 def test_cancel_a_lost_sweep_ends_its_jobs_and_the_sweep(trn_home):
-    from trn.launcher.sweep import record_process, sweep_events
+    from trn.registry.sweeps import record_process, sweep_events
 
     sweep_id = "261128-120000-swlo"
     sweep_dir = trn_home / "sweeps" / "2026" / "11" / "28" / sweep_id
@@ -158,7 +158,7 @@ def test_cancel_names_what_it_cannot_find(trn_home):
 def test_cancel_a_sweep_whose_process_dies_of_the_signal(trn_home):
     """SIGINT before the sweep process had started its sweep kills it without a summary: the
     command sees the process gone and ends the sweep itself."""
-    from trn.launcher.sweep import record_process, sweep_events
+    from trn.registry.sweeps import record_process, sweep_events
 
     sweep_id = "261128-120000-swdi"
     sweep_dir = trn_home / "sweeps" / "2026" / "11" / "28" / sweep_id

@@ -8,9 +8,7 @@ over ``hydra/launcher=trn`` (or whichever launcher the overrides pick), and end 
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from trn.errors import JobFailed
 from trn.launcher import expand
 from trn.launcher.summary import render, summarize
 from trn.launcher.task import SweepTask
+from trn.registry.sweeps import new_sweep_dir, record_process, sweep_events
 
 CONFIG_NAME = "config"
 
@@ -29,21 +28,6 @@ CONFIG_NAME = "config"
 class SweepResult:
     summary: dict[str, Any]
     exit_code: int
-
-
-def new_sweep_dir(home: Path) -> tuple[str, Path]:
-    """``$TRN_HOME/sweeps/YYYY/MM/DD/<sweep_id>``, made exclusively (the id is unique)."""
-    from trn import ids
-    from trn.paths import make_dirs
-
-    day = make_dirs(home / "sweeps" / time.strftime("%Y/%m/%d", time.gmtime()), home)
-    while True:
-        sweep_id = ids.new_id()
-        try:
-            (day / sweep_id).mkdir()
-            return sweep_id, day / sweep_id
-        except FileExistsError:
-            continue
 
 
 def run_sweep(
@@ -84,25 +68,6 @@ def run_sweep(
     return SweepResult(summary, exit_code(summary))
 
 
-def record_process(
-    sweep_dir: Path, sweep_id: str, jobs: int | None, pid: int | None = None
-) -> dict[str, Any]:
-    """``sweep.json``: which process runs the sweep (``pid``, default this one); ``trn cancel
-    SWEEP`` signals it."""
-    from trn import fsutil
-    from trn.cancel import SWEEP_STATE
-
-    info = {
-        "sweep_id": sweep_id,
-        "sweep_dir": str(sweep_dir),
-        "pid": pid or os.getpid(),
-        "host": socket.gethostname(),
-        "jobs": jobs,
-    }
-    fsutil.atomic_write_json(sweep_dir / SWEEP_STATE, info)
-    return info
-
-
 def exit_code(summary: dict[str, Any]) -> int:
     if summary["state"] == "cancelled":
         return 130
@@ -137,18 +102,6 @@ def finish(
     )
     events.close()
     return summary
-
-
-def sweep_events(sweep_dir: Path, sweep_id: str, home: Path) -> Any:
-    from trn.events.writer import EventWriter
-
-    return EventWriter(
-        sweep_dir,
-        None,  # type: ignore[arg-type]  # sweep events belong to no job
-        source="launcher",
-        sweep_id=sweep_id,
-        global_path=home / "events.jsonl",
-    )
 
 
 def hydra_overrides(overrides: list[str], sweep_dir: Path, checked: expand.Checked) -> list[str]:
