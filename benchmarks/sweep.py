@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trn.launcher.pool import Job, Scheduler  # noqa: E402
-from trn.launcher.slots import Pool, gpu_slots, usable_cpu_list  # noqa: E402
+from trn.launcher.pool import Pool, gpu_slots, usable_cpu_list  # noqa: E402
+from trn.launcher.scheduler import Scheduler, WorkItem  # noqa: E402
 
 
 def trn_sweep(home: Path, overrides: list[str]) -> tuple[float, dict]:
@@ -94,7 +94,7 @@ def sim_part(n: int, gpus: int = 8, seed: int = 0) -> dict:
     specs = [(rng.uniform(1.0, 4.0), 2 if rng.random() < 0.25 else 1) for _ in range(n)]
     with tempfile.TemporaryDirectory() as tmp:
         pool = Pool(gpu_slots([f"GPU-{i:08x}-fake-sim" for i in range(gpus)]), home=Path(tmp))
-        jobs = [Job(i, ["sleep", f"{d:.3f}"], need=need) for i, (d, need) in enumerate(specs)]
+        jobs = [WorkItem(i, ["sleep", f"{d:.3f}"], need=need) for i, (d, need) in enumerate(specs)]
         cpu0, started = time.process_time(), time.monotonic()
         outcomes = Scheduler(pool).run(jobs)
         makespan, cpu = time.monotonic() - started, time.process_time() - cpu0

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from trn.devices.leases import LeaseStore
-from trn.launcher.pool import Job, Scheduler
-from trn.launcher.slots import Pool, cpu_slots, gpu_slots
+from trn.launcher.pool import Pool, cpu_slots, gpu_slots
+from trn.launcher.scheduler import Scheduler, WorkItem
 
 GPUS = [f"GPU-{i:08x}-fake" for i in range(4)]
 
 
-def sleeper(index: int, seconds: float, out: Path, need: int = 1) -> Job:
+def sleeper(index: int, seconds: float, out: Path, need: int = 1) -> WorkItem:
     """A job that records the GPUs it was given and sleeps."""
     code = (
         "import json, os, sys, time; "
@@ -28,7 +28,7 @@ def sleeper(index: int, seconds: float, out: Path, need: int = 1) -> Job:
         " os.environ['OMP_NUM_THREADS'], time.time()]) + '\\n'); "
         f"time.sleep({seconds})"
     )
-    return Job(index, [sys.executable, "-c", code], need=need)
+    return WorkItem(index, [sys.executable, "-c", code], need=need)
 
 
 def test_jobs_never_share_a_gpu_and_leases_are_held_then_released(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ def test_jobs_never_share_a_gpu_and_leases_are_held_then_released(tmp_path: Path
     jobs = [sleeper(i, 0.4, out, need=2 if i % 3 == 0 else 1) for i in range(9)]
     held: list[int] = []
 
-    def on_event(what: str, job: Job, outcome) -> None:
+    def on_event(what: str, job: WorkItem, outcome) -> None:
         if what == "started":
             held.append(len(LeaseStore(tmp_path).holders()))
 
@@ -123,7 +123,7 @@ def test_sigint_cancels_running_jobs_and_kills_none_left(tmp_path: Path) -> None
 
 def test_the_pool_is_the_machines_gpus_or_cpu_shares(tmp_path: Path, monkeypatch) -> None:
     from trn.devices.fake import machine
-    from trn.launcher.slots import build_pool
+    from trn.launcher.pool import build_pool
 
     spec = tmp_path / "machine.json"
     spec.write_text(json.dumps(machine(8)))

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trn.errors import JobFailed
 from trn.launcher import trn_jobs
-from trn.launcher.pool import Job, Outcome, Scheduler
-from trn.launcher.slots import Pool, build_pool
+from trn.launcher.batch import failed_return, sweep_config, why
+from trn.launcher.pool import Pool, build_pool, slots_needed
+from trn.launcher.scheduler import Outcome, Scheduler, WorkItem
 from trn.launcher.task import SweepTask
 
 
@@ -62,35 +62,6 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     return returns
 
 
-def sweep_config(launcher: Any, overrides: list[str], idx: int) -> Any:
-    from omegaconf import open_dict
-
-    cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
-    with open_dict(cfg):
-        cfg.hydra.job.id = f"{idx}"
-        cfg.hydra.job.num = idx
-    return cfg
-
-
-def slots_needed(devices: Any, pool: Pool, gpus_per_job: int = 1) -> int:
-    """GPU slots: ``devices.count`` (one machine: never x ``num_nodes``); CPU: ``processes``."""
-    if pool.kind == "gpu":
-        if devices is not None and devices.get("kind") == "cpu":
-            return 1
-        count = devices.get("count") if devices is not None else None
-        return max(1, int(count or gpus_per_job))
-    processes = devices.get("processes") if devices is not None else None
-    return max(1, min(int(processes or 1), len(pool.slots)))
-
-
-def failed_return(overrides: list[str], cfg: Any, why: str) -> Any:
-    from hydra.core.utils import JobReturn, JobStatus
-
-    ret = JobReturn(overrides=overrides, hydra_cfg=cfg)
-    ret.status, ret._return_value = JobStatus.FAILED, JobFailed(why)
-    return ret
-
-
 def _worker_job(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool) -> tuple:
     from hydra.core.singleton import Singleton
 
@@ -112,7 +83,7 @@ def _worker_job(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: 
         str(tmp / f"{num}.result"),
     ]
     need = slots_needed(cfg.get("devices"), pool, int(launcher.params.get("gpus_per_job") or 1))
-    return Job(num, argv, need=need), (overrides, cfg)
+    return WorkItem(num, argv, need=need), (overrides, cfg)
 
 
 def _collect(item: tuple, out: Outcome, tmp: Path) -> Any:
@@ -122,17 +93,6 @@ def _collect(item: tuple, out: Outcome, tmp: Path) -> Any:
         # safe: a JobReturn our own worker wrote into the launcher's private mkdtemp dir (0700)
         return pickle.loads(result.read_bytes())  # safe: see above
     return failed_return(overrides, cfg, why(out))
-
-
-def why(out: Outcome) -> str:
-    """One line: why a job's process left no result."""
-    if out.rc is None:
-        return "cancelled before it started" if out.cancelled else "never started"
-    if out.rc < 0:
-        import signal
-
-        return f"job process killed by {signal.Signals(-out.rc).name}"
-    return f"job process exited with code {out.rc} and no result"
 
 
 def _home() -> Path:

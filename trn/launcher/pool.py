@@ -72,7 +72,7 @@ def gpu_slots(uuids: list[str]) -> list[Slot]:
 
 def pool_gpus() -> list[str]:
     """The UUIDs of the GPUs this process may use (NVML, the fake machine, the inherited pool)."""
-    from trn.devices.nvml import take_snapshot
+    from trn.devices.probe import take_snapshot
 
     return [g.uuid for g in take_snapshot().usable()]
 
@@ -135,3 +135,14 @@ def build_pool(devices: str, cpu_count: int | None, home: Path | None, hold_leas
         return Pool(gpu_slots(gpus), home, hold_leases, threads_per_slot=per)
     slots = cpu_slots(cpu_count, cpus)
     return Pool(slots, None, hold_leases, threads_per_slot=len(slots[0].cpus))
+
+
+def slots_needed(devices: Any, pool: Pool, gpus_per_job: int = 1) -> int:
+    """GPU slots: ``devices.count`` (one machine: never x ``num_nodes``); CPU: ``processes``."""
+    if pool.kind == "gpu":
+        if devices is not None and devices.get("kind") == "cpu":
+            return 1
+        count = devices.get("count") if devices is not None else None
+        return max(1, int(count or gpus_per_job))
+    processes = devices.get("processes") if devices is not None else None
+    return max(1, min(int(processes or 1), len(pool.slots)))

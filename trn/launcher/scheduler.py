@@ -1,6 +1,7 @@
-"""The scheduler: run jobs as fresh processes on free slots, the next the moment one frees.
+"""The scheduler: run work items (a sweep's jobs) as fresh processes on free slots of the pool,
+the next the moment one frees.
 
-Jobs needing more slots start first (they are the hard ones to pack); a job that does not fit
+Items needing more slots start first (they are the hard ones to pack); a job that does not fit
 now lets smaller ones behind it start. One waiter thread per process reports its exit, so a
 freed slot is reused within milliseconds. SIGINT/SIGTERM cancel: nothing new starts, every
 running job gets ``cancel_signal`` (its process group), ``grace_s`` later SIGKILL; a second
@@ -20,13 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trn.launcher.slots import Assignment, Pool, Slot
+from trn.launcher.pool import Assignment, Pool, Slot
 
 RETRY_S = 1.0  # when another process holds a GPU we want, look again this often
 
 
 @dataclass
-class Job:
+class WorkItem:
+    """One queued unit of work: a command to run as a fresh process on ``need`` free slots."""
+
     index: int
     argv: list[str]
     need: int = 1
@@ -38,6 +41,8 @@ class Job:
 
 @dataclass
 class Outcome:
+    """How one work item went: when and where it ran, and its exit status."""
+
     index: int
     rc: int | None = None  # None: never started
     started: float | None = None
@@ -58,7 +63,7 @@ class Scheduler:
         stagger_s: float = 0.0,
         grace_s: float = 60.0,
         cancel_signal: int = signal.SIGINT,
-        on_event: Callable[[str, Job, Outcome], None] | None = None,
+        on_event: Callable[[str, WorkItem, Outcome], None] | None = None,
     ):
         self.pool = pool
         self.max_parallel = max_parallel or len(pool.slots)
@@ -73,7 +78,7 @@ class Scheduler:
         self.interrupted = False
 
     # -- public -----------------------------------------------------------------------------
-    def run(self, jobs: list[Job]) -> list[Outcome]:
+    def run(self, jobs: list[WorkItem]) -> list[Outcome]:
         for job in jobs:
             if job.need > len(self.pool.slots):
                 raise ValueError(
@@ -81,7 +86,7 @@ class Scheduler:
                 )
         outcomes = {j.index: Outcome(j.index) for j in jobs}
         pending = sorted(jobs, key=lambda j: -j.need)  # stable: sweep order within a size
-        running: dict[int, tuple[Job, subprocess.Popen, list[Slot]]] = {}
+        running: dict[int, tuple[WorkItem, subprocess.Popen, list[Slot]]] = {}
         old = self._install_handlers()
         try:
             self._loop(pending, running, outcomes)
@@ -93,7 +98,7 @@ class Scheduler:
         return [outcomes[j.index] for j in jobs]
 
     # -- the loop ---------------------------------------------------------------------------
-    def _loop(self, pending: list[Job], running: dict, outcomes: dict[int, Outcome]) -> None:
+    def _loop(self, pending: list[WorkItem], running: dict, outcomes: dict[int, Outcome]) -> None:
         last_start, kill_at = 0.0, None
         while pending or running:
             wait = 0.5
@@ -123,7 +128,7 @@ class Scheduler:
                 except queue.Empty:
                     item = None
 
-    def _start_next(self, pending: list[Job], running: dict, outcomes: dict) -> bool:
+    def _start_next(self, pending: list[WorkItem], running: dict, outcomes: dict) -> bool:
         if len(running) >= self.max_parallel:
             return False
         for job in pending:
@@ -148,10 +153,10 @@ class Scheduler:
                 return chosen
         return None
 
-    def _fits_somewhere(self, pending: list[Job]) -> bool:
+    def _fits_somewhere(self, pending: list[WorkItem]) -> bool:
         return any(j.need <= len(self.free) for j in pending)
 
-    def _spawn(self, job: Job, chosen: list[Slot], running: dict, out: Outcome) -> None:
+    def _spawn(self, job: WorkItem, chosen: list[Slot], running: dict, out: Outcome) -> None:
         assignment: Assignment = self.pool.assignment(chosen)
         env = {**os.environ, **assignment.env(), **job.env}
         log = open(job.log, "ab") if job.log else None

@@ -15,15 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trn.launcher.pool import Job, Outcome
+from trn.launcher.batch import failed_return, sweep_config, why
+from trn.launcher.pool import Pool, slots_needed
 from trn.launcher.records import reap
-from trn.launcher.slots import Pool
+from trn.launcher.scheduler import Outcome, WorkItem
 
 
 def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool) -> tuple:
     from omegaconf import OmegaConf
-
-    from trn.launcher.local import slots_needed, sweep_config
 
     task = launcher.task_function
     plan = task.plans.get(tuple(overrides))
@@ -46,7 +45,7 @@ def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
         devices = cfg.get("devices")
     (tmp / f"{num}.json").write_text(json.dumps(spec))
     argv = [sys.executable, "-m", "trn.launcher.job", str(tmp / f"{num}.json")]
-    job = Job(num, argv, need=slots_needed(devices, pool), env={"TRN_HOME": str(task.home)})
+    job = WorkItem(num, argv, need=slots_needed(devices, pool), env={"TRN_HOME": str(task.home)})
     job.on_exit = functools.partial(reap, tmp / f"{num}.job")  # killed: end its job here
     return job, (overrides, cfg)
 
@@ -55,7 +54,6 @@ def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
     from hydra.core.utils import JobReturn, JobStatus
 
     from trn.errors import JobFailed
-    from trn.launcher.local import failed_return, why
     from trn.launcher.task import objective_of
 
     overrides, cfg = item
