@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from trn.devices import allocate
-from trn.devices.nvml import take_snapshot
+from trn.devices.probe import take_snapshot
 
 SNAP = take_snapshot()
 pytestmark = [

@@ -11,7 +11,8 @@ import pytest
 
 from trn.devices import host
 from trn.devices.fake import FakeNvml, machine
-from trn.devices.nvml import take_snapshot
+from trn.devices.nvml import read_snapshot
+from trn.devices.probe import take_snapshot
 
 
 def test_fake_speaks_the_real_pynvml_api():
@@ -26,7 +27,7 @@ def test_fake_speaks_the_real_pynvml_api():
 
 
 def test_eight_gpus_in_nvlink_pairs():
-    snap = take_snapshot(FakeNvml(machine(8, nvlink_pairs=True)), env={})
+    snap = read_snapshot(FakeNvml(machine(8, nvlink_pairs=True)), env={})
     assert snap.nvml == "ok" and snap.driver_version == "550.54.15"
     assert snap.cuda_driver_version == "12.4"
     assert [g.label for g in snap.gpus] == [f"cuda:{i}" for i in range(8)]
@@ -45,7 +46,7 @@ def test_processes_and_memory_of_other_programs():
     spec["gpus"][0].update(
         util=87, processes=[{"pid": 4242, "used_mb": 6000, "name": "/usr/bin/python3"}]
     )
-    g = take_snapshot(FakeNvml(spec), env={}).gpus[0]
+    g = read_snapshot(FakeNvml(spec), env={}).gpus[0]
     assert g.memory_free_mb == 10000 and g.utilization_pct == 87
     assert [(p.pid, p.used_memory_mb, p.name) for p in g.processes] == [(4242, 6000, "python3")]
 
@@ -56,7 +57,7 @@ def test_mig_gpu_becomes_its_slices():
         {"uuid": "MIG-1", "memory_mb": 20480},
         {"uuid": "MIG-2", "memory_mb": 20480},
     ]
-    snap = take_snapshot(FakeNvml(spec), env={})
+    snap = read_snapshot(FakeNvml(spec), env={})
     assert [g.label for g in snap.gpus] == ["cuda:0", "cuda:1/mig0", "cuda:1/mig1"]
     assert snap.gpus[1].mig_parent == spec["gpus"][1]["uuid"]
     assert snap.gpus[1].name.endswith("MIG 20GB")
@@ -64,7 +65,7 @@ def test_mig_gpu_becomes_its_slices():
 
 @pytest.mark.parametrize("error", ["NVML Shared Library Not Found", "Driver Not Loaded"])
 def test_no_library_or_driver_means_no_gpus(error):
-    snap = take_snapshot(FakeNvml({"error": error}), env={})
+    snap = read_snapshot(FakeNvml({"error": error}), env={})
     assert snap.gpus == [] and snap.nvml == f"unavailable: {error}"
 
 
@@ -88,14 +89,14 @@ def test_real_nvml_on_this_machine_never_raises():
 )
 def test_inherited_pool(env, pool):
     spec = machine(4)
-    snap = take_snapshot(FakeNvml(spec), env=env)
+    snap = read_snapshot(FakeNvml(spec), env=env)
     assert snap.pool == [spec["gpus"][i]["uuid"] for i in pool]
     assert [g.index for g in snap.usable()] == pool
     assert snap.pool_source.split("=")[0] in env
 
 
 def test_no_inherited_pool_means_every_gpu():
-    snap = take_snapshot(FakeNvml(machine(3)), env={})
+    snap = read_snapshot(FakeNvml(machine(3)), env={})
     assert snap.pool is None and len(snap.usable()) == 3
 
 

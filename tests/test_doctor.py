@@ -103,7 +103,7 @@ def test_cli_and_devices_import_without_torch():
     code = (
         "import sys; from trn.cli.main import build_parser; build_parser(); "
         "import trn.devices.doctor, trn.devices.doctor_render, trn.devices.manager, trn.plan; "
-        "from trn.devices.nvml import take_snapshot; take_snapshot(); "
+        "from trn.devices.probe import take_snapshot; take_snapshot(); "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,6 +2,8 @@
 
 - :mod:`trn.devices.snapshot`  what the machine has (dataclasses)
 - :mod:`trn.devices.nvml`      reads NVML into a snapshot (the only module touching ``pynvml``)
+- :mod:`trn.devices.probe`     this machine's snapshot: real NVML, or ``$TRN_FAKE_NVML``'s fake
+- :mod:`trn.devices.fake`      a fake NVML machine described in JSON, for tests and demos
 - :mod:`trn.devices.allocate`  the pure allocator: (request, snapshot, leases) -> Allocation
 - :mod:`trn.devices.leases`    file leases under ``$TRN_HOME/leases`` between trn processes
 - :mod:`trn.devices.manager`   plan-time preview and the supervisor's lease (waits if needed)

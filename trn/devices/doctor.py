@@ -13,7 +13,7 @@ from typing import Any
 
 from trn.devices.allocate import Unavailable, allocate
 from trn.devices.leases import LeaseStore
-from trn.devices.nvml import take_snapshot
+from trn.devices.probe import take_snapshot
 from trn.devices.request import DeviceRequest
 from trn.devices.snapshot import Snapshot
 from trn.errors import UsageError

@@ -2,7 +2,8 @@
 
 It stands in for ``pynvml`` at the one boundary where trn touches NVML (:mod:`trn.devices.nvml`),
 so the allocator, leases and ``trn doctor`` run against 8 GPUs on a laptop. Set
-``TRN_FAKE_NVML=machine.json`` to make every trn process see that machine. A test checks that every
+``TRN_FAKE_NVML=machine.json`` to make every trn process see that machine
+(:mod:`trn.devices.probe` chooses it). A test checks that every
 ``nvml*`` method here exists in the real ``pynvml`` with the same arguments.
 """
 
@@ -153,8 +154,8 @@ def _procs(gpu: dict[str, Any]) -> list[dict[str, Any]]:
 
 def snapshot(spec: dict[str, Any], env: dict[str, str] | None = None, cuda: str | None = "12.4"):  # type: ignore[no-untyped-def]
     """The :class:`Snapshot` trn takes of ``spec``, as seen by a torch built for CUDA ``cuda``."""
-    from trn.devices.nvml import take_snapshot
+    from trn.devices.nvml import read_snapshot
 
-    snap = take_snapshot(FakeNvml(spec), env=env or {})
+    snap = read_snapshot(FakeNvml(spec), env=env or {})
     snap.torch = {**snap.torch, "cuda": cuda}
     return snap

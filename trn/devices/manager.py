@@ -17,7 +17,7 @@ from typing import Any
 from trn import fsutil
 from trn.devices.allocate import Allocation, Unavailable, allocate
 from trn.devices.leases import Lease, LeaseStore
-from trn.devices.nvml import take_snapshot
+from trn.devices.probe import take_snapshot
 from trn.devices.request import DeviceRequest
 from trn.devices.snapshot import Snapshot
 from trn.errors import TrnError, UsageError

@@ -1,8 +1,9 @@
 """Read NVML into a :class:`Snapshot`: the only module that talks to ``pynvml`` (nvidia-ml-py).
 
-Everything goes through the ``nvml`` object handed in (the ``pynvml`` module, or a
-:class:`trn.devices.fake.FakeNvml`), so tests exercise this code against a fake machine. No
-library or no driver means "no NVIDIA GPUs", never an error.
+Everything goes through the ``nvml`` object handed in (the ``pynvml`` module, or a fake machine
+that answers the same calls), so tests exercise this code against a fake machine; which one it
+is, :mod:`trn.devices.probe` decides. No library or no driver means "no NVIDIA GPUs", never an
+error.
 """
 
 from __future__ import annotations
@@ -16,29 +17,14 @@ from trn.devices import host
 from trn.devices.snapshot import GpuInfo, GpuProcess, Snapshot
 
 MB = 1024 * 1024
-FAKE_ENV = "TRN_FAKE_NVML"  # path to a JSON machine description (see docs/devices.md)
 NVLINK_CAPS = 2  # NVML_P2P_CAPS_INDEX_NVLINK; status 0 is NVML_P2P_STATUS_OK
 TOPOLOGY = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
 
 
-def load_nvml(env: Mapping[str, str] | None = None) -> Any:
-    """``pynvml``, or the fake machine that ``$TRN_FAKE_NVML`` describes."""
+def read_snapshot(nvml: Any, env: Mapping[str, str] | None = None) -> Snapshot:
+    """The machine now, through ``nvml`` (``None``: nvidia-ml-py is not installed): GPUs (else
+    AMD best effort), the inherited pool, usable CPUs."""
     env = os.environ if env is None else env
-    if env.get(FAKE_ENV):
-        from trn.devices.fake import FakeNvml
-
-        return FakeNvml.from_file(env[FAKE_ENV])
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    return pynvml
-
-
-def take_snapshot(nvml: Any = None, env: Mapping[str, str] | None = None) -> Snapshot:
-    """The machine now: GPUs (NVML, else AMD best effort), the inherited pool, usable CPUs."""
-    env = os.environ if env is None else env
-    nvml = load_nvml(env) if nvml is None else nvml
     snap = Snapshot(torch=host.torch_build(), host=socket.gethostname())
     snap.cpus, snap.cpu_detail = host.cpu_limit()
     if nvml is None:
