@@ -94,8 +94,10 @@ def _flag_overrides(flags: Flags) -> list[tuple[str, str]]:
         out.append((f"--profile {flags.profile}", f"profile={flags.profile}"))
     if flags.weights is not None:
         out.append((f"--weights {flags.weights}", f"weights={quote(_existing(flags.weights))}"))
-    if flags.devices is not None:
-        out += [(f"--devices {flags.devices}", o) for o in devices_overrides(flags.devices)]
+    if flags.devices is not None:  # the device manager's own parser: one grammar for --devices
+        from trn.devices.request import parse_devices_flag
+
+        out += [(f"--devices {flags.devices}", o) for o in parse_devices_flag(flags.devices)]
     if flags.event_log is not None:
         path = str(Path(flags.event_log).expanduser().resolve())
         out.append((f"--event-log {flags.event_log}", f"events.file={quote(path)}"))
@@ -109,19 +111,6 @@ def _existing(path: str) -> str:
             f"--weights {path}: no such file; give the path of a .ckpt or state_dict file"
         )
     return str(p.resolve())
-
-
-def devices_overrides(text: str) -> list[str]:
-    """``--devices`` as overrides, by the device manager's own parser when it has one."""
-    import trn.devices
-
-    parse = getattr(trn.devices, "parse_devices_flag", None)
-    if parse is not None:
-        return list(parse(text))
-    flag = text.strip().lower()  # fallback until trn.devices parses GPU lists itself
-    if flag in ("cpu", "auto"):
-        return [f"devices={flag}"]
-    raise UsageError(f"--devices {text!r} is not understood; use cpu or auto")
 
 
 def annotate(err: UsageError, origins: dict[str, str]) -> UsageError:

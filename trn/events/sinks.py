@@ -47,19 +47,6 @@ class FileSink:
             os.close(fd)
 
 
-class StdoutSink:
-    """One event per line on stdout (nothing else is printed there in that mode)."""
-
-    name = "stdout"
-
-    def write(self, line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-
-    def close(self) -> None:
-        pass
-
-
 class Guarded:
     """Wraps a sink: failures are reported once, the lines kept (bounded) and retried later."""
 
