@@ -62,7 +62,7 @@ FAST = [
 ]
 
 
-# -- a real redis-server on a free port (issue 7: the Redis Streams event sink) ------------------
+# -- a real redis-server on a free port, for the Redis Streams event sink -----------------------
 def free_port() -> int:
     import socket
 

@@ -13,15 +13,15 @@ COMMANDS = {
     "run": "cmd_run",
     "list": "cmd_list",
     "status": "cmd_status",
-    "resume": "cmd_resume",  # issue 5: checkpoints and exact resume
+    "resume": "cmd_resume",
     "cancel": "cmd_cancel",
     "reindex": "cmd_reindex",
-    "logs": "cmd_logs",  # issue 7: events and live view
+    "logs": "cmd_logs",
     "events": "cmd_events",
     "plot": "cmd_plot",
     "data": "cmd_data",
     "doctor": "cmd_doctor",
-    "completion": "cmd_completion",  # issue 8: shell completion
+    "completion": "cmd_completion",
 }
 
 EPILOG = """examples:

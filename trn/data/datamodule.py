@@ -103,7 +103,7 @@ class ShardDataModule(pl.LightningDataModule):
             done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # type: ignore[attr-defined]
             state["samples"] = self._sampler.samples_after(done)
             if done >= self.trainer.num_training_batches:
-                # issue 5: a finished epoch resumes at the start of the next one. Lightning creates
+                # A finished epoch resumes at the start of the next one. Lightning creates
                 # the resumed loader's iterator before it calls set_epoch, so say it here.
                 state["epoch"], state["samples"] = state["epoch"] + 1, 0
         return state
@@ -136,10 +136,10 @@ class ShardDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
-            # issue 5 (exact resume): the loader draws its worker base seed from its own generator,
-            # not torch's global one, so starting a loader never shifts the model's dropout RNG.
+            # Exact resume: the loader draws its worker base seed from its own generator, not
+            # torch's global one, so starting a loader never shifts the model's dropout RNG.
             generator=torch.Generator().manual_seed(self.seed),
-            worker_init_fn=functools.partial(_worker_init, rank=self._rank()),  # issue 5
+            worker_init_fn=functools.partial(_worker_init, rank=self._rank()),
         )
 
     def _rank(self) -> int:
@@ -158,7 +158,7 @@ class ShardDataModule(pl.LightningDataModule):
 
 
 def _worker_init(worker_id: int, rank: int = 0) -> None:
-    """issue 5: stop signals are for the runner, which saves at a step boundary and exits.
+    """Stop signals are for the runner, which saves at a step boundary and exits.
 
     Slurm and ``kill -- -PGID`` signal every process; torch's workers die on SIGTERM and the
     runner would then crash mid-step. Workers ignore them; they exit with the runner. Then the
