@@ -72,3 +72,24 @@ def test_a_circle_between_siblings_breaks_the_contract(tmp_path):
     assert "nothing imports upward KEPT" in result.stdout
     assert "no import circles between sibling modules BROKEN" in result.stdout
     assert ".events -> .registry" in result.stdout or ".registry -> .events" in result.stdout
+
+
+def test_the_layers_to_come_already_have_their_place(tmp_path):
+    """trn/jobs and trn/serve are optional layers: the contract holds with them and without."""
+    root = copy_tree(tmp_path)
+    for name, body in [("jobs", "import trn.launcher.sweep"), ("serve", "import trn.api")]:
+        (root / "trn" / name).mkdir()
+        (root / "trn" / name / "__init__.py").write_text(f"{body}\n", encoding="utf-8")
+    assert lint_imports(root).returncode == 0
+    add_import(root / "trn" / "jobs" / "__init__.py", "import trn.serve  # jobs sit below serve")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "trn.jobs -> trn.serve" in result.stdout
+
+
+def test_a_new_top_level_module_must_be_given_a_layer(tmp_path):
+    root = copy_tree(tmp_path)
+    (root / "trn" / "provenance.py").write_text("COMMIT = None\n", encoding="utf-8")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "not listed as layers" in result.stdout and "trn.provenance" in result.stdout
