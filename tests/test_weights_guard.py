@@ -187,6 +187,7 @@ def test_real_checkpoints_are_still_accepted(tmp_path, trained):
         assert json.loads(done.stdout)["weights"] == str(path)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol 4")
 def test_the_scanner_and_weights_only_agree(tmp_path):
     """Whatever torch loads with weights_only=True passes; whatever the scanner refuses, torch
     refuses too (the runner's load stays the second guard)."""

@@ -4,8 +4,8 @@ The CLI decides at plan time whether ``weights=FILE`` is loadable, before any jo
 and must never run what the file's pickle asks for. So this reads the pickle's opcodes with
 :func:`pickletools.genops` and plays them on a stack of inert values, the way torch's
 ``weights_only`` unpickler (``torch/_weights_only_unpickler.py``) plays them on real ones: the
-same opcodes, the same allowed globals (:mod:`trn.checkpoints.torch_rules`), storages only as persistent
-ids. It also checks that the file is whole: a zip's central directory and the storage records
+same opcodes, the same allowed globals (:mod:`trn.checkpoints.torch_rules`), storages only as
+persistent ids. It also checks that the file is whole: a zip's central directory and the storage records
 its pickle names, or a legacy file's storage bytes after its pickles.
 
 The runner still loads with ``weights_only=True``; this is the early, torch-free refusal.
