@@ -183,3 +183,29 @@ def test_missing_feature_or_split_is_a_usage_error(ds: Path) -> None:
         index.shards("test")
     with pytest.raises(UsageError, match="no feature 'z'; have: x, y"):
         index.feature("z")
+
+
+@pytest.mark.parametrize("command", ["verify", "info"])
+@pytest.mark.parametrize("given", ["dir without index", "empty dir", "file"])
+def test_a_path_that_is_not_a_dataset_is_a_usage_error(tmp_path: Path, cli, command, given) -> None:
+    path = tmp_path / "notes"
+    if given == "file":
+        path.write_text("not a dataset\n")
+    else:
+        path.mkdir()
+        if given == "dir without index":
+            (path / "train").mkdir()
+            (path / "readme.txt").write_text("hello\n")
+    code, out, err = cli("data", command, str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1, (out, err)
+    lacks = "a file, not a dataset directory" if given == "file" else "it has no index.json"
+    assert f"{path}: " in err and lacks in err
+    assert "`trn data build OUT --from FILE` or `trn data synth OUT`" in err
+
+
+def test_a_dataset_named_like_a_file_in_cwd_still_resolves(ds: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "datasets").mkdir()
+    shutil.copytree(ds, tmp_path / "datasets" / "other")
+    (tmp_path / "other").write_text("a file of the same name\n")
+    assert resolve_dataset("other") == (tmp_path / "datasets" / "other").resolve()

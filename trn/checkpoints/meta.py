@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from trn.checkpoints.scan import Broken, CarriesCode, NotWeights, check_torch_file
 from trn.errors import NotFound, UsageError
 
 META_SCHEMA = "trn.checkpoint/1"
@@ -158,27 +159,34 @@ def _step_of(meta_path: Path) -> tuple[int, str]:
         return -1, meta_path.name
 
 
-# What a ``torch.save`` file starts with: a zip archive (torch >= 1.6), or a pickle (protocol 2+).
-TORCH_SAVE_MAGIC = (b"PK\x03\x04", b"\x80")
+_GIVE = "give a trn .meta.json, a Lightning .ckpt or a torch.save(state_dict) file"
 
 
 def check_weights(path: str) -> str:
-    """``weights=PATH`` as an absolute path, checked now: a meta verifies; any other file must at
-    least look like ``torch.save`` output (the runner loads it, with ``weights_only=True``)."""
+    """``weights=PATH`` as an absolute path, checked now, before any job dir exists: a meta
+    verifies; the torch.save file (a meta's ``.ckpt`` too) must be whole and hold only what
+    ``torch.load(weights_only=True)`` accepts, judged from its pickle's opcodes, never run."""
     resolved = Path(path).expanduser().resolve()
+    target = resolved
     if resolved.name.endswith(META_SUFFIX):
-        verify(resolved)
+        target = verify(resolved)[1]
     elif not resolved.is_file():
         raise NotFound(f"weights={path}: no such file; give a .meta.json, .ckpt or state_dict file")
-    else:
-        try:
-            with resolved.open("rb") as f:
-                head = f.read(4)
-        except OSError as err:
-            raise CheckpointError(f"weights={path}: cannot read it ({err.strerror})") from None
-        if not head.startswith(TORCH_SAVE_MAGIC):
-            raise CheckpointError(
-                f"weights={path}: not a PyTorch checkpoint (not a torch.save zip or pickle); "
-                "give a trn .meta.json, a Lightning .ckpt or a torch.save(state_dict) file"
-            )
+    label = path if target == resolved else f"{path} ({target.name})"
+    try:
+        check_torch_file(target)
+    except OSError as err:
+        raise CheckpointError(f"weights={label}: cannot read it ({err.strerror})") from None
+    except NotWeights as err:
+        raise CheckpointError(f"weights={label}: {_refusal(err)}") from None
     return str(resolved)
+
+
+def _refusal(err: NotWeights) -> str:
+    if isinstance(err, CarriesCode):
+        what, fix = f"refused, {err} (loading it could run code)", f"{_GIVE} of tensors only"
+    elif isinstance(err, Broken):
+        what, fix = str(err), "save or copy it again"
+    else:
+        what, fix = f"not a PyTorch checkpoint ({err})", _GIVE
+    return f"{what}; {err.fix or fix}"

@@ -83,10 +83,10 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from trn.data.index import resolve_dataset
+    from trn.data.index import dataset_dir
     from trn.data.verify import verify
 
-    root = resolve_dataset(args.dir)
+    root = dataset_dir(args.dir)
     problems = verify(root)
     for problem in problems:
         print(f"{root}: {problem}")
@@ -98,9 +98,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from trn.data.index import fingerprint, load_index, resolve_dataset
+    from trn.data.index import dataset_dir, fingerprint, load_index
 
-    index = load_index(resolve_dataset(args.dir))
+    index = load_index(dataset_dir(args.dir))
     summary = {
         "name": index.name,
         "version": index.version,

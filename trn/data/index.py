@@ -10,7 +10,7 @@ from typing import Any
 
 from trn import paths
 from trn.data.errors import DatasetError, Problem
-from trn.errors import NotFound
+from trn.errors import NotFound, UsageError
 
 INDEX = "index.json"
 FORMAT = "trn.dataset/1"
@@ -99,11 +99,28 @@ def resolve_dataset(name_or_path: str) -> Path:
     for place in places:
         if place.is_dir():
             return place.resolve()
+    if places[0].exists():  # there, but a file: a slip of the user's, not a missing dataset
+        raise UsageError(f"{name_or_path}: a file, not a dataset directory; {_GIVE_DIR}")
     searched = ", ".join(str(p) for p in places)
     raise NotFound(
         f"dataset '{name_or_path}' not found (searched {searched}); "
         "give a dataset directory path, or build one with `trn data build OUT --from FILE`"
     )
+
+
+_GIVE_DIR = (
+    f"give the directory holding {INDEX}, or make a dataset with "
+    "`trn data build OUT --from FILE` or `trn data synth OUT`"
+)
+
+
+def dataset_dir(name_or_path: str) -> Path:
+    """:func:`resolve_dataset`, then refuse a directory with no ``index.json`` as a usage error:
+    ``trn data verify /tmp`` is a wrong argument, not a dataset with problems to list."""
+    root = resolve_dataset(name_or_path)
+    if not (root / INDEX).is_file():
+        raise UsageError(f"{root}: not a dataset, it has no {INDEX}; {_GIVE_DIR}")
+    return root
 
 
 def read_raw(root: Path) -> tuple[dict[str, Any] | None, list[Problem]]:
