@@ -20,7 +20,7 @@ from typing import Any
 from trn.errors import JobFailed
 from trn.launcher import expand
 from trn.launcher.summary import render, summarize
-from trn.launcher.task import SweepTask
+from trn.lifecycle.sweep_job import SweepTask
 
 CONFIG_NAME = "config"
 
@@ -90,7 +90,7 @@ def record_process(
     """``sweep.json``: which process runs the sweep (``pid``, default this one); ``trn cancel
     SWEEP`` signals it."""
     from trn import fsutil
-    from trn.cancel import SWEEP_STATE
+    from trn.jobdir import SWEEP_STATE
 
     info = {
         "sweep_id": sweep_id,
