@@ -29,9 +29,10 @@ def test_a_plan_survives_json_and_stays_frozen(trn_home):
 
 def test_a_plan_from_an_older_trn_keeps_loading(trn_home):
     data = json.loads(make_plan(FAST, home=trn_home).to_json())
-    data.pop("runner")  # written before plans named their runner
+    data.pop("runner"), data.pop("backend")  # written before plans named them
     data["allocation"]["future_field"] = 1  # or by a newer one
-    assert Plan.from_json(json.dumps(data)).runner == "trn.runner"
+    old = Plan.from_json(json.dumps(data))
+    assert old.runner == "trn.runner" and old.backend == "local"
 
 
 def test_the_backend_is_the_records_and_old_slurm_records_stay_slurm():

@@ -59,7 +59,7 @@ def _submit(
         with detached_hydra():
             plan = make_plan(overrides, home=task.home, config_dir=task.config_dir)
     res = resources(plan.config["devices"], params)
-    plan = replace(plan, sweep_id=task.sweep_id, allocation=allocation(res))
+    plan = replace(plan, sweep_id=task.sweep_id, allocation=allocation(res), backend="slurm")
     sup = Supervisor(plan, echo=make_echo(sys.stderr if task.to_stderr else sys.stdout, num))
     record = sup.submit()
     executor = submitit.SlurmExecutor(
@@ -68,7 +68,7 @@ def _submit(
     executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
     slurm_job = executor.submit(NodeJob(plan.to_json(), record.job_dir))
     record.pid = None  # its process is Slurm's now: `trn status` asks Slurm, never "lost"
-    record.backend, record.extra["slurm_job_id"] = "slurm", slurm_job.job_id
+    record.extra["slurm_job_id"] = slurm_job.job_id
     sup.registry.write(record)
     sup.events.close()
     return {

@@ -97,6 +97,7 @@ class ResumeJob:
 
         # Preempted after its last epoch's save: the resume has nothing to train and completes.
         plan = plan_resume(self.parent, home=self.home, sweep_id=self.sweep_id, allow_finished=True)
+        plan = replace(plan, backend="slurm")
         if self.allocation is not None:
             plan = replace(plan, allocation=self.allocation)
         rank, plan = _prepare(plan)
@@ -105,7 +106,7 @@ class ResumeJob:
             return None
         sup = Supervisor(plan)
         record = sup.submit()
-        record.backend, record.extra["slurm_job_id"] = "slurm", os.environ.get("SLURM_JOB_ID")
+        record.extra["slurm_job_id"] = os.environ.get("SLURM_JOB_ID")
         self._node = NodeJob(plan.to_json(), record.job_dir, sup, record)
         return sup.run(record)
 

@@ -61,6 +61,7 @@ class Supervisor:
             config_path=str(config_path),
             pid=os.getpid(),
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
+            backend=plan.backend,
         )
         self.registry.write(record)
         self.open_events(record)
