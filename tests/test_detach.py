@@ -86,5 +86,7 @@ def test_detach_with_bad_input_exits_2_and_leaves_nothing(trn_home):
 def test_the_detached_entry_point_needs_a_job_dir():
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-m", "trn.detach"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "usage: python -m trn.detach JOB_DIR" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "trn.lifecycle.detach"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "usage: python -m trn.lifecycle.detach JOB_DIR" in proc.stderr

@@ -18,8 +18,8 @@ from trn.devices import host
 from trn.devices.fake import machine
 from trn.devices.leases import HOST, LeaseStore, pid_start
 from trn.events.schema import validate_event
-from trn.plan import make_plan
-from trn.supervisor import Supervisor
+from trn.lifecycle.planning import make_plan
+from trn.lifecycle.supervisor import Supervisor
 
 GPU = machine(1)["gpus"][0]["uuid"]
 GPU_FAST = [*FAST, "devices=gpu"]

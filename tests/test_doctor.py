@@ -102,7 +102,7 @@ def test_doctor_warns_when_the_driver_is_older_than_torchs_cuda(
 def test_cli_and_devices_import_without_torch():
     code = (
         "import sys; from trn.cli.main import build_parser; build_parser(); "
-        "import trn.devices.doctor, trn.devices.doctor_render, trn.devices.manager, trn.plan; "
+        "import trn.devices.doctor, trn.devices.doctor_render, trn.devices.manager, trn.lifecycle.planning; "
         "from trn.devices.probe import take_snapshot; take_snapshot(); "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import JobFailed, UsageError
+from trn.jobdir import JobDir
+from trn.registry.record import ENDED
 
-ENDED = {"completed", "failed", "cancelled", "preempted", "lost"}
 POLL_S = 0.2
 
 
@@ -42,11 +43,11 @@ class Job:
 
     def record(self) -> dict[str, Any]:
         """The job record now (``job.json``), with ``lost`` when its supervisor is gone."""
-        from trn.registry.record import effective_state
+        from trn.lifecycle.backends import backend_of
         from trn.registry.store import Registry
 
         record = Registry.read(self.job_dir)
-        record["state"] = effective_state(record)
+        record["state"] = backend_of(record).state(record)
         return record
 
     def status(self) -> str:
@@ -72,8 +73,8 @@ class Job:
         from trn.events.reader import TERMINAL_EVENTS, read_new
         from trn.events.reader import follow as follow_lines
 
-        path = self.job_dir / "events.jsonl"
-        lines = follow_lines(path, done=lambda: self.status() in ENDED) if follow else None
+        path = JobDir(self.job_dir).events
+        lines = follow_lines(path, done=lambda: self.ended_for_followers()) if follow else None
         for line in lines if lines is not None else read_new(path, 0)[0]:
             if not line.strip():
                 continue
@@ -82,11 +83,18 @@ class Job:
             if event.get("event") in TERMINAL_EVENTS:
                 return
 
+    def ended_for_followers(self) -> bool:
+        """Whether a follower of the job's events has seen all there will be: the job ended,
+        and its terminal event is written (its end writes the record a moment before it)."""
+        from trn.lifecycle.end import settled
+
+        return settled(self.record())
+
     def cancel(self) -> None:
         """Ask the job to stop, as ``trn cancel`` does: it stops at the next step boundary,
         saves, and is recorded ``cancelled`` (a ``lost`` job is marked so at once). Returns
         without waiting (``wait()`` does); a no-op once it ended."""
-        from trn.cancel import request_job
+        from trn.lifecycle.cancel import request_job
         from trn.registry.record import TERMINAL
         from trn.registry.store import Registry
 
@@ -112,8 +120,8 @@ def submit(
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides or []):
         raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
     from trn.config.flags import Flags
-    from trn.detach import submit as start_detached
-    from trn.plan import plan_with_flags
+    from trn.lifecycle.detach import submit as start_detached
+    from trn.lifecycle.planning import plan_with_flags
 
     def text(value: Any) -> str | None:
         return None if value is None else str(value)

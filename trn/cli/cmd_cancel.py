@@ -1,5 +1,5 @@
 """``trn cancel JOB|SWEEP``: stop a job at its next step boundary, with a checkpoint, as
-``cancelled``; or stop a whole sweep, as Ctrl-C in its terminal would. How: :mod:`trn.cancel`.
+``cancelled``; or stop a whole sweep, as Ctrl-C in its terminal would. How: :mod:`trn.lifecycle.cancel`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.cancel import find_sweep
     from trn.errors import NotFound
     from trn.registry.store import Registry
+    from trn.registry.sweeps import find_sweep
 
     registry = Registry()  # find() checks the id first: bad text is exit 2, before any glob
     try:
@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cancel_job(registry: Any, record: dict[str, Any], args: argparse.Namespace) -> int:
-    from trn.cancel import request_job, wait_job
+    from trn.lifecycle.backends import backend_of
+    from trn.lifecycle.cancel import request_job, wait_job
     from trn.registry.record import TERMINAL
 
     job, state = record["job_id"], record["state"]
@@ -55,8 +56,10 @@ def _cancel_job(registry: Any, record: dict[str, Any], args: argparse.Namespace)
         print(f"trn cancel: job {job} already ended ({state}); nothing to cancel", file=sys.stderr)
         return 1
     if request_job(registry, record) and args.no_wait:
-        slurm = record.get("extra", {}).get("slurm_job_id")
-        print(f"job {job}: cancel requested" + (f" (Slurm job {slurm})" if slurm else ""))
+        backend = backend_of(record)
+        handle = backend.handle(record)
+        named = f" ({backend.name.capitalize()} job {handle})" if handle else ""
+        print(f"job {job}: cancel requested{named}")
         return 0
     if record["state"] not in TERMINAL:
         record = wait_job(registry, Path(record["job_dir"]), args.timeout)
@@ -69,7 +72,8 @@ def _cancel_job(registry: Any, record: dict[str, Any], args: argparse.Namespace)
 
 
 def _cancel_sweep(home: Path, sweep_dir: Path, args: argparse.Namespace) -> int:
-    from trn.cancel import request_sweep, sweep_end, wait_sweep
+    from trn.lifecycle.cancel import request_sweep, wait_sweep
+    from trn.registry.sweeps import sweep_end
 
     sweep = sweep_dir.name
     end = sweep_end(sweep_dir)

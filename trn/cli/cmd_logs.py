@@ -45,8 +45,11 @@ def run(args: argparse.Namespace) -> int:
 
     registry = Registry()
     record = registry.find(args.job)
+    from trn.jobdir import JobDir
+    from trn.lifecycle.backends import backend_of
+
     job_dir = Path(record["job_dir"])
-    path = job_dir / ("runner.log" if args.log else "events.jsonl")
+    path = backend_of(record).logs(record)[0] if args.log else JobDir(job_dir).events
     offset = reader.tail_offset(path, args.lines) if args.lines is not None else 0
     done = _job_ended(registry, job_dir) if args.follow else (lambda: True)
     show = line_printer(raw=args.json or args.log)
@@ -59,12 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _job_ended(registry: Any, job_dir: Path) -> Any:
-    """True once the job's record is in a final state (or lost): then the file is complete."""
-    from trn.registry.record import effective_state
+    """True once the job has ended (or is lost) and its terminal event is written: then the
+    file is complete."""
+    from trn.lifecycle.end import settled
 
     def done() -> bool:
         try:
-            return effective_state(registry.read(job_dir)) not in ("running", "submitted")
+            return settled(registry.read(job_dir))
         except (OSError, ValueError):
             return True
 

@@ -31,8 +31,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from trn.jobdir import JobDir
+
     jobs = _jobs(args.target)
-    series = {job["job_id"]: curves(Path(job["job_dir"]) / "events.jsonl") for job in jobs}
+    series = {job["job_id"]: curves(JobDir(job["job_dir"]).events) for job in jobs}
     available = sorted({m for by_metric in series.values() for m in by_metric})
     wanted = args.metric or [m for m in DEFAULT_METRICS if m in available] or available[:1]
     missing = [m for m in wanted if m not in available]

@@ -55,8 +55,8 @@ def split_target(args: argparse.Namespace) -> tuple[str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from trn.cli.cmd_run import detached, execute, print_plan
-    from trn.plan import describe
-    from trn.resume import plan_resume
+    from trn.lifecycle.plan import describe
+    from trn.lifecycle.resume import plan_resume
 
     target, overrides = split_target(args)
     plan = plan_resume(target, overrides)

@@ -57,25 +57,26 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="start the job in the background, print its id and return (with --json: the record)",
     )
-    p.add_argument(  # issue 4: sweeps (trn.launcher)
+    p.add_argument(  # sweeps: trn.launcher
         "-m",
         "--multirun",
         action="store_true",
         help="sweep: one job per combination (a=1,2 b=x,y), packed onto free devices; "
         "ends with a table sorted by `objective` (docs/sweeps.md)",
     )
-    flags.add_arguments(p)  # the original plan's --config/--weights/--profile/... (issue 8)
+    flags.add_arguments(p)  # --config/--weights/--profile/...: shorthands for overrides
     hydra_help.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.plan import describe, plan_with_flags
+    from trn.lifecycle.plan import describe
+    from trn.lifecycle.planning import plan_with_flags
 
     given = flags.Flags.from_args(args)
     if hydra_help.wanted(args):
         return hydra_help.show(args, flags.resolve(given, args.overrides).overrides)
-    if args.multirun:  # issue 4: a sweep of jobs, each planned like this single run
+    if args.multirun:  # a sweep of jobs, each planned like this single run
         return sweep(args, flags.resolve(given, args.overrides))
     plan = plan_with_flags(given, args.overrides)
     if args.dry_run:
@@ -86,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def sweep(args: argparse.Namespace, resolved: Any) -> int:
-    """``trn run -m``: see :mod:`trn.launcher.sweep`."""
+    """``trn run -m``: see :mod:`trn.lifecycle.sweep`."""
     from trn.errors import UsageError
-    from trn.launcher.sweep import print_summary, run_sweep
+    from trn.lifecycle.sweep import print_summary, run_sweep
     from trn.paths import trn_home
 
     if args.dry_run:
@@ -102,9 +103,9 @@ def sweep(args: argparse.Namespace, resolved: Any) -> int:
 
 def detached_sweep(overrides: list[str], home: Any, as_json: bool) -> int:
     """``-m --detach``: the sweep id on stdout (``--json``: id, dir, jobs, pid), hints on stderr."""
-    from trn.launcher.detached import submit
+    from trn.lifecycle.detach import submit_sweep
 
-    info = submit(overrides, home)
+    info = submit_sweep(overrides, home)
     if as_json:
         output.print_json(info)
         return 0
@@ -120,7 +121,7 @@ def detached_sweep(overrides: list[str], home: Any, as_json: bool) -> int:
 
 def detached(plan: Any, as_json: bool) -> int:
     """``--detach``: the job id on stdout (the record with ``--json``), the next steps on stderr."""
-    from trn.detach import submit
+    from trn.lifecycle.detach import submit
     from trn.paths import trn_home
 
     record = submit(plan)
@@ -151,9 +152,9 @@ def print_plan(plan: dict[str, Any], as_json: bool) -> int:
 def execute(plan: Any, as_json: bool) -> int:
     from trn.cli.progress import make_echo
     from trn.errors import UsageError
-    from trn.supervisor import Supervisor
+    from trn.lifecycle.supervisor import Supervisor
 
-    # events.stdout=true: stdout carries the event lines only, people read stderr (issue 7)
+    # events.stdout=true: stdout carries the event lines only, people read stderr
     events_stdout = bool(plan.config.get("events", {}).get("stdout"))
     if events_stdout and as_json:
         raise UsageError("--json and events.stdout=true both write stdout; drop one of them")

@@ -41,13 +41,13 @@ FIELDS = [
 
 
 def run(args: argparse.Namespace) -> int:
+    from trn.lifecycle.backends import backend_of
     from trn.registry.store import Registry
 
     record = Registry().find(args.job)
-    if record["state"] == "submitted" and record.get("extra", {}).get("slurm_job_id"):
-        from trn.launcher.slurm import slurm_state  # issue 4: Slurm's view of a queued job
-
-        record["slurm_state"] = slurm_state(record)
+    backend = backend_of(record)
+    details = backend.details(record)  # e.g. Slurm's view of a queued job
+    record.update(details)
     if args.json:
         output.print_json(record)
         return 0
@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(value, list):
             value = " ".join(map(str, value))
         print(f"{key + ':':<15}{value}")
-    if record.get("slurm_state"):
-        print(f"{'slurm:':<15}job {record['extra']['slurm_job_id']} {record['slurm_state']}")
+    for key, value in details.items():  # e.g. "slurm:  job 42 PENDING"
+        label = key.removesuffix("_state") + ":"
+        print(f"{label:<15}job {backend.handle(record)} {value}")
     if record.get("metrics"):
         print(f"{'metrics:':<15}{output.fmt_metrics(record['metrics'], 10)}")
     for line in (

@@ -2,19 +2,17 @@
 
 ``plan_allocation`` rejects requests this machine can never meet (exit 2, before any job dir
 exists). ``lease_for_job`` (called by the supervisor) takes the machine-wide lease lock, takes a
-fresh snapshot, allocates and writes the leases; when the GPUs are not free it waits (the job
+fresh snapshot, allocates, writes the leases and returns the allocation; when the GPUs are not free it waits (the job
 stays ``submitted`` and a ``devices_waiting`` event says why) or fails, per ``devices.wait``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trn import fsutil
 from trn.devices.allocate import Allocation, Unavailable, allocate
 from trn.devices.leases import Lease, LeaseStore
 from trn.devices.probe import take_snapshot
@@ -86,11 +84,14 @@ def acquire(
             raise DevicesUnavailable("interrupted while waiting for devices", "cancelled") from None
 
 
-def lease_for_job(plan: Any, record: Any, emit: Callable[..., Any]) -> Lease | None:
-    """Lease the plan's GPUs for ``record``'s job; update the plan, ``launch.json`` and the
-    record's devices when the GPUs free now differ from the plan's preview. None for CPU jobs."""
+def lease_for_job(
+    plan: Any, job_id: str, emit: Callable[..., Any]
+) -> tuple[Allocation, Lease | None]:
+    """Lease the plan's GPUs for job ``job_id``: the allocation it got (the plan's preview, or
+    the GPUs free now when they differ) and the lease to release when it ends. CPU jobs lease
+    nothing: the CPU is shared."""
     if plan.allocation.accelerator == "cpu":
-        return None  # the CPU is shared: nothing to lease
+        return plan.allocation, None
     req = DeviceRequest.from_config(plan.config["devices"])
 
     def on_wait(err: Unavailable, waited: float) -> None:
@@ -102,12 +103,5 @@ def lease_for_job(plan: Any, record: Any, emit: Callable[..., Any]) -> Lease | N
             request=req.to_dict(),
         )
 
-    alloc, lease = acquire(req, plan.home, record.job_id, on_wait)
-    if alloc != plan.allocation:
-        plan.allocation = alloc
-        record.devices = alloc.device_ids
-        launch_path = Path(record.job_dir) / "launch.json"
-        launch = json.loads(launch_path.read_text())
-        launch["allocation"] = {**alloc.to_dict(), "trainer": alloc.trainer_kwargs()}
-        fsutil.atomic_write_json(launch_path, launch)
-    return lease
+    alloc, lease = acquire(req, plan.home, job_id, on_wait)
+    return alloc, lease

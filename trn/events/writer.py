@@ -21,6 +21,7 @@ from typing import Any
 
 from trn.events.envelope import Envelope
 from trn.events.sinks import FileSink, Guarded, Sink
+from trn.jobdir import JobDir
 
 
 def last_seq(path: Path) -> int:
@@ -67,7 +68,7 @@ class EventWriter:
         flush_s: float = 0.5,
         max_queued: int = 1000,
     ):
-        self.job_file = Path(job_dir) / "events.jsonl"
+        self.job_file = JobDir(job_dir).events
         self.envelope = Envelope(
             job_id=job_id, attempt=attempt, sweep_id=sweep_id, source=source, rank=rank
         )

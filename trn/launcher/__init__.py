@@ -4,11 +4,12 @@
 - :mod:`trn.launcher.scheduler` work items run as fresh processes on free slots, signals, stagger
 - :mod:`trn.launcher.local`     ``hydra/launcher=trn``: Hydra's jobs through the scheduler
 - :mod:`trn.launcher.batch`     a batch's sweep configs, and the result of a job that left none
-- :mod:`trn.launcher.trn_jobs`  trn jobs of a batch: a :mod:`trn.launcher.job` process each
+- :mod:`trn.launcher.trn_jobs`  trn jobs of a batch: a fresh process each (the task's ``job_module``)
 - :mod:`trn.launcher.worker`    a fresh process running one Hydra task function
-- :mod:`trn.launcher.job`       a fresh process running one trn job (plan + supervisor)
-- :mod:`trn.launcher.sweep`     ``trn run -m``: validate, sweep events, Hydra multirun, summary
-- :mod:`trn.launcher.slurm`     ``hydra/launcher=slurm``: each job a Slurm job via submitit
+- :mod:`trn.launcher.task`      the trn task function as the launchers see it (``TrnTask``)
+- :mod:`trn.launcher.slurm`     the Slurm request for a job's devices; Slurm's queue
 
-Nothing here imports torch.
+Running one trn job of a sweep (planning, the supervisor, ending it) is :mod:`trn.lifecycle`'s: the
+launchers get it through the task (:class:`~trn.launcher.task.TrnTask`). Nothing here imports
+torch.
 """

@@ -1,6 +1,6 @@
 """``hydra/launcher=trn``: every job of a batch a fresh process on its own slots.
 
-trn jobs (:class:`~trn.launcher.task.SweepTask`) run as :mod:`trn.launcher.job` processes whose
+trn jobs (:class:`~trn.launcher.task.TrnTask`) run as :mod:`trn.lifecycle.sweep_job` processes whose
 supervisors lease their GPUs (:mod:`trn.launcher.trn_jobs`); any other Hydra task runs in a
 :mod:`trn.launcher.worker` process and the launcher holds its GPUs' leases. Either way a
 :class:`JobReturn` per job comes back, in sweep order, so Hydra's sweepers work on top.
@@ -20,7 +20,7 @@ from trn.launcher import trn_jobs
 from trn.launcher.batch import failed_return, sweep_config, why
 from trn.launcher.pool import Pool, build_pool, slots_needed
 from trn.launcher.scheduler import Outcome, Scheduler, WorkItem
-from trn.launcher.task import SweepTask
+from trn.launcher.task import TrnTask
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
@@ -30,7 +30,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     config, task, params = launcher.config, launcher.task_function, launcher.params
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-    is_trn = isinstance(task, SweepTask)
+    is_trn = isinstance(task, TrnTask)
     home = task.home if is_trn else _home()
     pool = build_pool(str(params.get("devices", "auto")), params.get("cpu_slots"), home, not is_trn)
     tmp = Path(tempfile.mkdtemp(prefix="trn-launch-"))

@@ -1,23 +1,16 @@
-"""``hydra/launcher=slurm``: each sweep job a Slurm job, submitted with submitit.
+"""Slurm, as trn's Hydra launcher for Slurm and its backend see it: what to ask it for, and
+what its queue says.
 
-The launcher plans and submits each job like ``trn run`` (record ``submitted`` plus
-``extra.slurm_job_id``, ``job_submitted``), asks Slurm for the job's devices (nodes, one task per
-GPU or CPU process, GPUs per node: what Lightning's ``SLURMEnvironment`` checks), then waits.
-:mod:`trn.launcher.slurm_node` runs inside the allocation. Ctrl-C cancels the Slurm jobs.
+``resources`` turns a ``devices`` config into the Slurm request (nodes, one task per GPU or CPU
+process, GPUs per node: what Lightning's ``SLURMEnvironment`` checks) and ``allocation`` into the
+Trainer's view of it; ``queued`` and ``scancel`` talk to Slurm. The jobs themselves are planned,
+submitted and ended by :mod:`trn.lifecycle.slurm`.
 """
 
 from __future__ import annotations
 
-import copy
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
-
-from trn.errors import JobFailed, UsageError
-from trn.launcher.records import end_record
 
 
 def resources(devices: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -64,128 +57,6 @@ def allocation(res: dict[str, Any]) -> Any:
     )
 
 
-def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
-    from trn.launcher.task import SweepTask
-
-    task = launcher.task_function
-    if not isinstance(task, SweepTask):
-        raise UsageError(
-            "hydra/launcher=slurm runs trn jobs (`trn run -m`); for other Hydra "
-            "apps use hydra/launcher=submitit_slurm"
-        )
-    folder = Path(str(launcher.config.hydra.sweep.dir)) / ".submitit"
-    jobs = [
-        _submit(task, launcher.params, list(ov), initial_job_idx + i, folder)
-        for i, ov in enumerate(job_overrides)
-    ]
-    interrupted = _wait(jobs, float(launcher.params.get("poll_s") or 2.0))
-    returns = [_job_return(job, interrupted) for job in jobs]
-    if interrupted:
-        raise KeyboardInterrupt
-    return returns
-
-
-def _submit(
-    task: Any, params: dict[str, Any], overrides: list[str], num: int, folder: Path
-) -> dict[str, Any]:
-    import submitit
-
-    from trn.launcher.job import make_echo
-    from trn.launcher.slurm_node import NodeJob
-    from trn.launcher.task import detached_hydra
-    from trn.supervisor import Supervisor
-
-    plan = copy.deepcopy(task.plans.get(tuple(overrides)))
-    if plan is None:
-        from trn.plan import make_plan
-
-        with detached_hydra():
-            plan = make_plan(overrides, home=task.home, config_dir=task.config_dir)
-    plan.sweep_id = task.sweep_id
-    res = resources(plan.config["devices"], params)
-    plan.allocation = allocation(res)
-    sup = Supervisor(plan, echo=make_echo(sys.stderr if task.to_stderr else sys.stdout, num))
-    record = sup.submit()
-    executor = submitit.SlurmExecutor(
-        folder=folder / "%j", max_num_timeout=int(params.get("max_num_timeout") or 0)
-    )
-    executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
-    slurm_job = executor.submit(NodeJob(plan, record.job_dir))
-    record.pid = None  # its process is Slurm's now: `trn status` asks Slurm, never "lost"
-    record.extra["slurm_job_id"] = slurm_job.job_id
-    sup.registry.write(record)
-    sup.events.close()
-    return {
-        "num": num,
-        "overrides": overrides,
-        "record": record,
-        "slurm": slurm_job,
-        "home": task.home,
-    }
-
-
-def _wait(jobs: list[dict[str, Any]], poll_s: float) -> bool:
-    """Until every Slurm job has left the queue; Ctrl-C/SIGTERM cancels them all."""
-    from trn.registry.store import Registry
-
-    stop: list[int] = []
-    gone = 0
-    handler = lambda signum, frame: stop.append(signum)  # noqa: E731
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while True:
-            if len(stop) == 1:
-                stop.append(0)  # cancel once
-                for job in jobs:
-                    cancel(Registry.read(Path(job["record"].job_dir)))
-            try:
-                active = queued([job["slurm"].job_id for job in jobs])
-            except OSError:  # slurmctld busy or restarting: look again
-                active = {"?": "UNKNOWN"}
-            gone = 0 if active else gone + 1
-            if gone >= 2:  # twice out of the queue: ended (sacct may be off: not asked)
-                return bool(stop)
-            time.sleep(poll_s)
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _job_return(job: dict[str, Any], cancelled: bool) -> Any:
-    from hydra.core.utils import JobReturn, JobStatus
-
-    from trn.launcher.task import objective_of
-
-    ret = JobReturn(overrides=job["overrides"], task_name="trn")
-    record = final_record(job, cancelled)
-    try:
-        ret._return_value, ret.status = objective_of(record), JobStatus.COMPLETED
-    except JobFailed as err:
-        ret._return_value, ret.status = err, JobStatus.FAILED
-    return ret
-
-
-def final_record(job: dict[str, Any], cancelled: bool = False) -> dict[str, Any]:
-    """The record the Slurm job returned (a resumed job's, after a requeue); else the one on
-    disk, ended here as failed if Slurm dropped the job before it could end it."""
-    from trn.registry.store import Registry
-
-    if job["slurm"].paths.result_pickle.exists():  # never ask sacct: it may be off
-        try:
-            result = job["slurm"].result()
-            if isinstance(result, dict):
-                return result
-        except Exception:  # noqa: BLE001 - it raised on the node: the record says what it can
-            pass
-    record = Registry.read(Path(job["record"].job_dir))
-    if record["state"] in ("submitted", "running") and cancelled:
-        record = end_record(record, "cancelled", "the sweep was cancelled (Ctrl-C/SIGTERM)")
-    elif record["state"] in ("submitted", "running"):
-        stderr = job["slurm"].paths.stderr
-        record = end_record(record, "failed", f"the Slurm job ended without a result; see {stderr}")
-    return record
-
-
 def queued(job_ids: list[str]) -> dict[str, str]:
     """Slurm's state of each job still in its queue (PENDING, RUNNING, ...); {} if none."""
     if not job_ids:
@@ -202,28 +73,7 @@ def queued(job_ids: list[str]) -> dict[str, str]:
     return {p[0]: p[1] for p in pairs if len(p) == 2}
 
 
-def slurm_state(record: dict[str, Any]) -> str | None:
-    """What Slurm says about a record's job (for ``trn status``), None if it is not Slurm's."""
-    job_id = (record.get("extra") or {}).get("slurm_job_id")
-    if not job_id:
-        return None
-    try:
-        return queued([str(job_id)]).get(str(job_id), "GONE")
-    except (OSError, subprocess.SubprocessError):
-        return "UNKNOWN"
-
-
-def cancel(record: dict[str, Any]) -> bool:
-    """``trn cancel`` for a Slurm job: SIGINT to a running job's processes (the runner
-    checkpoints and the job ends ``cancelled``); ``scancel`` for one that never started, whose
-    record is ended here. False if the record is not a Slurm job's."""
-    job_id = str((record.get("extra") or {}).get("slurm_job_id") or "")
-    if not job_id:
-        return False
-    if queued([job_id]).get(job_id) == "RUNNING":
-        subprocess.run(["scancel", "--signal=INT", job_id], check=False, timeout=30)
-        return True
-    subprocess.run(["scancel", job_id], check=False, timeout=30)
-    if record.get("state") == "submitted":
-        end_record(record, "cancelled", f"Slurm job {job_id} cancelled before it started")
-    return True
+def scancel(job_id: str, signal_name: str | None = None) -> None:
+    """``scancel`` (``--signal=NAME`` to signal the job's processes instead of ending it)."""
+    extra = [f"--signal={signal_name}"] if signal_name else []
+    subprocess.run(["scancel", *extra, job_id], check=False, timeout=30)

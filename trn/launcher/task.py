@@ -1,49 +1,41 @@
-"""The Hydra task function of ``trn run -m``: one trn job per sweep point.
+"""The Hydra task function of ``trn run -m``, as the launchers see it: one trn job per point.
 
-Under ``hydra/launcher=trn`` the launcher recognises it and starts :mod:`trn.launcher.job` per
-job; under any other launcher (basic, joblib, submitit) it runs the job where it is called.
-Either way the job is planned by :func:`trn.plan.make_plan` and run by the supervisor, so its
-record, events and checkpoints are those of a single ``trn run``.
+:class:`TrnTask` is what the launchers recognise and read (the sweep, where jobs live, the plans
+checked up front); :class:`trn.lifecycle.sweep_job.SweepTask` is the one that runs: under
+``hydra/launcher=trn`` the launcher starts ``python -m TrnTask.job_module SPEC.json`` per job and
+calls :meth:`TrnTask.reap` once that process has exited; under any other launcher (basic,
+joblib, submitit) Hydra calls the task where it is. Either way the job's record, events and
+checkpoints are those of a single ``trn run``.
 """
 
 from __future__ import annotations
 
-import copy
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from trn.errors import JobFailed
 
 
 @dataclass
-class SweepTask:
+class TrnTask:
     sweep_id: str
     home: Path
     config_dir: Path | None = None
     to_stderr: bool = False  # `trn run -m --json`: stdout carries the summary only
     plans: dict[tuple[str, ...], Any] = field(default_factory=dict)  # checked jobs' plans
 
+    job_module: ClassVar[str]  # ``python -m job_module SPEC.json`` runs one job, fresh process
+
     def __call__(self, cfg: Any) -> Any:
-        from hydra.core.hydra_config import HydraConfig
+        raise NotImplementedError
 
-        from trn.launcher.job import make_echo, run_trn_job
-
-        hc = HydraConfig.get()
-        overrides = list(hc.overrides.task)
-        with detached_hydra():  # make_plan composes with Hydra's compose API
-            record = run_trn_job(
-                overrides,
-                sweep_id=self.sweep_id,
-                home=self.home,
-                config_dir=self.config_dir,
-                echo=make_echo(sys.stderr if self.to_stderr else sys.stdout, hc.job.num),
-                plan=copy.deepcopy(self.plans.get(tuple(overrides))),
-            )
-        return objective_of(record)
+    def reap(self, submitted: Path, rc: int | None, cancelled: bool) -> None:
+        """After a job process exited: end its job if it never ended (``submitted``: the file
+        the process wrote its record to once the job existed)."""
+        raise NotImplementedError
 
 
 def objective_of(record: dict[str, Any]) -> Any:

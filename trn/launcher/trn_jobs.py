@@ -1,4 +1,4 @@
-"""trn jobs under ``hydra/launcher=trn``: a spec per job for :mod:`trn.launcher.job`, and the
+"""trn jobs under ``hydra/launcher=trn``: a spec per job for the task's job module, and the
 :class:`JobReturn` built from the record it leaves (the objective, or why it failed).
 
 A job that ``trn run -m`` already planned while checking the sweep passes that plan on (the
@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import functools
 import json
-import pickle
 import sys
 from pathlib import Path
 from typing import Any
 
 from trn.launcher.batch import failed_return, sweep_config, why
 from trn.launcher.pool import Pool, slots_needed
-from trn.launcher.records import reap
 from trn.launcher.scheduler import Outcome, WorkItem
 
 
@@ -36,17 +34,17 @@ def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
         "result": str(tmp / f"{num}.result"),
     }
     if plan is not None:
-        (tmp / f"{num}.plan").write_bytes(pickle.dumps(plan))
-        spec["plan"] = str(tmp / f"{num}.plan")
+        (tmp / f"{num}.plan.json").write_text(plan.to_json())
+        spec["plan"] = str(tmp / f"{num}.plan.json")
         cfg = OmegaConf.create(plan.config)
         devices = plan.config.get("devices")
     else:
         cfg = sweep_config(launcher, overrides, num)
         devices = cfg.get("devices")
     (tmp / f"{num}.json").write_text(json.dumps(spec))
-    argv = [sys.executable, "-m", "trn.launcher.job", str(tmp / f"{num}.json")]
+    argv = [sys.executable, "-m", task.job_module, str(tmp / f"{num}.json")]
     job = WorkItem(num, argv, need=slots_needed(devices, pool), env={"TRN_HOME": str(task.home)})
-    job.on_exit = functools.partial(reap, tmp / f"{num}.job")  # killed: end its job here
+    job.on_exit = functools.partial(task.reap, tmp / f"{num}.job")  # killed: end its job here
     return job, (overrides, cfg)
 
 

@@ -18,7 +18,8 @@ class JobState(str, enum.Enum):
         submitted ──> running ──> completed | failed | cancelled | preempted
                          └──────> lost   (marked running, but its process is gone or its heartbeat stale)
 
-    A resumed job is a new job whose record points at its parent (``attempt`` + 1).
+    A resumed job is a new job whose record points at its parent (``attempt`` + 1). The sets
+    below are the one definition of which states are live, terminal and ended.
     """
 
     SUBMITTED = "submitted"
@@ -29,11 +30,13 @@ class JobState(str, enum.Enum):
     PREEMPTED = "preempted"
     LOST = "lost"
 
-    def is_terminal(self) -> bool:
-        return self in TERMINAL
 
-
-TERMINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED}
+# Plain strings (a JobState compares equal to its value): records hold the text.
+TERMINAL = frozenset(
+    s.value for s in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED)
+)
+LIVE = frozenset((JobState.SUBMITTED.value, JobState.RUNNING.value))  # a process owns the record
+ENDED = TERMINAL | {JobState.LOST.value}  # where a waiter stops: nobody will end a lost job
 STATES = [s.value for s in JobState]
 
 
@@ -69,6 +72,7 @@ class JobRecord:
     heartbeat_at: str | None = None  # ts of the runner's last heartbeat event
     heartbeat_s: float | None = None  # its period; None: no heartbeats, never stale
     extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
+    backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends): local, slurm
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,7 +80,16 @@ class JobRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        known.discard("backend")
+        return cls(**{k: v for k, v in data.items() if k in known}, backend=backend_name(data))
+
+
+def backend_name(record: dict[str, Any]) -> str:
+    """The record's ``backend``; a record written before there was one is Slurm's if it names
+    a Slurm job, else local."""
+    if record.get("backend"):
+        return str(record["backend"])
+    return "slurm" if (record.get("extra") or {}).get("slurm_job_id") else "local"
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -93,7 +106,7 @@ def pid_alive(pid: int | None) -> bool:
 
 def _zombie(pid: int) -> bool:
     """A process that exited but was never reaped: dead. Orphans stay zombies where PID 1 does
-    not reap (containers without an init), e.g. a killed detached supervisor (issue 8)."""
+    not reap (containers without an init), e.g. a killed detached supervisor."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -105,7 +118,7 @@ def effective_state(record: dict[str, Any]) -> str:
     """The state to show: a running/submitted job whose supervisor is gone on this host is lost,
     and so is a running job (on any host) whose heartbeat is stale."""
     state = record.get("state")
-    if state in (JobState.RUNNING.value, JobState.SUBMITTED.value):
+    if state in LIVE:
         same_host = record.get("host") == socket.gethostname()
         if same_host and record.get("pid") and not pid_alive(record["pid"]):
             return JobState.LOST.value

@@ -12,11 +12,12 @@ from typing import Any
 
 from trn import fsutil, ids
 from trn.errors import NotFound, UsageError
+from trn.jobdir import JobDir
 from trn.paths import make_dirs, readable_home, trn_home
 from trn.registry.index import Index
 from trn.registry.record import JobRecord, effective_state
 
-RECORD = "job.json"
+RECORD = JobDir.RECORD
 
 
 class Registry:

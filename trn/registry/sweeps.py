@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs}: written as a sweep starts
-# (plus cancel_requested_at once `trn cancel` has signalled it)
-EVENTS = "events.jsonl"
+from trn.jobdir import SWEEP_STATE, JobDir
+
+EVENTS = JobDir.EVENTS  # a sweep dir's events file has a job dir's name
 
 
 def new_sweep_dir(home: Path) -> tuple[str, Path]:

@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from trn import fsutil
+from trn.jobdir import JobDir
 from trn.paths import trn_home
 
-OUTCOME = "outcome.json"
+OUTCOME = JobDir.OUTCOME
 # trn emits its own events and writes its own checkpoints: Lightning's loggers, checkpointing,
 # progress bar and summary stay off (tests build their Trainers with the same settings)
 QUIET_TRAINER: dict[str, Any] = {
@@ -41,10 +42,11 @@ def _rank() -> int:
 
 
 def load_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    with open(job_dir / "config.yaml", encoding="utf-8") as f:
+    files = JobDir(job_dir)
+    with open(files.config, encoding="utf-8") as f:
         config = yaml.safe_load(f)
-    record = json.loads((job_dir / "job.json").read_text())
-    launch = json.loads((job_dir / "launch.json").read_text())
+    record = json.loads(files.record.read_text())
+    launch = json.loads(files.launch.read_text())
     return config, record, launch
 
 
@@ -123,7 +125,7 @@ def train(
 
 
 def _resume_ckpt(config: dict[str, Any]) -> str | None:
-    """issue 5: the ``.ckpt`` of ``resume`` (a meta path set by trn.resume), verified first."""
+    """issue 5: the ``.ckpt`` of ``resume`` (a meta path set by trn.lifecycle.resume), verified first."""
     if not config.get("resume"):
         return None
     from trn.checkpoints.meta import verify

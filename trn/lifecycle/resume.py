@@ -5,7 +5,7 @@
 epochs, another cadence, other devices), and the plan records ``parent_job_id`` and
 ``attempt + 1``. Overrides that would change what the checkpoint's tensors mean (the model, the
 dataset, the optimizer's type) are refused with the reason. ``trn resume``, ``trn run resume=``
-and the Slurm requeue path (issue 4) all call this.
+and the Slurm requeue path all call this.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 
 from trn.checkpoints.meta import META_SUFFIX, find_latest, verify
 from trn.errors import ConfigError, NotFound, UsageError
-from trn.plan import Plan
+from trn.jobdir import JobDir
+from trn.lifecycle.plan import Plan, check_data
+from trn.registry.record import LIVE
 
 # key prefix -> why a resume cannot change it
 FROZEN = {
@@ -48,13 +50,13 @@ def resolve_checkpoint(
 
     registry = Registry(home)
     named = record = registry.find(text)
-    if named["state"] in ("running", "submitted") and named.get("host") == socket.gethostname():
+    if named["state"] in LIVE and named.get("host") == socket.gethostname():
         raise UsageError(
             f"job {named['job_id']} is still {named['state']}; stop it first "
             f"(trn cancel {named['job_id']}), then resume it"
         )
     for _ in range(1000):  # a chain of attempts; the bound only guards against a cycle
-        meta = find_latest(Path(record["job_dir"]) / "checkpoints")
+        meta = find_latest(JobDir(record["job_dir"]).checkpoints)
         if meta is not None:
             return meta, named
         if not record.get("parent_job_id"):
@@ -69,7 +71,7 @@ def resolve_checkpoint(
 def parent_attempt(meta_path: Path, meta: dict[str, Any]) -> int:
     """The parent job's attempt: from its record when it is there, else from the meta."""
     try:
-        record = json.loads((meta_path.parent.parent / "job.json").read_text())
+        record = json.loads(JobDir(meta_path.parent.parent).record.read_text())
         if record.get("job_id") == meta["job_id"]:
             return int(record.get("attempt") or 1)
     except (OSError, ValueError, TypeError):
@@ -143,7 +145,6 @@ def plan_resume(
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
     from trn.paths import trn_home
-    from trn.plan import check_data
 
     overrides = list(overrides or [])
     meta_path, named = resolve_checkpoint(job_or_meta, home)

@@ -1,10 +1,10 @@
 """Cancel a job or a sweep: what ``trn cancel`` and ``trn.Job.cancel`` share.
 
-A job: SIGINT to its supervisor on this host, which forwards it to the runner; the runner saves
-at the next step boundary and exits, and the supervisor writes the terminal record. A job on
-Slurm gets ``scancel --signal=INT``. A job whose supervisor is gone (``lost``) has nobody to
-finalize it: its runner, if still alive, gets the SIGINT directly and the record is marked
-``cancelled`` here. Either way its newest checkpoint stays resumable with ``trn resume JOB``.
+A job: its backend (:mod:`trn.lifecycle.backends`) asks it to stop. Locally: SIGINT to its supervisor
+on this host, which forwards it to the runner; the runner saves at the next step boundary and
+exits, and the supervisor ends the job. On Slurm: ``scancel --signal=INT``. A job whose supervisor
+is gone (``lost``) has nobody to end it: its runner, if still alive, gets the SIGINT directly and
+the job is ended ``cancelled`` here. Either way its newest checkpoint stays resumable with ``trn resume JOB``.
 
 A sweep: SIGINT to the sweep's own process (``sweep.json`` in its dir), exactly Ctrl-C in its
 terminal: nothing new starts, every running job is cancelled as above, and the sweep ends
@@ -26,55 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import TrnError, UsageError
+from trn.jobdir import SWEEP_STATE
 from trn.registry.record import TERMINAL, pid_alive
+from trn.registry.sweeps import sweep_end, sweep_events, sweep_started
 
-SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs}: written as a sweep starts
-# (plus cancel_requested_at once `trn cancel` has signalled it)
 POLL_S = 0.2
 
 
 # -- jobs -----------------------------------------------------------------------------------
 def request_job(registry: Any, record: dict[str, Any]) -> bool:
     """Ask one unfinished job to stop. True: a process will end it (wait for its record);
-    False: it was ``lost`` and its record is ``cancelled`` now. ``UsageError`` for a job
-    that runs on another host and is not on Slurm."""
-    slurm = record.get("extra", {}).get("slurm_job_id")
-    here = record.get("host") == socket.gethostname()
-    if slurm and (record["state"] == "submitted" or not here):
-        from trn.launcher.slurm import cancel as slurm_cancel
+    False: it was ``lost`` and its record is ended now. ``UsageError`` for a job its backend
+    cannot reach from here."""
+    from trn.lifecycle.backends import backend_of
 
-        slurm_cancel(record)
-        return True
-    if not here:
-        raise UsageError(
-            f"job {record['job_id']} runs on host {record.get('host')}; run `trn cancel` there"
-        )
-    if pid_alive(record.get("pid")):
-        try:
-            os.kill(int(record["pid"]), signal.SIGINT)
-            return True
-        except ProcessLookupError:
-            pass  # it ended between the check and the signal: a lost job, or a finished one
-    _cancel_lost(registry, record)
-    return False
-
-
-def _cancel_lost(registry: Any, record: dict[str, Any]) -> None:
-    """A ``lost`` job: stop an orphaned runner if there is one, then end it here (record and
-    ``job_cancelled`` event), as the launcher ends a job no supervisor will end."""
-    from trn.launcher.records import end_record
-
-    current = registry.read(Path(record["job_dir"]))
-    if current.get("state") in TERMINAL:  # its supervisor finished it meanwhile
-        record.update(current)
-        return
-    runner = record.get("runner_pid")
-    if runner and pid_alive(runner):
-        try:
-            os.killpg(int(runner), signal.SIGINT)  # the runner leads its own process group
-        except (ProcessLookupError, PermissionError):
-            pass
-    end_record(record, "cancelled", "cancelled by `trn cancel` after its supervisor was lost")
+    return backend_of(record).cancel(registry, record)
 
 
 def wait_job(registry: Any, job_dir: Path, timeout: float) -> dict[str, Any]:
@@ -90,25 +56,6 @@ def wait_job(registry: Any, job_dir: Path, timeout: float) -> dict[str, Any]:
 
 
 # -- sweeps ---------------------------------------------------------------------------------
-def find_sweep(home: Path, sweep_id: str) -> Path | None:
-    """The dir of the sweep ``sweep_id`` (``$TRN_HOME/sweeps/YYYY/MM/DD/<id>``), if any."""
-    found = sorted((Path(home) / "sweeps").glob(f"*/*/*/{sweep_id}"))
-    return found[0] if found else None
-
-
-def sweep_end(sweep_dir: Path) -> dict[str, Any] | None:
-    """The sweep's ``sweep_completed`` event, ``None`` while it runs."""
-    from trn.events.reader import parse
-
-    try:
-        lines = (sweep_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return None
-    for line in reversed(lines):
-        event = parse(line)
-        if event and event.get("event") == "sweep_completed":
-            return event
-    return None
 
 
 def request_sweep(home: Path, sweep_dir: Path) -> bool:
@@ -138,7 +85,7 @@ def request_sweep(home: Path, sweep_dir: Path) -> bool:
 
 
 def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
-    from trn.launcher.sweep import finish, sweep_events
+    from trn.lifecycle.sweep import finish
     from trn.registry.store import Registry
 
     registry = Registry(home)
@@ -147,7 +94,7 @@ def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
         if record["state"] not in TERMINAL:
             if request_job(registry, record):
                 wait_job(registry, Path(record["job_dir"]), 120)
-    started = _sweep_started(sweep_dir)
+    started = sweep_started(sweep_dir)
     try:  # the sweep's duration: from its sweep_started event to now
         since = datetime.fromisoformat(started["ts"].replace("Z", "+00:00")).timestamp()
     except (KeyError, TypeError, ValueError):
@@ -161,16 +108,6 @@ def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
         time.monotonic() - (time.time() - since),
         "cancelled by `trn cancel` after the sweep's process was lost",
     )
-
-
-def _sweep_started(sweep_dir: Path) -> dict[str, Any]:
-    from trn.events.reader import parse
-
-    try:
-        with open(sweep_dir / "events.jsonl", encoding="utf-8") as f:
-            return parse(f.readline()) or {}
-    except FileNotFoundError:
-        return {}
 
 
 def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:

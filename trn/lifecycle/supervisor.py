@@ -1,8 +1,8 @@
-"""Carry out a plan: record the job, start the runner, pump its events, finalize the record.
+"""Carry out a plan: record the job, start the runner, pump its events, end the job.
 
-The supervisor is the only writer of a job's record while the job lives, and it writes the
-terminal event whatever happened to the runner (crash, signal, SIGKILL), so no job is left
-``running`` once its supervisor has returned.
+The supervisor is the only writer of a job's record while the job lives, and it ends the job
+(:func:`trn.lifecycle.end.end_job`) whatever happened to the runner (crash, signal, SIGKILL), so no
+job is left ``running`` once its supervisor has returned.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,13 @@ import yaml
 from trn import fsutil
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
-from trn.plan import Plan
+from trn.jobdir import JobDir
+from trn.lifecycle.end import end_job, killpg, read_outcome
+from trn.lifecycle.plan import Plan
 from trn.registry.record import JobRecord, JobState, utc_now
 from trn.registry.store import Registry
 
 GRACE_S = 60.0  # after a forwarded signal, how long the runner may take to save and exit
-LOG_TAIL = 20
 
 
 class Supervisor:
@@ -41,19 +43,15 @@ class Supervisor:
     # -- submit -----------------------------------------------------------------------------
     def submit(self) -> JobRecord:
         """Create the job dir, its files, the ``submitted`` record and ``job_submitted``."""
-        job_id, job_dir = self.registry.create_job_dir()
-        plan = self.plan
-        config_path = job_dir / "config.yaml"
+        job_id, path = self.registry.create_job_dir()
+        plan, job_dir = self.plan, JobDir(path)
+        config_path = job_dir.config
         fsutil.atomic_write_bytes(
             config_path, yaml.safe_dump(plan.config, sort_keys=False).encode()
         )
-        launch = {
-            "allocation": {**plan.allocation.to_dict(), "trainer": plan.allocation.trainer_kwargs()}
-        }
-        fsutil.atomic_write_json(job_dir / "launch.json", launch)
         record = JobRecord(
             job_id=job_id,
-            job_dir=str(job_dir),
+            job_dir=str(path),
             attempt=plan.attempt,
             parent_job_id=plan.parent_job_id,
             sweep_id=plan.sweep_id,
@@ -63,12 +61,13 @@ class Supervisor:
             config_path=str(config_path),
             pid=os.getpid(),
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
+            backend=plan.backend,
         )
         self.registry.write(record)
         self.open_events(record)
         self._emit(
             "job_submitted",
-            job_dir=str(job_dir),
+            job_dir=str(path),
             config_path=str(config_path),
             devices=record.devices,
             overrides=record.overrides,
@@ -78,44 +77,49 @@ class Supervisor:
 
     def open_events(self, record: JobRecord) -> None:
         """This job's event writer. Also used by a detached supervisor (``trn run --detach``,
-        :mod:`trn.detach`) taking over a job that another process submitted."""
+        :mod:`trn.lifecycle.detach`) taking over a job that another process submitted."""
         plan = self.plan
         self.events = EventWriter(
-            Path(record.job_dir),
+            JobDir(record.job_dir).path,
             record.job_id,
             source="cli",
             attempt=plan.attempt,
             sweep_id=plan.sweep_id,
-            # events.global / events.file / events.redis of the config (issue 7)
+            # every sink the config names: events.global / events.file / events.redis
             global_path=event_sinks.global_path(plan.config, plan.home),
             extra_sinks=event_sinks.from_config(plan.config),
         )
 
     # -- run --------------------------------------------------------------------------------
     def run(self, record: JobRecord) -> dict[str, Any]:
-        job_dir = Path(record.job_dir)
-        # Devices (issue 3): lease the GPUs right before the runner starts; while they are taken
-        # the job stays `submitted` and a `devices_waiting` event says why. finalize() releases
-        # them; if this process dies, the lease's dead pid lets the next trn reclaim it.
+        job_dir = JobDir(record.job_dir)
+        # Lease the GPUs right before the runner starts; while they are taken the job stays
+        # `submitted` and a `devices_waiting` event says why. finalize() releases them; if this
+        # process dies, the lease's dead pid lets the next trn reclaim it.
         from trn.devices.manager import DevicesUnavailable, lease_for_job
 
         try:
-            self.lease = lease_for_job(self.plan, record, self._emit)
+            allocation, self.lease = lease_for_job(self.plan, record.job_id, self._emit)
         except DevicesUnavailable as err:  # the runner never starts; finalize says why
-            fsutil.atomic_write_json(job_dir / "outcome.json", err.outcome())
+            fsutil.atomic_write_json(job_dir.outcome, err.outcome())
             return self.finalize(record, 1, 0.0)
+        if allocation != self.plan.allocation:  # other GPUs than the preview are free now
+            self.plan = replace(self.plan, allocation=allocation)
+            record.devices = allocation.device_ids
+        launch = {"allocation": {**allocation.to_dict(), "trainer": allocation.trainer_kwargs()}}
+        fsutil.atomic_write_json(job_dir.launch, launch)
         env = {
             **os.environ,
-            **self.plan.allocation.env,
+            **allocation.env,
             **self.plan.env,
             "TRN_HOME": str(self.plan.home),
             "TRN_JOB_ID": record.job_id,
             "PYTHONUNBUFFERED": "1",
         }
         started = time.time()
-        with open(job_dir / "runner.log", "ab") as log:
+        with open(job_dir.runner_log, "ab") as log:
             proc = subprocess.Popen(
-                self.plan.command(job_dir),
+                self.plan.command(job_dir.path),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -128,11 +132,11 @@ class Supervisor:
             proc.pid,
         )
         self.registry.write(record)
-        # issue 5: SIGUSR1 too (Slurm's --signal=USR1 reaches every process): forwarded, preempted
+        # SIGUSR1 too: Slurm's --signal=USR1 reaches every process; forwarded, it is a preemption
         stops = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
         old = {s: signal.signal(s, self._on_signal) for s in stops}
         try:
-            rc = self._wait(proc, job_dir / "events.jsonl", record)
+            rc = self._wait(proc, job_dir.events, record)
         finally:
             for s, handler in old.items():
                 signal.signal(s, handler)
@@ -151,16 +155,16 @@ class Supervisor:
         while True:
             if self.stop_signal is not None and forwarded != self.stop_signal:
                 forwarded = self.stop_signal
-                _killpg(proc.pid, forwarded)
+                killpg(proc.pid, forwarded)
             if self.stop_at and time.time() - self.stop_at > GRACE_S:
-                _killpg(proc.pid, signal.SIGKILL)
+                killpg(proc.pid, signal.SIGKILL)
             try:
                 rc = proc.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
                 rc = None
             offset = self._pump(events_file, offset, record)
             if rc is not None:
-                _killpg(proc.pid, signal.SIGKILL)  # DDP ranks or workers left behind
+                killpg(proc.pid, signal.SIGKILL)  # DDP ranks or workers left behind
                 return rc
 
     def _pump(self, path: Path, offset: int, record: JobRecord) -> int:
@@ -195,8 +199,8 @@ class Supervisor:
 
     # -- finalize ---------------------------------------------------------------------------
     def finalize(self, record: JobRecord, rc: int, duration: float) -> dict[str, Any]:
-        job_dir = Path(record.job_dir)
-        outcome = _read_json(job_dir / "outcome.json") or {}
+        """End the job as its runner's outcome, its exit status and our stop signal say."""
+        outcome = read_outcome(JobDir(record.job_dir))
         state = outcome.get("state")
         if state is None:  # the runner died without a word
             if self.stop_signal is not None:
@@ -207,71 +211,16 @@ class Supervisor:
             state = "failed"
         if state == "failed" and self.stop_signal == signal.SIGINT:
             if str(outcome.get("error", "")).startswith("KeyboardInterrupt"):
-                # issue 4: Ctrl-C reached the runner during start-up, before its handlers
+                # Ctrl-C reached the runner during start-up, before its handlers were installed
                 state, outcome["reason"] = "cancelled", "interrupted during start-up"
-        record.state, record.ended_at, record.exit_code = state, utc_now(), rc
-        record.metrics.update(outcome.get("metrics") or {})
-        record.checkpoint = outcome.get("checkpoint") or record.checkpoint
-        fields: dict[str, Any] = {"duration_s": round(duration, 3), "metrics": record.metrics}
-        if state == "failed":
-            record.error = outcome.get("error") or _exit_reason(rc)
-            record.extra["log_tail"] = _tail(job_dir / "runner.log", LOG_TAIL)
-            fields.update(
-                error=record.error,
-                exit_code=rc,
-                log_tail=record.extra["log_tail"],
-                step=outcome.get("step"),
-            )
-            event = "job_failed"
-        elif state == "completed":
-            fields.update(checkpoint=record.checkpoint, exit_code=rc)
-            event = "job_completed"
-        else:
-            reason = outcome.get("reason") or _exit_reason(rc)
-            record.error = reason
-            fields.update(reason=reason, checkpoint=record.checkpoint)
-            event = f"job_{state}"
-        if self.lease is not None:  # devices (issue 3): the GPUs go back before the job ends
+        if self.lease is not None:  # the GPUs go back before the job ends
             self.lease.release()
-        self.events.resync()  # the runner wrote its events after our job_submitted
-        self._emit(event, **fields)
-        self.events.close()
-        self.registry.write(record)
-        data = record.to_dict()
-        _append_manifest(self.plan.home, data)
-        return data
-
-
-def _killpg(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _exit_reason(rc: int) -> str:
-    if rc < 0:
-        return f"runner killed by {signal.Signals(-rc).name}"
-    return f"runner exited with code {rc}"
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _tail(path: Path, n: int) -> list[str]:
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - 16384))
-            return [ln.decode(errors="replace") for ln in f.read().splitlines()[-n:]]
-    except OSError:
-        return []
-
-
-def _append_manifest(home: Path, record: dict[str, Any]) -> None:
-    """``jobs/index.jsonl``: one line per job reaching a terminal state (the plan's manifest)."""
-    (home / "jobs").mkdir(parents=True, exist_ok=True)
-    fsutil.append_line(home / "jobs" / "index.jsonl", json.dumps(record, sort_keys=True))
+        return end_job(
+            record,
+            state,
+            exit_code=rc,
+            duration_s=duration,
+            outcome={**outcome, "state": state},
+            events=self.events,
+            echo=self.echo,
+        )

@@ -1,6 +1,6 @@
 """``trn run -m OVERRIDES``: a Hydra multirun of trn jobs, with sweep events and a summary.
 
-Check every job first (:mod:`trn.launcher.expand`), then emit ``sweep_started`` into the global
+Check every job first (:mod:`trn.lifecycle.expand`), then emit ``sweep_started`` into the global
 stream and the sweep dir's ``events.jsonl``, run Hydra's sweeper (basic by default, Optuna, ...)
 over ``hydra/launcher=trn`` (or whichever launcher the overrides pick), and end with
 ``sweep_completed`` and the jobs sorted by ``objective``.
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import JobFailed
-from trn.launcher import expand
 from trn.launcher.summary import render, summarize
-from trn.launcher.task import SweepTask
+from trn.lifecycle import expand
+from trn.lifecycle.sweep_job import SweepTask
 from trn.registry.sweeps import new_sweep_dir, record_process, sweep_events
 
 CONFIG_NAME = "config"

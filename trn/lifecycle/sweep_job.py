@@ -1,7 +1,7 @@
 """One trn job of a sweep: plan it like ``trn run`` would, then supervise it.
 
-``python -m trn.launcher.job SPEC.json`` is the fresh process the local launcher starts per job,
-with the job's devices already in its environment; :class:`trn.launcher.task.SweepTask` calls
+``python -m trn.lifecycle.sweep_job SPEC.json`` is the fresh process the local launcher starts per
+job, with the job's devices already in its environment; :class:`SweepTask` calls
 :func:`run_trn_job` in-process under other launchers. The result file gets the final record.
 """
 
@@ -11,10 +11,14 @@ import json
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from trn import fsutil
+from trn.launcher.task import TrnTask, detached_hydra, objective_of
+from trn.lifecycle.plan import Plan
+from trn.registry.record import LIVE
 
 SHOWN = {  # what a sweep prints per job (all events still go to the job's files)
     "job_submitted",
@@ -25,6 +29,33 @@ SHOWN = {  # what a sweep prints per job (all events still go to the job's files
     "job_preempted",
     "warning",
 }
+
+
+class SweepTask(TrnTask):
+    """The task function ``trn run -m`` gives Hydra: one trn job per sweep point."""
+
+    job_module = "trn.lifecycle.sweep_job"
+
+    def __call__(self, cfg: Any) -> Any:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+        overrides = list(hc.overrides.task)
+        with detached_hydra():  # make_plan composes with Hydra's compose API
+            record = run_trn_job(
+                overrides,
+                sweep_id=self.sweep_id,
+                home=self.home,
+                config_dir=self.config_dir,
+                echo=make_echo(sys.stderr if self.to_stderr else sys.stdout, hc.job.num),
+                plan=self.plans.get(tuple(overrides)),
+            )
+        return objective_of(record)
+
+    def reap(self, submitted: Path, rc: int | None, cancelled: bool) -> None:
+        from trn.lifecycle.end import reap
+
+        reap(submitted, rc, cancelled)
 
 
 def make_echo(stream: IO[str], num: int | None) -> Callable[[dict[str, Any]], None]:
@@ -48,15 +79,15 @@ def run_trn_job(
     config_dir: Path | None = None,
     echo: Callable[[dict[str, Any]], None] | None = None,
     on_submit: Callable[[dict[str, Any]], None] | None = None,
-    plan: Any = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """Plan (or take the plan ``trn run -m`` made while checking the sweep), submit and run
     one job; its final record. Ctrl-C before the runner starts still ends the job
     ``cancelled`` (never a record left ``submitted``)."""
-    from trn.supervisor import Supervisor
+    from trn.lifecycle.supervisor import Supervisor
 
     if plan is None:
-        from trn.plan import make_plan
+        from trn.lifecycle.planning import make_plan
 
         plan = make_plan(list(overrides), home=home, config_dir=config_dir, sweep_id=sweep_id)
     else:
@@ -68,33 +99,28 @@ def run_trn_job(
     try:
         return sup.run(record)
     except KeyboardInterrupt:
-        if record.state not in ("submitted", "running"):
+        if record.state not in LIVE:
             raise
         sup.stop_signal = signal.SIGINT
         return sup.finalize(record, -signal.SIGINT, 0.0)
 
 
-def replan(plan: Any, sweep_id: str | None) -> Any:
+def replan(plan: Plan, sweep_id: str | None) -> Plan:
     """A plan made elsewhere, with its devices previewed again here (inside this job's slot)."""
     from trn.devices.manager import plan_allocation
 
-    plan.sweep_id = sweep_id
-    plan.allocation = plan_allocation(plan.config["devices"], plan.home)
-    return plan
+    allocation = plan_allocation(plan.config["devices"], plan.home)
+    return replace(plan, sweep_id=sweep_id, allocation=allocation)
 
 
-def _load_plan(spec: dict[str, Any]) -> Any:
-    if not spec.get("plan"):
-        return None
-    import pickle
-
-    # safe: the launcher's own Plan, pickled into its private mkdtemp dir (0700) for this child
-    return pickle.loads(Path(spec["plan"]).read_bytes())  # safe: see above
+def _load_plan(spec: dict[str, Any]) -> Plan | None:
+    """The plan ``trn run -m`` checked for this job, as the launcher wrote it (JSON)."""
+    return Plan.from_json(Path(spec["plan"]).read_text()) if spec.get("plan") else None
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m trn.launcher.job SPEC.json", file=sys.stderr)
+        print("usage: python -m trn.lifecycle.sweep_job SPEC.json", file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[0]).read_text())
     result = Path(spec["result"])

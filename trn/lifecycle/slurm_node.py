@@ -5,7 +5,8 @@ submitit starts one task per (node x ``tasks_per_node``) with ``srun``; each tas
 others run their runner only, as ranks of Lightning's ``SLURMEnvironment``. On preemption or
 timeout (SIGUSR2 from ``--signal``) task 0 stops its runner with SIGTERM (a checkpoint, then
 ``preempted``) and requeues :class:`ResumeJob`, which continues from that checkpoint through
-:func:`trn.resume.plan_resume` as a new job with ``attempt + 1``.
+:func:`trn.lifecycle.resume.plan_resume` as a new job with ``attempt + 1``. The plan reaches the
+node as JSON (:meth:`~trn.lifecycle.plan.Plan.to_json`), inside submitit's pickle of :class:`NodeJob`.
 """
 
 from __future__ import annotations
@@ -16,46 +17,52 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from trn.jobdir import JobDir
+from trn.lifecycle.plan import Plan
+
 STOP_WAIT_S = 60.0  # how long a preempted runner may take to checkpoint and exit
+LAUNCH_WAIT_S = 300.0  # how long a rank > 0 waits for task 0 to write the job's launch.json
+# The runner, started with SIGUSR2 ignored: Slurm's ``--signal`` reaches every process of the
+# step, and the warning is task 0's to act on (it stops the runner with SIGTERM).
+RUNNER = "trn.lifecycle.slurm_node"
 
 
-def runner_command(job_dir: Path | str = "JOB_DIR") -> list[str]:
-    """The runner, started with SIGUSR2 ignored: Slurm's ``--signal`` reaches every process of
-    the step, and the warning is task 0's to act on (it stops the runner with SIGTERM)."""
-    return [sys.executable, "-m", "trn.launcher.slurm_node", str(job_dir)]
-
-
-def _prepare(plan: Any) -> int:
+def _prepare(plan: Plan) -> tuple[int, Plan]:
+    """This task's rank, and the plan as this task runs it."""
     import submitit
 
     rank = submitit.JobEnvironment().global_rank
-    plan.env["RANK"] = str(rank)  # trn.runner's rank-0 duties (events, outcome) follow Slurm
-    plan.command = runner_command  # type: ignore[method-assign]
-    return rank
+    # trn.runner's rank-0 duties (events, outcome) follow Slurm's ranks
+    return rank, replace(plan, env={**plan.env, "RANK": str(rank)}, runner=RUNNER)
 
 
 @dataclass
 class NodeJob:
-    plan: Any
+    plan_json: str  # the Plan: JSON, whoever pickles this
     job_dir: str
     _sup: Any = field(default=None, repr=False)
     _record: Any = field(default=None, repr=False)
 
+    @property
+    def plan(self) -> Plan:
+        return Plan.from_json(self.plan_json)
+
     def __call__(self) -> dict[str, Any] | None:
+        from trn.lifecycle.supervisor import Supervisor
         from trn.registry.record import JobRecord
         from trn.registry.store import Registry
-        from trn.supervisor import Supervisor
 
-        if _prepare(self.plan) != 0:
-            _run_rank(self.plan, Path(self.job_dir))
+        rank, plan = _prepare(self.plan)
+        if rank != 0:
+            _run_rank(plan, Path(self.job_dir))
             return None
         record = JobRecord.from_dict(Registry.read(Path(self.job_dir)))
         record.pid, record.host = os.getpid(), socket.gethostname()
-        self._sup, self._record = Supervisor(self.plan), record
+        self._sup, self._record = Supervisor(plan), record
         self._sup.open_events(record)
         return self._sup.run(record)
 
@@ -68,8 +75,9 @@ class NodeJob:
             self._sup.stop_signal = signal.SIGTERM  # no outcome: the supervisor says preempted
             self._sup.finalize(self._record, rc, 0.0)
         record_id = self._record.job_id if self._record else Path(self.job_dir).name
+        plan = self.plan
         return submitit.helpers.DelayedSubmission(
-            ResumeJob(record_id, self.plan.home, self.plan.sweep_id, self.plan.allocation)
+            ResumeJob(record_id, plan.home, plan.sweep_id, plan.allocation)
         )
 
 
@@ -84,20 +92,22 @@ class ResumeJob:
     _node: Any = field(default=None, repr=False)
 
     def __call__(self) -> dict[str, Any] | None:
-        from trn.resume import plan_resume
-        from trn.supervisor import Supervisor
+        from trn.lifecycle.resume import plan_resume
+        from trn.lifecycle.supervisor import Supervisor
 
         # Preempted after its last epoch's save: the resume has nothing to train and completes.
         plan = plan_resume(self.parent, home=self.home, sweep_id=self.sweep_id, allow_finished=True)
+        plan = replace(plan, backend="slurm")
         if self.allocation is not None:
-            plan.allocation = self.allocation
-        if _prepare(plan) != 0:  # ranks > 0 wait for task 0 to create the job
+            plan = replace(plan, allocation=self.allocation)
+        rank, plan = _prepare(plan)
+        if rank != 0:  # ranks > 0 wait for task 0 to create the job
             _run_rank(plan, _wait_for_child(self.home, self.parent))
             return None
         sup = Supervisor(plan)
         record = sup.submit()
         record.extra["slurm_job_id"] = os.environ.get("SLURM_JOB_ID")
-        self._node = NodeJob(plan, record.job_dir, sup, record)
+        self._node = NodeJob(plan.to_json(), record.job_dir, sup, record)
         return sup.run(record)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
@@ -108,7 +118,12 @@ class ResumeJob:
         return self._node.checkpoint(*args, **kwargs)
 
 
-def _run_rank(plan: Any, job_dir: Path) -> None:
+def _run_rank(plan: Plan, job_dir: Path) -> None:
+    """A rank > 0: its runner, once task 0's supervisor has written the job's ``launch.json``
+    (just before it starts its own runner)."""
+    launch, deadline = JobDir(job_dir).launch, time.monotonic() + LAUNCH_WAIT_S
+    while not launch.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
     env = {**os.environ, **plan.allocation.env, **plan.env, "TRN_HOME": str(plan.home)}
     subprocess.run(plan.command(job_dir), env=env, stdin=subprocess.DEVNULL, check=False)
 

@@ -1,13 +1,13 @@
 """Check a sweep's overrides before anything starts: every job planned like a single run.
 
 With Hydra's basic sweeper the jobs are known up front, so each one goes through
-:func:`trn.plan.make_plan`; under another sweeper (Optuna, ...) the fixed overrides are checked.
+:func:`trn.lifecycle.planning.make_plan`; under another sweeper (Optuna, ...) the fixed overrides are checked.
 A problem is one line naming the job's overrides (exit 2), and no job has started.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def parse(overrides: list[str]) -> list[Any]:
 
 
 def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> Checked:
-    from trn.plan import make_plan
+    from trn.lifecycle.planning import make_plan
 
     task = [o for o in overrides if not is_hydra(o)]
     hydra = [o for o in overrides if is_hydra(o)]
@@ -59,7 +59,7 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
         raise UsageError("hydra.* overrides cannot be swept; give them one value each")
     plans = [_plan(make_plan, first + hydra, home, config_dir, 0, jobs)]
     if jobs:  # the config has no hydra key: the same config, recorded with the job's overrides
-        plans[0].overrides = list(jobs[0])
+        plans[0] = replace(plans[0], overrides=list(jobs[0]))
     for n, job in enumerate(jobs or [], 0):
         if n:
             plans.append(_plan(make_plan, job, home, config_dir, n, jobs))

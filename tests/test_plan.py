@@ -1,0 +1,44 @@
+"""The plan crosses process boundaries as JSON and is never changed in place; the record's
+backend decides who is asked to cancel a job."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from conftest import FAST
+
+from trn.lifecycle.backends import backend_of
+from trn.lifecycle.plan import Plan
+from trn.lifecycle.planning import make_plan
+from trn.registry.record import JobRecord
+
+
+def test_a_plan_survives_json_and_stays_frozen(trn_home):
+    plan = make_plan([*FAST, "seed=7"], home=trn_home)
+    text = plan.to_json()
+    assert json.loads(text)["config"]["seed"] == 7  # plain JSON: no pickle, no code
+    again = Plan.from_json(text)
+    assert again == plan and again.home == trn_home and again.command("D")[-1] == "D"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.sweep_id = "x"  # type: ignore[misc]
+    moved = dataclasses.replace(plan, sweep_id="s1", runner="trn.lifecycle.slurm_node")
+    assert moved.command("D")[-2:] == ["trn.lifecycle.slurm_node", "D"] and plan.sweep_id is None
+
+
+def test_a_plan_from_an_older_trn_keeps_loading(trn_home):
+    data = json.loads(make_plan(FAST, home=trn_home).to_json())
+    data.pop("runner"), data.pop("backend")  # written before plans named them
+    data["allocation"]["future_field"] = 1  # or by a newer one
+    old = Plan.from_json(json.dumps(data))
+    assert old.runner == "trn.runner" and old.backend == "local"
+
+
+def test_the_backend_is_the_records_and_old_slurm_records_stay_slurm():
+    local = JobRecord("a", "/x").to_dict()
+    assert local["backend"] == "local" and backend_of(local).name == "local"
+    old = {"job_id": "b", "job_dir": "/y", "extra": {"slurm_job_id": "42"}}  # no backend field
+    assert backend_of(old).name == "slurm" and backend_of(old).handle(old) == "42"
+    assert JobRecord.from_dict(old).backend == "slurm"
+    assert backend_of(local).handle(local) is None

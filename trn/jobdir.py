@@ -1,0 +1,96 @@
+"""The job-dir contract: what lies in ``runs/YYYY/MM/DD/<job_id>/``, by name.
+
+Every process that reads or writes a job dir (the CLI, the supervisor, the runner, the event
+writer, the registry) goes through :class:`JobDir`, so the layout is written down once::
+
+    job.json          the job record (atomic; the truth)
+    config.yaml       the resolved config the runner runs
+    launch.json       the leased allocation, written once just before the runner starts
+    plan.json         the plan, for a supervisor in another process (detached)
+    events.jsonl      this job's events
+    runner.log        the runner's stdout and stderr
+    supervisor.log    a detached supervisor's stdout and stderr
+    outcome.json      the runner's word on how it ended (state, metrics, checkpoint)
+    checkpoints/      *.ckpt + *.meta.json, and latest.json
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, overload
+
+
+class _File:
+    """One file of a job dir: on an instance, its path."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> _File: ...
+    @overload
+    def __get__(self, obj: JobDir, owner: Any) -> Path: ...
+    def __get__(self, obj: JobDir | None, owner: Any) -> Path | _File:
+        return self if obj is None else obj.path / self.name
+
+
+class JobDir:
+    """One job dir; its files by name (the dir need not exist yet)."""
+
+    __slots__ = ("path",)
+
+    RECORD = "job.json"
+    CONFIG = "config.yaml"
+    LAUNCH = "launch.json"
+    PLAN = "plan.json"
+    EVENTS = "events.jsonl"
+    RUNNER_LOG = "runner.log"
+    SUPERVISOR_LOG = "supervisor.log"
+    OUTCOME = "outcome.json"
+    CHECKPOINTS = "checkpoints"
+    LATEST = "latest.json"
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"JobDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JobDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def job_id(self) -> str:
+        return self.path.name
+
+    record = _File(RECORD)
+    config = _File(CONFIG)
+    launch = _File(LAUNCH)
+    plan = _File(PLAN)
+    events = _File(EVENTS)
+    runner_log = _File(RUNNER_LOG)
+    supervisor_log = _File(SUPERVISOR_LOG)
+    outcome = _File(OUTCOME)
+    checkpoints = _File(CHECKPOINTS)
+
+    @property
+    def latest(self) -> Path:
+        return self.checkpoints / self.LATEST
+
+
+# A sweep dir (``sweeps/YYYY/MM/DD/<sweep_id>/``): its events file has a job dir's name
+# (:attr:`JobDir.EVENTS`); the rest is its own.
+SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs}: which process runs it
+SWEEP_REQUEST = "request.json"  # a detached sweep's overrides, for its process
+SWEEP_SUMMARY = "summary.json"  # a detached sweep's summary
+SWEEP_LOG = "sweep.log"  # a detached sweep's output

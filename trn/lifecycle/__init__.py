@@ -1,0 +1,18 @@
+"""A job's life (the lifecycle layer): planned, supervised, detached, cancelled and ended.
+
+- :mod:`trn.lifecycle.plan`        the frozen :class:`~trn.lifecycle.plan.Plan` (JSON across processes)
+- :mod:`trn.lifecycle.planning`    ``make_plan``: config + devices + checks -> Plan (``--dry-run``)
+- :mod:`trn.lifecycle.resume`      a plan continuing a checkpoint (``trn resume``, ``resume=``)
+- :mod:`trn.lifecycle.supervisor`  submit (job dir, record, ``job_submitted``), lease, run, finalize
+- :mod:`trn.lifecycle.end`         ``end_job``: every path that ends a job; the reaper
+- :mod:`trn.lifecycle.detach`      detached jobs and sweeps (one mechanism)
+- :mod:`trn.lifecycle.cancel`      ``trn cancel`` of jobs and sweeps
+- :mod:`trn.lifecycle.backends`    local and Slurm: cancel, state, details, logs, chosen by the record
+- :mod:`trn.lifecycle.sweep`       ``trn run -m``: check every job, sweep events, Hydra multirun, summary
+- :mod:`trn.lifecycle.expand`      a sweep's jobs, each planned as `trn run` would
+- :mod:`trn.lifecycle.sweep_job`   one trn job of a sweep (``python -m trn.lifecycle.sweep_job``)
+- :mod:`trn.lifecycle.slurm`, :mod:`trn.lifecycle.slurm_node`  sweep jobs as Slurm jobs
+
+Not ``trn/jobs/``: ``trn.jobs`` is the public API's list of records (``trn.jobs(state=...)``),
+which a package of that name would shadow. Nothing here imports torch at module level: the CLI's read verbs use cancel and the backends.
+"""

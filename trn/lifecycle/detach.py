@@ -1,0 +1,194 @@
+"""Detached processes: a job (``trn run --detach``, ``trn.submit``) or a sweep (``trn run -m
+--detach``) that outlives the process that asked.
+
+One mechanism for both. The caller records what is to run (a job's ``plan.json``, a sweep's
+``request.json``), then starts ``python -m trn.lifecycle.detach job|sweep DIR``. That process forks
+once more and exits, so the detached one is nobody's child (no zombie in a long-lived caller, no
+SIGHUP when the terminal closes) and runs in its own session. The caller reads its pid, writes
+it where ``lost`` detection and ``trn cancel`` look (the job record, ``sweep.json``), then closes
+its stdin: that EOF is the go, so it never races the caller's last write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, SWEEP_SUMMARY, JobDir
+
+USAGE = "usage: python -m trn.lifecycle.detach JOB_DIR | sweep SWEEP_DIR"
+
+
+def start(kind: str, directory: Path, log: Path, home: Path) -> tuple[int | None, Any]:
+    """Start ``kind`` (job, sweep) of ``directory`` detached; its pid (None: it died before it
+    forked) and the pipe whose close is its go."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trn.lifecycle.detach", kind, str(directory)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, "TRN_HOME": str(home)},  # --log-dir / trn.submit(log_dir=)
+        )
+    assert proc.stdin is not None and proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    proc.wait()
+    return (int(line) if line.isdigit() else None), proc.stdin
+
+
+# -- a job ----------------------------------------------------------------------------------
+def submit(plan: Any) -> dict[str, Any]:
+    """Record the job, start its detached supervisor, return the record (``submitted``)."""
+    from trn import fsutil
+    from trn.errors import JobFailed
+    from trn.lifecycle.supervisor import Supervisor
+
+    sup = Supervisor(plan)
+    record = sup.submit()
+    sup.events.close()  # the detached supervisor opens its own writer
+    job_dir = JobDir(record.job_dir)
+    fsutil.atomic_write_bytes(job_dir.plan, plan.to_json().encode())
+    pid, go = start("job", job_dir.path, job_dir.supervisor_log, plan.home)
+    if pid is None:  # it died before forking: say so in the record, not by a hang
+        go.close()
+        sup.open_events(record)
+        sup.finalize(record, 1, 0.0)
+        raise JobFailed(
+            f"job {record.job_id}: the detached supervisor did not start; see {JobDir.SUPERVISOR_LOG}"
+        )
+    record.pid = pid
+    sup.registry.write(record)
+    go.close()
+    return record.to_dict()
+
+
+def load_plan(job_dir: Path) -> Any:
+    """The :class:`~trn.lifecycle.plan.Plan` that :func:`submit` left in ``job_dir``."""
+    from trn.lifecycle.plan import Plan
+
+    return Plan.from_json(JobDir(job_dir).plan.read_text())
+
+
+def take_over(job_dir: Path, early: list[int] | None = None) -> dict[str, Any]:
+    """Run a job another process submitted: this process becomes its supervisor.
+
+    ``early``: signals received before now (a cancel right after submit); the supervisor
+    forwards them to the runner as soon as it exists."""
+    from trn.lifecycle.supervisor import Supervisor
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
+    from trn.text import event_line
+
+    def echo(event: dict[str, Any]) -> None:
+        print(event_line(event), flush=True)
+
+    sup = Supervisor(load_plan(job_dir), echo=echo)
+    for s in (signal.SIGINT, signal.SIGTERM):  # Supervisor.run installs the same, later
+        signal.signal(s, sup._on_signal)
+    for signum in early or []:
+        sup._on_signal(signum, None)
+    record = JobRecord.from_dict(Registry.read(job_dir))
+    record.pid = os.getpid()  # already so, unless the caller died before writing it
+    sup.open_events(record)
+    sup.registry.write(record)
+    return sup.run(record)
+
+
+# -- a sweep --------------------------------------------------------------------------------
+def submit_sweep(overrides: list[str], home: Path) -> dict[str, Any]:
+    """Check the sweep (bad input: exit 2, nothing on disk), make its dir, start it detached;
+    ``{sweep_id, sweep_dir, jobs, pid}``. Its output goes to ``sweep.log``, its summary to
+    ``summary.json``, its pid to ``sweep.json`` (``trn cancel SWEEP`` signals it, like Ctrl-C)."""
+    from trn import fsutil
+    from trn.errors import JobFailed
+    from trn.lifecycle import expand
+    from trn.registry.sweeps import new_sweep_dir, record_process
+
+    checked = expand.check(overrides, home, None)  # UsageError: nothing has started
+    sweep_id, sweep_dir = new_sweep_dir(home)
+    fsutil.atomic_write_json(
+        sweep_dir / SWEEP_REQUEST,
+        {"sweep_id": sweep_id, "overrides": overrides, "home": str(home)},
+    )
+    pid, go = start("sweep", sweep_dir, sweep_dir / SWEEP_LOG, home)
+    if pid is None:
+        go.close()
+        raise JobFailed(f"sweep {sweep_id}: its detached process did not start; see {SWEEP_LOG}")
+    jobs = len(checked.jobs) if checked.jobs is not None else None
+    info = record_process(sweep_dir, sweep_id, jobs, pid)  # the sweep writes it again, the same
+    go.close()
+    return info
+
+
+def run_sweep(sweep_dir: Path, early: list[int]) -> int:
+    """In the detached process: the sweep, exactly as in the foreground."""
+    from trn import fsutil
+    from trn.lifecycle.sweep import print_summary
+    from trn.lifecycle.sweep import run_sweep as run
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C semantics: cancel
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for signum in early:  # a cancel before now: as if it came now
+        os.kill(os.getpid(), signum)
+    request = json.loads((sweep_dir / SWEEP_REQUEST).read_text())
+    result = run(
+        request["overrides"], Path(request["home"]), sweep=(request["sweep_id"], sweep_dir)
+    )
+    fsutil.atomic_write_json(sweep_dir / SWEEP_SUMMARY, result.summary)
+    print_summary(result.summary, as_json=False)
+    return result.exit_code
+
+
+# -- the detached process -------------------------------------------------------------------
+def _daemon(kind: str, directory: Path) -> int:
+    """In the grandchild: wait for the go, drop the pipes, run."""
+    early: list[int] = []  # a cancel before the job or sweep installs its handlers
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda signum, frame: early.append(signum))
+    sys.stdin.buffer.read()  # EOF: the caller has written our pid down
+    log = JobDir(directory).supervisor_log if kind == "job" else directory / SWEEP_LOG
+    null = os.open(os.devnull, os.O_RDWR)
+    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    if kind == "job":
+        take_over(directory, early)
+        return 0
+    return run_sweep(directory, early)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 1:  # python -m trn.lifecycle.detach JOB_DIR
+        argv = ["job", *argv]
+    if len(argv) != 2 or argv[0] not in ("job", "sweep"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    kind, directory = argv[0], Path(argv[1])
+    pid = os.fork()
+    if pid:  # the middle process: report the detached one's pid and leave
+        print(pid, flush=True)
+        return 0
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the caller's pipe is for the pid only
+    code = 1
+    try:
+        code = _daemon(kind, directory)
+    except KeyboardInterrupt:  # a sweep cancelled before it had started
+        code = 130
+    except BaseException:  # a bug: leave the traceback in the log; the record goes lost
+        import traceback
+
+        traceback.print_exc()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,271 @@
+"""Ending a job: one function for every path that ends one.
+
+The supervisor ends the jobs it runs; the launcher ends a job whose supervisor was killed (the
+reaper), or one Slurm dropped or cancelled; ``trn cancel`` ends a job that is ``lost``. All of
+them call :func:`end_job`, which writes, in this order: the final record (``job.json`` and the
+index), the terminal event to every sink the job's config names (its file, the global stream,
+``events.file``, Redis), and the job's line in ``jobs/index.jsonl``. A job already ended is left
+as it is: no second event, no second line. Whoever ends it, a job whose runner left an
+``outcome.json`` ends as the runner said (state, metrics, checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from trn import fsutil
+from trn.jobdir import JobDir
+from trn.registry.record import LIVE, TERMINAL, JobRecord, pid_alive, utc_now
+
+LOG_TAIL = 20  # runner.log lines kept in a failed job's record and event
+REAP_WAIT_S = 60.0  # how long a runner whose supervisor died may take to checkpoint and exit
+
+
+def end_job(
+    record: JobRecord | dict[str, Any],
+    state: str,
+    *,
+    reason: str | None = None,
+    exit_code: int | None = None,
+    duration_s: float | None = None,
+    outcome: dict[str, Any] | None = None,
+    events: Any = None,
+    echo: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """End the job of ``record`` as ``state`` (how its caller saw it end) and return the final
+    record; ``record`` (a :class:`JobRecord` or a dict) is updated in place.
+
+    ``outcome``: the runner's word (default: the job dir's ``outcome.json``); its state, metrics
+    and checkpoint win over the caller's. ``reason``: why, when the outcome does not say.
+    ``events``: the caller's open event writer (the supervisor's); otherwise one is opened on
+    the sinks of the job's resolved config, as source ``launcher``. ``echo``: shown the
+    terminal event."""
+    rec = record if isinstance(record, JobRecord) else JobRecord.from_dict(record)
+    job_dir = JobDir(rec.job_dir)
+    on_disk = _read_json(job_dir.record)
+    if on_disk.get("state") in TERMINAL:  # ended already: by its supervisor, or a first call
+        _update(record, JobRecord.from_dict({**rec.to_dict(), **on_disk}))
+        if events is not None:
+            events.close()
+        return on_disk
+    outcome = read_outcome(job_dir) if outcome is None else outcome
+    state = outcome.get("state") or state
+    if duration_s is None:
+        duration_s = _since(rec.started_at)
+    fields = _finish(rec, state, outcome, reason, exit_code, duration_s, job_dir)
+    from trn.registry.store import Registry
+
+    registry = Registry.of_job(job_dir.path)
+    registry.write(rec)
+    writer = events if events is not None else _writer(rec, job_dir, registry.home)
+    try:
+        writer.resync()  # the runner wrote its events after the supervisor's last one
+        line = writer.emit(f"job_{state}", **fields)
+    finally:
+        writer.close()
+    if echo is not None:
+        echo(json.loads(line))
+    data = rec.to_dict()
+    append_manifest(registry.home, data)
+    _update(record, rec)
+    return data
+
+
+def _finish(
+    rec: JobRecord,
+    state: str,
+    outcome: dict[str, Any],
+    reason: str | None,
+    exit_code: int | None,
+    duration_s: float,
+    job_dir: JobDir,
+) -> dict[str, Any]:
+    """Bring the record to its final state; the terminal event's own fields."""
+    rec.state, rec.ended_at = state, utc_now()
+    if exit_code is not None:
+        rec.exit_code = exit_code
+    rec.metrics.update(outcome.get("metrics") or {})
+    rec.checkpoint = outcome.get("checkpoint") or rec.checkpoint
+    fields: dict[str, Any] = {"duration_s": round(max(duration_s, 0.0), 3), "metrics": rec.metrics}
+    if state == "failed":
+        rec.error = outcome.get("error") or reason or exit_reason(exit_code)
+        rec.extra["log_tail"] = tail(job_dir.runner_log, LOG_TAIL)
+        fields.update(
+            error=rec.error,
+            exit_code=exit_code if exit_code is not None else -1,
+            log_tail=rec.extra["log_tail"],
+            step=outcome.get("step"),
+        )
+    elif state == "completed":
+        fields["checkpoint"] = rec.checkpoint
+        if exit_code is not None:  # a reaper does not know it
+            fields["exit_code"] = exit_code
+    else:
+        rec.error = outcome.get("reason") or reason or exit_reason(exit_code)
+        fields.update(reason=rec.error, checkpoint=rec.checkpoint)
+    return fields
+
+
+def _writer(rec: JobRecord, job_dir: JobDir, home: Path) -> Any:
+    """An event writer on every sink the job's resolved config names."""
+    import yaml
+
+    from trn.events import sinks as event_sinks
+    from trn.events.writer import EventWriter
+
+    try:
+        config = yaml.safe_load(job_dir.config.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        config = {}  # no config: the job file and the global stream, the defaults
+    return EventWriter(
+        job_dir.path,
+        rec.job_id,
+        source="launcher",
+        attempt=rec.attempt or 1,
+        sweep_id=rec.sweep_id,
+        global_path=event_sinks.global_path(config, home),
+        extra_sinks=event_sinks.from_config(config),
+    )
+
+
+def _update(target: JobRecord | dict[str, Any], rec: JobRecord) -> None:
+    if isinstance(target, dict):
+        target.update(rec.to_dict())
+    elif target is not rec:
+        target.__dict__.update(rec.__dict__)
+
+
+def append_manifest(home: Path, record: dict[str, Any]) -> None:
+    """``jobs/index.jsonl``: one line per job reaching a terminal state."""
+    (Path(home) / "jobs").mkdir(parents=True, exist_ok=True)
+    fsutil.append_line(Path(home) / "jobs" / "index.jsonl", json.dumps(record, sort_keys=True))
+
+
+# -- the reaper -----------------------------------------------------------------------------
+def reap(submitted: Path, rc: int | None, cancelled: bool) -> None:
+    """After a job process exited: if its job never ended, end it here.
+
+    ``submitted`` is the file the job process wrote its record to once it existed. A runner
+    left alive is stopped: on a cancelled sweep it has had its SIGINT and its grace already, so
+    it is killed; otherwise it gets SIGTERM, saves a checkpoint and says ``preempted`` (or
+    finishes), within :data:`REAP_WAIT_S`."""
+    from trn.registry.store import Registry
+
+    try:
+        job_dir = Path(json.loads(submitted.read_text())["job_dir"])
+        record = Registry.read(job_dir)
+    except (OSError, ValueError, KeyError):
+        return  # no job was created: nothing to end
+    if record["state"] not in LIVE:
+        return
+    runner = record.get("runner_pid")
+    if runner and not cancelled:
+        stop_runner(int(runner), signal.SIGTERM, REAP_WAIT_S)
+    elif runner:
+        killpg(int(runner), signal.SIGKILL)
+    if cancelled:
+        end_job(record, "cancelled", reason="killed after the sweep was cancelled")
+    else:
+        end_job(record, "failed", reason=f"its supervisor exited ({rc}) before the job ended")
+
+
+def stop_runner(pid: int, sig: int, wait_s: float) -> None:
+    """``sig`` to a runner that is not our child (it leads its own process group); SIGKILL if
+    it has not exited after ``wait_s``."""
+    killpg(pid, sig)
+    deadline = time.monotonic() + wait_s
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killpg(pid, signal.SIGKILL)  # anything left in its group: DDP ranks, loader workers
+
+
+# -- reading a job dir ----------------------------------------------------------------------
+SETTLE_S = 5.0  # a record ended longer ago than this has all the events it will get
+
+
+def settled(record: dict[str, Any]) -> bool:
+    """For a follower of a job's events: the job has ended and its terminal event is written.
+
+    :func:`end_job` writes the record a moment before the event, so a record that ended just
+    now waits for its event; one ended :data:`SETTLE_S` ago (its ender died in between), or a
+    ``lost`` job, has nothing more coming."""
+    from trn.registry.record import effective_state
+
+    state = effective_state(record)
+    if state in LIVE:
+        return False
+    if state not in TERMINAL or _since(record.get("ended_at")) > SETTLE_S:
+        return True
+    return f"job_{state}" in _last_events(JobDir(record["job_dir"]).events)
+
+
+def _last_events(path: Path, n: int = 20) -> set[str]:
+    """The names of the last ``n`` events of a file (a warning may follow the terminal one)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 65536))
+            lines = f.read().splitlines()[-n:]
+    except OSError:
+        return set()
+    names = set()
+    for line in lines:
+        try:
+            names.add(str(json.loads(line).get("event")))
+        except (ValueError, AttributeError):
+            continue
+    return names
+
+
+def read_outcome(job_dir: JobDir) -> dict[str, Any]:
+    """The runner's ``outcome.json``; ``{}`` if it left none (or a torn one)."""
+    outcome = _read_json(job_dir.outcome)
+    return outcome if isinstance(outcome.get("state"), str) else {}
+
+
+def exit_reason(rc: int | None) -> str:
+    if rc is None:
+        return "the job ended without an exit status"
+    if rc < 0:
+        return f"runner killed by {signal.Signals(-rc).name}"
+    return f"runner exited with code {rc}"
+
+
+def tail(path: Path, n: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 16384))
+            return [ln.decode(errors="replace") for ln in f.read().splitlines()[-n:]]
+    except OSError:
+        return []
+
+
+def _since(started_at: str | None) -> float:
+    if not started_at:
+        return 0.0
+    try:
+        return time.time() - datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def killpg(pid: int, sig: int) -> None:
+    """``sig`` to the process group ``pid`` leads, if it is still there."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

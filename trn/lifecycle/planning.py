@@ -1,0 +1,60 @@
+"""Plan, then execute: ``make_plan`` composes and validates the config and picks devices.
+
+A ``resume=`` override hands over to :mod:`trn.lifecycle.resume`, which restores the checkpoint's own
+config; ``plan_with_flags`` is ``trn run``'s flags (``--config``, ``--weights``, ...) on top.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trn.devices.manager import plan_allocation
+from trn.lifecycle.plan import Plan, check_data
+from trn.lifecycle.resume import plan_resume
+from trn.paths import trn_home
+
+
+def make_plan(
+    overrides: list[str],
+    *,
+    home: Path | None = None,
+    config_dir: Path | None = None,
+    sweep_id: str | None = None,
+) -> Plan:
+    from trn.config.validate import load
+
+    resume = [o.partition("=")[2] for o in overrides if o.startswith("resume=")]
+    if resume and resume[-1] not in ("", "null"):  # a resume restores its checkpoint's config
+        rest = [o for o in overrides if not o.startswith("resume=")]
+        return plan_resume(resume[-1], rest, home=home, sweep_id=sweep_id)
+    config = load(overrides, config_dir)
+    check_data(config)
+    if config.get("weights"):  # a missing or corrupt weights file fails now, not in the runner
+        from trn.checkpoints.meta import check_weights
+
+        config["weights"] = check_weights(config["weights"])
+    home = Path(home) if home else trn_home()
+    return Plan(
+        config=config,
+        overrides=list(overrides),
+        # a preview (UsageError if never possible here); the supervisor leases the real GPUs
+        allocation=plan_allocation(config["devices"], home),
+        home=home,
+        sweep_id=sweep_id,
+    )
+
+
+def plan_with_flags(flags: Any, overrides: list[str], **kwargs: Any) -> Plan:
+    """:func:`make_plan` for ``trn run``'s flags (:class:`trn.config.flags.Flags`) plus
+    overrides; errors name the flag at fault."""
+    from trn.config.flags import annotate, home_env, resolve
+    from trn.errors import UsageError
+
+    resolved = resolve(flags, overrides, kwargs.get("config_dir"))
+    kwargs.setdefault("home", resolved.home)
+    try:
+        with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
+            return make_plan(resolved.overrides, **kwargs)
+    except UsageError as err:
+        raise annotate(err, resolved.origins) from None

@@ -1,0 +1,144 @@
+"""``hydra/launcher=slurm``: each sweep job a Slurm job, submitted with submitit.
+
+The launcher plans and submits each job like ``trn run`` (record ``submitted`` with backend
+``slurm`` and ``extra.slurm_job_id``, ``job_submitted``), asks Slurm for the job's devices
+(:func:`trn.launcher.slurm.resources`), then waits. :mod:`trn.lifecycle.slurm_node` runs inside the
+allocation. Ctrl-C cancels the Slurm jobs; a job Slurm dropped is ended here.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from trn.errors import JobFailed, UsageError
+from trn.launcher.slurm import allocation, queued, resources
+from trn.lifecycle.end import end_job
+from trn.registry.record import LIVE
+
+
+def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
+    from trn.lifecycle.sweep_job import SweepTask
+
+    task = launcher.task_function
+    if not isinstance(task, SweepTask):
+        raise UsageError(
+            "hydra/launcher=slurm runs trn jobs (`trn run -m`); for other Hydra "
+            "apps use hydra/launcher=submitit_slurm"
+        )
+    folder = Path(str(launcher.config.hydra.sweep.dir)) / ".submitit"
+    jobs = [
+        _submit(task, launcher.params, list(ov), initial_job_idx + i, folder)
+        for i, ov in enumerate(job_overrides)
+    ]
+    interrupted = _wait(jobs, float(launcher.params.get("poll_s") or 2.0))
+    returns = [_job_return(job, interrupted) for job in jobs]
+    if interrupted:
+        raise KeyboardInterrupt
+    return returns
+
+
+def _submit(
+    task: Any, params: dict[str, Any], overrides: list[str], num: int, folder: Path
+) -> dict[str, Any]:
+    import submitit
+
+    from trn.launcher.task import detached_hydra
+    from trn.lifecycle.slurm_node import NodeJob
+    from trn.lifecycle.supervisor import Supervisor
+    from trn.lifecycle.sweep_job import make_echo
+
+    plan = task.plans.get(tuple(overrides))
+    if plan is None:
+        from trn.lifecycle.planning import make_plan
+
+        with detached_hydra():
+            plan = make_plan(overrides, home=task.home, config_dir=task.config_dir)
+    res = resources(plan.config["devices"], params)
+    plan = replace(plan, sweep_id=task.sweep_id, allocation=allocation(res), backend="slurm")
+    sup = Supervisor(plan, echo=make_echo(sys.stderr if task.to_stderr else sys.stdout, num))
+    record = sup.submit()
+    executor = submitit.SlurmExecutor(
+        folder=folder / "%j", max_num_timeout=int(params.get("max_num_timeout") or 0)
+    )
+    executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
+    slurm_job = executor.submit(NodeJob(plan.to_json(), record.job_dir))
+    record.pid = None  # its process is Slurm's now: `trn status` asks Slurm, never "lost"
+    record.extra["slurm_job_id"] = slurm_job.job_id
+    sup.registry.write(record)
+    sup.events.close()
+    return {
+        "num": num,
+        "overrides": overrides,
+        "record": record,
+        "slurm": slurm_job,
+        "home": task.home,
+    }
+
+
+def _wait(jobs: list[dict[str, Any]], poll_s: float) -> bool:
+    """Until every Slurm job has left the queue; Ctrl-C/SIGTERM cancels them all."""
+    from trn.lifecycle.backends.slurm import SLURM
+    from trn.registry.store import Registry
+
+    stop: list[int] = []
+    gone = 0
+    handler = lambda signum, frame: stop.append(signum)  # noqa: E731
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            if len(stop) == 1:
+                stop.append(0)  # cancel once
+                for job in jobs:
+                    SLURM.cancel_in_slurm(Registry.read(Path(job["record"].job_dir)))
+            try:
+                active = queued([job["slurm"].job_id for job in jobs])
+            except OSError:  # slurmctld busy or restarting: look again
+                active = {"?": "UNKNOWN"}
+            gone = 0 if active else gone + 1
+            if gone >= 2:  # twice out of the queue: ended (sacct may be off: not asked)
+                return bool(stop)
+            time.sleep(poll_s)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _job_return(job: dict[str, Any], cancelled: bool) -> Any:
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from trn.launcher.task import objective_of
+
+    ret = JobReturn(overrides=job["overrides"], task_name="trn")
+    record = final_record(job, cancelled)
+    try:
+        ret._return_value, ret.status = objective_of(record), JobStatus.COMPLETED
+    except JobFailed as err:
+        ret._return_value, ret.status = err, JobStatus.FAILED
+    return ret
+
+
+def final_record(job: dict[str, Any], cancelled: bool = False) -> dict[str, Any]:
+    """The record the Slurm job returned (a resumed job's, after a requeue); else the one on
+    disk, ended here as failed if Slurm dropped the job before it could end it."""
+    from trn.registry.store import Registry
+
+    if job["slurm"].paths.result_pickle.exists():  # never ask sacct: it may be off
+        try:
+            result = job["slurm"].result()
+            if isinstance(result, dict):
+                return result
+        except Exception:  # noqa: BLE001 - it raised on the node: the record says what it can
+            pass
+    record = Registry.read(Path(job["record"].job_dir))
+    if record["state"] in LIVE and cancelled:
+        record = end_job(record, "cancelled", reason="the sweep was cancelled (Ctrl-C/SIGTERM)")
+    elif record["state"] in LIVE:
+        stderr = job["slurm"].paths.stderr
+        why = f"the Slurm job ended without a result; see {stderr}"
+        record = end_job(record, "failed", reason=why)
+    return record
