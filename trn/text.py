@@ -68,3 +68,13 @@ def event_line(event: dict[str, Any]) -> str:
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=None, default=str) + "\n")
+
+
+def fmt_bytes(n: int) -> str:
+    """``1536`` -> ``1.5K``; powers of 1024, as ``du -h``."""
+    size = float(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if size < 1024 or unit == "T":
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{n}B"

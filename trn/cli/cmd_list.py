@@ -20,6 +20,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--limit", type=_positive, default=20, help="at most N jobs (default 20)")
     p.add_argument("--all", action="store_true", help="no limit")
     p.add_argument("--json", action="store_true", help="a JSON array of job records")
+    p.add_argument("--size", action="store_true", help="each job's disk use (walks its dir)")
     p.set_defaults(func=run)
 
 
@@ -40,6 +41,13 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep:
         check_job_id(args.sweep)
     records = Registry().list(args.state, args.sweep, None if args.all else args.limit)
+    if args.size:
+        from pathlib import Path
+
+        from trn.fsutil import dir_bytes
+
+        for r in records:
+            r["bytes"] = dir_bytes(Path(r["job_dir"]))
     if args.json:
         output.print_json(records)
         return 0
@@ -55,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
             output.fmt_metrics(r.get("metrics") or {}, 2),
             r.get("name") or " ".join(r.get("overrides") or [])[:40],
         ]
+        + ([output.fmt_bytes(r["bytes"])] if args.size else [])
         for r in records
     ]
-    print(output.table(rows, ["JOB", "STATE", "CREATED (UTC)", "DEVICES", "METRICS", "NAME"]))
+    header = ["JOB", "STATE", "CREATED (UTC)", "DEVICES", "METRICS", "NAME"]
+    print(output.table(rows, header + (["SIZE"] if args.size else [])))
     return 0

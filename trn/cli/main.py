@@ -16,6 +16,7 @@ COMMANDS = {
     "resume": "cmd_resume",
     "cancel": "cmd_cancel",
     "reindex": "cmd_reindex",
+    "gc": "cmd_gc",
     "logs": "cmd_logs",
     "events": "cmd_events",
     "plot": "cmd_plot",
@@ -32,6 +33,7 @@ EPILOG = """examples:
   trn status 261128-1520                    one job, by a unique prefix of its id
   trn run --config examples/sample_train.json --profile dev --devices cpu
   trn run --detach profile=dev              start in the background, print the job id
+  trn gc --older-than 30d --yes             delete old failed/cancelled/lost jobs
   trn completion bash >> ~/.bashrc          tab-complete commands, overrides and job ids
 
 `trn COMMAND --help` lists a command's flags; docs/cli.md tours them, docs/api.md drives trn

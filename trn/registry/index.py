@@ -87,6 +87,10 @@ class Index:
                 "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)", [_row(r) for r in records]
             )
 
+    def delete(self, job_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+
     def query(
         self,
         state: str | None = None,
