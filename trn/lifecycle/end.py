@@ -4,7 +4,8 @@ The supervisor ends the jobs it runs; the launcher ends a job whose supervisor w
 reaper), or one Slurm dropped or cancelled; ``trn cancel`` ends a job that is ``lost``. All of
 them call :func:`end_job`, which writes, in this order: the final record (``job.json`` and the
 index), the terminal event to every sink the job's config names (its file, the global stream,
-``events.file``, Redis), and the job's line in ``jobs/index.jsonl``. A job already ended is left
+``events.file``, Redis), the notification its config asks for (:mod:`trn.lifecycle.notify`),
+and the job's line in ``jobs/index.jsonl``. A job already ended is left
 as it is: no second event, no second line. Whoever ends it, a job whose runner left an
 ``outcome.json`` ends as the runner said (state, metrics, checkpoint).
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 from trn import fsutil
 from trn.jobdir import JobDir
+from trn.lifecycle import notify
 from trn.registry.record import LIVE, TERMINAL, JobRecord, pid_alive, utc_now
 
 LOG_TAIL = 20  # runner.log lines kept in a failed job's record and event
@@ -64,10 +66,16 @@ def end_job(
 
     registry = Registry.of_job(job_dir.path)
     registry.write(rec)
-    writer = events if events is not None else _writer(rec, job_dir, registry.home)
+    config = _config(job_dir)
+    writer = events if events is not None else _writer(rec, job_dir, registry.home, config)
     try:
         writer.resync()  # the runner wrote its events after the supervisor's last one
         line = writer.emit(f"job_{state}", **fields)
+        problem = notify.send(config.get("notify"), json.loads(line))
+        if problem:  # the job ended as it ended; the word of it did not get out
+            rec.warnings.append(problem)
+            registry.write(rec)
+            writer.emit("warning", message=problem)
     finally:
         writer.close()
     if echo is not None:
@@ -113,17 +121,22 @@ def _finish(
     return fields
 
 
-def _writer(rec: JobRecord, job_dir: JobDir, home: Path) -> Any:
-    """An event writer on every sink the job's resolved config names."""
+def _config(job_dir: JobDir) -> dict[str, Any]:
+    """The job's resolved config; ``{}`` without one (the defaults: no extra sinks, no notify)."""
     import yaml
-
-    from trn.events import sinks as event_sinks
-    from trn.events.writer import EventWriter
 
     try:
         config = yaml.safe_load(job_dir.config.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
-        config = {}  # no config: the job file and the global stream, the defaults
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _writer(rec: JobRecord, job_dir: JobDir, home: Path, config: dict[str, Any]) -> Any:
+    """An event writer on every sink the job's resolved config names."""
+    from trn.events import sinks as event_sinks
+    from trn.events.writer import EventWriter
+
     return EventWriter(
         job_dir.path,
         rec.job_id,

@@ -8,6 +8,7 @@ over ``hydra/launcher=trn`` (or whichever launcher the overrides pick), and end 
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -17,7 +18,7 @@ from typing import Any
 
 from trn.errors import JobFailed
 from trn.launcher.summary import render, summarize
-from trn.lifecycle import expand
+from trn.lifecycle import expand, notify
 from trn.lifecycle.sweep_job import SweepTask
 from trn.registry.sweeps import new_sweep_dir, record_process, sweep_events
 
@@ -64,7 +65,10 @@ def run_sweep(
         state, error = "failed", f"{type(err).__name__}: {err}"
     finally:
         signal.signal(signal.SIGTERM, old)
-    summary = finish(events, sweep_id, home, checked.objective, state, started, error)
+    notify_config = checked.plans[0].config.get("notify") if checked.plans else None
+    summary = finish(
+        events, sweep_id, home, checked.objective, state, started, error, notify_config
+    )
     return SweepResult(summary, exit_code(summary))
 
 
@@ -83,6 +87,7 @@ def finish(
     state: str,
     started: float,
     error: str | None,
+    notify_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from trn.registry.store import Registry
 
@@ -90,7 +95,7 @@ def finish(
     summary = summarize(sweep_id, records, objective, state, time.monotonic() - started)
     if error:
         summary["error"] = error
-    events.emit(
+    line = events.emit(
         "sweep_completed",
         state=state,
         duration_s=summary["duration_s"],
@@ -100,6 +105,9 @@ def finish(
         objective=summary["objective"],
         error=error,
     )
+    problem = notify.send(notify_config, json.loads(line))
+    if problem:
+        events.emit("warning", message=problem)
     events.close()
     return summary
 
