@@ -147,3 +147,22 @@ def test_filters_and_sweeps(tmp_path, hook):
     assert json.loads(caught.read_text())["event"] == "sweep_completed"
     assert notify.send({}, {"event": "job_failed"}) is None  # off by default
     assert "could not run" in notify.send({"command": "/no/such/tool"}, {"event": "job_failed"})
+
+
+@pytest.mark.slow
+def test_a_sweep_tells_of_each_job_and_of_its_own_end(trn_home, hook):
+    server = hook()
+    proc = run_trn(
+        "run",
+        "-m",
+        *FAST,
+        "seed=1,2",
+        f"notify.webhook={server.url}",
+        "notify.on=[completed]",
+        env={"TRN_HOME": str(trn_home)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(event["event"] for _, event in server.posts)
+    assert names == ["job_completed", "job_completed", "sweep_completed"]
+    sweep = next(e for _, e in server.posts if e["event"] == "sweep_completed")
+    assert sweep["state"] == "completed" and sweep["jobs"] == 2
