@@ -63,6 +63,7 @@ def train(
     from trn.runner import build
     from trn.runner.callbacks import EventCallback, StopOnSignal
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
+    from trn.runner.loggers import build as build_loggers
     from trn.runner.module import Classifier
 
     stopper = StopOnSignal()  # replaces main()'s early recorder, and hears what it heard
@@ -88,8 +89,9 @@ def train(
         dataset_fingerprint=fingerprint,
         **config["checkpoint"],
     )
+    metric_events_writer, fed_loggers = build_loggers(config, job_dir, record, events)
     metric_events = EventCallback(
-        events,
+        metric_events_writer,
         config["events"]["metrics_every_n_steps"],
         launch["allocation"]["device_ids"],
         heartbeat_s=config["events"].get("heartbeat_s", 0),
@@ -99,7 +101,7 @@ def train(
         **config["trainer"],
         callbacks=[stopper, metric_events, FiniteGuard(), ckpt],  # ckpt last: saves on stop
         plugins=[TrnCheckpointIO()],
-        **QUIET_TRAINER,
+        **{**QUIET_TRAINER, "logger": fed_loggers or False},
         default_root_dir=str(job_dir),
     )
     # trn owns SIGTERM/SIGINT/SIGUSR1 (StopOnSignal); Lightning's own handlers would abort the

@@ -1,0 +1,54 @@
+"""The ``logger`` group: real Lightning loggers, read back with csv and TensorBoard's reader."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FAST, read_events, run_trn
+
+pytestmark = pytest.mark.slow
+
+
+def test_csv_and_tensorboard_get_the_epoch_metrics_trn_emits(trn_home):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    proc = run_trn("run", "--json", *FAST, "trainer.max_epochs=2", "logger=[csv,tensorboard]")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    job_dir = Path(record["job_dir"])
+    epochs = [
+        e for e in read_events(job_dir / "events.jsonl")
+        if e["event"] == "metrics" and e["phase"] == "epoch"
+    ]  # fmt: skip
+    want = [(e["step"], e["metrics"]["val/acc"]) for e in epochs]
+    assert len(want) == 2
+
+    with open(job_dir / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val/acc")]
+    assert [(int(r["step"]), float(r["val/acc"])) for r in rows] == pytest.approx(want)
+
+    acc = EventAccumulator(str(job_dir / "tensorboard"))
+    acc.Reload()
+    scalars = [(s.step, s.value) for s in acc.Scalars("val/acc")]
+    assert [s for s, _ in scalars] == [s for s, _ in want]
+    assert [v for _, v in scalars] == pytest.approx([v for _, v in want], rel=1e-6)
+
+    hparams = (job_dir / "hparams.yaml").read_text()
+    assert f"trn.job_id: {record['job_id']}" in hparams and "optimizer.lr:" in hparams
+
+
+def test_no_logger_by_default_and_an_unknown_one_is_one_line(trn_home):
+    proc = run_trn("run", "--dry-run", "logger=wandb")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "trn run: error: logger=wandb: no such option in group 'logger'; "
+        "available: csv, none, tensorboard"
+    ]
+    proc = run_trn("run", "--json", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    job_dir = Path(json.loads(proc.stdout)["job_dir"])
+    assert not (job_dir / "metrics.csv").exists() and not (job_dir / "tensorboard").exists()
