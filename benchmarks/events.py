@@ -6,7 +6,8 @@
    stream (delivery), against a synchronous ``XADD`` per event;
 3. the time of a training step of the sample MLP on CPU (about 3 ms: a worst case) with a
    ``metrics`` event every step, against the same run with no step events (target: at most 2%
-   slower); also with Redis on, and at the default of one every 10 steps. One run switches the
+   slower); also with Redis on, at the default of one every 10 steps, and at the default with
+   ``logger=[csv,tensorboard]`` fed the same metrics (needs tensorboard). One run switches the
    events on and off every ``--block`` epochs, so both sides share the machine's state.
 
     python benchmarks/events.py [--events 20000] [--blocks 400] [--block 1] [--repeat 3]
@@ -138,7 +139,9 @@ class _Alternate(pl.Callback):
         self.inner._step_writer = self.inner.events if self.on else None
 
 
-def ab_blocks(writer: EventWriter, every: int, blocks: int, block: int) -> tuple[float, float]:
+def ab_blocks(
+    writer: Any, every: int, blocks: int, block: int, loggers: list[Any] | None = None
+) -> tuple[float, float]:
     """(slowdown of a step with step events on against off, steps/s off): total time of the on
     blocks over the off blocks (totals, not medians, so the batched writes count wherever they
     land)."""
@@ -149,7 +152,7 @@ def ab_blocks(writer: EventWriter, every: int, blocks: int, block: int) -> tuple
     switch = _Alternate(events, block, skip=2)
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_epochs=2 + blocks * block + 1, limit_val_batches=0,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        logger=loggers or False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, callbacks=[events, switch],
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule)
@@ -176,11 +179,18 @@ def bench_training(tmp: Path, blocks: int, block: int, repeat: int, url: str | N
     if url:
         modes["every step, + redis"] = 1
     modes["every step, each written at once"] = 1
+    modes["every 10 steps (default), + logger=[csv,tensorboard]"] = 10
     for mode, every in modes.items():
         results = []
-        for _ in range(repeat):
+        for i in range(repeat):
             writer = _writer(tmp, mode, url)
-            results.append(ab_blocks(writer, every, blocks, block))
+            through, fed = writer, []
+            if "logger" in mode:  # the loggers are fed through the writer, as in a job
+                from trn.runner.loggers import build
+
+                chosen = {"logger": {"csv": {}, "tensorboard": {}}}
+                through, fed = build(chosen, tmp / f"loggers-{i}", {"job_id": "bench"}, writer)
+            results.append(ab_blocks(through, every, blocks, block, fed))
             writer.close()
         slow = sorted(r[0] for r in results)
         print(f"training step, metrics event {mode}: {statistics.median(slow):+.2%} vs none "
