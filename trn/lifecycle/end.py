@@ -4,8 +4,8 @@ The supervisor ends the jobs it runs; the launcher ends a job whose supervisor w
 reaper), or one Slurm dropped or cancelled; ``trn cancel`` ends a job that is ``lost``. All of
 them call :func:`end_job`, which writes, in this order: the final record (``job.json`` and the
 index), the terminal event to every sink the job's config names (its file, the global stream,
-``events.file``, Redis), the notification its config asks for (:mod:`trn.lifecycle.notify`),
-and the job's line in ``jobs/index.jsonl``. A job already ended is left
+``events.file``, Redis), the job's line in ``jobs/index.jsonl``, and last the notification its
+config asks for (:mod:`trn.lifecycle.notify`). A job already ended is left
 as it is: no second event, no second line. Whoever ends it, a job whose runner left an
 ``outcome.json`` ends as the runner said (state, metrics, checkpoint).
 """
@@ -71,6 +71,10 @@ def end_job(
     try:
         writer.resync()  # the runner wrote its events after the supervisor's last one
         line = writer.emit(f"job_{state}", **fields)
+        if echo is not None:
+            echo(json.loads(line))
+        append_manifest(registry.home, rec.to_dict())
+        # last, as it may take notify.timeout_s: everything else about the end is written
         problem = notify.send(config.get("notify"), json.loads(line))
         if problem:  # the job ended as it ended; the word of it did not get out
             rec.warnings.append(problem)
@@ -78,12 +82,8 @@ def end_job(
             writer.emit("warning", message=problem)
     finally:
         writer.close()
-    if echo is not None:
-        echo(json.loads(line))
-    data = rec.to_dict()
-    append_manifest(registry.home, data)
     _update(record, rec)
-    return data
+    return rec.to_dict()
 
 
 def _finish(
