@@ -46,6 +46,9 @@ class EventCallback(pl.Callback):
         # read once: Lightning's properties cost more than the event itself on a short step
         self._step_writer = self.events if trainer.is_global_zero else None
         self._world_size = trainer.world_size
+        # every rank: the estimate may set up the train loader, which ends in a barrier (a
+        # module whose configure_optimizers did not ask already would hang rank 0 alone)
+        total_steps = _total_steps(trainer)
         if self.events and trainer.is_global_zero:
             import os
 
@@ -59,7 +62,7 @@ class EventCallback(pl.Callback):
                 accelerator=type(trainer.accelerator).__name__,
                 strategy=type(trainer.strategy).__name__,
                 max_epochs=trainer.max_epochs,
-                total_steps=_total_steps(trainer),  # for the progress bar's ETA
+                total_steps=total_steps,  # for the progress bar's ETA
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
                 **self.about,
             )

@@ -72,27 +72,32 @@ def task_overrides(overrides: list[str]) -> list[str]:
     return found
 
 
-def check_overrides(config: dict[str, Any], overrides: list[str]) -> None:
-    """Refuse an explicit optimizer/scheduler override for a LightningModule: it would be
-    ignored, since the module's own ``configure_optimizers`` decides. Call at plan time (before
-    any job dir exists); it imports the model's module only when such an override is given."""
-    given = task_overrides(overrides)
-    if not given or not is_lightning_module(config):
+def check_plan(config: dict[str, Any], overrides: list[str]) -> None:
+    """The plan-time checks of a LightningModule model (before any job dir exists, so a
+    problem is exit 2 with nothing on disk): it defines ``training_step``, and no override sets
+    trn's optimizer or scheduler, which would be ignored (the module's own
+    ``configure_optimizers`` decides). Imports the model's module unless it is trn's or
+    torch's own."""
+    if not is_lightning_module(config):
         return
     target = config["model"]["_target_"]
-    raise UsageError(
-        f"{given[0]}: {target} is a LightningModule, which trains with its own "
-        "configure_optimizers; trn's optimizer and scheduler groups do not apply: drop the "
-        "override and set the optimizer in the module (or its model config)"
-    )
+    check_training_step(_target_object(target))
+    given = task_overrides(overrides)
+    if given:
+        raise UsageError(
+            f"{given[0]}: {target} is a LightningModule, which trains with its own "
+            "configure_optimizers, so trn's optimizer and scheduler groups do not apply; drop "
+            "the override and set the optimizer in the module (or in its model config)"
+        )
 
 
 def check_training_step(module: Any) -> None:
-    """A LightningModule must define ``training_step`` for trn to train it."""
+    """A LightningModule (class or instance) must define ``training_step`` for trn to train it."""
     import lightning.pytorch as pl
 
-    if type(module).training_step is pl.LightningModule.training_step:
-        name = f"{type(module).__module__}.{type(module).__qualname__}"
+    cls = module if inspect.isclass(module) else type(module)
+    if cls.training_step is pl.LightningModule.training_step:
+        name = f"{cls.__module__}.{cls.__qualname__}"
         raise ConfigError(
             [f"model._target_={name}: this LightningModule has no training_step; define one"]
         )
