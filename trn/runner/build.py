@@ -48,12 +48,14 @@ def build_data(config: dict[str, Any]) -> Any:
 def build_model(config: dict[str, Any], datamodule: Any) -> Any:
     """The model; ``in_features`` and the head's width (``num_classes``) come from the data when
     it knows them and the model takes them: the classes, or the targets of a regression."""
-    from trn.runner.tasks import output_size
+    from trn.runner import tasks, usermodule
 
+    if not usermodule.is_lightning_module(config):  # a task trains it: the data must fit
+        tasks.check_data_fits(task_name(config), datamodule)
     node = dict(config["model"])
     known = {
         "in_features": getattr(datamodule, "num_features", None),
-        "num_classes": output_size(task_name(config), datamodule),
+        "num_classes": tasks.output_size(task_name(config), datamodule),
     }
     for key, value in known.items():
         if key not in node and value and _accepts(node["_target_"], key):
@@ -86,6 +88,5 @@ def trainable(config: dict[str, Any], model: Any, datamodule: Any) -> tuple[Any,
         usermodule.check_training_step(model)
         return model, {**about, "module": "lightning", "task": None, "optimizer_from": "module"}
     name = task_name(config)
-    tasks.check_data_fits(name, datamodule)
     module = tasks.TASKS[name](model, optimizer_factory(config), config["scheduler"])
     return module, {**about, "module": "task", "task": name, "optimizer_from": "config"}

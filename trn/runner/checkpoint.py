@@ -261,8 +261,13 @@ def restart_interrupted_epoch(checkpoint: dict[str, Any]) -> None:
     progress = loop.get("epoch_loop.batch_progress")
     if not progress or progress.get("is_last_batch"):
         return  # saved at an epoch's end: the next epoch starts afresh anyway
-    for key in progress.get("current", {}):
-        progress["current"][key] = 0
+    # Shift the epoch's batch counters back by the batches it had read. A save in
+    # on_train_batch_end has completed = ready - 1 and Lightning adds that 1 back on restart,
+    # so completed goes to -1 here, and every counter is 0 when the epoch starts again.
+    current = progress.get("current") or {}
+    done = int(current.get("ready", 0))
+    for key in current:
+        current[key] -= done
 
 
 class FiniteGuard(pl.Callback):

@@ -95,7 +95,7 @@ def check_training_step(module: Any) -> None:
     """A LightningModule (class or instance) must define ``training_step`` for trn to train it."""
     import lightning.pytorch as pl
 
-    cls = module if inspect.isclass(module) else type(module)
+    cls: Any = module if inspect.isclass(module) else type(module)
     if cls.training_step is pl.LightningModule.training_step:
         name = f"{cls.__module__}.{cls.__qualname__}"
         raise ConfigError(
