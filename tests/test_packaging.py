@@ -35,6 +35,7 @@ def test_wheel_carries_configs_dataset_and_plugin(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "trn/conf/config.yaml" in names and "trn/conf/model/mlp.yaml" in names
     assert "trn/datasets/sample/index.json" in names
+    assert "trn/datasets/diabetes/index.json" in names and "trn/conf/task/regression.yaml" in names
     assert "trn/schemas/config.schema.json" in names
     assert any(n.startswith("hydra_plugins/") for n in names)
 

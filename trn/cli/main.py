@@ -22,6 +22,7 @@ COMMANDS = {
     "data": "cmd_data",
     "doctor": "cmd_doctor",
     "completion": "cmd_completion",
+    "init": "cmd_init",
 }
 
 EPILOG = """examples:

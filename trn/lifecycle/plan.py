@@ -50,7 +50,7 @@ class Plan:
 
 def check_data(config: dict[str, Any]) -> None:
     """Check a trn dataset's index and shard files now, before any job dir exists."""
-    data = config["data"]
+    data = config.get("data") or {}  # none: the module feeds itself
     if data.get("_target_") != "trn.data.datamodule.ShardDataModule" or "path" not in data:
         return
     from trn.data.index import resolve_dataset
@@ -61,7 +61,10 @@ def check_data(config: dict[str, Any]) -> None:
 
 def describe(plan: Plan) -> dict[str, Any]:
     """The plan as ``trn run --dry-run`` prints it."""
+    from trn.runner.usermodule import summary
+
     return {
+        "training": summary(plan.config),  # a LightningModule, or an nn.Module in a task
         "config": plan.config,
         "overrides": plan.overrides,
         "devices": plan.allocation.device_ids,

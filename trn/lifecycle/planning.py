@@ -30,6 +30,9 @@ def make_plan(
         return plan_resume(resume[-1], rest, home=home, sweep_id=sweep_id)
     config = load(overrides, config_dir)
     check_data(config)
+    from trn.runner.usermodule import check_plan
+
+    check_plan(config, overrides)  # a LightningModule: trn's optimizer groups do not apply
     if config.get("weights"):  # a missing or corrupt weights file fails now, not in the runner
         from trn.checkpoints.meta import check_weights
 
