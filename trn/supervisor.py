@@ -22,6 +22,7 @@ from trn import fsutil
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.plan import Plan
+from trn.provenance import capture_code, write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
 from trn.registry.store import Registry
 
@@ -64,6 +65,9 @@ class Supervisor:
             pid=os.getpid(),
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
         )
+        # provenance hook (the lead re-applies it in trn/jobs/): neither call can raise
+        record.extra["code"] = capture_code(Path.cwd(), job_dir)
+        write_environment(job_dir, plan.allocation.to_dict())
         self.registry.write(record)
         self.open_events(record)
         self._emit(

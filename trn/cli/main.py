@@ -16,6 +16,8 @@ COMMANDS = {
     "resume": "cmd_resume",  # issue 5: checkpoints and exact resume
     "cancel": "cmd_cancel",
     "reindex": "cmd_reindex",
+    "diff": "cmd_diff",
+    "best": "cmd_best",
     "logs": "cmd_logs",  # issue 7: events and live view
     "events": "cmd_events",
     "plot": "cmd_plot",
