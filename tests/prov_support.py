@@ -59,7 +59,8 @@ def write_job(
     for name, content in (files or {}).items():
         data = json.dumps(content) if isinstance(content, dict) else content
         (job_dir / name).write_text(data)
-    record = JobRecord(job_id=job_id, job_dir=str(job_dir), state="completed", **fields).to_dict()
+    fields.setdefault("state", "completed")
+    record = JobRecord(job_id=job_id, job_dir=str(job_dir), **fields).to_dict()
     registry.write(record)
     return record
 

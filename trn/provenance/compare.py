@@ -7,6 +7,7 @@ in B —, removed — only in A); metrics also get ``change`` (B - A). Pure: rec
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from trn.provenance import jobfiles
@@ -129,7 +130,7 @@ def _missing(section: str, a: dict[str, Any], b: dict[str, Any]) -> str | None:
 
 
 def _row(section: str, row: dict[str, Any]) -> str:
-    show = {"code": _show_code, "metrics": _show_metric}.get(section, fmt)
+    show = _SHOW.get(section, fmt)
     va = "(absent)" if row["status"] == "added" else show(row["a"])
     vb = "(absent)" if row["status"] == "removed" else show(row["b"])
     if row["status"] == "same":
@@ -148,3 +149,10 @@ def _show_code(value: Any) -> str:
 
 def _show_metric(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else fmt(value)
+
+
+_SHOW: dict[str, Callable[[Any], str]] = {
+    "code": _show_code,
+    "metrics": _show_metric,
+    "packages": str,  # versions as pip writes them
+}

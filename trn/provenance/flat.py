@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:+-][A-Za-z0-9_./:+ -]*$")
-_NUMERIC = re.compile(
-    r"^[+-]?(\d|\.\d|inf|nan)", re.IGNORECASE
-)  # quoted: it would parse as a number
+_PLAIN = re.compile(r"^[A-Za-z0-9_./:+-]+$")  # needs no quotes, in Hydra or in a shell
+_NUMERIC = re.compile(  # quoted, or it would parse as a number
+    r"^[+-]?((\d[\d_]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|nan)$", re.IGNORECASE
+)
 _RESERVED = {"null", "true", "false", "none", "~", ""}
 
 
@@ -36,7 +36,6 @@ def fmt(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ",".join(f"{k}:{fmt(v)}" for k, v in value.items()) + "}"
     text = str(value)
-    plain = _PLAIN.match(text) and text == text.strip() and text.lower() not in _RESERVED
-    if plain and not _NUMERIC.match(text):
+    if _PLAIN.match(text) and text.lower() not in _RESERVED and not _NUMERIC.match(text):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
