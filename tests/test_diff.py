@@ -130,3 +130,21 @@ def test_bad_input_is_one_line(cli, two_jobs, argv, code, message):
     rc, out, err = cli("diff", *argv)
     assert rc == code and err.count("\n") == 1 and message in err, err
     assert out == ""
+
+
+def test_diff_best_and_sorted_list_import_no_torch_lightning_or_hydra(two_jobs):
+    import subprocess
+    import sys
+
+    a, b = two_jobs
+    code = (
+        "import sys; from trn.cli.main import main;"
+        f"main(['diff', {a['job_id']!r}, {b['job_id']!r}]);"
+        "main(['best', '--metric', 'val/acc', '--mode', 'max']);"
+        "main(['list', '--sort', 'val/acc', '--columns', 'optimizer.lr,trainer.max_epochs']);"
+        "bad = [m for m in ('torch', 'lightning', 'hydra') if m in sys.modules];"
+        "print('HEAVY', bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+    assert "optimizer.lr: 0.001 -> 0.003" in proc.stdout and a["job_id"] in proc.stdout
