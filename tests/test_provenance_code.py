@@ -72,7 +72,7 @@ def test_a_binary_and_a_non_utf8_file_survive_the_patch(tmp_path):
     assert (clean / "blob.bin").read_bytes() == bytes(range(256)) * 4
 
 
-def test_a_patch_over_the_cap_is_cut_and_flagged(tmp_path, monkeypatch):
+def test_a_patch_over_the_cap_is_cut_flagged_and_warned_about(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(code_mod, "PATCH_CAP", 4096)
     repo = make_repo(tmp_path / "proj")
     (repo / "train.py").write_text("".join(f"line {i}\n" for i in range(5000)))
@@ -81,6 +81,8 @@ def test_a_patch_over_the_cap_is_cut_and_flagged(tmp_path, monkeypatch):
     code = capture_code(repo, job_dir)
     assert code["patch_truncated"] is True
     assert (job_dir / "code.patch").stat().st_size == 4096
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "code.patch cut at 4 KiB" in err and "commit them" in err
 
 
 def test_outside_a_repo_or_without_git_there_is_nothing_to_record(tmp_path, monkeypatch):
@@ -93,7 +95,7 @@ def test_outside_a_repo_or_without_git_there_is_nothing_to_record(tmp_path, monk
     assert capture_code(repo, None) is None
 
 
-def test_a_hanging_git_is_timed_out_and_recorded_as_an_error(tmp_path, monkeypatch):
+def test_a_hanging_git_is_timed_out_and_recorded_as_an_error(tmp_path, monkeypatch, capsys):
     repo = make_repo(tmp_path / "proj")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -106,6 +108,7 @@ def test_a_hanging_git_is_timed_out_and_recorded_as_an_error(tmp_path, monkeypat
     assert time.monotonic() - t0 < 3
     assert code is not None and "did not answer within 0.5 s" in code["error"]
     assert not (tmp_path / "code.patch").exists()
+    assert capsys.readouterr().err == f"trn: warning: {code['error']}\n"
 
 
 def test_credentials_are_stripped_from_remote_urls():

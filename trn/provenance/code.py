@@ -11,6 +11,7 @@ import hashlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -109,13 +110,28 @@ def capture_code(
     ``job_dir`` when the tree is dirty (``job_dir`` None: nothing written). Never raises."""
     git = _Git(Path(root), budget_s)
     try:
-        return _capture(git, Path(job_dir) if job_dir else None)
+        code = _capture(git, Path(job_dir) if job_dir else None)
     except FileNotFoundError:  # no git on PATH (or no such root): nothing to say
         return None
     except TimeoutError:
-        return {"error": f"git did not answer within {budget_s:g} s in {root}; code not recorded"}
+        code = {
+            "error": f"git did not answer within {budget_s:g} s in {root}; code not recorded "
+            "(check that `git status` works there)"
+        }
     except Exception as err:  # noqa: BLE001 - provenance must never fail a submission
-        return {"error": f"code not recorded: {type(err).__name__}: {err}"}
+        code = {"error": f"code not recorded: {type(err).__name__}: {err}"}
+    if code and code.get("error"):
+        _warn(code["error"])
+    elif code and code["patch_truncated"]:
+        _warn(
+            f"{PATCH} cut at {PATCH_CAP >> 10} KiB: the uncommitted changes in {code['repo']} are "
+            "bigger (commit them, or .gitignore large generated files), so it will not apply"
+        )
+    return code
+
+
+def _warn(message: str) -> None:
+    print(f"trn: warning: {message}", file=sys.stderr)
 
 
 def _capture(git: _Git, job_dir: Path | None) -> dict[str, Any] | None:
