@@ -39,6 +39,7 @@ def test_edits_and_new_files_make_a_patch_that_applies_to_a_clean_checkout(tmp_p
     (repo / "train.py").write_text("lr = 0.003\n")  # unstaged
     (repo / "model.py").write_text("layers = 3\n")
     git(repo, "add", "model.py")  # staged: `git diff HEAD` has both
+    git(repo, "mv", "README", "README.md")  # a rename: two paths in one status entry
     (repo / "notes.txt").write_text("not added\n")
     job_dir = tmp_path / "job"
     job_dir.mkdir()
@@ -50,9 +51,11 @@ def test_edits_and_new_files_make_a_patch_that_applies_to_a_clean_checkout(tmp_p
     clean = tmp_path / "clean"
     subprocess.run(["git", "clone", "-q", str(repo), str(clean)], check=True)
     git(clean, "checkout", "-q", commit)
+    assert capture_code(clean, None)["branch"] is None  # a detached HEAD
     git(clean, "apply", "--check", str(patch))
     git(clean, "apply", str(patch))
     assert (clean / "train.py").read_text() == "lr = 0.003\n"
+    assert (clean / "README.md").read_text() == "a project\n" and not (clean / "README").exists()
 
 
 def test_a_binary_and_a_non_utf8_file_survive_the_patch(tmp_path):

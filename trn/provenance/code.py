@@ -45,12 +45,10 @@ class _Git:
         self.root, self.deadline = root, time.monotonic() + budget_s
         self.env = {**os.environ, **_GIT_ENV}
 
-    def __call__(self, *args: str, limit: int | None = None) -> tuple[int, bytes, bool]:
-        """``(returncode, stdout, cut)``; ``cut``: stdout went past ``limit`` bytes and was cut."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
+    def start(self, *args: str) -> subprocess.Popen:
+        if self.deadline - time.monotonic() <= 0:
             raise TimeoutError
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             ["git", "-C", str(self.root), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -58,9 +56,12 @@ class _Git:
             env=self.env,
             start_new_session=True,  # so a timeout kills whatever git started too
         )
+
+    def finish(self, proc: subprocess.Popen, limit: int | None = None) -> tuple[int, bytes, bool]:
+        """``(returncode, stdout, cut)``; ``cut``: stdout went past ``limit`` bytes and was cut."""
         try:
             if limit is None:
-                out, _ = proc.communicate(timeout=left)
+                out, _ = proc.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
                 return proc.returncode, out, False
             out, cut = self._read_capped(proc, limit)
             return proc.wait(timeout=max(0.01, self.deadline - time.monotonic())), out, cut
@@ -71,6 +72,18 @@ class _Git:
                 _kill(proc)
             if proc.stdout:
                 proc.stdout.close()
+
+    def together(self, *calls: tuple[str, ...]) -> list[tuple[int, bytes, bool]]:
+        """Several calls at once: a capture costs the slowest of them, not their sum."""
+        procs: list[subprocess.Popen] = []
+        try:
+            for args in calls:
+                procs.append(self.start(*args))
+            return [self.finish(proc) for proc in procs]
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    _kill(proc)
 
     def _read_capped(self, proc: subprocess.Popen, limit: int) -> tuple[bytes, bool]:
         """Up to ``limit`` bytes; past it git is stopped (the rest of a huge diff is not read)."""
@@ -135,22 +148,22 @@ def _warn(message: str) -> None:
 
 
 def _capture(git: _Git, job_dir: Path | None) -> dict[str, Any] | None:
-    rc, out, _ = git("rev-parse", "--show-toplevel", "--verify", "-q", "HEAD")
-    lines = out.decode(errors="replace").splitlines()
-    if not lines:  # not a work tree (or git refused it, e.g. a dubious-ownership repo)
+    (rc, top, _), (_, remotes, _), (status_rc, status, _) = git.together(
+        ("rev-parse", "--show-toplevel"),
+        ("config", "--get-regexp", r"^remote\..*\.url$"),
+        ("status", "--porcelain=v2", "--branch", "-z"),
+    )
+    if rc != 0 or not top.strip():  # not a work tree (or git refused it: dubious ownership)
         return None
-    repo = lines[0]
-    commit = lines[1] if rc == 0 and len(lines) > 1 else None  # None: no commit yet
-    _, head, _ = git("symbolic-ref", "-q", "--short", "HEAD")
-    _, remotes, _ = git("config", "--get-regexp", r"^remote\..*\.url$")
-    rc, status, _ = git("status", "--porcelain=v1", "-z")
-    if rc != 0:
-        raise _GitError("git status failed")
-    changed, untracked = _parse_status(status)
+    if status_rc != 0:
+        raise _GitError(f"git status exited with {status_rc}")
+    head, changed, untracked = _parse_status(status)
+    commit = head.get("branch.oid")
+    branch = head.get("branch.head")
     code: dict[str, Any] = {
-        "repo": repo,
-        "commit": commit,
-        "branch": head.decode(errors="replace").strip() or None,  # None: a detached HEAD
+        "repo": top.decode(errors="backslashreplace").strip(),
+        "commit": None if commit == "(initial)" else commit,  # (initial): no commit yet
+        "branch": None if branch == "(detached)" else branch,
         "remote": _remote(remotes.decode(errors="replace")),
         "dirty": bool(changed),
         "patch": None,
@@ -160,10 +173,9 @@ def _capture(git: _Git, job_dir: Path | None) -> dict[str, Any] | None:
     }
     if len(untracked) > UNTRACKED_CAP:
         code["untracked_more"] = len(untracked) - UNTRACKED_CAP
-    if changed and commit:
-        rc, patch, cut = git(
-            "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff", limit=PATCH_CAP
-        )
+    if changed and code["commit"]:
+        diff = git.start("diff", "HEAD", "--binary", "--no-color", "--no-ext-diff")
+        rc, patch, cut = git.finish(diff, limit=PATCH_CAP)
         if rc not in (0, -signal.SIGKILL) and not cut:
             raise _GitError(f"git diff HEAD exited with {rc}")
         code.update(patch_sha256=hashlib.sha256(patch).hexdigest(), patch_truncated=cut)
@@ -173,24 +185,26 @@ def _capture(git: _Git, job_dir: Path | None) -> dict[str, Any] | None:
     return code
 
 
-def _parse_status(out: bytes) -> tuple[list[str], list[str]]:
-    """``git status -z`` entries: changed tracked paths, and untracked ones (``??``)."""
+def _parse_status(out: bytes) -> tuple[dict[str, str], list[str], list[str]]:
+    """``git status --porcelain=v2 --branch -z``: the ``# branch.*`` headers, the changed
+    tracked paths, and the untracked ones."""
+    head: dict[str, str] = {}
     changed, untracked = [], []
-    entries = out.split(b"\0")
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        i += 1
-        if len(entry) < 4:
-            continue
-        xy, path = entry[:2], entry[3:].decode(errors="backslashreplace")
-        if xy == b"??":
-            untracked.append(path)
-        elif xy != b"!!":
-            changed.append(path)
-            if b"R" in xy or b"C" in xy:  # a rename or copy: its source path follows
-                i += 1
-    return changed, untracked
+    entries = iter(out.split(b"\0"))
+    for entry in entries:
+        text = entry.decode(errors="backslashreplace")
+        kind = text[:1]
+        if kind == "#":
+            key, _, value = text[2:].partition(" ")
+            head[key] = value
+        elif kind == "?":
+            untracked.append(text[2:])
+        elif kind in ("1", "u"):
+            changed.append(text.split(" ", 8 if kind == "1" else 10)[-1])
+        elif kind == "2":  # a rename or copy: its source path is the next entry
+            changed.append(text.split(" ", 9)[-1])
+            next(entries, None)
+    return head, changed, untracked
 
 
 def _remote(config: str) -> str | None:
