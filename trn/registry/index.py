@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS params (
     PRIMARY KEY (job_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS params_by_value ON params(key, value);
+CREATE INDEX IF NOT EXISTS params_by_number ON params(key, num);
 """
 
 
@@ -234,11 +235,11 @@ class Index:
             conds.append("j.sweep_id = ?")
             args.append(q.sweep_id)
         for key, value in (q.where or {}).items():
-            conds.append(
-                "EXISTS (SELECT 1 FROM params p WHERE p.job_id = j.job_id AND p.key = ?"
-                " AND (p.value = ? OR p.num = ?))"
+            conds.append(  # driven by the params indexes: a rare value costs a rare lookup
+                "j.job_id IN (SELECT job_id FROM params"
+                " WHERE (key = ? AND value = ?) OR (key = ? AND num = ?))"
             )
-            args += [key, value, number(value)]
+            args += [key, value, key, number(value)]
         if conds:
             sql.append("WHERE " + " AND ".join(conds))
         order = "DESC" if q.descending else "ASC"
@@ -248,6 +249,12 @@ class Index:
         if q.limit:
             sql.append(f"LIMIT {int(q.limit)}")
         return [json.loads(row[0]) for row in self.db.execute(" ".join(sql), args)]
+
+    def has_metric(self, name: str) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM metrics WHERE name = ? LIMIT 1", (name,)).fetchone()
+            is not None
+        )
 
     def metric_names(self) -> list[str]:
         return [
