@@ -22,7 +22,8 @@ from trn import fsutil
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.plan import Plan
-from trn.provenance import capture_code, write_environment
+from trn.provenance.code import capture_code
+from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
 from trn.registry.store import Registry
 

@@ -12,7 +12,23 @@ Nothing here imports torch or lightning; only :mod:`~trn.provenance.rerun` impor
 
 from __future__ import annotations
 
-from trn.provenance.code import capture_code
-from trn.provenance.environment import write_environment
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trn.provenance.code import capture_code
+    from trn.provenance.environment import write_environment
 
 __all__ = ["capture_code", "write_environment"]
+
+
+def __getattr__(name: str) -> Any:
+    """Loaded on first use: the read commands import only the submodules they need."""
+    if name == "capture_code":
+        from trn.provenance.code import capture_code
+
+        return capture_code
+    if name == "write_environment":
+        from trn.provenance.environment import write_environment
+
+        return write_environment
+    raise AttributeError(f"module 'trn.provenance' has no attribute {name!r}")

@@ -11,7 +11,6 @@ run time).
 from __future__ import annotations
 
 import getpass
-import importlib.metadata
 import os
 import platform
 import re
@@ -56,6 +55,8 @@ def packages(paths: list[str] | None = None) -> dict[str, str]:
 
 
 def _from_metadata(path: Path, found: dict[str, str]) -> None:
+    import importlib.metadata  # here: the name of almost every distribution has its version
+
     try:
         meta = importlib.metadata.PathDistribution(path).metadata
         if meta and meta["Name"] and meta["Version"]:
