@@ -31,6 +31,7 @@ class Plan:
     env: dict[str, str] = field(default_factory=dict)
     runner: str = RUNNER_MODULE  # the module run as ``python -m RUNNER JOB_DIR``
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends)
+    rerun_of: str | None = None  # the job whose resolved config this one runs again
 
     def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
         return [sys.executable, "-m", self.runner, str(job_dir)]
