@@ -28,6 +28,7 @@ class Plan:
     parent_job_id: str | None = None
     sweep_id: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    project: dict[str, str | None] = field(default_factory=dict)  # Project.to_record()
 
     def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
         return [sys.executable, "-m", RUNNER_MODULE, str(job_dir)]
@@ -40,6 +41,8 @@ def make_plan(
     config_dir: Path | None = None,
     sweep_id: str | None = None,
 ) -> Plan:
+    from trn.config.compose import find_project
+    from trn.config.imports import check_imports
     from trn.config.validate import load
 
     resume = [o.partition("=")[2] for o in overrides if o.startswith("resume=")]
@@ -48,7 +51,9 @@ def make_plan(
 
         rest = [o for o in overrides if not o.startswith("resume=")]
         return plan_resume(resume[-1], rest, home=home, sweep_id=sweep_id)
-    config = load(overrides, config_dir)
+    project = find_project(config_dir)  # its config dir first; its root on the job's path
+    config = load(overrides, project=project)
+    check_imports(config, project)  # a _target_ whose module the job could not import
     check_data(config)
     if config.get("weights"):  # issue 5: a missing or corrupt weights file fails now, not later
         from trn.checkpoints.meta import check_weights
@@ -62,6 +67,8 @@ def make_plan(
         allocation=plan_allocation(config["devices"], home),
         home=home,
         sweep_id=sweep_id,
+        env=project.env(),
+        project=project.to_record(),
     )
 
 
@@ -69,15 +76,17 @@ def plan_with_flags(flags: Any, overrides: list[str], **kwargs: Any) -> Plan:
     """:func:`make_plan` for ``trn run``'s flags (:class:`trn.config.flags.Flags`) plus
     overrides; errors name the flag at fault."""
     from trn.config.flags import annotate, home_env, resolve
+    from trn.config.project import using
     from trn.errors import UsageError
 
-    resolved = resolve(flags, overrides, kwargs.get("config_dir"))
-    kwargs.setdefault("home", resolved.home)
-    try:
-        with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
-            return make_plan(resolved.overrides, **kwargs)
-    except UsageError as err:
-        raise annotate(err, resolved.origins) from None
+    with using(getattr(flags, "config_dir", None)):  # --config-dir / trn.submit(config_dir=)
+        resolved = resolve(flags, overrides, kwargs.get("config_dir"))
+        kwargs.setdefault("home", resolved.home)
+        try:
+            with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
+                return make_plan(resolved.overrides, **kwargs)
+        except UsageError as err:
+            raise annotate(err, resolved.origins) from None
 
 
 def check_data(config: dict[str, Any]) -> None:
@@ -105,4 +114,5 @@ def describe(plan: Plan) -> dict[str, Any]:
         "attempt": plan.attempt,
         "parent_job_id": plan.parent_job_id,
         "sweep_id": plan.sweep_id,
+        "project": {**plan.project, "env": plan.env},
     }

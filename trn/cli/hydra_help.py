@@ -51,18 +51,18 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from trn.config.compose import PRIMARY, compose, hydra_session
-    from trn.paths import conf_dir
+    from trn.config.compose import PRIMARY, compose, find_project, hydra_session
 
     if (args.resolve or args.package) and not args.cfg:
         raise UsageError("--resolve and --package go with --cfg; add --cfg job")
-    cfg = compose(overrides, config_dir)  # bad overrides: trn's one-line errors, exit 2
+    project = find_project(config_dir)  # --info searchpath: the project's dir, then trn's conf/
+    cfg = compose(overrides, project=project)  # bad overrides: trn's one-line errors, exit 2
     if args.package and args.package != "_global_" and OmegaConf.select(cfg, args.package) is None:
         raise UsageError(
             f"--package {args.package}: no such node in the config; "
             "see the top-level keys with `trn run --cfg job`"
         )
-    with hydra_session(Path(config_dir or conf_dir())):
+    with hydra_session(project):
         hydra = GlobalHydra.instance().hydra
         assert hydra is not None
         if args.info:

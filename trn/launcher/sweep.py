@@ -167,19 +167,14 @@ def hydra_overrides(overrides: list[str], sweep_dir: Path, checked: expand.Check
 
 
 def multirun(task: SweepTask, overrides: list[str], config_dir: Path | None) -> Any:
-    from hydra import version
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path
     from hydra.core.global_hydra import GlobalHydra
 
-    from trn.config.compose import hydra_globals_kept
-    from trn.paths import conf_dir
+    from trn.config.compose import find_project, hydra_session
 
-    with hydra_globals_kept():
-        version.setbase("1.3")
-        GlobalHydra.instance().clear()
-        search_path = create_config_search_path(str(config_dir or conf_dir()))
-        hydra = Hydra.create_main_hydra2(task_name="trn", config_search_path=search_path)
+    # the search path of every single run: the project's config dir first, then trn's conf/
+    with hydra_session(find_project(config_dir)):
+        hydra = GlobalHydra.instance().hydra
+        assert hydra is not None
         return hydra.multirun(config_name=CONFIG_NAME, task_function=task, overrides=overrides)
 
 
