@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from trn.errors import UsageError
@@ -62,7 +65,7 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
             f"--package {args.package}: no such node in the config; "
             "see the top-level keys with `trn run --cfg job`"
         )
-    with hydra_session(project):
+    with hydra_session(project), root_logging_kept():
         hydra = GlobalHydra.instance().hydra
         assert hydra is not None
         if args.info:
@@ -70,3 +73,17 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
         else:
             hydra.show_cfg(PRIMARY, overrides, args.cfg, args.package, resolve=args.resolve)
     return 0
+
+
+@contextmanager
+def root_logging_kept() -> Iterator[None]:
+    """The root logger as it was after the block: ``show_info`` adds a DEBUG handler on stdout
+    to it for good, which would print Hydra's debug lines into a later command of this process
+    (``main()`` called from Python, or in tests)."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers

@@ -153,6 +153,24 @@ def from_record(record: dict[str, Any]) -> Project:
     )
 
 
+def for_resume(record: dict[str, Any] | None = None, job_dir: str | Path | None = None) -> Project:
+    """The project a resumed (or rerun) job runs with: ``--config-dir``/``TRN_CONFIG_DIR`` when
+    given, else the one its parent job recorded (``record``, or the ``job.json`` in
+    ``job_dir``), else the one found from the working directory. Its trust is read afresh."""
+    if os.environ.get(ENV):
+        return find()
+    if record is None and job_dir is not None:
+        import json
+
+        try:
+            record = json.loads((Path(job_dir) / "job.json").read_text())
+        except (OSError, ValueError):
+            record = None
+    if record and record.get("project"):
+        return from_record(record)
+    return find()
+
+
 def check_dir(directory: Path, name: str) -> None:
     if not directory.exists():
         raise UsageError(f"{name}: no such directory; give the project's config dir")

@@ -69,6 +69,8 @@ class JobRecord:
     heartbeat_at: str | None = None  # ts of the runner's last heartbeat event
     heartbeat_s: float | None = None  # its period; None: no heartbeats, never stale
     extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
+    # the user's project (trn.config.project): config_dir, project_root; resume finds it again
+    project: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
