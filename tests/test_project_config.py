@@ -247,4 +247,32 @@ def test_a_broken_file_shadowing_a_bundled_option(project, cli, trn_home, monkey
     (project / "conf" / "config.yaml").write_text("defaults: [\n")
     err = bad(cli, "run", "--dry-run", "optimizer=sgd")
     assert str(project / "conf" / "config.yaml") in err and "not valid YAML" in err
+    err = bad(cli, "config", "where")  # reads the same file without Hydra: the same line
+    assert str(project / "conf" / "config.yaml") in err and "not valid YAML" in err
     assert not trn_home.exists()
+
+
+def test_the_python_api_flag_plans_with_the_project(project, trn_home):
+    from trn.config.flags import Flags
+    from trn.plan import plan_with_flags
+
+    plan = plan_with_flags(Flags(config_dir=str(project / "conf")), ["model=wide", "devices=cpu"])
+    assert plan.config["optimizer"]["lr"] == LR and plan.config["allow_targets"] == [f"{PACKAGE}."]
+    assert plan.project == {"config_dir": str(project / "conf"), "project_root": str(project)}
+    assert plan.env["PYTHONPATH"].split(os.pathsep)[0] == str(project)
+    assert ENV not in os.environ
+
+
+def test_config_where_reads_files_only(project):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from trn.cli.main import main; "
+        f"assert main(['config', 'where', '-cd', {str(project / 'conf')!r}]) == 0; "
+        "heavy = [m for m in ('torch', 'lightning', 'hydra') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "project  " + str(project / "conf") in proc.stdout

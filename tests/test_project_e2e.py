@@ -124,3 +124,21 @@ def test_resume_from_another_directory_finds_the_projects_code(project, trn_home
     resumed = json.loads(proc.stdout)
     assert resumed["state"] == "completed" and resumed["parent_job_id"] == job["job_id"]
     assert resumed["project"] == job["project"] and len(marks(mark)) == 2
+
+
+@pytest.mark.slow
+def test_optuna_over_a_hyperparameter_of_the_projects_model(project, trn_home, tmp_path):
+    """Optuna's jobs are planned in their own processes, started from elsewhere: they find the
+    project through TRN_CONFIG_DIR, which the flag set for the whole command."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install '.[optuna]'")
+    mark = tmp_path / "mark"
+    proc = run_trn(
+        "run", "-m", "--json", "-cd", str(project / "conf"), *FAST, "model=wide",
+        "hydra.launcher.cpu_slots=2", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.seed=0", "model.width=choice(4,24)",
+        cwd=tmp_path / "elsewhere", env={"PROJNET_MARK": str(mark)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["counts"] == {"completed": 2}
+    assert len(marks(mark)) == 2

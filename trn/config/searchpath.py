@@ -110,9 +110,11 @@ def merge_primary(trn: dict[str, Any], user: dict[str, Any]) -> tuple[dict[str, 
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    """A config file's mapping (empty for an empty file); :class:`ValueError` naming the file
+    """A config file's mapping (empty for an empty file); a :class:`UsageError` naming the file
     and the line when it is not YAML, or not a mapping."""
     import yaml
+
+    from trn.errors import UsageError
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -120,11 +122,11 @@ def load_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         reason = getattr(err, "problem", None) or "cannot parse it"
-        raise ValueError(f"{path}{where}: not valid YAML ({reason}); fix the file") from None
+        raise UsageError(f"{path}{where}: not valid YAML ({reason}); fix the file") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config must be a mapping of keys, not a {type(data).__name__}")
+        raise UsageError(f"{path}: a config must be a mapping of keys, not a {type(data).__name__}")
     return data
 
 

@@ -18,6 +18,7 @@ from hydra.plugins.config_source import ConfigLoadError, ConfigResult
 from omegaconf import OmegaConf
 
 from trn.config import searchpath
+from trn.errors import UsageError
 from trn.paths import conf_dir
 
 SCHEME = "trnproject"
@@ -49,7 +50,7 @@ class ProjectSource(FileConfigSource):
         try:
             trn = searchpath.load_yaml(conf_dir() / f"{searchpath.PRIMARY}.yaml")
             primary, values = searchpath.merge_primary(trn, searchpath.load_yaml(user))
-        except ValueError as err:
+        except UsageError as err:  # Hydra's own error type, so compose() reports it as one line
             raise ConfigLoadError(str(err)) from None
         node = primary if name == searchpath.PRIMARY else values
         return ConfigResult(
