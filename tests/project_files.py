@@ -1,8 +1,9 @@
 """A user's project in a temp dir outside the repo: its own package, config dir and pyproject.
 
 ``projnet.models.WideNet`` is a plain ``nn.Module`` trn's classification task trains; every
-process that builds it appends ``built rank=N pid=P`` to ``$PROJNET_MARK`` (when set), so a test
-can see which processes imported the project's code. ``conf/optimizer/adamw.yaml`` replaces
+process that builds it appends ``built rank=N pid=P config_dir=D`` to ``$PROJNET_MARK`` (when
+set), so a test can see which processes imported the project's code, and with which
+``TRN_CONFIG_DIR``. ``conf/optimizer/adamw.yaml`` replaces
 trn's option of the same name (another learning rate).
 """
 
@@ -25,7 +26,8 @@ class WideNet(nn.Module):
         mark = os.environ.get("PROJNET_MARK")
         if mark:
             with open(mark, "a") as f:
-                f.write(f"built rank={os.environ.get('LOCAL_RANK', '0')} pid={os.getpid()}\\n")
+                rank, where = os.environ.get("LOCAL_RANK", "0"), os.environ.get("TRN_CONFIG_DIR")
+                f.write(f"built rank={rank} pid={os.getpid()} config_dir={where}\\n")
         self.net = nn.Sequential(
             nn.Flatten(), nn.Linear(in_features, width), nn.ReLU(), nn.Linear(width, num_classes)
         )

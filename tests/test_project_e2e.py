@@ -35,7 +35,7 @@ def trained(proc, mark: Path, processes: int = 1) -> dict:
     assert config["model"]["_target_"] == f"{PACKAGE}.models.WideNet"
     assert config["optimizer"]["lr"] == LR  # the project's adamw.yaml, not trn's
     built = marks(mark)
-    assert len({line.split("pid=")[1] for line in built}) == processes, built
+    assert len({line.split()[2] for line in built}) == processes, built
     return record
 
 
@@ -71,16 +71,17 @@ def test_trains_from_elsewhere_with_the_flag_and_under_ddp_with_the_variable(
 
 @pytest.mark.slow
 def test_a_sweep_over_the_projects_model_option(project, trn_home, tmp_path):
+    """Started inside the project: the sweep names its config dir to every job process."""
     mark = tmp_path / "mark"
     proc = run_trn(
-        "run", "-m", "--json", "-cd", str(project / "conf"), *FAST,
-        "hydra.launcher.cpu_slots=2", "model=wide,mlp",
-        cwd=tmp_path / "elsewhere", env={"PROJNET_MARK": str(mark)},
+        "run", "-m", "--json", *FAST, "hydra.launcher.cpu_slots=2", "model=wide,mlp",
+        cwd=project, env={"PROJNET_MARK": str(mark)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert summary["counts"] == {"completed": 2}
-    assert len(marks(mark)) == 1  # the wide job, in its own process, imported the project
+    # the wide job, in its own process, imported the project and knew its config dir
+    assert [line.split()[3] for line in marks(mark)] == [f"config_dir={project / 'conf'}"]
 
 
 @pytest.mark.slow

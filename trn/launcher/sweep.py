@@ -54,6 +54,23 @@ def run_sweep(
     config_dir: Path | None = None,
     sweep: tuple[str, Path] | None = None,  # an id and dir made already (a detached sweep)
 ) -> SweepResult:
+    from trn.config.compose import find_project
+    from trn.config.project import using
+
+    # Every job process (the trn launcher's, Optuna's, a Slurm task on another node) composes
+    # with this sweep's project, whatever its working directory: say it in TRN_CONFIG_DIR.
+    with using(find_project(config_dir).config_dir):
+        return _run_sweep(overrides, home, as_json=as_json, config_dir=config_dir, sweep=sweep)
+
+
+def _run_sweep(
+    overrides: list[str],
+    home: Path,
+    *,
+    as_json: bool,
+    config_dir: Path | None,
+    sweep: tuple[str, Path] | None,
+) -> SweepResult:
     checked = expand.check(overrides, home, config_dir)  # UsageError: nothing has started
     sweep_id, sweep_dir = sweep or new_sweep_dir(home)
     jobs = len(checked.jobs) if checked.jobs is not None else None
