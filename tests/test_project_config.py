@@ -160,8 +160,11 @@ def test_config_where_shows_the_search_path_and_each_options_file(project, cli, 
     assert adamw["provider"] == "project" and adamw["default"]
     assert adamw["shadows"] == [str(conf_dir() / "optimizer" / "adamw.yaml")]
     assert info["groups"]["model"]["mlp"]["provider"] == "trn"
+    assert info["found_by"] == f"{project / 'pyproject.toml'} [tool.trn]"
     code, out, _ = cli("config", "where")
     assert code == 0 and "project  " + str(project / "conf") in out and "(shadows " in out
+    code, out, _ = cli("config", "where", "--json", "-cd", str(project / "conf"))
+    assert code == 0 and json.loads(out)["found_by"] == "--config-dir"
 
 
 def test_completion_offers_the_projects_options(project, monkeypatch):

@@ -77,6 +77,7 @@ class Project:
 
 
 NONE = Project()
+_flags: list[str] = []  # the config dirs `using` put in TRN_CONFIG_DIR, innermost last
 
 
 def find(
@@ -92,17 +93,18 @@ def find(
     if config_dir is not None:
         return from_dir(config_dir, "--config-dir", here)
     if environ.get(ENV):
-        return from_dir(environ[ENV], ENV, here)
+        flag = _flags and _flags[-1] == environ[ENV]  # set by `using` for this command
+        return from_dir(environ[ENV], "--config-dir" if flag else ENV, here)
     pyproject = nearest_pyproject(here)
     if pyproject is None:
         return NONE
     table = read_table(pyproject)
     given = table.get("config_dir")
-    directory = pyproject.parent / (given or DEFAULT_CONFIG_DIR)
+    directory: Path | None = pyproject.parent / (given or DEFAULT_CONFIG_DIR)
     if given is not None:
-        check_dir(directory, f'{pyproject}: [tool.trn] config_dir = "{given}"')
-    elif not directory.is_dir():
-        directory = None  # type: ignore[assignment]  # a project with code only, no configs
+        check_dir(pyproject.parent / given, f'{pyproject}: [tool.trn] config_dir = "{given}"')
+    elif not (pyproject.parent / DEFAULT_CONFIG_DIR).is_dir():
+        directory = None  # a project with code only, no configs
     return Project(
         root=pyproject.parent,
         config_dir=directory.resolve() if directory else None,
@@ -276,9 +278,11 @@ def using(config_dir: str | Path | None) -> Iterator[None]:
     project = from_dir(config_dir, "--config-dir", Path.cwd())
     before = os.environ.get(ENV)
     os.environ[ENV] = str(project.config_dir)
+    _flags.append(os.environ[ENV])
     try:
         yield
     finally:
+        _flags.pop()
         if before is None:
             os.environ.pop(ENV, None)
         else:
