@@ -113,10 +113,12 @@ def submit(
     devices: str | None = None,
     log_dir: str | Path | None = None,
     event_log: str | Path | None = None,
+    config_dir: str | Path | None = None,
 ) -> Job:
     """Validate, record and start a job in the background (``trn run --detach``); its handle.
 
-    The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...)."""
+    The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...);
+    ``config_dir`` is ``--config-dir``: a project's configs, searched before trn's own."""
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides or []):
         raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
     from trn.config.flags import Flags
@@ -133,6 +135,7 @@ def submit(
         devices=devices,
         log_dir=text(log_dir),
         event_log=text(event_log),
+        config_dir=text(config_dir),
     )
     record = start_detached(plan_with_flags(flags, list(overrides)))
     return Job(record["job_id"], record["job_dir"])

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from trn.config import project
+
 EXAMPLES = """examples:
   trn rerun 261128-1520                          exactly that config again
   trn rerun 261128-1520 optimizer.lr=0.003       the same, one value changed
@@ -31,6 +33,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the new job's record as JSON")
     p.add_argument("--dry-run", action="store_true", help="print the plan; start nothing")
     p.add_argument("--detach", action="store_true", help="run in the background, print the id")
+    project.add_arguments(p)  # whose code and trust the rerun uses (default: the job's project)
     p.set_defaults(func=run)
 
 

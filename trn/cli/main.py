@@ -26,6 +26,7 @@ COMMANDS = {
     "doctor": "cmd_doctor",
     "completion": "cmd_completion",
     "init": "cmd_init",
+    "config": "cmd_config",
 }
 
 EPILOG = """examples:
@@ -65,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    from trn.config.project import from_args
+
     try:
-        return int(args.func(args) or 0)
+        with from_args(args):  # -cd/--config-dir: the project every composer of this command uses
+            return int(args.func(args) or 0)
     except TrnError as err:
         print(f"trn {args.command}: error: {err}", file=sys.stderr)
         return err.code

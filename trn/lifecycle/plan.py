@@ -32,6 +32,7 @@ class Plan:
     runner: str = RUNNER_MODULE  # the module run as ``python -m RUNNER JOB_DIR``
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends)
     rerun_of: str | None = None  # the job whose resolved config this one runs again
+    project: dict[str, str | None] = field(default_factory=dict)  # Project.to_record()
 
     def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
         return [sys.executable, "-m", self.runner, str(job_dir)]
@@ -78,4 +79,5 @@ def describe(plan: Plan) -> dict[str, Any]:
         "attempt": plan.attempt,
         "parent_job_id": plan.parent_job_id,
         "sweep_id": plan.sweep_id,
+        "project": {**plan.project, "env": plan.env},
     }

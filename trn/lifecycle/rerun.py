@@ -16,6 +16,7 @@ def plan_rerun(
     job: str, overrides: list[str], *, strict: bool = False, home: Path | None = None
 ) -> tuple[Plan, str | None]:
     """The plan of the rerun, and the code-drift warning (None when the code is the same)."""
+    from trn.config.project import for_resume
     from trn.devices.manager import plan_allocation
     from trn.provenance.code import capture_code
     from trn.provenance.jobfiles import code_of, config_of
@@ -25,8 +26,9 @@ def plan_rerun(
 
     registry = Registry(home)
     record = registry.find(job)
+    project = for_resume(record)  # the project the job ran in, its trust read afresh
     rerun = rerun_config(config_of(record), list(overrides), record["job_id"])
-    root = Path(record.get("project_root") or Path.cwd())
+    root = project.root or Path.cwd()
     warning = check_drift(record["job_id"], code_of(record), capture_code(root, None), strict)
     check_data(rerun.config)
     check_plan(rerun.config, rerun.overrides)
@@ -36,5 +38,7 @@ def plan_rerun(
         allocation=plan_allocation(rerun.config["devices"], registry.home),
         home=registry.home,
         rerun_of=rerun.rerun_of,
+        env=project.env(),
+        project=project.to_record(),
     )
     return plan, warning

@@ -65,9 +65,10 @@ class Supervisor:
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
             backend=plan.backend,
             rerun_of=plan.rerun_of,
+            project=plan.project,
         )
         # which code and environment made the job; neither call can raise
-        record.code = capture_code(Path.cwd(), job_dir.path)
+        record.code = capture_code(plan.project.get("project_root") or Path.cwd(), job_dir.path)
         write_environment(job_dir.path, plan.allocation.to_dict())
         self.registry.write(record)
         self.open_events(record)

@@ -76,6 +76,8 @@ class JobRecord:
     resume_exact: bool | None = None  # does resuming replay the data exactly (trn's datasets)
     extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends): local, slurm
+    # the user's project (trn.config.project): config_dir, project_root; resume finds it again
+    project: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
