@@ -256,9 +256,8 @@ def test_a_broken_file_shadowing_a_bundled_option(project, cli, trn_home, monkey
 
 
 def test_the_python_api_flag_plans_with_the_project(project, trn_home):
-    from trn.plan import plan_with_flags
-
     from trn.config.flags import Flags
+    from trn.lifecycle.planning import plan_with_flags
 
     plan = plan_with_flags(Flags(config_dir=str(project / "conf")), ["model=wide", "devices=cpu"])
     assert plan.config["optimizer"]["lr"] == LR and plan.config["allow_targets"] == [f"{PACKAGE}."]

@@ -58,6 +58,22 @@ class Project:
         root = str(self.root)
         return {"PYTHONPATH": os.pathsep.join([root] + [p for p in current if p != root])}
 
+    @contextmanager
+    def on_path(self) -> Iterator[None]:
+        """The project's root on this process's ``sys.path`` for the block: planning imports a
+        model's module to tell a LightningModule from a plain ``nn.Module``."""
+        import sys
+
+        root = str(self.root) if self.root else None
+        added = root is not None and root not in sys.path
+        if added:
+            sys.path.insert(0, root)  # type: ignore[arg-type]
+        try:
+            yield
+        finally:
+            if added and root in sys.path:
+                sys.path.remove(root)  # type: ignore[arg-type]
+
     def to_record(self) -> dict[str, str | None]:
         """For the job record: enough to find the project again from any directory."""
         return {

@@ -36,7 +36,8 @@ def make_plan(
     check_data(config)
     from trn.runner.usermodule import check_plan
 
-    check_plan(config, overrides)  # a LightningModule: trn's optimizer groups do not apply
+    with project.on_path():  # a LightningModule: trn's optimizer groups do not apply
+        check_plan(config, overrides)
     if config.get("weights"):  # a missing or corrupt weights file fails now, not in the runner
         from trn.checkpoints.meta import check_weights
 

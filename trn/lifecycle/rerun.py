@@ -31,7 +31,8 @@ def plan_rerun(
     root = project.root or Path.cwd()
     warning = check_drift(record["job_id"], code_of(record), capture_code(root, None), strict)
     check_data(rerun.config)
-    check_plan(rerun.config, rerun.overrides)
+    with project.on_path():
+        check_plan(rerun.config, rerun.overrides)
     plan = Plan(
         config=rerun.config,
         overrides=rerun.overrides,
