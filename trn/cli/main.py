@@ -22,6 +22,7 @@ COMMANDS = {
     "data": "cmd_data",
     "doctor": "cmd_doctor",
     "completion": "cmd_completion",  # issue 8: shell completion
+    "serve": "cmd_serve",
 }
 
 EPILOG = """examples:
