@@ -58,9 +58,9 @@ class Server:
                 out = self.proc.communicate()[0]
         return out
 
-    def client(self, token: str | None = TOKEN, **kwargs) -> httpx.Client:
+    def client(self, token: str | None = TOKEN, timeout: float = 60) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=60, **kwargs)
+        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
 
 
 def sse(reply: httpx.Response) -> Iterator[tuple[str | None, dict]]:
