@@ -1,5 +1,5 @@
 // A small line chart on a canvas: one metric, a series per phase (train steps, epochs).
-const COLORS = { train: "#3158d4", val: "#e07a2f", epoch: "#e07a2f" };
+const COLORS = { train: "#3158d4", val: "#e07a2f", epoch: "#e07a2f", jobs: "#e07a2f" };
 
 export class LineChart {
   constructor(parent, title) {
@@ -100,6 +100,6 @@ export function sweepChart(parent, rows, key, metric) {
     .map((r) => [Number((r.overrides.find((o) => o.startsWith(key + "=")) || "").split("=")[1]), r.value])
     .filter(([x]) => Number.isFinite(x))
     .sort((a, b) => a[0] - b[0]);
-  for (const [x, y] of pts) chart.add("val", x, y);
+  for (const [x, y] of pts) chart.add("jobs", x, y);
   return chart;
 }
