@@ -252,3 +252,17 @@ def test_the_server_imports_neither_torch_nor_lightning(trn_home):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == [422, []]
+
+
+def test_host_names_allowed_by_each_setting(tmp_path):
+    from trn.serve.settings import Settings
+
+    local = Settings(home=tmp_path, token=TOKEN)
+    assert local.host_allowed("127.0.0.1:8765") and local.host_allowed("[::1]:8765")
+    assert local.host_allowed("LOCALHOST") and not local.host_allowed("trn.lab.example:8765")
+    named = Settings(
+        home=tmp_path, token=TOKEN, allow_remote=True, allowed_hosts={"trn.lab.example"}
+    )
+    assert named.host_allowed("trn.lab.example:443") and not named.host_allowed("evil.example")
+    anyname = Settings(home=tmp_path, token=TOKEN, allow_remote=True)
+    assert anyname.host_allowed("10.0.0.5:8765")
