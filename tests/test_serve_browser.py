@@ -52,11 +52,16 @@ def server(trn_home):
 
 
 def test_sign_in_watch_a_job_train_and_cancel_it(browser, server, tmp_path):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    def wait(cond, timeout=120):
-        return WebDriverWait(browser, timeout, poll_frequency=0.2).until(cond)
+    def wait(cond, timeout=120):  # the page redraws its table and badges: retry stale reads
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(browser, timeout, 0.2, ignored_exceptions=ignored).until(cond)
+
+    def click(selector: str) -> None:
+        wait(lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True)
 
     browser.get(server.url + "/")
     wait(lambda d: d.find_element(By.ID, "token").is_displayed())
@@ -76,7 +81,7 @@ def test_sign_in_watch_a_job_train_and_cancel_it(browser, server, tmp_path):
     wait(lambda d: "running" in d.find_element(By.CSS_SELECTOR, row).text)
     browser.save_screenshot(str(tmp_path / "jobs.png"))
 
-    browser.find_element(By.CSS_SELECTOR, row).click()
+    click(row)
     wait(lambda d: d.find_element(By.ID, "job-view").is_displayed())
     chart = ".chart[data-metric='train/loss']"
 
@@ -89,7 +94,7 @@ def test_sign_in_watch_a_job_train_and_cancel_it(browser, server, tmp_path):
     wait(lambda d: points(d) > before + 2)  # the chart grows while the job trains
     browser.save_screenshot(str(tmp_path / "job.png"))
 
-    browser.find_element(By.ID, "cancel-button").click()
+    click("#cancel-button")
     wait(lambda d: d.find_element(By.ID, "job-state").text == "cancelled")
     wait(lambda d: "job_cancelled" in d.find_element(By.ID, "events").text, 30)
     assert not browser.find_element(By.ID, "cancel-button").is_enabled()
