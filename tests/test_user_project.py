@@ -8,7 +8,6 @@ once trn finds a project's config dir and root itself, these runs switch to ``--
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest

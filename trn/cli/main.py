@@ -27,6 +27,7 @@ COMMANDS = {
     "completion": "cmd_completion",
     "init": "cmd_init",
     "config": "cmd_config",
+    "serve": "cmd_serve",
 }
 
 EPILOG = """examples:
