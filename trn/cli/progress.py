@@ -52,7 +52,10 @@ class PlainLines:
         pass
 
     def finish(self, record: dict[str, Any], env: str = "") -> None:
-        print(final_line(record), file=self.stream)
+        from trn.text import short_path
+
+        where = short_path(record["job_dir"]) if isatty(self.stream) else None
+        print(final_line(record, where), file=self.stream)
 
 
 class Quiet(PlainLines):

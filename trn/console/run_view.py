@@ -57,8 +57,7 @@ class RunView:
             self._settle(name in ENDS or name == "metrics" and event.get("phase") == "train")
 
     def _print(self, text: Text) -> None:
-        text.overflow, text.no_wrap = "ellipsis", True
-        self.console.print(text, crop=True)
+        self.console.print(text, crop=True, no_wrap=True, overflow="ellipsis")
 
     def _settle(self, moved_on: bool) -> None:
         """Print the rows that can no longer change; the newest waits in the live area until
