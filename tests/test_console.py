@@ -156,3 +156,31 @@ def test_the_read_commands_do_not_import_rich(trn_home):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_trn_logs_follow_in_a_terminal_draws_the_run_view(trn_home, terminal, tmp_path):
+    import os
+
+    from trn.events.writer import EventWriter
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
+
+    registry = Registry(trn_home)
+    job_id, job_dir = registry.create_job_dir()
+    registry.write(
+        JobRecord(job_id=job_id, job_dir=str(job_dir), state="completed", pid=os.getpid())
+    )
+    writer = EventWriter(job_dir, job_id, source="runner", global_path=trn_home / "events.jsonl")
+    for event in _job([{"val/f1": 0.5}, {"val/f1": 0.25}], ckpt_steps=(4,)):
+        fields = {k: v for k, v in event.items() if k not in ("ts", "job_id", "event")}
+        if event["event"] == "job_submitted":
+            fields["job_dir"] = str(job_dir)
+        writer.emit(event["event"], **fields)
+    writer.close()
+    terminal.start(["logs", "-f", job_id], cwd=tmp_path)
+    assert terminal.wait(60) == 0
+    lines = [ln for ln in terminal.screen(history=True) if ln.strip()]
+    assert all(len(ln) <= 100 for ln in lines)
+    rows = [ln for ln in lines if re.match(r"^\s+\d+\s+\d+\s", ln)]
+    assert len(rows) == 2 and rows[1].rstrip().endswith("ckpt")
+    assert lines[-1] == f"job {job_id} completed: {os.path.relpath(job_dir, tmp_path)}"

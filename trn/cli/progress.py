@@ -129,6 +129,49 @@ def isatty(stream: Any) -> bool:
         return False
 
 
+class Watch:
+    """``trn logs -f JOB`` in a terminal: the job's lines drawn by the run view, as ``trn run``
+    draws them (``close`` ends the live line and, once the job ended, prints the summary)."""
+
+    def __init__(self, record: dict[str, Any]):
+        from trn.console.run_view import RunView
+
+        self.view = RunView(sys.stdout, _objective(record))
+
+    def __call__(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(event, dict):
+            self.view(event)
+
+    def close(self) -> None:
+        from trn.text import short_path
+
+        self.view.close()
+        job = self.view.job
+        if job.end is not None and job.job_id:
+            record = {"job_id": job.job_id, "state": job.state, **job.end}
+            self.view.finish(record, final_line(record, short_path(job.job_dir or "?")))
+
+
+def _objective(record: dict[str, Any]) -> dict[str, Any]:
+    """The job's ``objective`` from its config.yaml (none if unreadable)."""
+    import yaml
+
+    try:
+        with open(record["config_path"], encoding="utf-8") as f:
+            return dict((yaml.safe_load(f) or {}).get("objective") or {})
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError):
+        return {}
+
+
+def watch_printer(record: dict[str, Any]) -> Callable[[str], None] | None:
+    """The live view for following one job when stdout is a terminal, else ``None``."""
+    return Watch(record) if isatty(sys.stdout) else None
+
+
 def line_printer(
     raw: bool, heartbeats: bool = False, with_job: bool = False
 ) -> Callable[[str], None]:

@@ -113,9 +113,11 @@ def summary(job: JobState, record: dict[str, Any], env: str = "") -> list[Text]:
     lines = [first]
     if state != "completed" and record.get("error"):
         lines.append(Text("error: " + str(record["error"]).splitlines()[0], style="red"))
-    ckpt = job.best_checkpoint() or record.get("checkpoint")
+    ckpt, is_best = job.best_checkpoint()
+    ckpt = ckpt or record.get("checkpoint")
     if ckpt:
-        lines.append(Text(f"best checkpoint {short_path(str(ckpt))}"))
+        label = "best checkpoint" if is_best else "last checkpoint"
+        lines.append(Text(f"{label} {short_path(str(ckpt))}"))
     job_id = record.get("job_id", job.job_id)
     resume = f"{env}trn resume {job_id}" + (" trainer.max_epochs=N" if state == "completed" else "")
     nexts = [f"{env}trn plot {job_id}", resume] if ckpt else [f"{env}trn logs {job_id} --log"]
