@@ -184,3 +184,33 @@ def test_trn_logs_follow_in_a_terminal_draws_the_run_view(trn_home, terminal, tm
     rows = [ln for ln in lines if re.match(r"^\s+\d+\s+\d+\s", ln)]
     assert len(rows) == 2 and rows[1].rstrip().endswith("ckpt")
     assert lines[-1] == f"job {job_id} completed: {os.path.relpath(job_dir, tmp_path)}"
+
+
+def test_the_sweep_table_follows_its_own_sweep_best_finished_job_first():
+    from trn.console.sweep_state import SweepState
+
+    state = SweepState(pid=42)
+    sweep = {"event": "sweep_started", "pid": 42, "sweep_id": "s1", "jobs": 3}
+    objective = {"metric": "val/loss", "mode": "min"}
+    state.update({**sweep, "pid": 7, "sweep_id": "other", "objective": objective})
+    overrides = ["optimizer.lr=0.1,0.01", "model=mlp"]
+    state.update({**sweep, "objective": objective, "overrides": overrides})
+
+    def job(job_id: str, lr: str, sweep_id: str = "s1") -> None:
+        state.update({"event": "job_submitted", "job_id": job_id, "sweep_id": sweep_id,
+                      "overrides": [f"optimizer.lr={lr}", "model=mlp"], "devices": ["cpu"]})  # fmt: skip
+
+    def end(job_id: str, loss: float) -> None:
+        state.update({"event": "job_completed", "job_id": job_id, "sweep_id": "s1",
+                      "duration_s": 1.0, "metrics": {"val/loss": loss}})  # fmt: skip
+
+    job("a", "0.1")
+    job("b", "0.01")
+    job("c", "0.001")
+    job("x", "1", sweep_id="other")  # another sweep's job: not ours
+    state.update({"event": "job_started", "job_id": "c", "sweep_id": "s1", "total_steps": 8})
+    end("a", 0.5)
+    end("b", 0.2)
+    assert state.sweep_id == "s1" and set(state.jobs) == {"a", "b", "c"}
+    assert [j.job_id for j in state.ordered()] == ["b", "a", "c"]  # min: 0.2 first; running last
+    assert state.varying(state.jobs["a"]) == "optimizer.lr=0.1"  # model=mlp does not vary

@@ -1,13 +1,15 @@
 """``trn run -m`` in a terminal draws its jobs from the event stream, not from its children's
 stdout: while the sweep runs, file descriptor 1 (inherited by every job process) goes to
-/dev/null, a thread follows ``$TRN_HOME/events.jsonl`` for this sweep's events, and the live
-table draws on the terminal. Afterwards stdout is the terminal again, for the summary."""
+/dev/null and 2 to a temporary file, a thread follows ``$TRN_HOME/events.jsonl`` for this
+sweep's events, and the live table draws on the terminal. Afterwards both are the terminal
+again: what went to stderr meanwhile (a failed job's traceback) is printed, then the summary."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,10 +27,13 @@ def sweep_console(home: Path, verbosity: int) -> Iterator[None]:
         yield
         return
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved, saved_err = os.dup(1), os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
+    errors = tempfile.TemporaryFile()
+    os.dup2(errors.fileno(), 2)
     follower = None
     try:
         if verbosity == 0:
@@ -39,8 +44,15 @@ def sweep_console(home: Path, verbosity: int) -> Iterator[None]:
         if follower is not None:
             follower.stop()
         sys.stdout.flush()
+        sys.stderr.flush()
         os.dup2(saved, 1)
+        os.dup2(saved_err, 2)
         os.close(saved)
+        os.close(saved_err)
+        errors.seek(0)
+        sys.stderr.write(errors.read().decode("utf-8", errors="replace"))
+        sys.stderr.flush()
+        errors.close()
 
 
 class Follower:

@@ -7,7 +7,6 @@ from typing import Any, TextIO
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -54,7 +53,8 @@ class SweepView:
         table.add_column("JOB", no_wrap=True)
         table.add_column("STATE", no_wrap=True)
         table.add_column("PROGRESS", no_wrap=True)
-        table.add_column(f"{metric} ({state.objective.get('mode', 'max')})", justify="right")
+        mode = state.objective.get("mode", "max")
+        table.add_column(f"{metric} ({mode})", justify="right", no_wrap=True)
         table.add_column("OVERRIDES", overflow="ellipsis", no_wrap=True)
         jobs = state.ordered()
         room = max(1, self.console.height - 4)
@@ -72,11 +72,9 @@ class SweepView:
 
     @staticmethod
     def _progress(job: Any) -> RenderableType:
-        if job.total and job.state == "running":
-            grid = Table.grid(padding=(0, 1))
-            bar = ProgressBar(total=job.total, completed=min(job.step, job.total), width=10)
-            grid.add_row(bar, Text(render.epochs(job).replace("epoch ", "ep ")))
-            return grid
+        if job.total and job.state == "running":  # text, not a bar: it reads the same in a log
+            done = min(1.0, job.step / job.total)
+            return Text(f"{done:4.0%}  {render.epochs(job)}")
         if job.end is not None and job.rows:
             return Text(f"{len(job.rows)} epochs")
         return Text("-")
