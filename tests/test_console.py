@@ -75,14 +75,14 @@ def test_trn_run_m_in_a_terminal_is_one_live_table_then_the_summary(trn_home, te
     assert len(lines) <= 6, lines
 
 
-def _feed(events: list[dict], width: int = 100) -> list[str]:
+def _feed(events: list[dict], width: int = 100, verbose: bool = False) -> list[str]:
     """What the run view prints for these events (the live area itself is transient)."""
     from rich.console import Console
 
     from trn.console.run_view import RunView
 
     out = io.StringIO()
-    view = RunView(out, {"metric": "val/f1", "mode": "min"})
+    view = RunView(out, {"metric": "val/f1", "mode": "min"}, verbose)
     view.console = Console(file=out, width=width, highlight=False, color_system=None)
     view.live.console = view.console
     for event in events:
@@ -214,3 +214,12 @@ def test_the_sweep_table_follows_its_own_sweep_best_finished_job_first():
     assert state.sweep_id == "s1" and set(state.jobs) == {"a", "b", "c"}
     assert [j.job_id for j in state.ordered()] == ["b", "a", "c"]  # min: 0.2 first; running last
     assert state.varying(state.jobs["a"]) == "optimizer.lr=0.1"  # model=mlp does not vary
+
+
+def test_verbose_prints_every_event_as_a_line_and_no_rows():
+    events = _job([{"val/f1": 0.5}, {"val/f1": 0.3}], ckpt_steps=(4,))
+    lines = _feed(events, verbose=True)
+    names = [ln.split()[1] for ln in lines if re.match(r"^\d\d:\d\d:\d\d ", ln)]
+    assert names == [e["event"] for e in events]
+    assert "step 4 checkpoints/s4.meta.json" in "\n".join(lines)  # relative to the job dir
+    assert not any(ln.startswith("best checkpoint") for ln in lines)  # the lines, then the end

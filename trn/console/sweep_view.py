@@ -49,10 +49,10 @@ class SweepView:
             if counts.get(name, 0) > 0:
                 title.append(f"  {counts[name]} {name}", style=STYLE.get(name, ""))
         title.overflow, title.no_wrap = "ellipsis", True
-        table = Table(box=None, padding=(0, 1), header_style="bold", expand=False)
+        table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
         table.add_column("JOB", no_wrap=True)
         table.add_column("STATE", no_wrap=True)
-        table.add_column("PROGRESS", no_wrap=True)
+        table.add_column("PROGRESS", no_wrap=True, min_width=8)
         mode = state.objective.get("mode", "max")
         table.add_column(f"{metric} ({mode})", justify="right", no_wrap=True)
         table.add_column("OVERRIDES", overflow="ellipsis", no_wrap=True)
@@ -74,7 +74,7 @@ class SweepView:
     def _progress(job: Any) -> RenderableType:
         if job.total and job.state == "running":  # text, not a bar: it reads the same in a log
             done = min(1.0, job.step / job.total)
-            return Text(f"{done:4.0%}  {render.epochs(job)}")
+            return Text(f"{done:4.0%} ep {render.epochs(job).removeprefix('epoch ')}")
         if job.end is not None and job.rows:
             return Text(f"{len(job.rows)} epochs")
         return Text("-")
