@@ -12,8 +12,6 @@ from typing import Any, TextIO
 
 from trn.text import event_line, plain
 
-__all__ = ["JsonLines", "PlainLines", "make_echo", "line_printer", "add_arguments", "plain"]
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """``-v``/``-q`` for ``trn run``."""
