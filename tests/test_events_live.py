@@ -105,9 +105,8 @@ def test_progress_line_shows_epoch_step_loss_and_eta():
     from trn.console.state import JobState
 
     job = JobState({"metric": "val/acc", "mode": "max"})
-    for e in _events()[:5]:
-        job.update(e)
-        time.sleep(0.01)  # the rate is what a watcher sees: steps per second of arrival
+    for i, e in enumerate(_events()[:5]):
+        job.update({**e, "ts": f"2026-11-28T15:20:{10 + i:02d}.000Z"})  # one second apart
     last = render.stats(job)
     assert render.epochs(job) == "epoch 2/2" and last.startswith("50/100")
     assert "train/loss 1" in last and "ETA " in last and " it/s" in last

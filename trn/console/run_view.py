@@ -44,6 +44,7 @@ class RunView:
             if self.verbose:
                 if name != "heartbeat":
                     self._print(Text(plain(event_line(event, self.job.job_dir))))
+                self.live.refresh()
                 return
             if name == "job_submitted":
                 self._print(render.header(self.job))
@@ -55,6 +56,7 @@ class RunView:
                 self._print(Text(render.legend(self.job), style="dim"))
                 self._print(render.rows_header(self.columns))
             self._settle(name in ENDS or name == "metrics" and event.get("phase") == "train")
+            self.live.refresh()  # each state drawn at least once, not only on the 4/s ticks
 
     def _print(self, text: Text) -> None:
         self.console.print(text, crop=True, no_wrap=True, overflow="ellipsis")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 ENDS = {
@@ -25,6 +26,13 @@ class Row:
     metrics: dict[str, Any]
     best: bool = False
     saved: bool = False
+
+
+def _seconds(ts: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def loss_of(metrics: dict[str, Any]) -> tuple[str, float] | None:
@@ -59,8 +67,8 @@ class JobState:
     best_row: Row | None = None
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None  # the terminal event
-    _first: tuple[float, int] | None = None  # (monotonic time, step) of the first step seen
-    _last: tuple[float, int] | None = None  # ... and of the latest
+    _first: tuple[float, int] | None = None  # (emitted at, step) of the first step seen
+    _last: tuple[float, int, float] | None = None  # ... of the latest, and when it arrived
 
     @property
     def metric(self) -> str | None:
@@ -96,10 +104,11 @@ class JobState:
             int(event.get("epoch", self.epoch)),
             int(event.get("step", self.step)),
         )
-        now = time.monotonic()  # when the event arrived: the rate a watcher sees
+        # when the runner emitted it: step events reach the files in batches (events.flush_s)
+        at = _seconds(event.get("ts")) or time.time()
         if self._first is None:
-            self._first = (now, self.step)
-        self._last = (now, self.step)
+            self._first = (at, self.step)
+        self._last = (at, self.step, time.monotonic())
         metrics = event.get("metrics") or {}
         if event.get("phase") == "train":
             self.loss = loss_of(metrics) or self.loss
@@ -113,13 +122,15 @@ class JobState:
         """Steps per second since the first step seen."""
         if not (self._first and self._last) or self._last[1] <= self._first[1]:
             return None
+        if self._last[0] <= self._first[0]:
+            return None
         return (self._last[1] - self._first[1]) / max(1e-9, self._last[0] - self._first[0])
 
     def eta(self) -> float | None:
         rate = self.rate()
         if not (rate and self.total and self._last):
             return None
-        left = (self.total - self.step) / rate - (time.monotonic() - self._last[0])
+        left = (self.total - self.step) / rate - (time.monotonic() - self._last[2])
         return max(0.0, left)
 
     def columns(self) -> list[str]:
