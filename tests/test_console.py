@@ -79,7 +79,7 @@ def _feed(events: list[dict], width: int = 100, verbose: bool = False) -> list[s
     """What the run view prints for these events (the live area itself is transient)."""
     from rich.console import Console
 
-    from trn.console.run_view import RunView
+    from trn.cli.console.run_view import RunView
 
     out = io.StringIO()
     view = RunView(out, {"metric": "val/f1", "mode": "min"}, verbose)
@@ -187,7 +187,7 @@ def test_trn_logs_follow_in_a_terminal_draws_the_run_view(trn_home, terminal, tm
 
 
 def test_the_sweep_table_follows_its_own_sweep_best_finished_job_first():
-    from trn.console.sweep_state import SweepState
+    from trn.cli.console.sweep_state import SweepState
 
     state = SweepState(pid=42)
     sweep = {"event": "sweep_started", "pid": 42, "sweep_id": "s1", "jobs": 3}

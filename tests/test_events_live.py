@@ -101,8 +101,8 @@ def test_plain_lines_have_no_control_characters_and_skip_heartbeats():
 
 
 def test_progress_line_shows_epoch_step_loss_and_eta():
-    from trn.console import render
-    from trn.console.state import JobState
+    from trn.cli.console import render
+    from trn.cli.console.state import JobState
 
     job = JobState({"metric": "val/acc", "mode": "max"})
     for i, e in enumerate(_events()[:5]):

@@ -97,3 +97,11 @@ def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=None, default=str) + "\n")
+
+
+def isatty(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (a closed or fake stream is not)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -97,7 +97,7 @@ def sweep(args: argparse.Namespace, resolved: Any) -> int:
         raise UsageError("-m/--multirun has no --dry-run; `trn run --dry-run` shows one job's plan")
     if args.detach:
         return detached_sweep(resolved.overrides, resolved.home or trn_home(), args.json)
-    from trn.console.follow import sweep_console
+    from trn.cli.console.follow import sweep_console
 
     home = resolved.home or trn_home()
     with sweep_console(home, -2 if args.json else progress.verbosity(args)):  # a live table

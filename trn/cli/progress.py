@@ -1,4 +1,4 @@
-"""How ``trn run`` shows a job's events: the live console in a terminal (:mod:`trn.console`),
+"""How ``trn run`` shows a job's events: the live console in a terminal (:mod:`trn.cli.console`),
 plain lines otherwise, or (``events.stdout=true``) the raw JSON lines on stdout and the human
 view on stderr. ``-v`` prints every event as a line, ``-q`` only the final line."""
 
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from trn.text import event_line, plain
+from trn.text import event_line, isatty, plain
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,11 +64,11 @@ class Quiet(PlainLines):
 
 
 class LiveConsole(PlainLines):
-    """The live view of :mod:`trn.console.run_view` (rich is imported only now)."""
+    """The live view of :mod:`trn.cli.console.run_view` (rich is imported only now)."""
 
     def __init__(self, stream: TextIO, objective: dict[str, Any], verbose: bool):
         super().__init__(stream)
-        from trn.console.run_view import RunView
+        from trn.cli.console.run_view import RunView
 
         self.view = RunView(stream, objective, verbose)
 
@@ -120,19 +120,12 @@ def make_echo(
     return JsonLines(json_out, view) if json_out is not None else view
 
 
-def isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 class Watch:
     """``trn logs -f JOB`` in a terminal: the job's lines drawn by the run view, as ``trn run``
     draws them (``close`` ends the live line and, once the job ended, prints the summary)."""
 
     def __init__(self, record: dict[str, Any]):
-        from trn.console.run_view import RunView
+        from trn.cli.console.run_view import RunView
 
         self.view = RunView(sys.stdout, _objective(record))
 

@@ -10,8 +10,8 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from trn.console import render
-from trn.console.state import ENDS, JobState
+from trn.cli.console import render
+from trn.cli.console.state import ENDS, JobState
 from trn.text import event_line, plain
 
 

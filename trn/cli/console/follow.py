@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from trn.cli.progress import isatty
+from trn.text import isatty
 
 
 @contextmanager
@@ -60,8 +60,8 @@ class Follower:
     live table until stopped."""
 
     def __init__(self, path: Path, tty: Any):
-        from trn.console.sweep_state import SweepState
-        from trn.console.sweep_view import SweepView
+        from trn.cli.console.sweep_state import SweepState
+        from trn.cli.console.sweep_view import SweepView
 
         self.path, self.tty = path, tty
         try:

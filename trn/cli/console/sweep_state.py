@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from trn.console.state import JobState
+from trn.cli.console.state import JobState
 
 _SWEPT = re.compile(r"^\w+\(|,")  # a=1,2 / range(...) / choice(...) / interval(...)
 ORDER = {"completed": 0, "running": 1, "waiting": 2, "submitted": 2, "preempted": 3}

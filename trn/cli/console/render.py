@@ -9,7 +9,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from trn.console.state import JobState, Row
+from trn.cli.console.state import JobState, Row
 from trn.text import _num, fmt_duration, short_path
 
 MIN_CELL = 9  # a metric column: room for "-0.0001234" style numbers and the best mark

@@ -10,8 +10,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from trn.console import render
-from trn.console.sweep_state import SweepState
+from trn.cli.console import render
+from trn.cli.console.sweep_state import SweepState
 from trn.text import _num
 
 STYLE = {"completed": "green", "running": "cyan", "failed": "red", "cancelled": "yellow"}
