@@ -108,7 +108,7 @@ def bench_redis(url: str, n: int) -> tuple[float, float, float]:
 def make_trainer_parts() -> tuple[Any, Any]:
     from trn.config.validate import load
     from trn.runner import build
-    from trn.runner.module import Classifier
+    from trn.runner.tasks import Classifier
 
     config = load(["profile=dev", "devices=cpu"])
     datamodule = build.build_data(config)

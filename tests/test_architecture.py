@@ -92,7 +92,7 @@ def test_the_serve_layer_has_its_place_before_it_exists(tmp_path):
 
 def test_a_new_top_level_module_must_be_given_a_layer(tmp_path):
     root = copy_tree(tmp_path)
-    (root / "trn" / "provenance.py").write_text("COMMIT = None\n", encoding="utf-8")
+    (root / "trn" / "scratch.py").write_text("COMMIT = None\n", encoding="utf-8")
     result = lint_imports(root)
     assert result.returncode != 0
-    assert "not listed as layers" in result.stdout and "trn.provenance" in result.stdout
+    assert "not listed as layers" in result.stdout and "trn.scratch" in result.stdout

@@ -25,7 +25,7 @@ from trn.data.datamodule import ShardDataModule
 from trn.models import MLP
 from trn.runner.checkpoint import AtomicCheckpoint
 from trn.runner.main import QUIET_TRAINER
-from trn.runner.module import Classifier
+from trn.runner.tasks import Classifier
 
 SCHEDULE = {"name": "cosine", "warmup_steps": 2, "min_lr_ratio": 0.0}
 GPU = pytest.param(

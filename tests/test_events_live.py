@@ -6,7 +6,7 @@ import io
 import json
 import time
 
-from trn.cli.progress import JsonLines, PlainLines, ProgressBar, make_echo
+from trn.cli.progress import JsonLines, PlainLines, make_echo
 from trn.events.heartbeat import Heartbeat, stale_after
 from trn.events.writer import EventWriter
 from trn.registry.record import JobRecord, effective_state
@@ -100,17 +100,19 @@ def test_plain_lines_have_no_control_characters_and_skip_heartbeats():
     assert isinstance(make_echo(io.StringIO()), PlainLines)  # not a terminal: no bar
 
 
-def test_progress_bar_redraws_in_place_with_epoch_step_loss_and_eta():
-    out = io.StringIO()
-    bar = ProgressBar(out)
-    for e in _events()[:5]:
-        bar(e)
-    last = out.getvalue().rsplit("\r\x1b[K", 1)[-1]
-    assert last.startswith("epoch 2/2  step 50/100") and "loss 1" in last and "ETA " in last
+def test_progress_line_shows_epoch_step_loss_and_eta():
+    from trn.cli.console import render
+    from trn.cli.console.state import JobState
+
+    job = JobState({"metric": "val/acc", "mode": "max"})
+    for i, e in enumerate(_events()[:5]):
+        job.update({**e, "ts": f"2026-11-28T15:20:{10 + i:02d}.000Z"})  # one second apart
+    last = render.stats(job)
+    assert render.epochs(job) == "epoch 2/2" and last.startswith("50/100")
+    assert "train/loss 1" in last and "ETA " in last and " it/s" in last
     assert "ETA ?" not in last  # two steps seen: a rate, so an estimate
-    bar(_events()[5])
-    bar.close()
-    assert "job_failed" in out.getvalue() and out.getvalue().endswith("\r\x1b[K")
+    job.update(_events()[5])
+    assert job.state == "failed"
 
 
 def test_stdout_mode_prints_json_lines_and_the_human_view_elsewhere():

@@ -137,3 +137,30 @@ def test_the_pool_is_the_machines_gpus_or_cpu_shares(tmp_path: Path, monkeypatch
     assert [s.gpu for s in build_pool("auto", None, tmp_path, False).slots] == [pool.slots[5].gpu]
     cpu = build_pool("cpu", 2, tmp_path, hold_leases=False)
     assert cpu.kind == "cpu" and len(cpu.slots) == 2
+
+
+def test_a_job_whose_process_died_but_whose_job_completed_returns_its_objective(tmp_path):
+    """The reaper ends a job from its runner's outcome when the job process was killed; the
+    sweeper (Optuna, Hydra's basic one) must then see that job completed, with its objective."""
+    from hydra.core.utils import JobStatus
+
+    from trn.launcher.scheduler import Outcome
+    from trn.launcher.trn_jobs import collect
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
+
+    job_dir = tmp_path / "runs" / "j1"
+    job_dir.mkdir(parents=True)
+    (job_dir / "config.yaml").write_text("objective: {metric: val/acc, mode: max}\n")
+    record = JobRecord(job_id="j1", job_dir=str(job_dir), state="completed")
+    record.metrics, record.config_path = {"val/acc": 0.75}, str(job_dir / "config.yaml")
+    Registry(tmp_path).write(record)
+    (tmp_path / "0.job").write_text(json.dumps({"job_dir": str(job_dir)}))
+    ret = collect((["optimizer.lr=0.1"], None), Outcome(0, rc=-9), tmp_path)
+    assert ret.status == JobStatus.COMPLETED and ret.return_value == 0.75
+    record.state = "failed"
+    Registry(tmp_path).write(record)
+    assert (
+        collect((["optimizer.lr=0.1"], None), Outcome(0, rc=-9), tmp_path).status
+        == JobStatus.FAILED
+    )

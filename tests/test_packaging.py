@@ -35,8 +35,10 @@ def test_wheel_carries_configs_dataset_and_plugin(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "trn/conf/config.yaml" in names and "trn/conf/model/mlp.yaml" in names
     assert "trn/datasets/sample/index.json" in names
+    assert "trn/datasets/diabetes/index.json" in names and "trn/conf/task/regression.yaml" in names
     assert "trn/schemas/config.schema.json" in names
     assert any(n.startswith("hydra_plugins/") for n in names)
+    assert {"trn/serve/static/index.html", "trn/serve/static/app.js"} <= names  # the dashboard
 
 
 def test_installed_trn_runs_from_another_directory(wheel, tmp_path):

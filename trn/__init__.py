@@ -2,7 +2,8 @@
 
 Importing ``trn`` stays light: nothing here imports torch, lightning or hydra. The Python API
 (:mod:`trn.api`: ``trn.run``, ``trn.submit``, ``trn.jobs``, ``trn.job``) and the typed errors
-(:mod:`trn.errors`) load on first use.
+(:mod:`trn.errors`) load on first use, and so does ``trn.Client`` (:mod:`trn.client`), which
+drives a remote ``trn serve`` with the same calls.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ __version__ = "0.1.0"
 
 _API = ("run", "submit", "jobs", "job", "Job")
 _ERRORS = ("TrnError", "UsageError", "ConfigError", "NotFound", "JobFailed")
-__all__ = [*_API, *_ERRORS, "__version__"]
+__all__ = [*_API, *_ERRORS, "Client", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,6 +26,10 @@ def __getattr__(name: str) -> Any:
         from trn import errors
 
         return getattr(errors, name)
+    if name == "Client":  # a remote trn serve (trn.client: the standard library only)
+        from trn.client import Client
+
+        return Client
     raise AttributeError(f"module 'trn' has no attribute {name!r}")
 
 

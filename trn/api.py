@@ -113,10 +113,12 @@ def submit(
     devices: str | None = None,
     log_dir: str | Path | None = None,
     event_log: str | Path | None = None,
+    config_dir: str | Path | None = None,
 ) -> Job:
     """Validate, record and start a job in the background (``trn run --detach``); its handle.
 
-    The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...)."""
+    The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...);
+    ``config_dir`` is ``--config-dir``: a project's configs, searched before trn's own."""
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides or []):
         raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
     from trn.config.flags import Flags
@@ -133,6 +135,7 @@ def submit(
         devices=devices,
         log_dir=text(log_dir),
         event_log=text(event_log),
+        config_dir=text(config_dir),
     )
     record = start_detached(plan_with_flags(flags, list(overrides)))
     return Job(record["job_id"], record["job_dir"])
@@ -171,3 +174,50 @@ def job(job_id: str, home: str | Path | None = None) -> Job:
 
     record = Registry(Path(home) if home else None).find(job_id)
     return Job(record["job_id"], record["job_dir"])
+
+
+def resume(job_id: str, overrides: Sequence[str] = ()) -> Job:
+    """A new job continuing ``job_id``'s newest valid checkpoint (``trn resume --detach``);
+    its handle. ``overrides`` go on top, with the same refusals as ``trn resume``."""
+    from trn.ids import check_job_id
+    from trn.lifecycle.detach import submit as start_detached
+    from trn.lifecycle.resume import plan_resume
+
+    record = start_detached(plan_resume(check_job_id(job_id), list(overrides)))
+    return Job(record["job_id"], record["job_dir"])
+
+
+def submit_sweep(overrides: Sequence[str]) -> dict[str, Any]:
+    """Check every job of a sweep and start it detached (``trn run -m --detach``);
+    ``{sweep_id, sweep_dir, jobs, pid}``."""
+    from trn.lifecycle.detach import submit_sweep as start_sweep
+    from trn.paths import trn_home
+
+    return start_sweep(list(overrides), trn_home())
+
+
+def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
+    """A sweep now: its jobs sorted by the objective (``summary.json`` once it ended), which
+    overrides it varies, and ``state`` (``running`` until its ``sweep_completed`` event)."""
+    from trn.errors import NotFound
+    from trn.ids import check_job_id
+    from trn.jobdir import SWEEP_SUMMARY
+    from trn.launcher.summary import summarize, varying
+    from trn.paths import trn_home
+    from trn.registry.sweeps import find_sweep, sweep_end, sweep_started
+
+    root = Path(home) if home else trn_home()
+    sweep_dir = find_sweep(root, check_job_id(sweep_id))
+    if sweep_dir is None:
+        raise NotFound(f"no sweep {sweep_id!r} in {root} (see `trn list`; is TRN_HOME right?)")
+    end = sweep_end(sweep_dir)
+    try:
+        summary = json.loads((sweep_dir / SWEEP_SUMMARY).read_text())
+    except (OSError, ValueError):
+        started = sweep_started(sweep_dir)
+        state = (end or {}).get("state") or "running"
+        records = jobs(sweep=sweep_dir.name, home=root)
+        summary = summarize(sweep_dir.name, records, started.get("objective") or {}, state, 0.0)
+    summary["varied"] = sorted(varying(summary["jobs"]))
+    summary["sweep_dir"] = str(sweep_dir)
+    return summary

@@ -50,6 +50,8 @@ class JobDir:
     OUTCOME = "outcome.json"
     CHECKPOINTS = "checkpoints"
     LATEST = "latest.json"
+    CODE_PATCH = "code.patch"  # uncommitted changes of the project when the job was submitted
+    ENVIRONMENT = "environment.json"  # versions, packages, devices, argv, masked env
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)

@@ -3,8 +3,35 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def plain(text: str) -> str:
+    """No control characters in logs: newlines, tabs, escapes become spaces."""
+    return _CONTROL.sub(" ", text)
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def short_path(path: str, base: str | None = None) -> str:
+    """``path`` relative to ``base`` (default: the working dir) when that is shorter."""
+    try:
+        rel = os.path.relpath(path, base or os.getcwd())
+    except ValueError:  # another drive
+        return path
+    if base and rel.startswith(".."):
+        return path
+    return rel if len(rel) < len(path) else path
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -27,8 +54,9 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def event_line(event: dict[str, Any]) -> str:
-    """One readable line for an event, e.g. ``15:20:48 metrics  epoch 3 step 92 val/acc=0.96``."""
+def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
+    """One readable line for an event, e.g. ``15:20:48 metrics  epoch 3 step 92 val/acc=0.96``;
+    given the ``job_dir`` (named once, by ``job_submitted``) paths in it are shown relative."""
     ts = event.get("ts", "")[11:19]
     name = event.get("event", "?")
     if name == "metrics":
@@ -38,7 +66,8 @@ def event_line(event: dict[str, Any]) -> str:
     elif name == "job_started":
         body = f"pid {event.get('runner_pid')} world_size={event.get('world_size')}"
     elif name == "checkpoint_saved":
-        body = f"step {event['step']} {event['meta_path']}"
+        path = short_path(event["meta_path"], job_dir) if job_dir else event["meta_path"]
+        body = f"step {event['step']} {path}"
     elif name == "job_completed":
         body = f"in {event.get('duration_s', 0):.1f}s {fmt_metrics(event.get('metrics', {}))}"
     elif name == "job_failed":
@@ -78,3 +107,9 @@ def fmt_bytes(n: int) -> str:
             return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
         size /= 1024
     return f"{n}B"
+def isatty(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (a closed or fake stream is not)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

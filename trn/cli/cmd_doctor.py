@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from trn import text as output
+from trn.config import project
 
 EXAMPLES = """examples:
   trn doctor                               torch, driver, GPUs, CPUs, disk; can `trn run` start?
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--devices", metavar="SPEC", help="cpu, auto, gpu, cuda:0,cuda:1 or GPU UUIDs")
     p.add_argument("--json", action="store_true", help="the report as one JSON object")
+    project.add_arguments(p)  # the config dir its overrides compose with
     p.set_defaults(func=run)
 
 

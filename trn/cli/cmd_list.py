@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from trn import text as output
+from trn.errors import UsageError
 from trn.registry.record import STATES
 
 
@@ -21,6 +22,22 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="no limit")
     p.add_argument("--json", action="store_true", help="a JSON array of job records")
     p.add_argument("--size", action="store_true", help="each job's disk use (walks its dir)")
+    p.add_argument(
+        "--sort", metavar="METRIC", help="by this metric, highest first (jobs without it left out)"
+    )
+    p.add_argument("--reverse", action="store_true", help="with --sort: lowest first")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only jobs given this override (optimizer.lr=0.001), or state=/sweep=; repeatable",
+    )
+    p.add_argument(
+        "--columns",
+        metavar="A,B",
+        help="show these metrics and config keys (e.g. val/acc,optimizer.lr) instead of METRICS",
+    )
     p.set_defaults(func=run)
 
 
@@ -36,11 +53,22 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from trn.ids import check_job_id
+    from trn.registry.index import Search
+    from trn.registry.query import parse_where, select
     from trn.registry.store import Registry
 
-    if args.sweep:
-        check_job_id(args.sweep)
-    records = Registry().list(args.state, args.sweep, None if args.all else args.limit)
+    fields, where = parse_where(args.where)
+    state = _one("state", args.state, fields.get("state"))
+    sweep = _one("sweep", args.sweep, fields.get("sweep_id"))
+    columns = _columns(args.columns)
+    if sweep:
+        check_job_id(sweep)
+    limit = None if args.all else args.limit
+    if args.sort or where:
+        query = Search(None, sweep, where, args.sort, not args.reverse, limit)
+        records = select(Registry(), state, query)
+    else:
+        records = Registry().list(state, sweep, limit)
     if args.size:
         from pathlib import Path
 
@@ -52,7 +80,13 @@ def run(args: argparse.Namespace) -> int:
         output.print_json(records)
         return 0
     if not records:
-        print("no jobs yet: start one with `trn run`")
+        filtered = state or sweep or where or args.sort
+        print("no jobs match" if filtered else "no jobs yet: start one with `trn run`")
+        return 0
+    if columns or args.sort:
+        from trn.cli.list_columns import render
+
+        print(render(records, columns or [args.sort]))
         return 0
     rows = [
         [
@@ -69,3 +103,20 @@ def run(args: argparse.Namespace) -> int:
     header = ["JOB", "STATE", "CREATED (UTC)", "DEVICES", "METRICS", "NAME"]
     print(output.table(rows, header + (["SIZE"] if args.size else [])))
     return 0
+
+
+def _one(name: str, flag: str | None, where: str | None) -> str | None:
+    if flag and where and flag != where:
+        raise UsageError(f"--{name} {flag} and --where {name}={where} disagree; give one")
+    return flag or where
+
+
+def _columns(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    columns = [c.strip() for c in text.split(",")]
+    if not all(columns):
+        raise UsageError(
+            f"--columns {text!r}: expected names separated by commas, e.g. val/acc,optimizer.lr"
+        )
+    return columns

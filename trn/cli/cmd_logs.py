@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from trn.cli.progress import line_printer
+from trn.cli.progress import line_printer, watch_printer
 
 EXAMPLES = """examples:
   trn logs 261128-1520              the job's events: time, event, key numbers
@@ -52,12 +52,15 @@ def run(args: argparse.Namespace) -> int:
     path = backend_of(record).logs(record)[0] if args.log else JobDir(job_dir).events
     offset = reader.tail_offset(path, args.lines) if args.lines is not None else 0
     done = _job_ended(registry, job_dir) if args.follow else (lambda: True)
-    show = line_printer(raw=args.json or args.log)
+    live = watch_printer(record) if args.follow and not (args.json or args.log) else None
+    show = live or line_printer(raw=args.json or args.log)  # live: the view `trn run` draws
     try:
         for line in reader.follow(path, offset=offset, done=done):
             show(line)
     except KeyboardInterrupt:  # the usual way to stop following
         pass
+    finally:
+        getattr(live, "close", lambda: None)()
     return 0
 
 

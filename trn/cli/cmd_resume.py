@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from trn.config import project
+
 EXAMPLES = """examples:
   trn resume 261128-1520                          the job's newest valid checkpoint
   trn resume --checkpoint runs/.../checkpoints/e003-s0000120-step.meta.json
@@ -36,6 +38,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the new job's record as JSON")
     p.add_argument("--dry-run", action="store_true", help="print the plan; start nothing")
     p.add_argument("--detach", action="store_true", help="run in the background, print the id")
+    project.add_arguments(p)  # trn.config.project: whose code and trust the resumed job uses
     p.set_defaults(func=run)
 
 

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from trn import text as output
-from trn.cli import hydra_help
+from trn.cli import hydra_help, progress
 from trn.config import flags
 
 EXAMPLES = """examples:
@@ -66,6 +66,7 @@ def add_parser(sub: Any) -> None:
     )
     flags.add_arguments(p)  # --config/--weights/--profile/...: shorthands for overrides
     hydra_help.add_arguments(p)
+    progress.add_arguments(p)  # -v every event, -q only the final line
     p.set_defaults(func=run)
 
 
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return print_plan(describe(plan), args.json)
     if args.detach:
         return detached(plan, args.json)
-    return execute(plan, as_json=args.json)
+    return execute(plan, as_json=args.json, verbosity=progress.verbosity(args))
 
 
 def sweep(args: argparse.Namespace, resolved: Any) -> int:
@@ -96,7 +97,11 @@ def sweep(args: argparse.Namespace, resolved: Any) -> int:
         raise UsageError("-m/--multirun has no --dry-run; `trn run --dry-run` shows one job's plan")
     if args.detach:
         return detached_sweep(resolved.overrides, resolved.home or trn_home(), args.json)
-    result = run_sweep(resolved.overrides, resolved.home or trn_home(), as_json=args.json)
+    from trn.cli.console.follow import sweep_console
+
+    home = resolved.home or trn_home()
+    with sweep_console(home, -2 if args.json else progress.verbosity(args)):  # a live table
+        result = run_sweep(resolved.overrides, home, as_json=args.json)
     print_summary(result.summary, args.json)
     return result.exit_code
 
@@ -149,7 +154,7 @@ def print_plan(plan: dict[str, Any], as_json: bool) -> int:
     return 0
 
 
-def execute(plan: Any, as_json: bool) -> int:
+def execute(plan: Any, as_json: bool, verbosity: int = 0) -> int:
     from trn.cli.progress import make_echo
     from trn.errors import UsageError
     from trn.lifecycle.supervisor import Supervisor
@@ -159,7 +164,9 @@ def execute(plan: Any, as_json: bool) -> int:
     if events_stdout and as_json:
         raise UsageError("--json and events.stdout=true both write stdout; drop one of them")
     stream = sys.stderr if as_json or events_stdout else sys.stdout
-    echo = make_echo(stream, sys.stdout if events_stdout else None)  # a bar on a terminal
+    echo = make_echo(  # the live console on a terminal
+        stream, sys.stdout if events_stdout else None, plan.config.get("objective"), verbosity
+    )
 
     sup = Supervisor(plan, echo=echo)
     try:
@@ -169,5 +176,7 @@ def execute(plan: Any, as_json: bool) -> int:
     if as_json:
         output.print_json(record)
     else:
-        print(f"job {record['job_id']} {record['state']}: {record['job_dir']}", file=stream)
+        from trn.paths import trn_home
+
+        echo.finish(record, "" if plan.home == trn_home() else f"TRN_HOME={plan.home} ")
     return 0 if record["state"] == "completed" else 1

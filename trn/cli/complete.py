@@ -1,14 +1,14 @@
 """Shell completion candidates: commands, flags, config groups/options/keys, job ids.
 
 Read from the argparse parser (so every command's flags complete as soon as it exists), from
-``conf/`` (plain YAML, no Hydra) and from the job index. Nothing here imports torch or hydra.
+the config search path (the project's dir, then trn's ``conf/``; plain YAML, no Hydra) and from
+the job index. Nothing here imports torch or hydra.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
-from pathlib import Path
 from typing import Any
 
 FILES = "__files__"  # tells the shell script to complete file names instead
@@ -26,9 +26,22 @@ def words_of(line: str) -> list[str]:
 
 
 def candidates(line: str) -> list[str]:
-    from trn.cli.main import COMMANDS, build_parser
+    """What may complete the last word of ``line`` (a ``-cd DIR`` on it picks the project)."""
+    from trn.config.project import using
+    from trn.errors import UsageError
 
     words = words_of(line)
+    given = [w for flag, w in zip(words, words[1:-1]) if flag in ("-cd", "--config-dir")]
+    try:
+        with using(given[-1] if given else None):
+            return _candidates(words)
+    except UsageError:  # a config dir or pyproject that is not right: nothing to offer
+        return []
+
+
+def _candidates(words: list[str]) -> list[str]:
+    from trn.cli.main import COMMANDS, build_parser
+
     cur = words[-1]
     if len(words) <= 2:
         return _match(list(COMMANDS) + ["--help", "--version"], cur)
@@ -103,32 +116,38 @@ def sweep_ids(prefix: str, limit: int = 20) -> list[str]:
 
 
 def group_options(group: str) -> list[str]:
-    from trn.paths import conf_dir
+    """The options of ``group`` on the search path: the project's, then trn's."""
+    from trn.config import searchpath
 
-    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+    return list(searchpath.options(group))
 
 
 def config_tree() -> tuple[dict[str, Any], set[str]]:
-    """The keys of the default config (primary + each group's default option), and the groups."""
+    """The keys of the default config (primary + each group's default option, the project's
+    ``config.yaml`` laid over trn's), and the groups."""
     import yaml
 
-    from trn.config.file import config_groups
-    from trn.paths import conf_dir
+    from trn.config import searchpath
+    from trn.config.project import find
 
-    root = conf_dir()
-    primary = yaml.safe_load((root / "config.yaml").read_text()) or {}
-    groups = config_groups(root)
-    tree = {k: v for k, v in primary.items() if k != "defaults"}
-    for item in primary.get("defaults", []):
-        if not isinstance(item, dict):
-            continue
-        for group, option in item.items():
-            if group not in groups:  # e.g. `override hydra/launcher: trn`
-                continue
-            path = Path(root / str(group) / f"{option}.yaml")
-            text = path.read_text() if path.is_file() else ""
-            if "@package _global_" not in text:
-                tree[str(group)] = yaml.safe_load(text) or {}
+    project = find()
+    groups = searchpath.groups(project)
+    trn = searchpath.load_yaml(searchpath.conf_dir() / "config.yaml")
+    user = searchpath.project_primary(project)
+    values: dict[str, Any] = {}
+    if user is not None:
+        trn, values = searchpath.merge_primary(trn, searchpath.load_yaml(user))
+    tree = {k: v for k, v in trn.items() if k not in ("defaults", "hydra")}
+    for group, option in searchpath.defaults_of(project).items():
+        path = searchpath.option_file(group, option, project) if group in groups else None
+        text = path.read_text() if path is not None else ""
+        if path is not None and "@package _global_" not in text:
+            tree[group] = yaml.safe_load(text) or {}
+    for key, value in values.items():  # the project's own keys complete too
+        if isinstance(value, dict) and isinstance(tree.get(key), dict):
+            tree[key] = {**tree[key], **value}
+        else:
+            tree[key] = value
     return tree, groups
 
 

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from trn.errors import UsageError
@@ -51,18 +54,18 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from trn.config.compose import PRIMARY, compose, hydra_session
-    from trn.paths import conf_dir
+    from trn.config.compose import PRIMARY, compose, find_project, hydra_session
 
     if (args.resolve or args.package) and not args.cfg:
         raise UsageError("--resolve and --package go with --cfg; add --cfg job")
-    cfg = compose(overrides, config_dir)  # bad overrides: trn's one-line errors, exit 2
+    project = find_project(config_dir)  # --info searchpath: the project's dir, then trn's conf/
+    cfg = compose(overrides, project=project)  # bad overrides: trn's one-line errors, exit 2
     if args.package and args.package != "_global_" and OmegaConf.select(cfg, args.package) is None:
         raise UsageError(
             f"--package {args.package}: no such node in the config; "
             "see the top-level keys with `trn run --cfg job`"
         )
-    with hydra_session(Path(config_dir or conf_dir())):
+    with hydra_session(project), root_logging_kept():
         hydra = GlobalHydra.instance().hydra
         assert hydra is not None
         if args.info:
@@ -70,3 +73,17 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
         else:
             hydra.show_cfg(PRIMARY, overrides, args.cfg, args.package, resolve=args.resolve)
     return 0
+
+
+@contextmanager
+def root_logging_kept() -> Iterator[None]:
+    """The root logger as it was after the block: ``show_info`` adds a DEBUG handler on stdout
+    to it for good, which would print Hydra's debug lines into a later command of this process
+    (``main()`` called from Python, or in tests)."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers

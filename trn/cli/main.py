@@ -14,15 +14,21 @@ COMMANDS = {
     "list": "cmd_list",
     "status": "cmd_status",
     "resume": "cmd_resume",
+    "rerun": "cmd_rerun",
     "cancel": "cmd_cancel",
     "reindex": "cmd_reindex",
     "gc": "cmd_gc",
+    "diff": "cmd_diff",
+    "best": "cmd_best",
     "logs": "cmd_logs",
     "events": "cmd_events",
     "plot": "cmd_plot",
     "data": "cmd_data",
     "doctor": "cmd_doctor",
     "completion": "cmd_completion",
+    "init": "cmd_init",
+    "config": "cmd_config",
+    "serve": "cmd_serve",
 }
 
 EPILOG = """examples:
@@ -63,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    from trn.config.project import from_args
+
     try:
-        return int(args.func(args) or 0)
+        with from_args(args):  # -cd/--config-dir: the project every composer of this command uses
+            return int(args.func(args) or 0)
     except TrnError as err:
         print(f"trn {args.command}: error: {err}", file=sys.stderr)
         return err.code

@@ -1,108 +1,87 @@
-"""How ``trn run`` shows a job's events: a progress bar in a terminal, plain lines otherwise,
-or (``events.stdout=true``) the raw JSON lines on stdout and the human view on stderr."""
+"""How ``trn run`` shows a job's events: the live console in a terminal (:mod:`trn.cli.console`),
+plain lines otherwise, or (``events.stdout=true``) the raw JSON lines on stdout and the human
+view on stderr. ``-v`` prints every event as a line, ``-q`` only the final line."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import re
-import shutil
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from trn.text import event_line
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-CLEAR = "\r\x1b[K"
+from trn.text import event_line, isatty, plain
 
 
-def plain(text: str) -> str:
-    """No control characters in logs: newlines, tabs, escapes become spaces."""
-    return _CONTROL.sub(" ", text)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``-v``/``-q`` for ``trn run``."""
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-v", "--verbose", action="store_true", help="print every event as a line (as in logs)"
+    )
+    loud.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
 
 
-def fmt_duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+def verbosity(args: argparse.Namespace) -> int:
+    """-1 quiet, 0 the console, 1 every event."""
+    return -1 if getattr(args, "quiet", False) else int(bool(getattr(args, "verbose", False)))
+
+
+def final_line(record: dict[str, Any], job_dir: str | None = None) -> str:
+    return f"job {record['job_id']} {record['state']}: {job_dir or record['job_dir']}"
 
 
 class PlainLines:
-    """One readable line per event (heartbeats skipped): safe for files and CI logs."""
+    """One readable line per event (heartbeats skipped): safe for files and CI logs. The job
+    dir is named once (``job_submitted``); paths inside it are shown relative to it."""
 
     def __init__(self, stream: TextIO):
         self.stream = stream
+        self.job_dir: str | None = None
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "job_submitted":
+            self.job_dir = event.get("job_dir") or self.job_dir
         if event.get("event") != "heartbeat":
-            self.stream.write(plain(event_line(event)) + "\n")
+            self.stream.write(plain(event_line(event, self.job_dir)) + "\n")
             self.stream.flush()
 
     def close(self) -> None:
         pass
 
+    def finish(self, record: dict[str, Any], env: str = "") -> None:
+        from trn.text import short_path
 
-class ProgressBar(PlainLines):
-    """Event lines scroll above one bar that is redrawn in place: epoch, step, loss, ETA."""
+        where = short_path(record["job_dir"]) if isatty(self.stream) else None
+        print(final_line(record, where), file=self.stream)
 
-    def __init__(self, stream: TextIO):
-        super().__init__(stream)
-        self.max_epochs: int | None = None
-        self.total: int | None = None
-        self.epoch = self.step = 0
-        self.loss: float | None = None
-        self.start: tuple[float, int] | None = None  # (time, step) of the first step seen
+
+class Quiet(PlainLines):
+    """``-q``: nothing until the final line."""
 
     def __call__(self, event: dict[str, Any]) -> None:
-        name = event.get("event")
-        if name == "job_started":
-            self.max_epochs, self.total = event.get("max_epochs"), event.get("total_steps")
-        if name in ("metrics", "heartbeat"):
-            self._progress(event)
-        if name == "heartbeat" or (name == "metrics" and event.get("phase") == "train"):
-            self._draw()
-            return
-        self.stream.write(CLEAR + plain(event_line(event)) + "\n")
-        self._draw()
+        pass
 
-    def _progress(self, event: dict[str, Any]) -> None:
-        self.epoch, self.step = event.get("epoch", self.epoch), event.get("step", self.step)
-        loss = (event.get("metrics") or {}).get("train/loss")
-        if loss is not None and event.get("phase") == "train":
-            self.loss = loss
-        if self.start is None:
-            self.start = (time.monotonic(), self.step)
 
-    def line(self) -> str:
-        epochs = f"/{self.max_epochs}" if self.max_epochs and self.max_epochs > 0 else ""
-        parts = [f"epoch {self.epoch + 1}{epochs}", f"step {self.step}"]
-        if self.total:
-            done = min(1.0, self.step / self.total)
-            parts[1] += f"/{self.total} [{'#' * int(done * 20):<20}] {done:4.0%}"
-        if self.loss is not None:
-            parts.append(f"loss {self.loss:.4g}")
-        parts.append(f"ETA {self._eta()}")
-        return "  ".join(parts)
+class LiveConsole(PlainLines):
+    """The live view of :mod:`trn.cli.console.run_view` (rich is imported only now)."""
 
-    def _eta(self) -> str:
-        if not (self.total and self.start) or self.step <= self.start[1]:
-            return "?"
-        rate = (self.step - self.start[1]) / max(1e-9, time.monotonic() - self.start[0])
-        return fmt_duration((self.total - self.step) / rate)
+    def __init__(self, stream: TextIO, objective: dict[str, Any], verbose: bool):
+        super().__init__(stream)
+        from trn.cli.console.run_view import RunView
 
-    def _draw(self) -> None:
-        if self.start is None:
-            self.stream.flush()
-            return
-        width = shutil.get_terminal_size((100, 20)).columns - 1
-        self.stream.write(CLEAR + self.line()[:width])
-        self.stream.flush()
+        self.view = RunView(stream, objective, verbose)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.view(event)
 
     def close(self) -> None:
-        self.stream.write(CLEAR)
-        self.stream.flush()
+        self.view.close()
+
+    def finish(self, record: dict[str, Any], env: str = "") -> None:
+        from trn.text import short_path
+
+        self.view.finish(record, final_line(record, short_path(record["job_dir"])), env)
 
 
 class JsonLines:
@@ -119,25 +98,78 @@ class JsonLines:
     def close(self) -> None:
         self.human.close()
 
+    def finish(self, record: dict[str, Any], env: str = "") -> None:
+        self.human.finish(record, env)
 
-def make_echo(human: TextIO, json_out: TextIO | None = None) -> PlainLines | JsonLines:
-    """The echo for ``trn run``: a bar when ``human`` is a terminal, else plain lines."""
-    view = ProgressBar(human) if _isatty(human) else PlainLines(human)
+
+def make_echo(
+    human: TextIO,
+    json_out: TextIO | None = None,
+    objective: dict[str, Any] | None = None,
+    verbosity: int = 0,
+) -> PlainLines | JsonLines:
+    """The echo for ``trn run``: the live console when ``human`` is a terminal, else plain
+    lines; ``verbosity`` -1 shows only the final line, 1 every event."""
+    view: PlainLines
+    if verbosity < 0:
+        view = Quiet(human)
+    elif isatty(human):
+        view = LiveConsole(human, objective or {}, verbose=verbosity > 0)
+    else:
+        view = PlainLines(human)
     return JsonLines(json_out, view) if json_out is not None else view
 
 
-def _isatty(stream: TextIO) -> bool:
+class Watch:
+    """``trn logs -f JOB`` in a terminal: the job's lines drawn by the run view, as ``trn run``
+    draws them (``close`` ends the live line and, once the job ended, prints the summary)."""
+
+    def __init__(self, record: dict[str, Any]):
+        from trn.cli.console.run_view import RunView
+
+        self.view = RunView(sys.stdout, _objective(record))
+
+    def __call__(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(event, dict):
+            self.view(event)
+
+    def close(self) -> None:
+        from trn.text import short_path
+
+        self.view.close()
+        job = self.view.job
+        if job.end is not None and job.job_id:
+            record = {"job_id": job.job_id, "state": job.state, **job.end}
+            self.view.finish(record, final_line(record, short_path(job.job_dir or "?")))
+
+
+def _objective(record: dict[str, Any]) -> dict[str, Any]:
+    """The job's ``objective`` from its config.yaml (none if unreadable)."""
+    import yaml
+
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+        with open(record["config_path"], encoding="utf-8") as f:
+            return dict((yaml.safe_load(f) or {}).get("objective") or {})
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError):
+        return {}
+
+
+def watch_printer(record: dict[str, Any]) -> Callable[[str], None] | None:
+    """The live view for following one job when stdout is a terminal, else ``None``."""
+    return Watch(record) if isatty(sys.stdout) else None
 
 
 def line_printer(
     raw: bool, heartbeats: bool = False, with_job: bool = False
 ) -> Callable[[str], None]:
     """For ``trn logs`` / ``trn events``: print raw JSON lines, or readable ones (heartbeats
-    only if asked for; with the job id in front when lines of several jobs mix)."""
+    only if asked for; with the job id in front when lines of several jobs mix; paths inside a
+    job's dir relative to it once its ``job_submitted`` named it)."""
+    job_dirs: dict[str, str] = {}
 
     def show(line: str) -> None:
         if raw:
@@ -151,8 +183,11 @@ def line_printer(
                 event.get("event") == "heartbeat" and not heartbeats
             ):
                 return
-            job = f"{(event.get('job_id') or '-')[:18]:<18} " if with_job else ""
-            sys.stdout.write(job + plain(event_line(event)) + "\n")
+            job_id = event.get("job_id") or "-"
+            if event.get("event") == "job_submitted" and event.get("job_dir"):
+                job_dirs[job_id] = event["job_dir"]
+            job = f"{job_id[:18]:<18} " if with_job else ""
+            sys.stdout.write(job + plain(event_line(event, job_dirs.get(job_id))) + "\n")
         sys.stdout.flush()
 
     return show

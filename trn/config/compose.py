@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import ConfigError, UsageError
-from trn.paths import conf_dir
 
 PRIMARY = "config"
 
@@ -37,30 +36,42 @@ def hydra_globals_kept() -> Iterator[None]:
 
 
 @contextmanager
-def hydra_session(directory: Path) -> Iterator[None]:
-    """Hydra initialised on ``directory`` for the block, leaving no global state behind."""
-    from hydra import initialize_config_dir
+def hydra_session(project: Any = None) -> Iterator[None]:
+    """Hydra initialised on trn's search path for ``project`` (default: :func:`find_project`,
+    the project's config dir first, then trn's ``conf/``), leaving no global state behind."""
+    from hydra import version
+    from hydra._internal.hydra import Hydra
+    from hydra.core.global_hydra import GlobalHydra
 
-    with (
-        hydra_globals_kept(),
-        initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="trn"),
-    ):
+    from trn.config.source import search_path
+
+    path = search_path(find_project() if project is None else project)
+    with hydra_globals_kept():
+        version.setbase("1.3")
+        GlobalHydra.instance().clear()
+        Hydra.create_main_hydra2(task_name="trn", config_search_path=path)
         yield
 
 
-def compose(overrides: list[str], config_dir: Path | None = None) -> Any:
-    """The composed ``DictConfig`` for ``overrides`` (not yet validated)."""
+def find_project(config_dir: str | Path | None = None) -> Any:
+    """The project every composer uses: ``config_dir`` given, else ``TRN_CONFIG_DIR``, else
+    ``[tool.trn]`` above the working directory (:func:`trn.config.project.find`)."""
+    from trn.config.project import find
+
+    return find(config_dir)
+
+
+def compose(overrides: list[str], config_dir: Path | None = None, *, project: Any = None) -> Any:
+    """The composed ``DictConfig`` for ``overrides`` (not yet validated), on the search path of
+    ``project`` (default: the one found from ``config_dir`` or the environment)."""
+    import yaml
     from hydra import compose as hydra_compose
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
-    directory = Path(config_dir or conf_dir())
-    if not (directory / f"{PRIMARY}.yaml").is_file():
-        raise UsageError(
-            f"no {PRIMARY}.yaml in config dir {directory}; pass a directory that has one"
-        )
+    project = find_project(config_dir) if project is None else project
     try:
-        with hydra_session(directory):
+        with hydra_session(project):
             return hydra_compose(config_name=PRIMARY, overrides=list(overrides))
     except OverrideParseException as err:
         raise UsageError(explain_parse_error(overrides, str(err))) from None
@@ -69,7 +80,9 @@ def compose(overrides: list[str], config_dir: Path | None = None) -> Any:
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError([explain_compose_error(err)]) from None
     except (ValueError, OSError) as err:  # e.g. a malformed YAML file or package header
-        raise UsageError(f"cannot read the configs in {directory}: {err}") from None
+        raise UsageError(f"cannot read the configs: {err}") from None
+    except yaml.YAMLError as err:  # a config file that is not YAML: one line naming it
+        raise UsageError(explain_yaml_error(err)) from None
 
 
 def parse_overrides(overrides: list[str]) -> list[Any]:
@@ -131,3 +144,12 @@ def explain_compose_error(err: Exception) -> str:
     if m:
         return f"+{m.group(1)}: the key already exists; drop the '+' to override it"
     return " ".join(text.split())[:300]
+
+
+def explain_yaml_error(err: Exception) -> str:
+    """A config file that is not YAML: the file, the line and the fix."""
+    mark = getattr(err, "problem_mark", None)
+    if mark is None:
+        return " ".join(f"cannot read the configs: {err}".split())[:300]
+    reason = getattr(err, "problem", None) or "cannot parse it"
+    return f"{mark.name} line {mark.line + 1}: not valid YAML ({reason}); fix the file"

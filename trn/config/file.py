@@ -9,7 +9,7 @@ command line (an unknown key is rejected and named in override syntax). Rules:
   ``optimizer.lr=0.01``; lists and scalars are set whole;
 - a Hydra-style ``defaults: [{optimizer: sgd}]`` list selects options too.
 
-Precedence: the defaults in ``conf/`` < this file < flags and overrides on the command line.
+Precedence: the defaults on the search path (the project's dir, then trn's ``conf/``) < this file < flags and overrides on the command line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import UsageError
-from trn.paths import conf_dir
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
@@ -54,10 +53,12 @@ def _yaml(text: str) -> Any:
 
 
 def config_groups(directory: Path | None = None) -> set[str]:
-    """trn's config groups: the sub-directories of ``conf/`` (not Hydra's own ``hydra/``)."""
-    root = Path(directory or conf_dir())
-    skip = (".", "_", "hydra")
-    return {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(skip)}
+    """The config groups on the search path of the project found from ``directory`` (a config
+    dir) or the environment, and trn's ``conf/`` (not Hydra's own ``hydra/``)."""
+    from trn.config import searchpath
+    from trn.config.project import find
+
+    return searchpath.groups(find(directory))
 
 
 def file_overrides(path: str | Path, config_dir: Path | None = None) -> list[str]:

@@ -2,8 +2,9 @@
 
 ``--profile prod`` is ``profile=prod``, ``--weights W`` is ``weights=W``, ``--devices
 cuda:0,cuda:1`` is ``devices=gpu devices.ids=[0,1]``, ``--event-log F`` is ``events.file=F``,
-``--log-dir D`` is ``TRN_HOME=D`` for this job, and ``--config FILE`` merges a whole JSON/YAML
-config (:mod:`trn.config.file`). Flags and overrides mix; a flag and an override setting the
+``--log-dir D`` is ``TRN_HOME=D`` for this job, ``--config FILE`` merges a whole JSON/YAML
+config (:mod:`trn.config.file`), and ``-cd/--config-dir DIR`` puts the project's config dir first
+on the search path (:mod:`trn.config.project`). Flags and overrides mix; a flag and an override setting the
 same key is an error naming both. Precedence: ``conf/`` < ``--config`` < flags and overrides.
 
 The Python API (:mod:`trn.api`) takes the same flags as keyword arguments, through this code.
@@ -40,6 +41,7 @@ class Flags:
     devices: str | None = None
     log_dir: str | None = None
     event_log: str | None = None
+    config_dir: str | None = None  # the project's config dir (trn.config.project)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Flags:
@@ -56,8 +58,11 @@ class Resolved:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from trn.config import project
+
     for name, metavar, text in FLAGS:
         parser.add_argument("--" + name.replace("_", "-"), metavar=metavar, help=text)
+    project.add_arguments(parser)  # -cd/--config-dir DIR
 
 
 def override_key(override: str) -> str:

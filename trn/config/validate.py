@@ -84,7 +84,16 @@ def _a(word: str) -> str:
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
-def check_targets(config: dict[str, Any]) -> list[str]:
+def _top(target: str) -> str:
+    """The prefix to trust for ``target``: its top-level package, ``mypkg.models.Net`` ->
+    ``mypkg.``."""
+    head = target.split(".", 1)[0]
+    return f"{head}." if "." in target else target
+
+
+def check_targets(config: dict[str, Any], project: Any = None) -> list[str]:
+    """A problem per ``_target_`` outside the allowlist; ``project``: whose files say how to
+    trust it (see :meth:`trn.config.project.Project.trust_hint`)."""
     allowed = ALLOWED_TARGETS + tuple(config.get("allow_targets") or [])
     problems = []
 
@@ -93,11 +102,11 @@ def check_targets(config: dict[str, Any]) -> list[str]:
             target = node.get("_target_")
             if isinstance(target, str) and not target.startswith(allowed):
                 key = _key(path + ["_target_"])
-                problems.append(
-                    f"{key}={target} is not in the instantiate allowlist; "
-                    f"add its prefix with 'allow_targets=[{target.rpartition('.')[0]}.]' "
-                    "if you trust it"
-                )
+                if project is None:
+                    fix = f"add its prefix with 'allow_targets=[{_top(target)}]' if you trust it"
+                else:
+                    fix = f"if you trust it, {project.trust_hint(_top(target))}"
+                problems.append(f"{key}={target} is not in the instantiate allowlist; {fix}")
             for k, v in node.items():
                 walk(v, path + [k])
         elif isinstance(node, list):
@@ -108,21 +117,47 @@ def check_targets(config: dict[str, Any]) -> list[str]:
     return problems
 
 
-def validate(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` listing every problem of a resolved config."""
+def targets(node: Any, path: list[Any] | None = None) -> list[tuple[str, str]]:
+    """Every ``(key, _target_)`` of a resolved config."""
+    path = path or []
+    out: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("_target_"), str):
+            out.append((_key(path + ["_target_"]), node["_target_"]))
+        for k, v in node.items():
+            out += targets(v, path + [k])
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += targets(v, path + [i])
+    return out
+
+
+def validate(config: dict[str, Any], project: Any = None) -> None:
+    """Raise :class:`ConfigError` listing every problem of a resolved config; with ``project``
+    the refusals say which of its files would trust a target."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(config_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [_explain(e) for e in errors] + check_targets(config)
+    problems = [_explain(e) for e in errors] + check_targets(config, project)
     if problems:
         raise ConfigError(problems)
 
 
-def load(overrides: list[str], config_dir: Any = None) -> dict[str, Any]:
-    """Compose, resolve and validate: the config a job will run, as a plain dict."""
-    from trn.config.compose import compose
+def trust(config: dict[str, Any], project: Any) -> dict[str, Any]:
+    """``config`` with the project's trusted prefixes in ``allow_targets``, so the runner, which
+    checks again before it instantiates, trusts what planning trusted."""
+    given = list(config.get("allow_targets") or [])
+    config["allow_targets"] = list(dict.fromkeys(given + list(project.allow_targets)))
+    return config
 
-    config = resolve(compose(overrides, config_dir))
-    validate(config)
+
+def load(overrides: list[str], config_dir: Any = None, *, project: Any = None) -> dict[str, Any]:
+    """Compose, resolve and validate: the config a job will run, as a plain dict, on the
+    search path of ``project`` (default: the one found from ``config_dir`` or the environment)."""
+    from trn.config.compose import compose, find_project
+
+    project = find_project(config_dir) if project is None else project
+    config = trust(resolve(compose(overrides, project=project)), project)
+    validate(config, project)
     return config

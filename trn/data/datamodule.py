@@ -23,7 +23,8 @@ X, Y = "x", "y"
 
 
 class ShardDataModule(pl.LightningDataModule):
-    """Batches ``(x, y)``: x float32 [B, num_features], y int64 [B], from splits train and val.
+    """Batches ``(x, y)``: x float32 [B, num_features], y [B] or [B, k], from splits train and
+    val. y is int64 class labels (``num_classes``) or float targets (``num_targets``: regression).
 
     ``path`` is a dataset name or directory (see ``resolve_dataset``). ``setup()`` validates the
     index and checks every shard (checksums on first use) before any batch is read. Lightning
@@ -73,6 +74,12 @@ class ShardDataModule(pl.LightningDataModule):
     @property
     def num_classes(self) -> int:
         return int(self.index.feature(Y).num_classes or 0)
+
+    @property
+    def num_targets(self) -> int:
+        """Values per sample of a float target (1 for a scalar); 0 for class labels."""
+        y = self.index.feature(Y)
+        return 0 if y.num_classes else math.prod(y.shape)
 
     def setup(self, stage: str | None = None) -> None:
         if not self._checked:
@@ -150,9 +157,12 @@ class ShardDataModule(pl.LightningDataModule):
         problems = []
         if x.dtype != "float32":
             problems.append(Problem("feature x", f"dtype is {x.dtype}", "store x as float32"))
-        if y.dtype != "int64" or y.shape != () or not y.num_classes:
+        labels = y.dtype == "int64" and y.shape == () and bool(y.num_classes)
+        targets = y.dtype in ("float32", "float64") and not y.num_classes and len(y.shape) <= 1
+        if not (labels or targets):
             what = f"is {y.dtype} {list(y.shape)} with num_classes={y.num_classes}"
-            problems.append(Problem("feature y", what, "store y as int64 [] with num_classes"))
+            fix = "store y as int64 [] with num_classes (classes) or float32 [] (regression)"
+            problems.append(Problem("feature y", what, fix))
         if problems:
             raise DatasetError(index.name, index.root, problems)
 

@@ -58,7 +58,7 @@ def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
     try:
         data = json.loads((tmp / f"{out.index}.result").read_text())
     except (OSError, ValueError):
-        data = {"error": why(out)}
+        data = _ended_record(tmp / f"{out.index}.job") or {"error": why(out)}
     if "record" not in data:
         return failed_return(overrides, cfg, data.get("error") or why(out))
     ret = JobReturn(overrides=overrides, cfg=cfg, task_name="trn")
@@ -67,3 +67,16 @@ def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
     except JobFailed as err:
         ret._return_value, ret.status = err, JobStatus.FAILED
     return ret
+
+
+def _ended_record(submitted: Path) -> dict[str, Any] | None:
+    """A job process that died leaves no result, but its job may still have ended well: the
+    reaper ends it from the runner's own outcome. Hydra's sweeper then gets that record."""
+    from trn.registry.record import TERMINAL
+    from trn.registry.store import Registry
+
+    try:
+        record = Registry.read(Path(json.loads(submitted.read_text())["job_dir"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    return {"record": record} if record.get("state") in TERMINAL else None

@@ -101,6 +101,8 @@ def _finish(
         rec.exit_code = exit_code
     rec.metrics.update(outcome.get("metrics") or {})
     rec.checkpoint = outcome.get("checkpoint") or rec.checkpoint
+    if outcome.get("resume_exact") is not None:
+        rec.resume_exact = bool(outcome["resume_exact"])
     fields: dict[str, Any] = {"duration_s": round(max(duration_s, 0.0), 3), "metrics": rec.metrics}
     if state == "failed":
         rec.error = outcome.get("error") or reason or exit_reason(exit_code)

@@ -31,6 +31,8 @@ class Plan:
     env: dict[str, str] = field(default_factory=dict)
     runner: str = RUNNER_MODULE  # the module run as ``python -m RUNNER JOB_DIR``
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends)
+    rerun_of: str | None = None  # the job whose resolved config this one runs again
+    project: dict[str, str | None] = field(default_factory=dict)  # Project.to_record()
 
     def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
         return [sys.executable, "-m", self.runner, str(job_dir)]
@@ -50,7 +52,7 @@ class Plan:
 
 def check_data(config: dict[str, Any]) -> None:
     """Check a trn dataset's index and shard files now, before any job dir exists."""
-    data = config["data"]
+    data = config.get("data") or {}  # none: the module feeds itself
     if data.get("_target_") != "trn.data.datamodule.ShardDataModule" or "path" not in data:
         return
     from trn.data.index import resolve_dataset
@@ -61,7 +63,10 @@ def check_data(config: dict[str, Any]) -> None:
 
 def describe(plan: Plan) -> dict[str, Any]:
     """The plan as ``trn run --dry-run`` prints it."""
+    from trn.runner.usermodule import summary
+
     return {
+        "training": summary(plan.config),  # a LightningModule, or an nn.Module in a task
         "config": plan.config,
         "overrides": plan.overrides,
         "devices": plan.allocation.device_ids,
@@ -74,4 +79,5 @@ def describe(plan: Plan) -> dict[str, Any]:
         "attempt": plan.attempt,
         "parent_job_id": plan.parent_job_id,
         "sweep_id": plan.sweep_id,
+        "project": {**plan.project, "env": plan.env},
     }

@@ -22,14 +22,22 @@ def make_plan(
     config_dir: Path | None = None,
     sweep_id: str | None = None,
 ) -> Plan:
+    from trn.config.compose import find_project
+    from trn.config.imports import check_imports
     from trn.config.validate import load
 
     resume = [o.partition("=")[2] for o in overrides if o.startswith("resume=")]
     if resume and resume[-1] not in ("", "null"):  # a resume restores its checkpoint's config
         rest = [o for o in overrides if not o.startswith("resume=")]
         return plan_resume(resume[-1], rest, home=home, sweep_id=sweep_id)
-    config = load(overrides, config_dir)
+    project = find_project(config_dir)  # its config dir first; its root on the job's path
+    config = load(overrides, project=project)
+    check_imports(config, project)  # a _target_ whose module the job could not import
     check_data(config)
+    from trn.runner.usermodule import check_plan
+
+    with project.on_path():  # a LightningModule: trn's optimizer groups do not apply
+        check_plan(config, overrides)
     if config.get("weights"):  # a missing or corrupt weights file fails now, not in the runner
         from trn.checkpoints.meta import check_weights
 
@@ -42,6 +50,8 @@ def make_plan(
         allocation=plan_allocation(config["devices"], home),
         home=home,
         sweep_id=sweep_id,
+        env=project.env(),
+        project=project.to_record(),
     )
 
 
@@ -49,12 +59,14 @@ def plan_with_flags(flags: Any, overrides: list[str], **kwargs: Any) -> Plan:
     """:func:`make_plan` for ``trn run``'s flags (:class:`trn.config.flags.Flags`) plus
     overrides; errors name the flag at fault."""
     from trn.config.flags import annotate, home_env, resolve
+    from trn.config.project import using
     from trn.errors import UsageError
 
-    resolved = resolve(flags, overrides, kwargs.get("config_dir"))
-    kwargs.setdefault("home", resolved.home)
-    try:
-        with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
-            return make_plan(resolved.overrides, **kwargs)
-    except UsageError as err:
-        raise annotate(err, resolved.origins) from None
+    with using(getattr(flags, "config_dir", None)):  # --config-dir / trn.submit(config_dir=)
+        resolved = resolve(flags, overrides, kwargs.get("config_dir"))
+        kwargs.setdefault("home", resolved.home)
+        try:
+            with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
+                return make_plan(resolved.overrides, **kwargs)
+        except UsageError as err:
+            raise annotate(err, resolved.origins) from None

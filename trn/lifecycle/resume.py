@@ -142,6 +142,7 @@ def plan_resume(
 
     A checkpoint with no epoch left to train is refused (a user would start a job that does
     nothing) unless ``allow_finished``: a requeue after a late preemption just completes."""
+    from trn.config.project import for_resume
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
     from trn.paths import trn_home
@@ -152,11 +153,13 @@ def plan_resume(
     parent_id = named["job_id"] if named else meta["job_id"]
     attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
     restored = dict(meta["config"])
-    # Never trusted from a file: only the allowlist given now may widen what is instantiated.
-    restored["allow_targets"] = []
+    # Never trusted from a file: only the project's own declaration (read afresh now) and the
+    # overrides given now may widen what is instantiated.
+    project = for_resume(named, job_dir=meta_path.parent.parent)
+    restored["allow_targets"] = list(project.allow_targets)
     config = apply_overrides(restored, overrides)
     config["resume"], config["weights"] = str(meta_path), None
-    validate(config)
+    validate(config, project)
     if not allow_finished:
         check_unfinished(meta, config, meta_path)
     check_data(config)
@@ -169,4 +172,6 @@ def plan_resume(
         attempt=attempt + 1,
         parent_job_id=parent_id,
         sweep_id=sweep_id,
+        env=project.env(),
+        project=project.to_record(),
     )

@@ -25,6 +25,8 @@ from trn.events.writer import EventWriter
 from trn.jobdir import JobDir
 from trn.lifecycle.end import end_job, killpg, read_outcome
 from trn.lifecycle.plan import Plan
+from trn.provenance.code import capture_code
+from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
 from trn.registry.store import Registry
 
@@ -62,7 +64,12 @@ class Supervisor:
             pid=os.getpid(),
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
             backend=plan.backend,
+            rerun_of=plan.rerun_of,
+            project=plan.project,
         )
+        # which code and environment made the job; neither call can raise
+        record.code = capture_code(plan.project.get("project_root") or Path.cwd(), job_dir.path)
+        write_environment(job_dir.path, plan.allocation.to_dict())
         self.registry.write(record)
         self.open_events(record)
         self._emit(

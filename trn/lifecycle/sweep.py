@@ -39,6 +39,23 @@ def run_sweep(
     config_dir: Path | None = None,
     sweep: tuple[str, Path] | None = None,  # an id and dir made already (a detached sweep)
 ) -> SweepResult:
+    from trn.config.compose import find_project
+    from trn.config.project import using
+
+    # Every job process (the trn launcher's, Optuna's, a Slurm task on another node) composes
+    # with this sweep's project, whatever its working directory: say it in TRN_CONFIG_DIR.
+    with using(find_project(config_dir).config_dir):
+        return _run_sweep(overrides, home, as_json=as_json, config_dir=config_dir, sweep=sweep)
+
+
+def _run_sweep(
+    overrides: list[str],
+    home: Path,
+    *,
+    as_json: bool,
+    config_dir: Path | None,
+    sweep: tuple[str, Path] | None,
+) -> SweepResult:
     checked = expand.check(overrides, home, config_dir)  # UsageError: nothing has started
     sweep_id, sweep_dir = sweep or new_sweep_dir(home)
     jobs = len(checked.jobs) if checked.jobs is not None else None
@@ -128,19 +145,14 @@ def hydra_overrides(overrides: list[str], sweep_dir: Path, checked: expand.Check
 
 
 def multirun(task: SweepTask, overrides: list[str], config_dir: Path | None) -> Any:
-    from hydra import version
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path
     from hydra.core.global_hydra import GlobalHydra
 
-    from trn.config.compose import hydra_globals_kept
-    from trn.paths import conf_dir
+    from trn.config.compose import find_project, hydra_session
 
-    with hydra_globals_kept():
-        version.setbase("1.3")
-        GlobalHydra.instance().clear()
-        search_path = create_config_search_path(str(config_dir or conf_dir()))
-        hydra = Hydra.create_main_hydra2(task_name="trn", config_search_path=search_path)
+    # the search path of every single run: the project's config dir first, then trn's conf/
+    with hydra_session(find_project(config_dir)):
+        hydra = GlobalHydra.instance().hydra
+        assert hydra is not None
         return hydra.multirun(config_name=CONFIG_NAME, task_function=task, overrides=overrides)
 
 

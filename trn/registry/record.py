@@ -71,8 +71,13 @@ class JobRecord:
     warnings: list[str] = field(default_factory=list)
     heartbeat_at: str | None = None  # ts of the runner's last heartbeat event
     heartbeat_s: float | None = None  # its period; None: no heartbeats, never stale
+    code: dict[str, Any] | None = None  # git state of the project (trn.provenance.code)
+    rerun_of: str | None = None  # the job whose resolved config this one re-ran
+    resume_exact: bool | None = None  # does resuming replay the data exactly (trn's datasets)
     extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends): local, slurm
+    # the user's project (trn.config.project): config_dir, project_root; resume finds it again
+    project: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

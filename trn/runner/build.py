@@ -34,16 +34,32 @@ def _accepts(target: str, name: str) -> bool:
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+def task_name(config: dict[str, Any]) -> str:
+    return str((config.get("task") or {}).get("name", "classification"))
+
+
 def build_data(config: dict[str, Any]) -> Any:
+    """The LightningDataModule, or None: then the model's own dataloaders feed it."""
+    if not config.get("data"):
+        return None
     return instantiate(dict(config["data"]), _allow=config.get("allow_targets") or [])
 
 
 def build_model(config: dict[str, Any], datamodule: Any) -> Any:
-    """The ``nn.Module``; ``in_features``/``num_classes`` come from the data when it knows them."""
+    """The model; ``in_features`` and the head's width (``num_classes``) come from the data when
+    it knows them and the model takes them: the classes, or the targets of a regression."""
+    from trn.runner import tasks, usermodule
+
+    if not usermodule.is_lightning_module(config):  # a task trains it: the data must fit
+        tasks.check_data_fits(task_name(config), datamodule)
     node = dict(config["model"])
-    for key, attr in (("in_features", "num_features"), ("num_classes", "num_classes")):
-        if key not in node and hasattr(datamodule, attr) and _accepts(node["_target_"], key):
-            node[key] = getattr(datamodule, attr)
+    known = {
+        "in_features": getattr(datamodule, "num_features", None),
+        "num_classes": tasks.output_size(task_name(config), datamodule),
+    }
+    for key, value in known.items():
+        if key not in node and value and _accepts(node["_target_"], key):
+            node[key] = value
     return instantiate(node, _allow=config.get("allow_targets") or [])
 
 
@@ -55,3 +71,22 @@ def optimizer_factory(config: dict[str, Any]) -> Any:
         raise ConfigError(check)
     cls = _locate(node.pop("_target_"))
     return functools.partial(cls, **node)
+
+
+def trainable(config: dict[str, Any], model: Any, datamodule: Any) -> tuple[Any, dict[str, Any]]:
+    """What ``trainer.fit`` trains, and the ``job_started`` fields that say so.
+
+    A LightningModule is trained as it is (its own steps, logging and optimizers); a plain
+    ``nn.Module`` is wrapped in the configured task with trn's optimizer and scheduler.
+    """
+    from trn.data.datamodule import ShardDataModule
+    from trn.runner import tasks, usermodule
+
+    # only trn's datasets seek to the exact next sample; other data restarts the epoch
+    about: dict[str, Any] = {"resume_exact": isinstance(datamodule, ShardDataModule)}
+    if usermodule.is_lightning(model):
+        usermodule.check_training_step(model)
+        return model, {**about, "module": "lightning", "task": None, "optimizer_from": "module"}
+    name = task_name(config)
+    module = tasks.TASKS[name](model, optimizer_factory(config), config["scheduler"])
+    return module, {**about, "module": "task", "task": name, "optimizer_from": "config"}

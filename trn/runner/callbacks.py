@@ -11,24 +11,17 @@ import torch
 
 from trn.events.heartbeat import Heartbeat
 from trn.events.writer import EventWriter
-
-
-def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for key, value in metrics.items():
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            out[key] = float(value.item())
-        elif isinstance(value, int | float):
-            out[key] = float(value)
-    return out
+from trn.runner.metrics import scalar_metrics, step_metrics
 
 
 class EventCallback(pl.Callback):
     """Rank 0 emits ``job_started``, ``metrics`` every N steps and per epoch, and a
     ``heartbeat`` every ``heartbeat_s`` seconds from a daemon thread (0: none).
 
-    Step metrics are queued (``EventWriter.emit_later``): with an event every step, the step
-    pays for reading the loss and the learning rate and an append (docs/performance.md).
+    Step metrics are what the training step logged on_step (:func:`step_metrics`), plus the
+    learning rate. They are queued (``EventWriter.emit_later``): with an event every step, the
+    step pays for reading those values and an append (docs/performance.md). ``about`` are extra
+    ``job_started`` fields: who trains the model, and whether a resume is exact.
     """
 
     def __init__(
@@ -37,8 +30,10 @@ class EventCallback(pl.Callback):
         every_n_steps: int,
         devices: list[str],
         heartbeat_s: float = 0,
+        about: dict[str, Any] | None = None,
     ):
         self.events = events
+        self.about = dict(about or {})
         self.every = max(1, every_n_steps)
         self.devices = devices
         self.heartbeat_s = heartbeat_s
@@ -51,6 +46,9 @@ class EventCallback(pl.Callback):
         # read once: Lightning's properties cost more than the event itself on a short step
         self._step_writer = self.events if trainer.is_global_zero else None
         self._world_size = trainer.world_size
+        # every rank: the estimate may set up the train loader, which ends in a barrier (a
+        # module whose configure_optimizers did not ask already would hang rank 0 alone)
+        total_steps = _total_steps(trainer)
         if self.events and trainer.is_global_zero:
             import os
 
@@ -64,8 +62,9 @@ class EventCallback(pl.Callback):
                 accelerator=type(trainer.accelerator).__name__,
                 strategy=type(trainer.strategy).__name__,
                 max_epochs=trainer.max_epochs,
-                total_steps=_total_steps(trainer),  # for the progress bar's ETA
+                total_steps=total_steps,  # for the progress bar's ETA
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
+                **self.about,
             )
             progress = lambda: {"step": trainer.global_step, "epoch": trainer.current_epoch}  # noqa: E731
             self.heartbeat = Heartbeat(self.events.emit, self.heartbeat_s, progress).start()
@@ -79,16 +78,20 @@ class EventCallback(pl.Callback):
         writer = self._step_writer
         if writer is None or step % self.every:
             return
-        loss = getattr(pl_module, "last_loss", None)
-        if loss is None:
+        try:
+            metrics = step_metrics(trainer)
+        except Exception:  # noqa: BLE001 - telemetry never stops training
             return
+        if not metrics:
+            return
+        metrics["lr"] = _lr(trainer)
         writer.emit_later(
             "metrics",
             phase="train",
             step=step,
             epoch=trainer.current_epoch,
             world_size=self._world_size,
-            metrics={"train/loss": float(loss), "lr": _lr(trainer)},
+            metrics=metrics,
         )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

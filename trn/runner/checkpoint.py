@@ -28,7 +28,7 @@ from trn.checkpoints.meta import META_SCHEMA, sha256_file
 from trn.errors import TrnError
 from trn.events.writer import EventWriter
 from trn.registry.record import utc_now
-from trn.runner.callbacks import scalar_metrics
+from trn.runner.metrics import scalar_metrics
 
 # Lightning cannot see that trn's data module restores its own position mid-epoch.
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before")
@@ -75,8 +75,10 @@ class AtomicCheckpoint(pl.Callback):
         keep_last: int = 2,
         save_best: bool = True,
         dataset_fingerprint: str | None = None,
+        resume_exact: bool = True,
     ):
         self.dir = Path(directory)
+        self.resume_exact = resume_exact
         self.job, self.config, self.objective, self.events = job, config, objective, events
         self.every_epochs, self.every_steps = every_n_epochs, every_n_steps
         self.every_s = every_s or 0.0
@@ -96,6 +98,12 @@ class AtomicCheckpoint(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._rng_to_restore = state_dict.get("rng")
+
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if not self.resume_exact:
+            restart_interrupted_epoch(checkpoint)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Restored here, after the sanity check and loader start-up, right before the loop goes on
@@ -239,6 +247,27 @@ class AtomicCheckpoint(pl.Callback):
         print(f"trn: warning: {message}", file=sys.stderr)
         if self.events:
             self.events.emit("warning", message=message)
+
+
+def restart_interrupted_epoch(checkpoint: dict[str, Any]) -> None:
+    """Make a mid-epoch checkpoint resume at the start of its epoch (steps keep counting on).
+
+    Data that cannot seek to a sample (any loader but trn's datasets) starts a fresh pass when
+    the run resumes; left alone, Lightning would count that pass's first batches as the rest of
+    the interrupted epoch, skipping some samples and repeating others. Runs before the loops
+    are restored from ``checkpoint`` (Lightning restores callbacks first).
+    """
+    loop = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+    progress = loop.get("epoch_loop.batch_progress")
+    if not progress or progress.get("is_last_batch"):
+        return  # saved at an epoch's end: the next epoch starts afresh anyway
+    # Shift the epoch's batch counters back by the batches it had read. A save in
+    # on_train_batch_end has completed = ready - 1 and Lightning adds that 1 back on restart,
+    # so completed goes to -1 here, and every counter is 0 when the epoch starts again.
+    current = progress.get("current") or {}
+    done = int(current.get("ready", 0))
+    for key in current:
+        current[key] -= done
 
 
 class FiniteGuard(pl.Callback):

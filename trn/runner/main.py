@@ -64,7 +64,7 @@ def train(
     from trn.runner.callbacks import EventCallback, StopOnSignal
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
     from trn.runner.loggers import build as build_loggers
-    from trn.runner.module import Classifier
+    from trn.runner.metrics import ObjectiveCheck
 
     stopper = StopOnSignal()  # replaces main()'s early recorder, and hears what it heard
     for signum in _early_signals:
@@ -74,7 +74,7 @@ def train(
     if hasattr(datamodule, "setup"):
         datamodule.setup("fit")  # validates the dataset before any model is built
     model = build.build_model(config, datamodule)
-    module = Classifier(model, build.optimizer_factory(config), config["scheduler"])
+    module, about = build.trainable(config, model, datamodule)
     if config.get("weights"):  # issue 5: initialise the model from a checkpoint, step 0
         from trn.checkpoints.load import apply_weights, load_weights
 
@@ -87,6 +87,7 @@ def train(
         events=events,
         objective=config["objective"],
         dataset_fingerprint=fingerprint,
+        resume_exact=about["resume_exact"],
         **config["checkpoint"],
     )
     metric_events_writer, fed_loggers = build_loggers(config, job_dir, record, events)
@@ -95,11 +96,14 @@ def train(
         config["events"]["metrics_every_n_steps"],
         launch["allocation"]["device_ids"],
         heartbeat_s=config["events"].get("heartbeat_s", 0),
+        about=about,
     )
+    objective = ObjectiveCheck(config["objective"]["metric"])
     trainer = pl.Trainer(
         **launch["allocation"]["trainer"],
         **config["trainer"],
-        callbacks=[stopper, metric_events, FiniteGuard(), ckpt],  # ckpt last: saves on stop
+        # ckpt last: it saves on stop, and after the objective check at an epoch's end
+        callbacks=[stopper, metric_events, FiniteGuard(), objective, ckpt],
         plugins=[TrnCheckpointIO()],
         **{**QUIET_TRAINER, "logger": fed_loggers or False},
         default_root_dir=str(job_dir),
@@ -114,6 +118,7 @@ def train(
             "metrics": {},
             "step": 0,
             "checkpoint": None,
+            "resume_exact": about["resume_exact"],
         }
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
     metrics = metric_events.last_metrics or {}
@@ -123,6 +128,7 @@ def train(
         "metrics": metrics,
         "step": trainer.global_step,
         "checkpoint": str(ckpt.latest_meta) if ckpt.latest_meta else None,
+        "resume_exact": about["resume_exact"],
     }
 
 

@@ -1,0 +1,86 @@
+"""A real ``trn serve`` process on a free loopback port, and small helpers to talk to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from conftest import ROOT, free_port
+
+TOKEN = "test-token-0123456789abcdef"
+READ_TOKEN = "read-token-0123456789abcdef"
+
+
+class Server:
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None):
+        self.home, self.args = home, list(args)
+        self.env = {"TRN_SERVE_TOKEN": TOKEN, "TRN_SERVE_READ_TOKEN": READ_TOKEN, **(env or {})}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        env = {**os.environ, "TRN_HOME": str(self.home), **self.env}
+        env = {k: v for k, v in env.items() if v is not None}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trn", "serve", "--port", str(self.port), *self.args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"trn serve exited: {self.proc.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                httpx.get(self.url + "/api/v1/health", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("trn serve did not answer within 30 s")
+
+    def stop(self) -> str:
+        out = ""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                out = self.proc.communicate(timeout=15)[0]
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out = self.proc.communicate()[0]
+        return out
+
+    def client(self, token: str | None = TOKEN, timeout: float = 60) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
+
+
+def sse(reply: httpx.Response) -> Iterator[tuple[str | None, dict]]:
+    """``(id, event)`` for each message of an open event-stream reply."""
+    event_id, data = None, []
+    for line in reply.iter_lines():
+        if line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:
+            yield event_id, json.loads("\n".join(data))
+            event_id, data = None, []
+
+
+def wait_state(http: httpx.Client, job_id: str, states: set[str], timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = http.get(f"/jobs/{job_id}").json()
+        if record["state"] in states:
+            return record
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} not in {states} after {timeout}s: {record['state']}")

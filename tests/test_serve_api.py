@@ -1,0 +1,268 @@
+"""trn serve without training: auth, the OpenAPI document, and every kind of bad request,
+against a real uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+from conftest import ROOT, run_trn
+from serve_support import READ_TOKEN, TOKEN, Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("serve") / "home").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def http(server):
+    with server.client() as client:
+        yield client
+
+
+def documented(server) -> list[tuple[str, str]]:
+    doc = server.client().get("/openapi.json").json()
+    return [(path, method) for path, ops in doc["paths"].items() for method in ops]
+
+
+def concrete(path: str) -> str:
+    return path.replace("{job_id}", "261201-000000-abcd").replace("{sweep_id}", "261201-x")
+
+
+def test_health_is_open_and_says_more_only_to_a_token_holder(server, http):
+    assert httpx.get(server.url + "/api/v1/health").json() == {"ok": True}
+    full = http.get("/health").json()
+    assert full["ok"] and full["access"] == "full" and full["home"] == str(server.home)
+    assert server.client(READ_TOKEN).get("/health").json()["access"] == "read"
+
+
+@pytest.mark.parametrize(
+    "auth", [None, "Bearer wrong-token-0123456789abc", f"Basic {TOKEN}", "Bearer"]
+)
+def test_every_endpoint_but_health_answers_401_and_nothing_else(server, auth):
+    routes = [(p, m) for p, m in documented(server) if not p.endswith("/health")]
+    assert len(routes) >= 12
+    headers = {"Authorization": auth} if auth else {}
+    for path, method in routes:
+        reply = httpx.request(method, server.url + concrete(path), headers=headers, json={})
+        assert reply.status_code == 401, (path, method, reply.text)
+        assert reply.json() == {"error": "unauthorized"}
+        assert reply.headers["www-authenticate"] == "Bearer"
+
+
+def test_openapi_document_is_valid_and_lists_every_route(server, http):
+    from openapi_spec_validator import validate
+
+    from trn.serve.app import routes
+
+    doc = http.get("/openapi.json").json()
+    validate(doc)
+    served = {
+        (r.path, m.lower()) for r in routes() if r.path.startswith("/api/") for m in r.methods or []
+    } - {(r.path, "head") for r in routes()}
+    assert set(documented(server)) == served
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert op["summary"] and op["responses"], (path, method)
+            if not path.endswith("/health"):
+                assert "401" in op["responses"], (path, method)
+
+
+def test_a_read_only_token_reads_and_gets_403_on_every_write(server):
+    reader = server.client(READ_TOKEN)
+    assert reader.get("/jobs").status_code == 200
+    for path, method in documented(server):
+        if method == "post":
+            reply = reader.post(concrete(path), json={"overrides": ["profile=dev"]})
+            assert reply.status_code == 403, path
+            assert reply.json() == {"error": "this token is read-only"}
+    assert not (server.home / "runs").exists()
+
+
+def test_the_cli_allowlist_refuses_a_posted_target_with_the_cli_message(server, http):
+    bad = "model._target_=os.system"
+    reply = http.post("/jobs", json={"overrides": [bad]})
+    assert reply.status_code == 422
+    cli = run_trn("run", "--dry-run", bad, env={"TRN_HOME": str(server.home)})
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == f"trn run: error: {reply.json()['error']}"
+    reply = http.post("/jobs", json={"overrides": [bad, "allow_targets=[os.]"]})
+    assert reply.status_code == 422
+    assert "allow_targets cannot be set over HTTP" in reply.json()["error"]
+    assert not (server.home / "runs").exists()
+
+
+def test_config_errors_list_every_problem(server, http):
+    reply = http.post("/jobs", json={"overrides": ["optimizer.lr=abc", "trainer.max_epochs=0"]})
+    assert reply.status_code == 422
+    body = reply.json()
+    assert 'optimizer.lr="abc" is not a number' in body["problems"][0]
+    assert "trainer.max_epochs=0 is out of range" in body["problems"][1]
+    assert body["error"] == "; ".join(body["problems"])
+    assert (
+        http.post("/jobs", json={"overrides": ["model=nope"]})
+        .json()["error"]
+        .startswith("model=nope: no such option in group 'model'")
+    )
+
+
+@pytest.mark.parametrize(
+    "content, status, message",
+    [
+        (b"{not json", 400, "malformed JSON body"),
+        (b"[1, 2]", 400, "the body must be a JSON object"),
+        (
+            b'{"overides": []}',
+            400,
+            "unknown field 'overides'; known fields: overrides, name, multirun",
+        ),
+        (b'{"overrides": "profile=dev"}', 400, "'overrides' must be a list"),
+        (b'{"overrides": [1]}', 400, "'overrides' must be a list of strings"),
+        (b'{"multirun": "yes"}', 400, "'multirun' must be true or false"),
+        (b'{"name": "a\\"b"}', 422, "name 'a\"b': use 1-100 letters"),
+        (b'{"name": "x", "overrides": ["name=y"]}', 400, "the name is given twice"),
+    ],
+)
+def test_malformed_bodies_get_400_or_422_with_one_line(server, http, content, status, message):
+    reply = http.post("/jobs", content=content, headers={"content-type": "application/json"})
+    assert reply.status_code == status, reply.text
+    assert reply.json()["error"].startswith(message), reply.json()
+    assert "\n" not in reply.json()["error"]
+    assert not (server.home / "runs").exists()
+
+
+def test_bodies_over_the_cap_are_refused_with_or_without_a_length(server, http):
+    big = json.dumps({"overrides": ["x=" + "a" * 70_000]}).encode()
+    reply = http.post("/jobs", content=big)
+    assert reply.status_code == 413 and "over 65536 bytes" in reply.json()["error"]
+
+    def chunks():
+        for i in range(0, len(big), 8192):
+            yield big[i : i + 8192]
+
+    reply = http.post("/jobs", content=chunks())  # chunked: no Content-Length
+    assert reply.status_code == 413 and "over 65536 bytes" in reply.json()["error"]
+
+
+def test_ids_are_checked_as_the_cli_does_and_unknown_ones_are_404(server, http):
+    reply = http.get("/jobs/NOT_AN_ID")
+    assert reply.status_code == 400
+    assert reply.json()["error"].startswith("invalid job id 'NOT_AN_ID': job ids use only a-z")
+    for path in ("/jobs/abc123", "/jobs/abc123/events", "/jobs/abc123/metrics", "/jobs/abc123/log"):
+        reply = http.get(path)
+        assert reply.status_code == 404, path
+        assert reply.json()["error"].startswith("no job 'abc123'")
+    assert http.post("/jobs/abc123/cancel").status_code == 404
+    assert http.post("/jobs/abc123/resume", json={}).status_code == 404
+    assert http.get("/sweeps/abc123").json()["error"].startswith("no sweep 'abc123'")
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("state=finished", "state='finished' is not a job state"),
+        ("limit=0", "limit='0': expected a whole number from 1 to 1000"),
+        ("offset=-1", "offset='-1'"),
+        ("color=red", "unknown query parameter 'color'"),
+    ],
+)
+def test_bad_list_queries_are_400(http, query, message):
+    reply = http.get(f"/jobs?{query}")
+    assert reply.status_code == 400 and reply.json()["error"].startswith(message)
+
+
+def test_host_header_of_another_name_is_refused(server):
+    ok = httpx.get(server.url + "/api/v1/health", headers={"Host": f"localhost:{server.port}"})
+    assert ok.status_code == 200
+    bad = httpx.get(server.url + "/api/v1/health", headers={"Host": "evil.example"})
+    assert bad.status_code == 421 and "--allowed-host" in bad.json()["error"]
+
+
+def test_cors_is_off_unless_asked_for(server, tmp_path):
+    preflight = {
+        "Origin": "https://lab.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    reply = httpx.options(server.url + "/api/v1/jobs", headers=preflight)
+    assert "access-control-allow-origin" not in reply.headers
+    cors = Server(tmp_path / "home", "--cors", "https://lab.example").start()
+    try:
+        reply = httpx.options(cors.url + "/api/v1/jobs", headers=preflight)
+        assert reply.headers["access-control-allow-origin"] == "https://lab.example"
+        other = httpx.options(
+            cors.url + "/api/v1/jobs", headers={**preflight, "Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+    finally:
+        cors.stop()
+
+
+def test_dashboard_is_served_with_a_strict_policy(server):
+    page = httpx.get(server.url + "/")
+    assert page.status_code == 200 and "<title>trn" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert httpx.get(server.url + "/static/app.js").status_code == 200
+
+
+def test_a_generated_token_is_saved_0600_and_printed_once(tmp_path):
+    home = tmp_path / "home"
+    first = Server(home, env={"TRN_SERVE_TOKEN": None}).start()
+    out = first.stop()
+    token = (home / "serve.token").read_text().strip()
+    assert (home / "serve.token").stat().st_mode & 0o777 == 0o600
+    assert f"(mode 0600): {token}" in out
+    second = Server(home, env={"TRN_SERVE_TOKEN": None}).start()
+    try:
+        assert second.client(token).get("/jobs").status_code == 200
+    finally:
+        out = second.stop()
+    assert token not in out
+
+
+def test_non_loopback_needs_allow_remote_and_bad_tokens_are_refused(tmp_path):
+    env = {"TRN_HOME": str(tmp_path / "h")}
+    proc = run_trn("serve", "--host", "0.0.0.0", env=env)
+    assert proc.returncode == 2
+    assert "add --allow-remote, and put TLS in front" in proc.stderr
+    proc = run_trn("serve", env={**env, "TRN_SERVE_TOKEN": "short"})
+    assert proc.returncode == 2 and "TRN_SERVE_TOKEN is too weak" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_server_imports_neither_torch_nor_lightning(trn_home):
+    code = (
+        "import json, sys\n"
+        "from starlette.testclient import TestClient\n"
+        "from pathlib import Path\n"
+        "from trn.serve.app import create_app\n"
+        "from trn.serve.settings import Settings\n"
+        f"app = create_app(Settings(home=Path({str(trn_home)!r}), token={TOKEN!r}))\n"
+        f"c = TestClient(app, headers={{'Authorization': 'Bearer {TOKEN}', 'Host': 'localhost'}})\n"
+        "c.get('/api/v1/jobs'); c.get('/api/v1/openapi.json')\n"
+        "r = c.post('/api/v1/jobs', json={'overrides': ['optimizer.lr=abc']})\n"
+        "print(json.dumps([r.status_code, [m for m in ('torch', 'lightning') if m in sys.modules]]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == [422, []]
+
+
+def test_host_names_allowed_by_each_setting(tmp_path):
+    from trn.serve.settings import Settings
+
+    local = Settings(home=tmp_path, token=TOKEN)
+    assert local.host_allowed("127.0.0.1:8765") and local.host_allowed("[::1]:8765")
+    assert local.host_allowed("LOCALHOST") and not local.host_allowed("trn.lab.example:8765")
+    named = Settings(
+        home=tmp_path, token=TOKEN, allow_remote=True, allowed_hosts={"trn.lab.example"}
+    )
+    assert named.host_allowed("trn.lab.example:443") and not named.host_allowed("evil.example")
+    anyname = Settings(home=tmp_path, token=TOKEN, allow_remote=True)
+    assert anyname.host_allowed("10.0.0.5:8765")

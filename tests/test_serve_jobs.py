@@ -1,0 +1,185 @@
+"""trn serve with real jobs: submit, follow live (SSE, Last-Event-ID), cancel, resume, sweeps,
+a restart of the server, and trn.Client against it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from conftest import FAST, read_events, run_trn
+from serve_support import TOKEN, Server, sse, wait_state
+
+import trn
+
+pytestmark = pytest.mark.slow
+LONGER = [
+    "profile=dev",
+    "devices=cpu",
+    "trainer.max_epochs=200",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=1",
+    "events.flush_s=0",
+]
+
+
+@pytest.fixture
+def server(trn_home):
+    srv = Server(trn_home).start()
+    yield srv
+    srv.stop()
+
+
+def test_a_job_started_over_http_is_an_ordinary_job_followed_live(server, trn_home):
+    http = server.client()
+    reply = http.post("/jobs", json={"overrides": FAST, "name": "from http"})
+    assert reply.status_code == 201, reply.text
+    job = reply.json()
+    assert reply.headers["location"] == f"/api/v1/jobs/{job['job_id']}"
+    assert job["state"] == "submitted" and job["name"] == "from http"
+
+    with http.stream("GET", f"/jobs/{job['job_id']}/events") as stream:  # live, from the first
+        got = list(sse(stream))
+    seqs = [int(i) for i, _ in got]
+    assert seqs == list(range(len(got))) and [e["seq"] for _, e in got] == seqs
+    assert got[0][1]["event"] == "job_submitted" and got[-1][1]["event"] == "job_completed"
+    on_disk = read_events(trn_home / job["job_dir"].split(str(trn_home) + "/")[1] / "events.jsonl")
+    assert [e["id"] for _, e in got] == [e["id"] for e in on_disk]
+
+    resumed = http.get(f"/jobs/{job['job_id']}/events", headers={"Last-Event-ID": "3"})
+    assert [int(i) for i, _ in sse(resumed)] == seqs[4:]
+
+    listed = json.loads(run_trn("list", "--json", env={"TRN_HOME": str(trn_home)}).stdout)
+    assert [r["job_id"] for r in listed] == [job["job_id"]]
+    assert listed[0]["state"] == "completed" and listed[0]["name"] == "from http"
+    page = http.get("/jobs", params={"state": "completed"}).json()
+    assert [r["job_id"] for r in page["jobs"]] == [job["job_id"]] and page["next_offset"] is None
+    assert http.get("/jobs", params={"state": "failed"}).json()["jobs"] == []
+
+    metrics = http.get(f"/jobs/{job['job_id']}/metrics").json()
+    assert len(metrics["metrics"]["train/loss"]["train"]) >= 1
+    assert metrics["last_seq"] == seqs[-1]
+    assert (
+        http.get(f"/jobs/{job['job_id']}/metrics", params={"after": seqs[-1]}).json()["metrics"]
+        == {}
+    )
+    assert http.get(f"/jobs/{job['job_id']}/config").json()["model"]["_target_"] == "trn.models.MLP"
+    assert http.get(f"/jobs/{job['job_id']}/log", params={"tail": 5}).json()["lines"]
+    by_prefix = http.get(f"/jobs/{job['job_id'][:15]}").json()
+    assert by_prefix["job_id"] == job["job_id"] and by_prefix["state"] == "completed"
+    assert http.post(f"/jobs/{job['job_id']}/cancel").status_code == 409
+
+
+def test_jobs_survive_a_restart_of_the_server(trn_home):
+    first = Server(trn_home).start()
+    job = first.client().post("/jobs", json={"overrides": FAST}).json()
+    first.stop()  # while the job is starting or training
+    second = Server(trn_home).start()
+    try:
+        record = wait_state(second.client(), job["job_id"], {"completed", "failed", "lost"})
+        assert record["state"] == "completed", record.get("error")
+    finally:
+        second.stop()
+
+
+def test_cancel_and_resume_through_trn_client(server, trn_home):
+    client = trn.Client(server.url, TOKEN)
+    job = client.submit(LONGER)
+    for event in job.events():
+        if event["event"] == "metrics":
+            break
+    job.cancel()
+    assert job.wait(120, check=False)["state"] == "cancelled"
+    with pytest.raises(trn.JobFailed, match="cancelled"):
+        job.wait(1)
+    job.cancel()  # a no-op once it ended, as trn.Job.cancel
+    with pytest.raises(trn.TrnError, match="already ended \\(cancelled\\)") as err:
+        client.cancel(job.job_id)
+    assert getattr(err.value, "status", None) == 409
+
+    again = client.resume(job.job_id, ["trainer.max_epochs=1"])
+    record = again.wait(240, check=False)
+    assert record["parent_job_id"] == job.job_id and record["attempt"] == 2
+    assert {r["job_id"] for r in client.jobs()} == {job.job_id, again.job_id}
+    assert client.get(job.job_id[:15]).job_id == job.job_id
+
+    with pytest.raises(trn.ConfigError) as bad:
+        client.submit(["optimizer.lr=abc"])
+    assert 'optimizer.lr="abc" is not a number' in bad.value.problems[0]
+    with pytest.raises(trn.NotFound):
+        client.get("abc123")
+    with pytest.raises(trn.UsageError, match="refused the request \\(401"):
+        trn.Client(server.url, "wrong-token-0123456789").jobs()
+
+
+def test_global_stream_resumes_after_last_event_id_and_frees_its_resources(server, trn_home):
+    http = server.client()
+    job = http.post("/jobs", json={"overrides": FAST}).json()
+    wait_state(http, job["job_id"], {"completed"})
+    every = read_events(trn_home / "events.jsonl")
+    assert len(every) >= 6
+
+    def first(n: int, **kwargs) -> list[tuple[str | None, dict]]:
+        out = []
+        with http.stream("GET", "/events", **kwargs) as stream:
+            for item in sse(stream):
+                out.append(item)
+                if len(out) == n:
+                    break
+        return out
+
+    assert [i for i, _ in first(3, params={"tail": 3})] == [e["id"] for e in every[-3:]]
+    got = first(3, headers={"Last-Event-ID": every[1]["id"]})
+    assert [i for i, _ in got] == [e["id"] for e in every[2:5]]
+    metrics = first(2, params={"tail": 1000, "event": "metrics"})
+    assert {e["event"] for _, e in metrics} == {"metrics"}
+
+    # a follower that goes away: its stream ends on the server
+    with http.stream("GET", "/events") as stream:
+        time.sleep(0.5)
+        assert http.get("/health").json()["streams"] == 1
+        stream.close()
+    deadline = time.monotonic() + 10
+    while http.get("/health").json()["streams"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert http.get("/health").json()["streams"] == 0
+
+    live: list[dict] = []  # new events reach a follower that started before them
+
+    def follow() -> None:
+        with httpx.Client(
+            base_url=server.url + "/api/v1",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=120,
+        ) as c:
+            with c.stream("GET", "/events", params={"event": "job_completed"}) as stream:
+                for _, event in sse(stream):
+                    live.append(event)
+                    return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(0.5)
+    second = http.post("/jobs", json={"overrides": FAST}).json()
+    follower.join(240)
+    assert [e["job_id"] for e in live] == [second["job_id"]]
+
+
+def test_a_sweep_over_http_reports_its_jobs_best_first(server):
+    http = server.client()
+    reply = http.post(
+        "/jobs", json={"overrides": [*FAST, "optimizer.lr=1e-3,3e-3"], "multirun": True}
+    )
+    assert reply.status_code == 202, reply.text
+    sweep = reply.json()
+    assert sweep["jobs"] == 2 and reply.headers["location"] == f"/api/v1/sweeps/{sweep['sweep_id']}"
+    deadline = time.monotonic() + 300
+    while (summary := http.get(f"/sweeps/{sweep['sweep_id']}").json())["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert summary["state"] == "completed" and summary["varied"] == ["optimizer.lr"]
+    assert len(summary["jobs"]) == 2 and summary["best"]["job_id"] == summary["jobs"][0]["job_id"]
+    listed = http.get("/jobs", params={"sweep": sweep["sweep_id"]}).json()["jobs"]
+    assert {r["job_id"] for r in listed} == {r["job_id"] for r in summary["jobs"]}

@@ -1,0 +1,126 @@
+"""``trn serve``: the HTTP API and dashboard (:mod:`trn.serve`) on uvicorn, loopback by default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from typing import Any
+
+EXAMPLES = """examples:
+  trn serve                                  http://127.0.0.1:8765/ ; the token is printed once
+  TRN_SERVE_TOKEN=... trn serve --port 9000  your own token (16+ characters)
+  trn serve --host 0.0.0.0 --allow-remote --allowed-host trn.lab.example   behind a TLS proxy
+  curl -H "Authorization: Bearer $(cat outputs/serve.token)" localhost:8765/api/v1/jobs
+
+Every endpoint but /api/v1/health needs the token; TRN_SERVE_READ_TOKEN adds a read-only one.
+Jobs started here are ordinary detached jobs: they outlive the server. docs/serve.md has the API.
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve the HTTP API and the live dashboard (docs/serve.md)",
+        description="Serve /api/v1 (submit, list, follow, cancel, resume jobs) and a dashboard "
+        "at /, over $TRN_HOME, with bearer-token authentication.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free one)")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (put TLS in front: the token travels in every request)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host header name to accept besides localhost (repeat; guards DNS rebinding)",
+    )
+    p.add_argument(
+        "--cors",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages from ORIGIN (e.g. https://lab.example) call the API (repeat; off by default)",
+    )
+    p.add_argument(
+        "--max-body", type=int, default=64 * 1024, metavar="BYTES", help="request body cap"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trn.errors import UsageError
+    from trn.paths import make_dirs, trn_home
+    from trn.serve.settings import Settings, is_loopback, load_token, read_only_token
+
+    if not is_loopback(args.host) and not args.allow_remote:
+        raise UsageError(
+            f"--host {args.host} is reachable from other machines; add --allow-remote, and put "
+            "TLS in front (a reverse proxy): the token travels with every request"
+        )
+    home = make_dirs(trn_home(), trn_home())
+    os.environ["TRN_HOME"] = str(home)  # the jobs it submits land in the home it reads
+    token, made = load_token(home)
+    settings = Settings(
+        home=home,
+        token=token,
+        read_token=read_only_token(),
+        host=args.host,
+        port=args.port,
+        allowed_hosts={h.lower() for h in args.allowed_host},
+        allow_remote=args.allow_remote,
+        cors=list(args.cors),
+        max_body=args.max_body,
+    )
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"trn serve: http://{shown}:{port}/  (home {home}; Ctrl-C stops, jobs run on)")
+    if made:
+        print(f"trn serve: new token, saved in {home / 'serve.token'} (mode 0600): {token}")
+    elif not os.environ.get("TRN_SERVE_TOKEN"):
+        print(f"trn serve: token in {home / 'serve.token'}")
+    if args.allow_remote:
+        print("trn serve: listening beyond loopback; serve it behind TLS", file=sys.stderr)
+    sys.stdout.flush()
+    serve(settings, sock)
+    return 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    from trn.errors import UsageError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise UsageError(
+            f"cannot listen on {host}:{port} ({err.strerror}); pick another --port or --host"
+        ) from None
+    return sock
+
+
+def serve(settings: Any, sock: socket.socket) -> None:
+    import uvicorn
+
+    from trn.serve.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=1,  # open event streams never end by themselves
+    )
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,127 @@
+"""Renderers the live views share: the progress line, validation rows, the end summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from trn.cli.console.state import JobState, Row
+from trn.text import _num, fmt_duration, short_path
+
+MIN_CELL = 9  # a metric column: room for "-0.0001234" style numbers and the best mark
+
+
+def epochs(job: JobState) -> str:
+    total = f"/{job.max_epochs}" if job.max_epochs and job.max_epochs > 0 else ""
+    return f"epoch {job.epoch + 1}{total}"
+
+
+def stats(job: JobState) -> str:
+    """``12/40  3.1 it/s  ETA 0:09  train/loss 1.97``: what follows the bar."""
+    parts = [f"{job.step}/{job.total}" if job.total else f"step {job.step}"]
+    rate, eta = job.rate(), job.eta()
+    if rate:
+        parts.append(f"{rate:.3g} it/s")
+    parts.append(f"ETA {fmt_duration(eta)}" if eta is not None else "ETA ?")
+    if job.loss:
+        parts.append(f"{job.loss[0]} {job.loss[1]:.4g}")
+    return "  ".join(parts)
+
+
+def progress_line(job: JobState, width: int) -> RenderableType:
+    """One line: epoch, a bar (when it fits), step/total, it/s, ETA, the latest train loss."""
+    if job.state in ("submitted", "waiting") and not job.step:
+        note = "waiting for devices" if job.state == "waiting" else "starting the runner"
+        return Text(f"{note} ...", style="dim", overflow="ellipsis", no_wrap=True)
+    left, right = epochs(job), stats(job)
+    bar = min(30, width - len(left) - len(right) - 4)
+    if not job.total or bar < 6:
+        return Text(f"{left}  {right}", overflow="ellipsis", no_wrap=True)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(
+        Text(left, style="bold"),
+        ProgressBar(total=job.total, completed=min(job.step, job.total), width=bar),
+        Text(right, overflow="ellipsis", no_wrap=True),
+    )
+    return grid
+
+
+def fit_columns(job: JobState, width: int) -> list[str]:
+    """The validation metrics whose columns fit in ``width`` (the objective first)."""
+    used, keep = 5 + 2 + 8 + 2 + 5, []  # epoch, step and the checkpoint mark
+    for key in job.columns():
+        cell = max(len(key), MIN_CELL) + 2
+        if used + cell > width:
+            break
+        keep.append(key)
+        used += cell
+    return keep
+
+
+def _cell(key: str) -> int:
+    return max(len(key), MIN_CELL)
+
+
+def rows_header(columns: list[str]) -> Text:
+    head = f"{'epoch':>5}  {'step':>8}" + "".join(f"  {k:>{_cell(k)}}" for k in columns)
+    return Text(head, style="bold", overflow="ellipsis", no_wrap=True)
+
+
+def row_text(row: Row, columns: list[str], metric: str | None) -> Text:
+    text = Text(f"{row.epoch:>5}  {row.step:>8}", overflow="ellipsis", no_wrap=True)
+    for key in columns:
+        value = row.metrics.get(key)
+        cell = "-" if value is None else _num(value)
+        if key == metric and row.best:
+            text.append(f"  {cell + ' *':>{_cell(key)}}", style="bold green")
+        else:
+            text.append(f"  {cell:>{_cell(key)}}")
+    if row.saved:
+        text.append("  ckpt", style="cyan")
+    return text
+
+
+def legend(job: JobState) -> str:
+    metric = job.metric or "objective"
+    return f"* new best {metric} ({job.mode}); ckpt: a checkpoint was saved"
+
+
+def header(job: JobState) -> Text:
+    devices = ",".join(job.devices) or "?"
+    where = short_path(job.job_dir) if job.job_dir else "?"
+    text = Text("job ", style="bold")
+    text.append(str(job.job_id), style="bold cyan")
+    text.append(f"  devices {devices}  dir {where}")
+    text.overflow, text.no_wrap = "ellipsis", True
+    return text
+
+
+def summary(job: JobState, record: dict[str, Any], env: str = "") -> list[Text]:
+    """State and duration, the best objective and its checkpoint, what to run next."""
+    state = record.get("state", job.state)
+    style = {"completed": "bold green", "failed": "bold red"}.get(state, "bold yellow")
+    duration = (job.end or {}).get("duration_s")
+    first = Text(state, style=style)
+    if duration is not None:
+        first.append(f" in {fmt_duration(duration)}")
+    if job.best_row is not None:
+        first.append(f"  best {job.metric} {_num(job.best)} at epoch {job.best_row.epoch}")
+    lines = [first]
+    if state != "completed" and record.get("error"):
+        lines.append(Text("error: " + str(record["error"]).splitlines()[0], style="red"))
+    ckpt, is_best = job.best_checkpoint()
+    ckpt = ckpt or record.get("checkpoint")
+    if ckpt:
+        label = "best checkpoint" if is_best else "last checkpoint"
+        lines.append(Text(f"{label} {short_path(str(ckpt))}"))
+    job_id = record.get("job_id", job.job_id)
+    resume = f"{env}trn resume {job_id}" + (" trainer.max_epochs=N" if state == "completed" else "")
+    nexts = [f"{env}trn plot {job_id}", resume] if ckpt else [f"{env}trn logs {job_id} --log"]
+    lines.append(Text("next: " + "   ".join(nexts), style="dim"))
+    for line in lines:
+        line.overflow, line.no_wrap = "ellipsis", True
+    return lines

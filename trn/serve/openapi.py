@@ -1,0 +1,114 @@
+"""The parts of the OpenAPI document that are not in the handlers' docstrings: info, security,
+shared parameters, responses and schemas. Starlette's SchemaGenerator adds the paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trn import __version__
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+_OBJECT: dict[str, Any] = {"type": "object"}
+BASE: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "trn serve",
+        "version": __version__,
+        "description": "Start, follow and cancel trn jobs over HTTP. Every endpoint but "
+        "/api/v1/health needs `Authorization: Bearer TOKEN`; a read-only token gets 403 on "
+        "writes. Errors are {error: one line, the CLI's own}.",
+    },
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "parameters": {
+            "job_id": {
+                "name": "job_id",
+                "in": "path",
+                "required": True,
+                "description": "a job id or a unique prefix of one ([a-z0-9-])",
+                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
+            }
+        },
+        "responses": {
+            "BadRequest": _error("malformed request: not JSON, unknown field, wrong type, bad id"),
+            "Unauthorized": _error("no or wrong token; nothing else is said"),
+            "ReadOnly": _error("a read-only token cannot do this"),
+            "NotFound": _error("no such job or sweep"),
+            "TooLarge": _error("the body is over the cap (64 KiB by default)"),
+            "Invalid": _error("refused by trn's own validation (the CLI's message)"),
+        },
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "problems": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "Job": {
+                "type": "object",
+                "required": ["job_id", "state", "job_dir", "created_at"],
+                "properties": {
+                    "job_id": {"type": "string"},
+                    "state": {"type": "string"},
+                    "name": {"type": ["string", "null"]},
+                    "sweep_id": {"type": ["string", "null"]},
+                    "overrides": {"type": "array", "items": {"type": "string"}},
+                    "metrics": _OBJECT,
+                    "devices": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "JobPage": {
+                "type": "object",
+                "properties": {
+                    "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
+                    "offset": {"type": "integer"},
+                    "limit": {"type": "integer"},
+                    "next_offset": {"type": ["integer", "null"]},
+                },
+            },
+            "SweepStarted": {
+                "type": "object",
+                "properties": {
+                    "sweep_id": {"type": "string"},
+                    "sweep_dir": {"type": "string"},
+                    "jobs": {"type": ["integer", "null"]},
+                    "pid": {"type": "integer"},
+                },
+            },
+            "Sweep": {
+                "type": "object",
+                "properties": {
+                    "sweep_id": {"type": "string"},
+                    "state": {"type": "string"},
+                    "objective": _OBJECT,
+                    "jobs": {"type": "array", "items": _OBJECT},
+                    "best": {"type": ["object", "null"]},
+                    "varied": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "Metrics": {
+                "type": "object",
+                "properties": {
+                    "job_id": {"type": "string"},
+                    "metrics": _OBJECT,
+                    "last_seq": {"type": "integer"},
+                },
+            },
+            "Health": {
+                "type": "object",
+                "required": ["ok"],
+                "properties": {"ok": {"type": "boolean"}, "streams": {"type": "integer"}},
+            },
+        },
+    },
+}
