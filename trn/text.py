@@ -107,6 +107,8 @@ def fmt_bytes(n: int) -> str:
             return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
         size /= 1024
     return f"{n}B"
+
+
 def isatty(stream: Any) -> bool:
     """Whether ``stream`` is a terminal (a closed or fake stream is not)."""
     try:

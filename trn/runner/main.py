@@ -59,7 +59,7 @@ def train(
 ) -> dict[str, Any]:
     import lightning.pytorch as pl
 
-    from trn.checkpoints.io import TrnCheckpointIO  # issue 5: fsync'd saves, verified loads
+    from trn.checkpoints.io import TrnCheckpointIO  # fsync'd saves, verified loads
     from trn.runner import build
     from trn.runner.callbacks import EventCallback, StopOnSignal
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
@@ -75,7 +75,7 @@ def train(
         datamodule.setup("fit")  # validates the dataset before any model is built
     model = build.build_model(config, datamodule)
     module, about = build.trainable(config, model, datamodule)
-    if config.get("weights"):  # issue 5: initialise the model from a checkpoint, step 0
+    if config.get("weights"):  # initialise the model from a checkpoint, at step 0
         from trn.checkpoints.load import apply_weights, load_weights
 
         apply_weights(model, load_weights(config["weights"]), config["weights"])
@@ -133,7 +133,7 @@ def train(
 
 
 def _resume_ckpt(config: dict[str, Any]) -> str | None:
-    """issue 5: the ``.ckpt`` of ``resume`` (a meta path set by trn.lifecycle.resume), verified first."""
+    """The ``.ckpt`` of ``resume`` (a meta path set by trn.lifecycle.resume), verified first."""
     if not config.get("resume"):
         return None
     from trn.checkpoints.meta import verify
@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m trn.runner JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[0]).resolve()
-    # issue 5: a file-size limit (RLIMIT_FSIZE) fails the write with EFBIG, reported as a
+    # A file-size limit (RLIMIT_FSIZE) fails the write with EFBIG, reported as a
     # checkpoint error, instead of SIGXFSZ killing the runner without a word.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     for signum in STOP_SIGNALS:  # before the slow imports: Ctrl-C there is a clean cancel
@@ -164,7 +164,7 @@ def main(argv: list[str]) -> int:
             source="runner",
             attempt=record.get("attempt", 1),
             sweep_id=record.get("sweep_id"),
-            # events.global / events.file / events.redis of the config (issue 7)
+            # the sinks the config names: events.global, events.file, events.redis
             global_path=event_sinks.global_path(config, trn_home()),
             extra_sinks=event_sinks.from_config(config),
             flush_s=config["events"].get("flush_s", 0.5),
@@ -176,7 +176,7 @@ def main(argv: list[str]) -> int:
             "state": "failed",
             "error": f"{type(err).__name__}: {err}".strip(),
             "traceback": traceback.format_exc(),
-            "step": getattr(err, "step", None),  # issue 5: e.g. the step of a non-finite loss
+            "step": getattr(err, "step", None),  # e.g. the step of a non-finite loss
         }
         traceback.print_exc()
     if rank == 0:
