@@ -78,7 +78,6 @@ def test_trn_trains_the_scaffold_as_it_is(tmp_path, trn_home, monkeypatch):
     assert record["state"] == "completed" and record["metrics"]["val/acc"] > 0.9
 
 
-@pytest.mark.skip(reason="enable after merge: needs [tool.trn] config_dir discovery")
 def test_cd_into_it_and_trn_run_model_name_trains(tmp_path, trn_home, monkeypatch):
     assert init(tmp_path).returncode == 0
     root = tmp_path / "proj"

@@ -101,7 +101,7 @@ async def job_events(request: Request) -> StreamingResponse:
     settings, streams = request.app.state.settings, request.app.state.streams
 
     def ended() -> bool:
-        return not follow or job.status() in api.ENDED
+        return not follow or job.ended_for_followers()
 
     async def chunks() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
