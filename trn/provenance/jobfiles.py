@@ -23,7 +23,7 @@ def config_of(record: dict[str, Any]) -> dict[str, Any]:
     """The resolved config the job ran (``config.yaml`` in its job dir)."""
     path = Path(record.get("config_path") or Path(record["job_dir"]) / "config.yaml")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # safe: a SafeLoader
     except FileNotFoundError:
         raise UsageError(
             f"job {record['job_id']} has no {path.name} in {path.parent} (moved or deleted?)"
