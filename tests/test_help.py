@@ -106,7 +106,7 @@ def test_completion_offers_job_ids_for_status_logs_and_cancel(trn_home):
     (trn_home / "sweeps" / "2026" / "11" / "28" / "261128-120000-swp1").mkdir(parents=True)
     assert candidates("trn cancel ") == [job_id, "261128-120000-swp1"]  # a job or a sweep
     assert candidates("trn plot 261128-120000-s") == ["261128-120000-swp1"]
-    assert candidates("trn status 261128-120000-s") == []  # status takes jobs only
+    assert candidates("trn status 261128-120000-s") == ["261128-120000-swp1"]  # a sweep too
 
 
 def bash_complete(line: str) -> list[str]:

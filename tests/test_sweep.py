@@ -55,6 +55,15 @@ def test_sweep_runs_jobs_in_parallel_and_a_failure_stops_nothing(trn_home: Path)
     assert events[1]["counts"] == {"completed": 1, "failed": 1}
     every = validate_file(trn_home / "events.jsonl")
     assert {e["sweep_id"] for e in every} == {sweep_id}
+    status = run_trn("status", sweep_id)  # the sweep compares its jobs: best first
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert "TIME" in lines[1] and "OVERRIDES" in lines[1]
+    assert good["job_id"] in lines[2] and "trn.models.MLP" in lines[2]
+    assert bad["job_id"] in lines[3] and "NoSuchModel" in lines[3]
+    assert "optimizer.lr" not in status.stdout  # the same in both jobs: not what was swept
+    as_json = json.loads(run_trn("status", sweep_id, "--json").stdout)
+    assert as_json["varied"] == ["model._target_"] and as_json["jobs"][0]["duration_s"] > 0
     listed = run_trn("list", "--sweep", sweep_id, "--json")
     assert sorted(r["job_id"] for r in json.loads(listed.stdout)) == sorted(
         r["job_id"] for r in records

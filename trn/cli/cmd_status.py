@@ -1,4 +1,5 @@
-"""``trn status JOB``: one job's record (a unique prefix of the id works, like git)."""
+"""``trn status JOB|SWEEP``: one job's record (a unique prefix of the id works, like git), or a
+sweep's jobs best first with the overrides they vary."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from trn import text as output
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "status",
-        help="show one job (a unique prefix of its id works)",
-        description="Show a job's record: state, devices, metrics, checkpoint.",
+        help="show one job (a unique prefix of its id works), or a sweep",
+        description="Show a job's record: state, devices, metrics, code, checkpoint; or, given "
+        "a sweep's id, its jobs best first with the overrides that vary, state and duration.",
     )
-    p.add_argument("job", metavar="JOB", help="job id or a unique prefix of one")
+    p.add_argument("job", metavar="JOB|SWEEP", help="job id (or a unique prefix), or a sweep id")
     p.add_argument("--json", action="store_true", help="the job record as one JSON object")
     p.set_defaults(func=run)
 
@@ -41,10 +43,15 @@ FIELDS = [
 
 
 def run(args: argparse.Namespace) -> int:
+    from trn.ids import check_job_id
     from trn.lifecycle.backends import backend_of
     from trn.registry.store import Registry
+    from trn.registry.sweeps import find_sweep
 
-    record = Registry().find(args.job)
+    registry = Registry()
+    if find_sweep(registry.home, check_job_id(args.job)) is not None:
+        return _sweep(args.job, registry.home, args.json)
+    record = registry.find(args.job)
     backend = backend_of(record)
     details = backend.details(record)  # e.g. Slurm's view of a queued job
     record.update(details)
@@ -67,8 +74,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label:<15}job {backend.handle(record)} {value}")
     if record.get("metrics"):
         print(f"{'metrics:':<15}{output.fmt_metrics(record['metrics'], 10)}")
+    code = record.get("code") or {}
+    if code.get("commit"):  # which code made the job (trn diff compares two)
+        dirty = (
+            f" + uncommitted changes ({code.get('patch') or 'not kept'})"
+            if code.get("dirty")
+            else ""
+        )
+        print(f"{'code:':<15}{code['commit'][:12]} {code.get('branch') or ''}{dirty}".rstrip())
     for line in (
         record.get("extra", {}).get("log_tail", [])[-5:] if record["state"] == "failed" else []
     ):
         print(f"{'log:':<15}{line}")
+    return 0
+
+
+def _sweep(sweep_id: str, home: Any, as_json: bool) -> int:
+    from trn.api import sweep
+    from trn.launcher.summary import render
+
+    summary = sweep(sweep_id, home)
+    if as_json:
+        output.print_json(summary)
+    else:
+        print(render(summary))
     return 0

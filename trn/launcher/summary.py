@@ -47,8 +47,23 @@ def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:
         "value": metrics.get(metric) if metric else None,
         "overrides": list(record.get("overrides") or []),
         "metrics": metrics,
+        "duration_s": _duration(record),
         "error": ((record.get("error") or "").splitlines() or [""])[0][:200] if failed else None,
     }
+
+
+def _duration(record: dict[str, Any]) -> float | None:
+    """Seconds from the job's start to its end (None until both are known)."""
+    from datetime import datetime
+
+    try:
+        start, end = (
+            datetime.fromisoformat(str(record[k]).replace("Z", "+00:00"))
+            for k in ("started_at", "ended_at")
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return round((end - start).total_seconds(), 3)
 
 
 def varying(rows: list[dict[str, Any]]) -> set[str]:
@@ -72,13 +87,14 @@ def render(summary: dict[str, Any]) -> str:
             row["job_id"],
             row["state"],
             output._num(row["value"]) if row["value"] is not None else "-",
+            output.fmt_duration(row["duration_s"]) if row.get("duration_s") is not None else "-",
             " ".join(o for o in row["overrides"] if o.partition("=")[0] in swept)
             + (f"  ({row['error']})" if row["error"] else ""),
         ]
         for i, row in enumerate(rows, 1)
     ]
     arrow = "max" if summary["objective"]["mode"] == "max" else "min"
-    head = ["#", "JOB", "STATE", f"{metric} ({arrow})", "OVERRIDES / REASON"]
+    head = ["#", "JOB", "STATE", f"{metric} ({arrow})", "TIME", "OVERRIDES / REASON"]
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items()) or "no jobs"
     title = (
         f"sweep {summary['sweep_id']} {summary['state']} in {summary['duration_s']:.1f}s: {counts}"
