@@ -13,6 +13,27 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _warm_parents(tmp_path_factory):
+    """Jobs start warm by default (trn.warm): one parent per $TRN_HOME, and every test has its
+    own home. Their sockets go in this session's own runtime dir, they exit soon when idle, and
+    the ones still up are stopped when the session ends."""
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "TRN_WARM_IDLE_S")}
+    os.environ["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtime"))
+    os.environ.setdefault("TRN_WARM_IDLE_S", "30")
+    yield
+    from trn.warm.client import stop
+    from trn.warm.where import all_sockets
+
+    for path in all_sockets():
+        stop(path)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture
 def trn_home(tmp_path, monkeypatch) -> Path:
     """A fresh, empty $TRN_HOME for this test (also inherited by subprocesses)."""

@@ -72,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     for key, value in details.items():  # e.g. "slurm:  job 42 PENDING"
         label = key.removesuffix("_state") + ":"
         print(f"{label:<15}job {backend.handle(record)} {value}")
+    if record.get("start"):  # warm: forked by trn.warm; cold: a fresh python
+        took = (
+            f" ({record['startup_s']:.2f} s to start training)" if record.get("startup_s") else ""
+        )
+        print(f"{'start:':<15}{record['start']}{took}")
     if record.get("metrics"):
         print(f"{'metrics:':<15}{output.fmt_metrics(record['metrics'], 10)}")
     code = record.get("code") or {}

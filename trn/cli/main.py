@@ -29,6 +29,7 @@ COMMANDS = {
     "init": "cmd_init",
     "config": "cmd_config",
     "serve": "cmd_serve",
+    "warm": "cmd_warm",
 }
 
 EPILOG = """examples:

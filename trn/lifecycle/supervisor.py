@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +24,7 @@ from trn.events.writer import EventWriter
 from trn.jobdir import JobDir
 from trn.lifecycle.end import end_job, killpg, read_outcome
 from trn.lifecycle.plan import Plan
+from trn.lifecycle.spawn import start_runner
 from trn.provenance.code import capture_code
 from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
@@ -123,31 +123,30 @@ class Supervisor:
             "TRN_JOB_ID": record.job_id,
             "PYTHONUNBUFFERED": "1",
         }
-        started = time.time()
-        with open(job_dir.runner_log, "ab") as log:
-            proc = subprocess.Popen(
-                self.plan.command(job_dir.path),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # signals reach it via us
-            )
-        record.state, record.started_at, record.runner_pid = (
-            JobState.RUNNING.value,
-            utc_now(),
-            proc.pid,
-        )
-        self.registry.write(record)
-        # SIGUSR1 too: Slurm's --signal=USR1 reaches every process; forwarded, it is a preemption
+        # SIGUSR1 too: Slurm's --signal=USR1 reaches every process; forwarded, it is a preemption.
+        # Caught from before the start: a warm parent may take seconds to come up.
         stops = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
         old = {s: signal.signal(s, self._on_signal) for s in stops}
         try:
+            started = start_runner(self.plan, job_dir, env)
+            proc = started.process
+            record.state, record.started_at, record.runner_pid = (
+                JobState.RUNNING.value,
+                utc_now(),
+                proc.pid,
+            )
+            record.start = started.start
+            if started.warning:
+                record.warnings.append(started.warning)
+                self._emit("warning", message=started.warning)
+            self.registry.write(record)
             rc = self._wait(proc, job_dir.events, record)
         finally:
             for s, handler in old.items():
                 signal.signal(s, handler)
-        return self.finalize(record, rc, time.time() - started)
+        if proc.note and proc.note not in record.warnings:
+            record.warnings.append(proc.note)
+        return self.finalize(record, rc, time.time() - started.at)
 
     def _emit(self, event: str, **fields: Any) -> None:
         """Write an event and show it (``echo`` takes the parsed event, as it does the runner's)."""
@@ -157,7 +156,7 @@ class Supervisor:
         self.stop_signal = signum
         self.stop_at = self.stop_at or time.time()
 
-    def _wait(self, proc: subprocess.Popen, events_file: Path, record: JobRecord) -> int:
+    def _wait(self, proc: Any, events_file: Path, record: JobRecord) -> int:
         offset, forwarded = 0, None
         while True:
             if self.stop_signal is not None and forwarded != self.stop_signal:
@@ -165,10 +164,7 @@ class Supervisor:
                 killpg(proc.pid, forwarded)
             if self.stop_at and time.time() - self.stop_at > GRACE_S:
                 killpg(proc.pid, signal.SIGKILL)
-            try:
-                rc = proc.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                rc = None
+            rc = proc.wait(0.2)
             offset = self._pump(events_file, offset, record)
             if rc is not None:
                 killpg(proc.pid, signal.SIGKILL)  # DDP ranks or workers left behind
@@ -193,6 +189,9 @@ class Supervisor:
                 self.registry.write(record)
             if event.get("source") != "runner":
                 continue
+            if event["event"] == "job_started" and "startup_s" in event:
+                record.startup_s = event["startup_s"]
+                self.registry.write(record)
             if event["event"] == "heartbeat":  # `trn list` shows lost when these stop
                 record.heartbeat_at = event["ts"]
                 self.registry.write(record)
@@ -214,7 +213,10 @@ class Supervisor:
                 state = "cancelled" if self.stop_signal == signal.SIGINT else "preempted"
             else:
                 state = "failed"
-        if state == "completed" and rc != 0:
+        # a runner that wrote "completed" and then got our forwarded stop signal while it exited
+        # (Python restores the default handlers at exit) did complete
+        finished = self.stop_signal is not None and rc == -self.stop_signal
+        if state == "completed" and rc != 0 and not finished:
             state = "failed"
         if state == "failed" and self.stop_signal == signal.SIGINT:
             if str(outcome.get("error", "")).startswith("KeyboardInterrupt"):

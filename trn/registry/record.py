@@ -75,6 +75,8 @@ class JobRecord:
     rerun_of: str | None = None  # the job whose resolved config this one re-ran
     resume_exact: bool | None = None  # does resuming replay the data exactly (trn's datasets)
     extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
+    start: str | None = None  # how the runner started: warm (forked, trn.warm) or cold
+    startup_s: float | None = None  # from asking for the runner to its first training step
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends): local, slurm
     # the user's project (trn.config.project): config_dir, project_root; resume finds it again
     project: dict[str, str | None] = field(default_factory=dict)

@@ -64,6 +64,7 @@ class EventCallback(pl.Callback):
                 max_epochs=trainer.max_epochs,
                 total_steps=total_steps,  # for the progress bar's ETA
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
+                **_start_fields(),
                 **self.about,
             )
             progress = lambda: {"step": trainer.global_step, "epoch": trainer.current_epoch}  # noqa: E731
@@ -105,6 +106,21 @@ class EventCallback(pl.Callback):
                 world_size=trainer.world_size,
                 metrics=self.last_metrics,
             )
+
+
+def _start_fields() -> dict[str, Any]:
+    """How the runner started (``TRN_START``: warm or cold, set by trn.lifecycle.spawn) and the
+    seconds from the supervisor's request to here, the start of fit."""
+    import os
+    import time
+
+    start, at = os.environ.get("TRN_START"), os.environ.get("TRN_STARTED_AT")
+    if start not in ("warm", "cold"):
+        return {}
+    try:
+        return {"start": start, "startup_s": round(time.time() - float(at or ""), 3)}
+    except ValueError:
+        return {"start": start}
 
 
 def _total_steps(trainer: pl.Trainer) -> int | None:

@@ -1,0 +1,261 @@
+"""Warm start (trn.warm): jobs forked from a parent that has torch and Lightning imported.
+
+Real processes throughout: `trn run` and `trn warm` as a user's shell runs them, a real warm
+parent on its Unix socket, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import FAST, ROOT, read_events, run_trn
+from project_files import PACKAGE, make_project
+
+import trn.warm.where
+from trn.warm.where import place
+
+pytestmark = pytest.mark.slow
+
+
+def warm_place(home: Path):
+    return place(home)
+
+
+def ready_lines(home: Path) -> list[str]:
+    log = warm_place(home).log
+    return [line for line in log.read_text().splitlines() if " ready in " in line]
+
+
+def completed(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(proc.stdout)
+    assert record["state"] == "completed", record.get("error")
+    return record
+
+
+def job_started(record: dict) -> dict:
+    events = read_events(Path(record["job_dir"]) / "events.jsonl")
+    return next(e for e in events if e["event"] == "job_started")
+
+
+def start_run(*overrides: str) -> subprocess.Popen:
+    """``trn run --json OVERRIDES`` started, not waited for."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "trn", "run", "--json", *overrides],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def ask(path: Path, payload: bytes) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(10)
+        conn.connect(str(path))
+        conn.sendall(payload)
+        buffer = b""
+        while b"\n" not in buffer:
+            data = conn.recv(65536)
+            if not data:
+                break
+            buffer += data
+    return json.loads(buffer.partition(b"\n")[0])
+
+
+def test_a_run_starts_warm_and_the_next_reuses_the_parent(trn_home):
+    first = completed(run_trn("run", "--json", *FAST))
+    second = completed(run_trn("run", "--json", *FAST))
+    assert first["start"] == second["start"] == "warm"
+    started = job_started(second)
+    assert started["start"] == "warm" and started["startup_s"] == second["startup_s"] > 0
+    assert len(ready_lines(trn_home)) == 1  # one parent served both
+    status = json.loads(run_trn("warm", "status", "--json").stdout)
+    assert status["running"] and status["runners"] == []
+    assert status["peak_rss"] >= status["rss"] > 0
+    assert not (set(second["warnings"]) | set(first["warnings"]))
+
+
+def test_the_socket_is_owner_only_and_a_malformed_request_never_forks(trn_home):
+    assert run_trn("warm", "start").returncode == 0
+    where = warm_place(trn_home)
+    assert stat.S_IMODE(where.socket.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(where.socket.stat().st_mode) == 0o600
+    pid = json.loads(run_trn("warm", "status", "--json").stdout)["pid"]
+    job_like = trn_home / "not-a-job"
+    job_like.mkdir()
+    bad = [
+        b"this is not json\n",
+        b'{"op": "format-disk"}\n',
+        b'["spawn"]\n',
+        b'{"op": "spawn", "job_dir": "relative/dir", "cwd": "/", "env": {}}\n',
+        json.dumps({"op": "spawn", "job_dir": str(job_like), "cwd": "/", "env": {}}).encode()
+        + b"\n",
+    ]
+    for payload in bad:
+        reply = ask(where.socket, payload)
+        assert reply["ok"] is False and reply["error"], payload
+    assert children(pid) == []  # nothing was forked
+    assert ask(where.socket, b'{"op": "ping"}\n')["ok"]  # and the parent serves on
+
+
+def test_an_edited_user_module_is_seen_by_the_next_warm_run(trn_home, tmp_path):
+    project = make_project(tmp_path / "proj")
+    mark = tmp_path / "mark"
+    env = {"PROJNET_MARK": str(mark)}
+    first = completed(run_trn("run", "--json", "model=wide", *FAST, cwd=project, env=env))
+    models = project / PACKAGE / "models.py"
+    models.write_text(models.read_text().replace('f.write(f"built', 'f.write(f"edited built'))
+    second = completed(run_trn("run", "--json", "model=wide", *FAST, cwd=project, env=env))
+    assert first["start"] == second["start"] == "warm"
+    assert len(ready_lines(trn_home)) == 1
+    lines = mark.read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("built") and lines[1].startswith("edited built")
+
+
+def test_six_concurrent_runs_share_one_warm_parent(trn_home):
+    procs = [start_run(*FAST) for _ in range(6)]
+    records = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+        records.append(json.loads(out))
+    assert [r["state"] for r in records] == ["completed"] * 6
+    assert {r["start"] for r in records} == {"warm"}
+    assert len(ready_lines(trn_home)) == 1
+
+
+def test_a_killed_warm_parent_loses_no_job(trn_home):
+    """SIGKILL the parent while its runner trains: the runner, in its own session, goes on; the
+    supervisor sees it end through a pidfd and ends the job, saying the exit status is unknown."""
+    longer = [*FAST, "trainer.max_epochs=3", "trainer.limit_train_batches=40"]
+    proc = start_run(*longer)
+    parent = None
+    deadline = time.monotonic() + 120
+    while parent is None and time.monotonic() < deadline:
+        status = json.loads(run_trn("warm", "status", "--json").stdout)
+        if status["running"] and status["runners"]:
+            parent = status["pid"]
+        time.sleep(0.2)
+    assert parent, "no runner was forked"
+    os.kill(parent, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    record = json.loads(out)
+    assert record["state"] == "completed" and record["start"] == "warm"
+    assert any("exit status is unknown" in w for w in record["warnings"])
+    # the next job starts a new parent
+    again = completed(run_trn("run", "--json", *FAST))
+    assert again["start"] == "warm" and len(ready_lines(trn_home)) == 2
+
+
+def test_sigterm_preempts_a_warm_runner_with_a_checkpoint(trn_home):
+    longer = [*FAST, "trainer.max_epochs=1000", "trainer.limit_train_batches=20"]
+    proc = start_run(*longer)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        jobs = json.loads(run_trn("list", "--json").stdout)
+        if jobs and jobs[0].get("metrics"):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    record = json.loads(out)
+    assert record["start"] == "warm"
+    assert record["state"] == "preempted", record.get("error")
+    assert record["checkpoint"] and Path(record["checkpoint"]).exists()
+
+
+def test_a_stale_parent_is_replaced_before_it_forks(trn_home):
+    """A file the parent imported changed since it started: it refuses, and a fresh parent
+    (which imports the new file) forks the job."""
+    assert run_trn("warm", "start").returncode == 0
+    old = json.loads(run_trn("warm", "status", "--json").stdout)["pid"]
+    imported = Path(trn.warm.where.__file__)
+    stamp = imported.stat()
+    try:
+        os.utime(imported, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000_000))
+        record = completed(run_trn("run", "--json", *FAST))
+    finally:
+        os.utime(imported, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert record["start"] == "warm" and not record["warnings"]
+    assert len(ready_lines(trn_home)) == 2
+    assert json.loads(run_trn("warm", "status", "--json").stdout)["pid"] != old
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{old}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the stale one exits (it may linger as a zombie of its starter)
+    state = (
+        Path(f"/proc/{old}/stat").read_text().split()[2]
+        if Path(f"/proc/{old}").exists()
+        else "gone"
+    )
+    assert state in ("Z", "gone")
+
+
+@pytest.mark.parametrize("how", ["TRN_WARM=0", "runner.warm=false"])
+def test_warm_start_can_be_turned_off(trn_home, how):
+    env = {"TRN_WARM": "0"} if how == "TRN_WARM=0" else {}
+    args = [] if env else [how]
+    record = completed(run_trn("run", "--json", *FAST, *args, env=env))
+    assert record["start"] == "cold" and job_started(record)["start"] == "cold"
+    assert not warm_place(trn_home).socket.exists()
+    assert not record["warnings"]
+
+
+def test_an_unusable_runtime_dir_starts_cold_with_a_warning(trn_home, tmp_path):
+    runtime = tmp_path / "runtime"
+    (runtime / f"trn-warm-{os.getuid()}").mkdir(parents=True, mode=0o755)
+    os.chmod(runtime / f"trn-warm-{os.getuid()}", 0o755)  # others may enter: not for sockets
+    record = completed(run_trn("run", "--json", *FAST, env={"XDG_RUNTIME_DIR": str(runtime)}))
+    assert record["start"] == "cold"
+    assert any("warm start unavailable" in w and "0700" in w for w in record["warnings"])
+
+
+def test_warm_commands(trn_home):
+    none = run_trn("warm", "status")
+    assert none.returncode == 0 and "no warm parent is running" in none.stdout
+    assert run_trn("warm", "start").returncode == 0
+    shown = run_trn("warm", "status")
+    assert "warm parent" in shown.stdout and "memory" in shown.stdout
+    pid = json.loads(run_trn("warm", "status", "--json").stdout)["pid"]
+    stopped = run_trn("warm", "stop")
+    assert stopped.returncode == 0 and str(pid) in stopped.stdout
+    assert json.loads(run_trn("warm", "status", "--json").stdout)["running"] is False
+
+
+def test_a_parent_that_refuses_to_fork_means_a_cold_start_with_a_warning(trn_home):
+    """A parent whose BLAS started threads at import (a fork would keep one of them) refuses
+    every spawn; the job starts cold and says why."""
+    where = warm_place(trn_home)
+    where.log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "4"}
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "trn.warm.parent", str(where.socket)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd="/",
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not where.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        record = completed(run_trn("run", "--json", *FAST))
+        assert record["start"] == "cold"
+        assert any("unsafe to fork" in w and "threads" in w for w in record["warnings"])
+        assert children(parent.pid) == []
+    finally:
+        parent.terminate()
+        parent.wait(30)

@@ -1,0 +1,214 @@
+"""Asking a warm parent for a runner, starting one first when there is none.
+
+No torch here: this runs in ``trn run`` and in the supervisor before any job starts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from trn.jobdir import JobDir
+from trn.warm import protocol
+from trn.warm.where import START_TIMEOUT_S, Place, WarmUnavailable
+
+REPLY_TIMEOUT_S = 30.0  # a parent answers at once; one that does not is wedged
+# not the parent's business: the job's own values travel in each spawn request
+_PARENT_ENV_DROP = ("TRN_JOB_ID", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+
+
+class WarmRunner:
+    """A runner a warm parent forked, as the supervisor waits on it: like a ``Popen``.
+
+    The exit status comes over the spawn's connection. If the parent dies first, the runner runs
+    on (its own session); its end is then seen through a pidfd, and its exit status, which only
+    a parent can collect, is taken from ``outcome.json``, with :attr:`note` saying so."""
+
+    def __init__(self, conn: socket.socket, pid: int, job_dir: Path, early: bytes = b""):
+        self.conn, self.pid, self.job_dir = conn, pid, job_dir
+        self.returncode: int | None = None
+        self.note: str | None = None
+        self._buffer = early  # what came with the spawn's reply (a runner that ended at once)
+        self._pidfd: int | None = None
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit status, or None if it still runs after ``timeout`` seconds."""
+        if self.returncode is not None:
+            return self.returncode
+        if self.note is None:
+            self._read(timeout)
+        else:
+            self._watch(timeout)
+        return self.returncode
+
+    def _read(self, timeout: float) -> None:
+        data = b"-"
+        if b"\n" not in self._buffer:
+            if not select.select([self.conn], [], [], timeout)[0]:
+                return
+            try:
+                data = self.conn.recv(4096)
+            except OSError:
+                data = b""
+            self._buffer += data
+        if b"\n" in self._buffer:
+            message = json.loads(self._buffer.partition(b"\n")[0])
+            self.returncode = int(message["exit"])
+            self.conn.close()
+        elif not data:
+            self.conn.close()
+            self.note = "the warm parent exited while the job ran; its exit status is unknown"
+            try:
+                self._pidfd = os.pidfd_open(self.pid)
+            except OSError:  # gone already, or no pidfds: poll the pid instead
+                self._pidfd = None
+
+    def _watch(self, timeout: float) -> None:
+        if self._pidfd is not None:
+            done = bool(select.select([self._pidfd], [], [], timeout)[0])
+        else:
+            from trn.registry.record import pid_alive
+
+            done = not pid_alive(self.pid)
+            if not done:
+                time.sleep(timeout)
+        if done:
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+            self.returncode = 0 if _outcome_state(self.job_dir) == "completed" else 1
+
+
+def _outcome_state(job_dir: Path) -> str | None:
+    try:
+        return json.loads(JobDir(job_dir).outcome.read_text()).get("state")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def spawn(place: Place, request: dict[str, Any]) -> WarmRunner:
+    """Fork a runner for ``request`` (see :func:`trn.warm.protocol.check_spawn`), starting a
+    parent if none listens, and a fresh one if the one listening is stale."""
+    for attempt in (1, 2):
+        conn = connect(place, start=True)
+        reply = _ask(conn, {"op": "spawn", **request})
+        if reply.get("ok"):
+            early = reply.pop("_rest", b"")
+            return WarmRunner(conn, int(reply["pid"]), Path(request["job_dir"]), early)
+        conn.close()
+        error = str(reply.get("error"))
+        if not error.startswith("stale") or attempt == 2:
+            raise WarmUnavailable(f"the warm parent refused: {error}")
+    raise AssertionError("unreachable")
+
+
+def ping(place: Place) -> dict[str, Any] | None:
+    """The parent's status, or None when none listens."""
+    try:
+        conn = _connect(place.socket)
+    except OSError:
+        return None
+    with conn:
+        return _ask(conn, {"op": "ping"})
+
+
+def stop(path: Path) -> int | None:
+    """Ask the parent on socket ``path`` to exit (its runners go on); its pid, or None."""
+    try:
+        conn = _connect(path)
+    except OSError:
+        return None
+    with conn:
+        reply = _ask(conn, {"op": "stop"})
+    return int(reply["pid"]) if reply.get("ok") else None
+
+
+def connect(place: Place, start: bool) -> socket.socket:
+    try:
+        return _connect(place.socket)
+    except OSError:
+        if not start:
+            raise WarmUnavailable("no warm parent is running") from None
+    # One starter per place: the others wait on the lock, then find its socket.
+    place.log.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(place.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            return _connect(place.socket)
+        except OSError:
+            return _start(place)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _start(place: Place) -> socket.socket:
+    env = {k: v for k, v in os.environ.items() if k not in _PARENT_ENV_DROP}
+    env["OPENBLAS_NUM_THREADS"] = "1"  # NumPy's BLAS would start its threads at import
+    with open(place.log, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trn.warm.parent", str(place.socket)],
+            cwd="/",  # nothing of the starter's directory on the parent's sys.path
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # not in the starter's terminal: no Ctrl-C reaches it
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            return _connect(place.socket)
+        except OSError:
+            pass
+        rc = proc.poll()
+        if rc is not None:
+            raise WarmUnavailable(
+                f"the warm parent exited with {rc} while starting; see {place.log}"
+            )
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise WarmUnavailable(f"the warm parent took over {START_TIMEOUT_S:.0f} s to start")
+        time.sleep(0.05)
+
+
+def _connect(path: Path) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except OSError:
+        conn.close()
+        raise
+    return conn
+
+
+def _ask(conn: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
+    """Send one request and read its one-line reply."""
+    conn.settimeout(REPLY_TIMEOUT_S)
+    try:
+        conn.sendall(protocol.encode(message))
+        buffer = b""
+        while b"\n" not in buffer:
+            data = conn.recv(65536)
+            if not data:
+                raise WarmUnavailable("the warm parent closed the connection without a reply")
+            buffer += data
+    except TimeoutError:
+        raise WarmUnavailable(
+            f"the warm parent did not answer in {REPLY_TIMEOUT_S:.0f} s"
+        ) from None
+    except OSError as err:
+        raise WarmUnavailable(f"the warm parent is unreachable: {err}") from None
+    conn.settimeout(None)
+    line, _, rest = buffer.partition(b"\n")
+    reply: dict[str, Any] = json.loads(line)
+    if rest:  # a spawn's exit line can only follow later; keep what came early
+        reply["_rest"] = rest
+    return reply
