@@ -2,7 +2,8 @@
 
 1. Real CPU sweep: the same 8 trn jobs (fixed work, seconds each after start-up) under Hydra's
    basic launcher (one after another, every job with all cores) and under ``hydra/launcher=trn``
-   (a slot per core, one torch thread each). Makespan of each command, their ratio, and trn's
+   (a slot per core, one torch thread each), cold (every runner a fresh Python), then again with
+   the runners forked from a warm parent (trn.warm). Makespan of each command, their ratio, and trn's
    makespan against the ideal: the jobs' own run times (record created -> ended, at their thread
    budget) summed and divided by the slots.
 2. Scheduling at scale, simulated: 64 sleeping jobs of varied durations (a quarter need 2 GPUs)
@@ -33,14 +34,20 @@ from trn.launcher.pool import Pool, gpu_slots, usable_cpu_list  # noqa: E402
 from trn.launcher.scheduler import Scheduler, WorkItem  # noqa: E402
 
 
-def trn_sweep(home: Path, overrides: list[str]) -> tuple[float, dict]:
+def trn_sweep(home: Path, overrides: list[str], warm: bool = False) -> tuple[float, dict]:
+    """The sweep's makespan; ``warm``: its jobs fork from the home's warm parent, brought up
+    before the clock starts (a user's second sweep), else each job's runner starts cold."""
+    env = {**os.environ, "TRN_HOME": str(home), "TRN_WARM": "1" if warm else "0"}
+    if warm:
+        cmd = [sys.executable, "-m", "trn", "warm", "start"]
+        subprocess.run(cmd, capture_output=True, cwd=ROOT, env=env, check=True)
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "trn", "run", "-m", "--json", *overrides],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "TRN_HOME": str(home)},
+        env=env,
     )
     wall = time.monotonic() - started
     if proc.returncode:
@@ -71,21 +78,32 @@ def cpu_part(jobs: int, epochs: int) -> dict:
         "trainer.limit_val_batches=2",
         "seed=" + ",".join(str(i) for i in range(jobs)),
     ]
+    packed = [*work, f"hydra.launcher.cpu_slots={slots}"]
     with tempfile.TemporaryDirectory() as tmp:
         basic, _ = trn_sweep(Path(tmp) / "basic", [*work, "hydra/launcher=basic"])
-        trn, summary = trn_sweep(Path(tmp) / "trn", [*work, f"hydra.launcher.cpu_slots={slots}"])
+        trn, summary = trn_sweep(Path(tmp) / "trn", packed)
         times = run_times(Path(tmp) / "trn")
+        warm, warm_summary = trn_sweep(Path(tmp) / "warm", packed, warm=True)
+        subprocess.run(
+            [sys.executable, "-m", "trn", "warm", "stop"],
+            capture_output=True,
+            cwd=ROOT,
+            env={**os.environ, "TRN_HOME": str(Path(tmp) / "warm")},
+        )
     assert summary["counts"] == {"completed": jobs}, summary["counts"]
+    assert warm_summary["counts"] == {"completed": jobs}, warm_summary["counts"]
     ideal = sum(times) / slots
     return {
         "jobs": jobs,
         "slots": slots,
         "basic_s": basic,
         "trn_s": trn,
+        "trn_warm_s": warm,
         "ideal_s": ideal,
         "job_mean_s": sum(times) / len(times),
         "vs_ideal": trn / ideal,
         "speedup_vs_basic": basic / trn,
+        "warm_vs_cold": warm / trn,
     }
 
 
@@ -129,6 +147,13 @@ def show(cpu: dict | None, sim: dict | None) -> None:
                 "makespan",
                 f"trn {cpu['trn_s']:.1f}s, basic {cpu['basic_s']:.1f}s" if cpu else "",
                 f"{sim['makespan_s']:.1f}s" if sim else "",
+            ),
+            (
+                "warm start",
+                f"trn warm {cpu['trn_warm_s']:.1f}s: {cpu['warm_vs_cold']:.2f}x cold"
+                if cpu
+                else "",
+                "",
             ),
             (
                 "reference",

@@ -69,6 +69,12 @@ def run_trn(
     )
 
 
+def expected_start() -> str:
+    """How a local job's runner starts in this test run: forked warm unless ``TRN_WARM=0``
+    (CI runs the end-to-end tests both ways)."""
+    return "cold" if os.environ.get("TRN_WARM") == "0" else "warm"
+
+
 def read_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FAST, read_events, run_trn
+from conftest import FAST, expected_start, read_events, run_trn
 
 from trn.devices import usable_cpus
 from trn.events.schema import validate_event
@@ -18,6 +18,7 @@ def test_two_process_ddp_on_cpu(trn_home):
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads(proc.stdout)
     assert record["state"] == "completed" and record["devices"] == ["cpu", "cpu"]
+    assert record["start"] == expected_start()  # rank 0 forked warm; rank 1 a fresh process
 
     # one job: one record, one manifest line, one job_started, one terminal event
     assert len(list((trn_home / "runs").glob("*/*/*/*/job.json"))) == 1

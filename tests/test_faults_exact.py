@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import expected_start
 from test_faults_support import (
     ARGS,
     STEPS,
@@ -95,6 +96,7 @@ def test_sigkill_anywhere_then_resume_is_bitwise_exact(home, reference):
 
     record = resume_to_end(home, third["job_id"], attempts=3)
     assert_bitwise_equal(final_state(record["checkpoint"]), reference)
+    assert {r["start"] for r in (parent, second, third, record)} == {expected_start()}
 
 
 def test_kills_while_saving_around_an_epoch_end_then_resume_is_bitwise_exact(home, reference):
@@ -144,3 +146,4 @@ def test_sigterm_then_resume_is_bitwise_exact(home, reference):
     assert second["state"] == "preempted" and "SIGUSR1" in second["error"], second
     record = resume_to_end(home, second["job_id"], attempts=2)
     assert_bitwise_equal(final_state(record["checkpoint"]), reference)
+    assert {r["start"] for r in (first, second, record)} == {expected_start()}

@@ -259,3 +259,45 @@ def test_a_parent_that_refuses_to_fork_means_a_cold_start_with_a_warning(trn_hom
     finally:
         parent.terminate()
         parent.wait(30)
+
+
+ARGV_PROBE = """
+import json, os, sys
+
+from torch import nn
+
+
+class Probe(nn.Module):
+    '''Appends, for each process that builds it, its rank, argv and command line.'''
+
+    def __init__(self, in_features, num_classes):
+        super().__init__()
+        with open(os.environ["PROBE_MARK"], "a") as f:
+            cmdline = open("/proc/self/cmdline").read().split("\\0")[:-1]
+            rank = int(os.environ.get("LOCAL_RANK", "0"))
+            line = {"rank": rank, "argv": sys.argv, "cmdline": cmdline, "ppid": os.getppid()}
+            f.write(json.dumps(line) + "\\n")
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(in_features, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+def test_ddp_ranks_of_a_warm_runner_start_as_python_m_trn_runner(trn_home, tmp_path):
+    """Rank 0 is forked; Lightning starts rank 1 from the command line the fork took on, which
+    must be the runner's, not the warm parent's."""
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "__init__.py").write_text(ARGV_PROBE)
+    mark = tmp_path / "ranks.jsonl"
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), "PROBE_MARK": str(mark)}
+    model = ["~model", "+model._target_=probe.Probe", "allow_targets=[probe.]"]
+    record = completed(run_trn("run", "--json", *FAST, *model, "devices.processes=2", env=env))
+    assert record["start"] == "warm"
+    ranks = {r["rank"]: r for r in map(json.loads, mark.read_text().splitlines())}
+    assert sorted(ranks) == [0, 1]
+    runner_main = str(ROOT / "trn" / "runner" / "__main__.py")
+    assert ranks[0]["argv"] == ranks[1]["argv"] == [runner_main, record["job_dir"]]
+    assert ranks[1]["cmdline"][1:] == ["-m", "trn.runner.__main__", record["job_dir"]]
+    status = json.loads(run_trn("warm", "status", "--json").stdout)
+    assert ranks[0]["ppid"] == status["pid"]  # rank 0 was forked by the warm parent
