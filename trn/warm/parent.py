@@ -28,6 +28,9 @@ PRELOAD = (
     "torch",
     "lightning.pytorch",
     "yaml",
+    "hydra.utils",  # instantiate: the data, model and optimizer
+    "jsonschema",  # the checkpoint meta and event checks
+    "logging.config",
     "trn.runner.main",
     "trn.runner.build",
     "trn.runner.callbacks",
@@ -172,21 +175,23 @@ class Parent:
             self._forget(conn)
             return None
         buffer = self.buffers.get(conn, b"") + data
-        if b"\n" not in buffer:
-            if len(buffer) > protocol.MAX_LINE:
-                self._reply(conn, {"ok": False, "error": "request too long"}, close=True)
-            else:
-                self.buffers[conn] = buffer
+        if b"\n" not in buffer and len(buffer) > protocol.MAX_LINE:
+            self._reply(conn, {"ok": False, "error": "request too long"}, close=True)
             return None
-        line, _, rest = buffer.partition(b"\n")
-        self.buffers[conn] = rest
         self.last_active = time.time()
-        try:
-            message = protocol.decode(line)
-            return self._handle(conn, message)
-        except protocol.BadRequest as err:
-            self._reply(conn, {"ok": False, "error": str(err)}, close=True)
-            return None
+        while b"\n" in buffer and conn in self.buffers:
+            line, _, buffer = buffer.partition(b"\n")
+            self.buffers[conn] = buffer
+            try:
+                request = self._handle(conn, protocol.decode(line))
+            except protocol.BadRequest as err:
+                self._reply(conn, {"ok": False, "error": str(err)}, close=True)
+                return None
+            if request is not None:  # we are the forked child
+                return request
+        if conn in self.buffers:
+            self.buffers[conn] = buffer
+        return None
 
     def _handle(self, conn: socket.socket, message: dict[str, Any]) -> dict[str, Any] | None:
         op = message["op"]

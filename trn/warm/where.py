@@ -3,7 +3,8 @@
 The socket lives in a private runtime directory (``$XDG_RUNTIME_DIR`` or the temp dir, then
 ``trn-warm-UID``, mode 0700): Unix socket paths are limited to about 100 bytes, too few for
 many ``$TRN_HOME`` paths. Its name is a hash of what makes a parent usable by this process:
-the home, the interpreter, trn's version and the directory trn is imported from.
+the home, the interpreter and its environment (``sys.prefix``), trn's version and the directory
+trn is imported from.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def runtime_dir() -> Path:
 
 
 def key(home: Path) -> str:
-    parts = (str(home.resolve()), sys.executable, trn.__version__, str(Path(trn.__file__).parent))
+    # python, python3 and python3.11 of one environment share a parent; two venvs do not
+    interpreter = (os.path.realpath(sys.executable), sys.prefix)
+    parts = (str(home.resolve()), *interpreter, trn.__version__, str(Path(trn.__file__).parent))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
