@@ -66,6 +66,7 @@ class Supervisor:
             backend=plan.backend,
             rerun_of=plan.rerun_of,
             project=plan.project,
+            mlflow_run_id=plan.mlflow_run_id,
         )
         # which code and environment made the job; neither call can raise
         record.code = capture_code(plan.project.get("project_root") or Path.cwd(), job_dir.path)
@@ -195,6 +196,9 @@ class Supervisor:
                 continue
             if event["event"] == "heartbeat":  # `trn list` shows lost when these stop
                 record.heartbeat_at = event["ts"]
+                self.registry.write(record)
+            if event["event"] == "job_started" and event.get("mlflow_run_id"):
+                record.mlflow_run_id = event["mlflow_run_id"]  # the job's end makes sure it ends
                 self.registry.write(record)
             if event["event"] == "metrics":
                 record.metrics.update({k: v for k, v in event["metrics"].items() if v is not None})
