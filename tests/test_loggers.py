@@ -40,6 +40,13 @@ def test_csv_and_tensorboard_get_the_epoch_metrics_trn_emits(trn_home):
 
     hparams = (job_dir / "hparams.yaml").read_text()
     assert f"trn.job_id: {record['job_id']}" in hparams and "optimizer.lr:" in hparams
+    assert f"trn.code.commit: {record['code']['commit']}" in hparams
+    from tensorboard.plugins.hparams import metadata
+
+    content = acc.PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG]
+    shown = metadata.parse_session_start_info_plugin_data(content).hparams
+    assert shown["trn.code.commit"].string_value == record["code"]["commit"]
+    assert shown["trn.job_id"].string_value == record["job_id"]
 
 
 def test_no_logger_by_default_and_an_unknown_one_is_one_line(trn_home):

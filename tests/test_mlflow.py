@@ -14,7 +14,8 @@ import pytest
 from conftest import FAST, free_port, read_events, run_trn
 from test_faults_support import Job, wait_for
 
-pytestmark = pytest.mark.slow
+from trn.runner.tracking import end_run
+
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
 
@@ -54,6 +55,13 @@ def logged(mlflow_client: MlflowClient, run_id: str, keys) -> dict[str, list[tup
     }
 
 
+def record_config(job_dir: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((job_dir / "config.yaml").read_text())
+
+
+@pytest.mark.slow
 def test_a_run_gets_the_metrics_trn_emits_the_config_and_the_job(trn_home):
     proc = run_trn("run", "--json", *FAST, "trainer.max_epochs=2", "name=mnist-mlp",
                    "logger=[csv,mlflow]")  # fmt: skip
@@ -87,12 +95,7 @@ def test_a_run_gets_the_metrics_trn_emits_the_config_and_the_job(trn_home):
     assert f"trn.code.commit: {record['code']['commit']}" in hparams
 
 
-def record_config(job_dir: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load((job_dir / "config.yaml").read_text())
-
-
+@pytest.mark.slow
 def test_a_non_finite_loss_ends_the_run_failed(trn_home):
     # lr=1e30: the first update makes the weights huge, the next forward overflows
     proc = run_trn("run", "--json", *FAST, "optimizer=sgd", "optimizer.lr=1e30", "logger=mlflow")
@@ -102,6 +105,7 @@ def test_a_non_finite_loss_ends_the_run_failed(trn_home):
     assert client(trn_home).get_run(record["mlflow_run_id"]).info.status == "FAILED"
 
 
+@pytest.mark.slow
 def test_a_cancelled_job_is_killed_and_its_resume_logs_on_into_the_same_run(trn_home):
     first = Job(trn_home, "run", *LONG)
     first.wait_step(12)
@@ -134,6 +138,7 @@ def test_a_cancelled_job_is_killed_and_its_resume_logs_on_into_the_same_run(trn_
     assert child_steps[0] <= parent_steps[-1] + 1 and child_steps[-1] > parent_steps[-1]
 
 
+@pytest.mark.slow
 def test_a_runner_killed_outright_has_its_run_ended_by_the_jobs_end(trn_home):
     job = Job(trn_home, "run", *LONG)
     job.wait_step(3)
@@ -144,6 +149,7 @@ def test_a_runner_killed_outright_has_its_run_ended_by_the_jobs_end(trn_home):
     assert client(trn_home).get_run(record["mlflow_run_id"]).info.status == "FAILED"
 
 
+@pytest.mark.slow
 def test_an_unreachable_tracking_server_is_one_warning_and_the_job_completes(trn_home):
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     proc = run_trn("run", "--json", *FAST, "logger=[csv,mlflow]",
@@ -158,3 +164,39 @@ def test_an_unreachable_tracking_server_is_one_warning_and_the_job_completes(trn
     status = run_trn("status", record["job_id"], "--json")
     assert json.loads(status.stdout)["warnings"] == record["warnings"]
     assert (job_dir / "metrics.csv").exists()  # the other logger went on
+
+
+def test_the_jobs_end_ends_a_run_left_running_and_leaves_an_ended_one(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow_client = MlflowClient(uri)
+    experiment = mlflow_client.create_experiment("trn")
+    running = mlflow_client.create_run(experiment).info.run_id
+    assert end_run(uri, running, "preempted") is None
+    assert mlflow_client.get_run(running).info.status == "KILLED"
+    assert end_run(uri, running, "failed") is None  # ended already: left as it was
+    assert mlflow_client.get_run(running).info.status == "KILLED"
+    assert end_run(uri, running, "cancelled", only_running=False) is None
+    assert mlflow_client.get_run(running).info.status == "KILLED"
+    assert end_run(uri, running, "failed", only_running=False) is None  # the runner was wrong
+    assert mlflow_client.get_run(running).info.status == "FAILED"
+
+
+def test_an_unreachable_server_at_the_jobs_end_is_one_line(monkeypatch):
+    uri = f"http://user:sekrit@127.0.0.1:{free_port()}"
+    problem = end_run(uri, "0123abcd", "failed")
+    assert problem and problem.startswith("logger mlflow: ") and "\n" not in problem
+    assert "0123abcd" in problem and "sekrit" not in problem
+
+
+def test_a_parents_run_gone_from_the_store_makes_a_new_run_with_a_note(tmp_path):
+    from trn.runner import tracking
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    record = {"job_id": "261202-120000-chld", "mlflow_run_id": "0" * 32, "code": None}
+    logger, notes = tracking.start(
+        {"tracking_uri": uri}, {"name": None}, record, {"trn.attempt": 2}
+    )
+    assert logger.run_id != "0" * 32
+    run = MlflowClient(uri).get_run(logger.run_id)
+    assert run.info.run_name == record["job_id"] and run.data.tags["trn.attempt"] == "2"
+    assert len(notes) == 1 and "0" * 32 in notes[0] and "a new run" in notes[0]

@@ -16,9 +16,13 @@ def plain(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
+_USERINFO = re.compile(r"(?<=//)[^/\s@]+@")
+
+
 def error_line(err: BaseException, limit: int = 300) -> str:
-    """An exception as one short line (some libraries' messages run to many)."""
-    lines = str(err).strip().splitlines()
+    """An exception as one short line (some libraries' messages run to many), without the
+    ``user:password@`` of any URL in it (such a line goes into a job's record)."""
+    lines = _USERINFO.sub("", str(err)).strip().splitlines()
     return f"{type(err).__name__}: {lines[0][:limit]}" if lines else type(err).__name__
 
 
