@@ -93,6 +93,8 @@ def test_a_run_gets_the_metrics_trn_emits_the_config_and_the_job(trn_home):
     # the other logger of the list got the same, with the commit among its hyperparameters
     hparams = (job_dir / "hparams.yaml").read_text()
     assert f"trn.code.commit: {record['code']['commit']}" in hparams
+    status = run_trn("status", record["job_id"]).stdout.splitlines()
+    assert f"mlflow_run_id: {run_id}" in status
 
 
 @pytest.mark.slow
