@@ -166,3 +166,41 @@ def test_a_sweep_tells_of_each_job_and_of_its_own_end(trn_home, hook):
     assert names == ["job_completed", "job_completed", "sweep_completed"]
     sweep = next(e for _, e in server.posts if e["event"] == "sweep_completed")
     assert sweep["state"] == "completed" and sweep["jobs"] == 2
+
+
+def test_cancelling_a_lost_sweep_tells_of_its_end_as_the_sweep_would_have(trn_home, hook):
+    import subprocess
+
+    import yaml
+
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
+    from trn.registry.sweeps import record_process, sweep_events
+
+    server = hook()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    sweep_id = "261128-120000-swnt"
+    sweep_dir = trn_home / "sweeps" / "2026" / "11" / "28" / sweep_id
+    sweep_dir.mkdir(parents=True)
+    record_process(sweep_dir, sweep_id, 2, pid=dead.pid)  # its process is gone
+    events = sweep_events(sweep_dir, sweep_id, trn_home)
+    events.emit("sweep_started", sweep_dir=str(sweep_dir), overrides=["seed=1,2"], jobs=2,
+                sweeper="basic", objective={"metric": "val/acc", "mode": "max"})  # fmt: skip
+    events.close()
+    job_id = "261128-120001-swn1"
+    job_dir = trn_home / "runs" / "2026" / "11" / "28" / job_id
+    job_dir.mkdir(parents=True)
+    config = {"notify": {"webhook": server.url, "on": ["cancelled"], "timeout_s": 10}}
+    (job_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    record = JobRecord(job_id=job_id, job_dir=str(job_dir), state="running", sweep_id=sweep_id)
+    record.pid = dead.pid  # its supervisor is gone too
+    Registry(trn_home).write(record)
+
+    proc = run_trn("cancel", sweep_id)
+    assert proc.returncode == 0, proc.stderr
+    posted = {event["event"]: event for _, event in server.posts}
+    assert sorted(posted) == ["job_cancelled", "sweep_completed"]
+    assert posted["sweep_completed"] == read_events(sweep_dir / "events.jsonl")[-1]
+    assert posted["sweep_completed"]["state"] == "cancelled"
+    assert posted["job_cancelled"]["job_id"] == job_id

@@ -16,6 +16,28 @@ def plain(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
+_USERINFO = re.compile(r"(?<=//)[^/\s@]+@")
+
+
+def error_line(err: BaseException, limit: int = 300) -> str:
+    """An exception as one short line (some libraries' messages run to many), without the
+    ``user:password@`` of any URL in it (such a line goes into a job's record)."""
+    lines = _USERINFO.sub("", str(err)).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:limit]}" if lines else type(err).__name__
+
+
+def public_url(url: str) -> str:
+    """The URL without what may hold a secret (userinfo, query, fragment), for a warning."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparsable URL)"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+
 def fmt_duration(seconds: float) -> str:
     seconds = int(max(0, seconds))
     h, rest = divmod(seconds, 3600)

@@ -38,6 +38,7 @@ FIELDS = [
     "error",
     "warnings",  # e.g. an event sink that failed (the job itself went on)
     "checkpoint",
+    "mlflow_run_id",  # logger=mlflow: the run to look up in MLflow
     "job_dir",
 ]
 

@@ -9,7 +9,7 @@ the job is ended ``cancelled`` here. Either way its newest checkpoint stays resu
 A sweep: SIGINT to the sweep's own process (``sweep.json`` in its dir), exactly Ctrl-C in its
 terminal: nothing new starts, every running job is cancelled as above, and the sweep ends
 ``cancelled`` with its summary. A sweep whose process is gone gets its jobs cancelled one by one
-and its ``sweep_completed`` event written here.
+and its ``sweep_completed`` event written (and notified, as its jobs' ``notify`` says) here.
 
 No torch, Lightning or Hydra: cancelling starts in a blink.
 """
@@ -90,7 +90,8 @@ def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
 
     registry = Registry(home)
     sweep_id = sweep_dir.name
-    for record in registry.list(sweep_id=sweep_id, limit=None):
+    records = registry.list(sweep_id=sweep_id, limit=None)
+    for record in records:
         if record["state"] not in TERMINAL:
             if request_job(registry, record):
                 wait_job(registry, Path(record["job_dir"]), 120)
@@ -107,7 +108,20 @@ def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
         "cancelled",
         time.monotonic() - (time.time() - since),
         "cancelled by `trn cancel` after the sweep's process was lost",
+        _notify_config(records),
     )
+
+
+def _notify_config(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``notify`` a sweep's process would have used: its first job's (they share it)."""
+    from trn.provenance.jobfiles import config_of
+
+    for record in sorted(records, key=lambda r: r["job_id"]):
+        try:
+            return config_of(record).get("notify")
+        except TrnError:  # its config.yaml is gone: the next job's
+            continue
+    return None  # no job had started: nobody knows where to tell
 
 
 def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:

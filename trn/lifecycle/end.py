@@ -5,7 +5,8 @@ reaper), or one Slurm dropped or cancelled; ``trn cancel`` ends a job that is ``
 them call :func:`end_job`, which writes, in this order: the final record (``job.json`` and the
 index), the terminal event to every sink the job's config names (its file, the global stream,
 ``events.file``, Redis), the job's line in ``jobs/index.jsonl``, and last the notification its
-config asks for (:mod:`trn.lifecycle.notify`). A job already ended is left
+config asks for (:mod:`trn.lifecycle.notify`), after ending its MLflow run if its runner could
+not (:func:`trn.runner.tracking.end_run`). A job already ended is left
 as it is: no second event, no second line. Whoever ends it, a job whose runner left an
 ``outcome.json`` ends as the runner said (state, metrics, checkpoint).
 """
@@ -74,9 +75,12 @@ def end_job(
         if echo is not None:
             echo(json.loads(line))
         append_manifest(registry.home, rec.to_dict())
-        # last, as it may take notify.timeout_s: everything else about the end is written
-        problem = notify.send(config.get("notify"), json.loads(line))
-        if problem:  # the job ended as it ended; the word of it did not get out
+        # last, as they may take a while each (bounded): everything else about the end is written
+        problems = [
+            _end_mlflow_run(rec, config, outcome),
+            notify.send(config.get("notify"), json.loads(line)),
+        ]
+        for problem in filter(None, problems):  # the job ended as it ended; telemetry did not
             rec.warnings.append(problem)
             registry.write(rec)
             writer.emit("warning", message=problem)
@@ -103,6 +107,7 @@ def _finish(
     rec.checkpoint = outcome.get("checkpoint") or rec.checkpoint
     if outcome.get("resume_exact") is not None:
         rec.resume_exact = bool(outcome["resume_exact"])
+    rec.mlflow_run_id = outcome.get("mlflow_run_id") or rec.mlflow_run_id
     fields: dict[str, Any] = {"duration_s": round(max(duration_s, 0.0), 3), "metrics": rec.metrics}
     if state == "failed":
         rec.error = outcome.get("error") or reason or exit_reason(exit_code)
@@ -121,6 +126,22 @@ def _finish(
         rec.error = outcome.get("reason") or reason or exit_reason(exit_code)
         fields.update(reason=rec.error, checkpoint=rec.checkpoint)
     return fields
+
+
+def _end_mlflow_run(rec: JobRecord, config: dict[str, Any], outcome: dict[str, Any]) -> str | None:
+    """End the job's MLflow run if its runner did not (killed, or died before it could): a
+    problem, or None. MLflow is imported only here, for a job that logged to it."""
+    uri = ((config.get("logger") or {}).get("mlflow") or {}).get("tracking_uri")
+    if not rec.mlflow_run_id or not uri:
+        return None
+    from trn.runner.tracking import STATUS, end_run
+
+    said = outcome.get("mlflow_status")
+    if said == STATUS.get(rec.state):
+        return None  # the runner ended it, as the job ended
+    # the runner ended it otherwise (a Ctrl-C it took for a failure): set it; it never said:
+    # end it only if still RUNNING (a resume's run the runner never reached stays as it was)
+    return end_run(uri, rec.mlflow_run_id, rec.state, only_running=said is None)
 
 
 def _config(job_dir: JobDir) -> dict[str, Any]:

@@ -16,9 +16,10 @@ import shlex
 import subprocess
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from typing import Any
+
+from trn.text import public_url
 
 DEFAULT_ON = ("completed", "failed", "cancelled", "preempted")
 
@@ -51,7 +52,7 @@ def send(notify: dict[str, Any] | None, event: dict[str, Any]) -> str | None:
 
 
 def _post(url: str, body: bytes, deadline: float, retries: int) -> str | None:
-    where = _public(url)
+    where = public_url(url)
     problem = None
     for attempt in range(retries + 1):
         left = deadline - time.monotonic()
@@ -72,16 +73,6 @@ def _post(url: str, body: bytes, deadline: float, retries: int) -> str | None:
             problem = str(getattr(err, "reason", None) or err) or type(err).__name__
         time.sleep(max(0.0, min(0.2 * 2**attempt, deadline - time.monotonic())))
     return f"notify webhook {where} failed ({problem or 'out of time'})"
-
-
-def _public(url: str) -> str:
-    """The URL without what may hold a secret (userinfo, query, fragment), for a warning."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(unparsable URL)"
-    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def _run(command: str, body: bytes, deadline: float) -> str | None:

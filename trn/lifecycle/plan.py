@@ -33,6 +33,7 @@ class Plan:
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends)
     rerun_of: str | None = None  # the job whose resolved config this one runs again
     project: dict[str, str | None] = field(default_factory=dict)  # Project.to_record()
+    mlflow_run_id: str | None = None  # the MLflow run a resume continues (its parent's)
 
     def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
         return [sys.executable, "-m", self.runner, str(job_dir)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from trn.config.loggers import prepare_loggers
 from trn.devices.manager import plan_allocation
 from trn.lifecycle.plan import Plan, check_data
 from trn.lifecycle.resume import plan_resume
@@ -34,6 +35,8 @@ def make_plan(
     config = load(overrides, project=project)
     check_imports(config, project)  # a _target_ whose module the job could not import
     check_data(config)
+    home = Path(home) if home else trn_home()
+    prepare_loggers(config, home)  # a logger whose package is missing fails now, not at start
     from trn.runner.usermodule import check_plan
 
     with project.on_path():  # a LightningModule: trn's optimizer groups do not apply
@@ -42,7 +45,6 @@ def make_plan(
         from trn.checkpoints.meta import check_weights
 
         config["weights"] = check_weights(config["weights"])
-    home = Path(home) if home else trn_home()
     return Plan(
         config=config,
         overrides=list(overrides),

@@ -16,6 +16,7 @@ def plan_rerun(
     job: str, overrides: list[str], *, strict: bool = False, home: Path | None = None
 ) -> tuple[Plan, str | None]:
     """The plan of the rerun, and the code-drift warning (None when the code is the same)."""
+    from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
     from trn.devices.manager import plan_allocation
     from trn.provenance.code import capture_code
@@ -31,6 +32,7 @@ def plan_rerun(
     root = project.root or Path.cwd()
     warning = check_drift(record["job_id"], code_of(record), capture_code(root, None), strict)
     check_data(rerun.config)
+    prepare_loggers(rerun.config, registry.home)
     with project.on_path():
         check_plan(rerun.config, rerun.overrides)
     plan = Plan(

@@ -142,6 +142,7 @@ def plan_resume(
 
     A checkpoint with no epoch left to train is refused (a user would start a job that does
     nothing) unless ``allow_finished``: a requeue after a late preemption just completes."""
+    from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
@@ -164,6 +165,7 @@ def plan_resume(
         check_unfinished(meta, config, meta_path)
     check_data(config)
     home = Path(home) if home else trn_home()
+    prepare_loggers(config, home)
     return Plan(
         config=config,
         overrides=[f"resume={meta_path}", *overrides],
@@ -174,4 +176,21 @@ def plan_resume(
         sweep_id=sweep_id,
         env=project.env(),
         project=project.to_record(),
+        mlflow_run_id=_mlflow_run(config, named, meta_path),
     )
+
+
+def _mlflow_run(
+    config: dict[str, Any], named: dict[str, Any] | None, meta_path: Path
+) -> str | None:
+    """The MLflow run the parent logged to, which the resume continues (logger=mlflow only):
+    the named job's, or that of the job whose checkpoint the meta path is."""
+    if "mlflow" not in (config.get("logger") or {}):
+        return None
+    record = named
+    if record is None:
+        try:
+            record = json.loads(JobDir(meta_path.parent.parent).record.read_text())
+        except (OSError, ValueError):
+            return None
+    return (record or {}).get("mlflow_run_id")

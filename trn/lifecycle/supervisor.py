@@ -66,6 +66,7 @@ class Supervisor:
             backend=plan.backend,
             rerun_of=plan.rerun_of,
             project=plan.project,
+            mlflow_run_id=plan.mlflow_run_id,
         )
         # which code and environment made the job; neither call can raise
         record.code = capture_code(plan.project.get("project_root") or Path.cwd(), job_dir.path)
@@ -189,8 +190,10 @@ class Supervisor:
                 self.registry.write(record)
             if event.get("source") != "runner":
                 continue
-            if event["event"] == "job_started" and "startup_s" in event:
-                record.startup_s = event["startup_s"]
+            if event["event"] == "job_started":
+                record.startup_s = event.get("startup_s", record.startup_s)
+                # logger=mlflow: the job's end makes sure this run ends
+                record.mlflow_run_id = event.get("mlflow_run_id") or record.mlflow_run_id
                 self.registry.write(record)
             if event["event"] == "heartbeat":  # `trn list` shows lost when these stop
                 record.heartbeat_at = event["ts"]

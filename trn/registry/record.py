@@ -74,6 +74,7 @@ class JobRecord:
     code: dict[str, Any] | None = None  # git state of the project (trn.provenance.code)
     rerun_of: str | None = None  # the job whose resolved config this one re-ran
     resume_exact: bool | None = None  # does resuming replay the data exactly (trn's datasets)
+    mlflow_run_id: str | None = None  # logger=mlflow: the run it logs to; a resume continues it
     extra: dict[str, Any] = field(default_factory=dict)  # launcher-specific (e.g. slurm_job_id)
     start: str | None = None  # how the runner started: warm (forked, trn.warm) or cold
     startup_s: float | None = None  # from asking for the runner to its first training step

@@ -56,14 +56,16 @@ def train(
     record: dict[str, Any],
     launch: dict[str, Any],
     events: Any,
+    loggers: tuple[Any, list[Any]] | None = None,
 ) -> dict[str, Any]:
+    """Train; the outcome. ``loggers``: the writer that also feeds the loggers, and the
+    loggers for the Trainer (:func:`trn.runner.loggers.build`); default none."""
     import lightning.pytorch as pl
 
     from trn.checkpoints.io import TrnCheckpointIO  # fsync'd saves, verified loads
     from trn.runner import build
     from trn.runner.callbacks import EventCallback, StopOnSignal
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
-    from trn.runner.loggers import build as build_loggers
     from trn.runner.metrics import ObjectiveCheck
 
     stopper = StopOnSignal()  # replaces main()'s early recorder, and hears what it heard
@@ -90,13 +92,16 @@ def train(
         resume_exact=about["resume_exact"],
         **config["checkpoint"],
     )
-    metric_events_writer, fed_loggers = build_loggers(config, job_dir, record, events)
+    metric_events_writer, fed_loggers = loggers or (events, [])
+    # job_started names the MLflow run: the supervisor keeps it in the record, so a job whose
+    # runner dies without a word still has its run ended, and a resume continues it
+    runs = {"mlflow_run_id": f.run_id for f in fed_loggers if f.run_id}
     metric_events = EventCallback(
         metric_events_writer,
         config["events"]["metrics_every_n_steps"],
         launch["allocation"]["device_ids"],
         heartbeat_s=config["events"].get("heartbeat_s", 0),
-        about=about,
+        about={**about, **runs},
     )
     objective = ObjectiveCheck(config["objective"]["metric"])
     trainer = pl.Trainer(
@@ -169,8 +174,12 @@ def main(argv: list[str]) -> int:
             extra_sinks=event_sinks.from_config(config),
             flush_s=config["events"].get("flush_s", 0.5),
         )
+    loggers = None
     try:
-        outcome = train(job_dir, config, record, launch, events)
+        from trn.runner.loggers import build as build_loggers
+
+        loggers = build_loggers(config, job_dir, record, events)
+        outcome = train(job_dir, config, record, launch, events, loggers)
     except BaseException as err:  # noqa: BLE001 - report every failure to the supervisor
         outcome = {
             "state": "failed",
@@ -179,6 +188,8 @@ def main(argv: list[str]) -> int:
             "step": getattr(err, "step", None),  # e.g. the step of a non-finite loss
         }
         traceback.print_exc()
+    if loggers is not None and loggers[1]:  # an MLflow run ends as the job did
+        outcome.update(loggers[0].end(outcome["state"]))
     if rank == 0:
         fsutil.atomic_write_json(job_dir / OUTCOME, outcome)
     if events:
