@@ -8,7 +8,7 @@ from pathlib import Path
 from trn.data.cache import ChecksumCache
 from trn.data.errors import DatasetError, Problem
 from trn.data.index import Feature, FileRef, Index, Shard, fingerprint, load_index
-from trn.data.npyfile import read_header, sha256_file, storage_dtype
+from trn.data.npyfile import read_header, sha256_file, storage_descr
 
 REBUILD = "restore the file or rebuild the dataset with `trn data build`"
 
@@ -77,9 +77,9 @@ def _header_problems(path: Path, shard: Shard, feature: Feature, ref: FileRef) -
     except (OSError, ValueError) as err:
         return [Problem("", f"not a readable .npy file ({err})", REBUILD)]
     out = []
-    want = storage_dtype(feature.dtype)
-    if head.dtype != want:
-        out.append(Problem("", f"dtype is {head.dtype.str}, the index says {want.str}", REBUILD))
+    want = storage_descr(feature.dtype)
+    if head.descr != want:
+        out.append(Problem("", f"dtype is {head.descr}, the index says {want}", REBUILD))
     if head.shape[1:] != feature.shape:
         what = f"sample shape is {list(head.shape[1:])}, the index says {list(feature.shape)}"
         out.append(Problem("", what, REBUILD))
