@@ -301,3 +301,39 @@ def test_ddp_ranks_of_a_warm_runner_start_as_python_m_trn_runner(trn_home, tmp_p
     assert ranks[1]["cmdline"][1:] == ["-m", "trn.runner.__main__", record["job_dir"]]
     status = json.loads(run_trn("warm", "status", "--json").stdout)
     assert ranks[0]["ppid"] == status["pid"]  # rank 0 was forked by the warm parent
+
+
+FLAGS_PROBE = """
+import json, os, sys
+
+from torch import nn
+
+
+class Probe(nn.Module):
+    '''Appends the interpreter's hash randomisation flag of the process that builds it.'''
+
+    def __init__(self, in_features, num_classes):
+        super().__init__()
+        with open(os.environ["PROBE_MARK"], "a") as f:
+            f.write(json.dumps({"hash_randomization": sys.flags.hash_randomization}) + "\\n")
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(in_features, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+def test_a_variable_read_at_start_up_gets_a_parent_started_with_it(trn_home, tmp_path):
+    """PYTHONHASHSEED is read when Python starts: a job that sets it must not be forked from a
+    parent that started without it, and it need not start cold either."""
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "__init__.py").write_text(FLAGS_PROBE)
+    mark = tmp_path / "flags.jsonl"
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), "PROBE_MARK": str(mark)}
+    model = ["~model", "+model._target_=probe.Probe", "allow_targets=[probe.]"]
+    plain = completed(run_trn("run", "--json", *FAST, *model, env=env))
+    seeded = completed(run_trn("run", "--json", *FAST, *model, env={**env, "PYTHONHASHSEED": "0"}))
+    assert plain["start"] == seeded["start"] == "warm"
+    flags = [json.loads(line)["hash_randomization"] for line in mark.read_text().splitlines()]
+    assert flags == [1, 0]
+    assert len(list((trn_home / "warm").glob("*.log"))) == 2  # one parent each

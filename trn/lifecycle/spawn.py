@@ -67,7 +67,7 @@ def start_runner(plan: Plan, job_dir: JobDir, env: dict[str, str]) -> Started:
                 "umask": _umask(),
                 "cpus": sorted(os.sched_getaffinity(0)),
             }
-            return Started(spawn(place(plan.home), request), "warm", at)
+            return Started(spawn(place(plan.home, env), request), "warm", at)
         except WarmUnavailable as err:
             warning = f"warm start unavailable, started cold: {err}"
     env = {**env, "TRN_START": "cold", "TRN_STARTED_AT": repr(at)}

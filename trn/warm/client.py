@@ -13,12 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from trn.jobdir import JobDir
 from trn.warm import protocol
-from trn.warm.where import START_TIMEOUT_S, Place, WarmUnavailable
+from trn.warm.where import START_TIMEOUT_S, Place, WarmUnavailable, import_env
 
 REPLY_TIMEOUT_S = 30.0  # a parent answers at once; one that does not is wedged
 # not the parent's business: the job's own values travel in each spawn request
@@ -97,7 +98,7 @@ def spawn(place: Place, request: dict[str, Any]) -> WarmRunner:
     """Fork a runner for ``request`` (see :func:`trn.warm.protocol.check_spawn`), starting a
     parent if none listens, and a fresh one if the one listening is stale."""
     for attempt in (1, 2):
-        conn = connect(place, start=True)
+        conn = connect(place, start=True, env=request["env"])
         reply = _ask(conn, {"op": "spawn", **request})
         if reply.get("ok"):
             early = reply.pop("_rest", b"")
@@ -130,7 +131,9 @@ def stop(path: Path) -> int | None:
     return int(reply["pid"]) if reply.get("ok") else None
 
 
-def connect(place: Place, start: bool) -> socket.socket:
+def connect(place: Place, start: bool, env: Mapping[str, str] | None = None) -> socket.socket:
+    """A connection to ``place``'s parent; with ``start``, one is started first if none listens,
+    its import-time variables those of ``env`` (a job's; default this process's)."""
     try:
         return _connect(place.socket)
     except OSError:
@@ -144,13 +147,14 @@ def connect(place: Place, start: bool) -> socket.socket:
         try:
             return _connect(place.socket)
         except OSError:
-            return _start(place)
+            return _start(place, os.environ if env is None else env)
     finally:
         os.close(fd)  # releases the lock
 
 
-def _start(place: Place) -> socket.socket:
+def _start(place: Place, job_env: Mapping[str, str]) -> socket.socket:
     env = {k: v for k, v in os.environ.items() if k not in _PARENT_ENV_DROP}
+    env.update(import_env(job_env))  # what place's key was made from
     env["OPENBLAS_NUM_THREADS"] = "1"  # NumPy's BLAS would start its threads at import
     with open(place.log, "ab") as log:
         proc = subprocess.Popen(

@@ -3,8 +3,9 @@
 The socket lives in a private runtime directory (``$XDG_RUNTIME_DIR`` or the temp dir, then
 ``trn-warm-UID``, mode 0700): Unix socket paths are limited to about 100 bytes, too few for
 many ``$TRN_HOME`` paths. Its name is a hash of what makes a parent usable by this process:
-the home, the interpreter and its environment (``sys.prefix``), trn's version and the directory
-trn is imported from.
+the home, the interpreter and its environment (``sys.prefix``), trn's version, the directory
+trn is imported from, and the variables read at import (:data:`IMPORT_TIME_ENV`): a job run with
+``TORCH_LOGS`` or ``PYTHONHASHSEED`` set gets a parent that started with them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,16 +55,45 @@ def runtime_dir() -> Path:
     return path
 
 
-def key(home: Path) -> str:
+# Read when Python starts or torch, NumPy and Lightning are imported, so in the parent, not in
+# each job: a job that sets one differently needs a parent started with its value.
+IMPORT_TIME_ENV = (
+    "PYTHON",
+    "TORCH",
+    "PYTORCH",
+    "KMP_",
+    "GOMP_",
+    "OMP_",
+    "MKL_",
+    "PL_",
+    "LIGHTNING_",
+)
+IMPORT_TIME_EXTRA = ("LD_PRELOAD", "LD_LIBRARY_PATH")
+# ... except these, which the child applies itself or which are read later than the imports
+PER_JOB_ENV = ("PYTHONPATH", "PYTHONUNBUFFERED", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def import_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``env`` a warm parent fixes for every runner it forks."""
+    return {
+        k: v
+        for k, v in sorted(env.items())
+        if (k.startswith(IMPORT_TIME_ENV) or k in IMPORT_TIME_EXTRA) and k not in PER_JOB_ENV
+    }
+
+
+def key(home: Path, env: Mapping[str, str]) -> str:
     # python, python3 and python3.11 of one environment share a parent; two venvs do not
     interpreter = (os.path.realpath(sys.executable), sys.prefix)
-    parts = (str(home.resolve()), *interpreter, trn.__version__, str(Path(trn.__file__).parent))
+    parts = [str(home.resolve()), *interpreter, trn.__version__, str(Path(trn.__file__).parent)]
+    parts += [f"{k}={v}" for k, v in import_env(env).items()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
-def place(home: Path | None = None) -> Place:
+def place(home: Path | None = None, env: Mapping[str, str] | None = None) -> Place:
+    """The parent for jobs of ``home`` whose environment is ``env`` (default: this process's)."""
     home = (home or trn_home()).resolve()
-    k = key(home)
+    k = key(home, os.environ if env is None else env)
     run = runtime_dir()
     return Place(home, k, run / f"{k}.sock", run / f"{k}.lock", home / "warm" / f"{k}.log")
 
