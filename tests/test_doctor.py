@@ -23,12 +23,27 @@ def test_doctor_on_this_machine(cli, trn_home):
     assert report["request"]["kind"] == "auto"
     if not report["gpus"]:
         assert report["allocation"]["accelerator"] == "cpu"
+    assert report["warm"]["state"] == "down"  # a fresh home: the next trn run starts its parent
+
+
+def test_doctor_says_whether_jobs_start_warm(cli, trn_home, monkeypatch):
+    monkeypatch.setenv("TRN_WARM", "0")
+    report = json.loads(cli("doctor", "--json")[1])
+    assert report["ok"] and report["warm"]["state"] == "off"
+    monkeypatch.delenv("TRN_WARM")
+    assert cli("warm", "start")[0] == 0
+    try:
+        report = json.loads(cli("doctor", "--json")[1])
+        assert report["warm"]["state"] == "up" and report["warm"]["runners"] == []
+    finally:
+        cli("warm", "stop")
 
 
 def test_doctor_human_page(cli, trn_home):
     code, out, _ = cli("doctor", "devices=cpu", "devices.processes=2")
     assert code == 0
-    for heading in ("torch", "backends", "NVML", "driver", "CPUs", "disk", "request", "result"):
+    headings = ("torch", "backends", "NVML", "driver", "CPUs", "disk", "request", "result", "warm")
+    for heading in headings:
         assert any(line.startswith(heading) for line in out.splitlines()), heading
     assert "ready: cpu, cpu (accelerator=cpu, devices=2, strategy=ddp" in out
 

@@ -47,8 +47,34 @@ def run(args: argparse.Namespace) -> int:
     if args.devices:
         overrides += parse_devices_flag(args.devices)
     report = check(load(overrides)["devices"], trn_home())
+    report["warm"] = warm_report()
     if args.json:
         output.print_json(report)
     else:
         print(render(report))
+        print(f"{'warm':<10}{report['warm']['summary']}")
     return 0 if report["ok"] else 1
+
+
+def warm_report() -> dict[str, Any]:
+    """Will local jobs start warm (trn.warm)? Never a reason for doctor to fail: a job that
+    cannot start warm starts cold."""
+    from trn.text import fmt_bytes
+    from trn.warm.client import ping
+    from trn.warm.where import WarmUnavailable, place, wanted
+
+    if not wanted({}):
+        return {"state": "off", "summary": "off (TRN_WARM=0): every job starts cold"}
+    try:
+        status = ping(place())
+    except WarmUnavailable as err:
+        return {"state": "unavailable", "summary": f"unavailable, jobs start cold: {err}"}
+    if not status:
+        return {"state": "down", "summary": "no parent yet: the next trn run starts one"}
+    problems = status.get("problems") or []
+    state = "refusing" if problems else "up"
+    memory = fmt_bytes(status.get("peak_rss", 0))
+    summary = f"up, pid {status['pid']}, {len(status['runners'])} running, peak {memory}"
+    if problems:
+        summary = f"refusing to fork ({'; '.join(problems)}): jobs start cold"
+    return {"state": state, "summary": summary, **status}
