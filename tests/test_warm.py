@@ -337,3 +337,19 @@ def test_a_variable_read_at_start_up_gets_a_parent_started_with_it(trn_home, tmp
     flags = [json.loads(line)["hash_randomization"] for line in mark.read_text().splitlines()]
     assert flags == [1, 0]
     assert len(list((trn_home / "warm").glob("*.log"))) == 2  # one parent each
+
+
+def test_trn_warm_start_replaces_a_stale_parent(trn_home):
+    assert run_trn("warm", "start").returncode == 0
+    old = json.loads(run_trn("warm", "status", "--json").stdout)["pid"]
+    imported = Path(trn.warm.where.__file__)
+    stamp = imported.stat()
+    try:
+        os.utime(imported, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000_000))
+        stale = json.loads(run_trn("warm", "status", "--json").stdout)
+        assert stale["pid"] == old and stale["stale"].endswith("where.py")
+        assert run_trn("warm", "start").returncode == 0
+        fresh = json.loads(run_trn("warm", "status", "--json").stdout)
+    finally:
+        os.utime(imported, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert fresh["pid"] != old and not fresh["stale"]

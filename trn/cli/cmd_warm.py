@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
             return 0
         where = place(readable_home())
         if args.action == "start":
+            status = client.ping(where)
+            if status and status.get("stale"):  # started before an upgrade: replace it
+                client.stop(where.socket)
+                _wait_gone(where.socket)
             client.connect(where, start=True).close()
             status = client.ping(where)
         elif args.action == "stop":
@@ -56,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_describe(status, where))
     return 0
+
+
+def _wait_gone(path: Any, timeout: float = 10.0) -> None:
+    """Until a stopped parent has taken its socket away (it does so as it leaves its loop)."""
+    deadline = time.monotonic() + timeout
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _describe(status: dict[str, Any], where: Any) -> str:
