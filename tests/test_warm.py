@@ -353,3 +353,11 @@ def test_trn_warm_start_replaces_a_stale_parent(trn_home):
     finally:
         os.utime(imported, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert fresh["pid"] != old and not fresh["stale"]
+
+
+def test_a_home_where_the_parent_cannot_log_starts_cold_with_a_warning(trn_home):
+    trn_home.mkdir(parents=True)
+    (trn_home / "warm").write_text("a file where the warm parent's log dir would go")
+    record = completed(run_trn("run", "--json", *FAST))
+    assert record["start"] == "cold"
+    assert any("warm start unavailable" in w and "warm" in w for w in record["warnings"])

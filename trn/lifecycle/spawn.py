@@ -70,6 +70,8 @@ def start_runner(plan: Plan, job_dir: JobDir, env: dict[str, str]) -> Started:
             return Started(spawn(place(plan.home, env), request), "warm", at)
         except WarmUnavailable as err:
             warning = f"warm start unavailable, started cold: {err}"
+        except Exception as err:  # noqa: BLE001 - a warm start never fails a job: start cold
+            warning = f"warm start failed, started cold: {type(err).__name__}: {err}"
     env = {**env, "TRN_START": "cold", "TRN_STARTED_AT": repr(at)}
     with open(job_dir.runner_log, "ab") as log:
         proc = subprocess.Popen(

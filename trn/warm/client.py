@@ -140,8 +140,11 @@ def connect(place: Place, start: bool, env: Mapping[str, str] | None = None) -> 
         if not start:
             raise WarmUnavailable("no warm parent is running") from None
     # One starter per place: the others wait on the lock, then find its socket.
-    place.log.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(place.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        place.log.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(place.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise WarmUnavailable(f"cannot start a warm parent: {err}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
