@@ -46,6 +46,21 @@ def job_started(record: dict) -> dict:
     return next(e for e in events if e["event"] == "job_started")
 
 
+def exits(pid: int, timeout: float) -> bool:
+    """Does ``pid`` exit within ``timeout`` s? A zombie counts: a parent whose starter has gone
+    is nobody's child to reap where PID 1 does not reap."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def start_run(*overrides: str) -> subprocess.Popen:
     """``trn run --json OVERRIDES`` started, not waited for."""
     return subprocess.Popen(
@@ -193,15 +208,7 @@ def test_a_stale_parent_is_replaced_before_it_forks(trn_home):
     assert record["start"] == "warm" and not record["warnings"]
     assert len(ready_lines(trn_home)) == 2
     assert json.loads(run_trn("warm", "status", "--json").stdout)["pid"] != old
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{old}").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)  # the stale one exits (it may linger as a zombie of its starter)
-    state = (
-        Path(f"/proc/{old}/stat").read_text().split()[2]
-        if Path(f"/proc/{old}").exists()
-        else "gone"
-    )
-    assert state in ("Z", "gone")
+    assert exits(old, 10)  # the stale one exits once it has no runner
 
 
 @pytest.mark.parametrize("how", ["TRN_WARM=0", "runner.warm=false"])
@@ -361,3 +368,12 @@ def test_a_home_where_the_parent_cannot_log_starts_cold_with_a_warning(trn_home)
     record = completed(run_trn("run", "--json", *FAST))
     assert record["start"] == "cold"
     assert any("warm start unavailable" in w and "warm" in w for w in record["warnings"])
+
+
+def test_an_idle_parent_exits_on_its_own(trn_home):
+    assert run_trn("warm", "start", env={"TRN_WARM_IDLE_S": "2"}).returncode == 0
+    status = json.loads(run_trn("warm", "status", "--json").stdout)
+    assert status["running"] and status["idle_s"] == 2
+    assert exits(status["pid"], 60)
+    assert json.loads(run_trn("warm", "status", "--json").stdout)["running"] is False
+    assert "idle for 2 s: exiting" in warm_place(trn_home).log.read_text()
