@@ -9,69 +9,17 @@ this repo + environment.json, in-process): target under 50 ms.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from trn.registry.index import Index
-from trn.registry.record import JobRecord
-
-STATES = ["completed", "completed", "completed", "failed", "cancelled"]
-
-
-def seed(home: Path, n: int) -> list[str]:
-    """Write n job dirs with job.json (no fsync: this is set-up) and index them in one go."""
-    start = 1_700_000_000
-    records = []
-    for i in range(n):
-        t = start + i * 7
-        job_id = time.strftime("%y%m%d-%H%M%S", time.gmtime(t)) + f"-{i % 1296:04d}"[-4:]
-        job_dir = home / "runs" / time.strftime("%Y/%m/%d", time.gmtime(t)) / job_id
-        job_dir.mkdir(parents=True)
-        rec = JobRecord(
-            job_id=job_id,
-            job_dir=str(job_dir),
-            state=STATES[i % len(STATES)],
-            devices=["cpu"],
-            overrides=[f"optimizer.lr={i * 1e-6:.6f}"],
-            metrics={"val/acc": 0.9 + (i % 100) / 1000, "val/loss": 0.1},
-        )
-        data = rec.to_dict()
-        (job_dir / "job.json").write_text(json.dumps(data))
-        records.append(data)
-    index = Index(home / "index.db")
-    index.upsert_many(records)
-    index.close()
-    return [r["job_id"] for r in records]
-
-
-def timed(argv: list[str], env: dict[str, str], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "trn", *argv], env=env, capture_output=True)
-        out.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            raise SystemExit(f"trn {' '.join(argv)} failed: {proc.stderr.decode()}")
-    return out
+from seeding import arguments, seeded_home, timed  # what benchmarks/serve.py seeds and times too
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        t0 = time.perf_counter()
-        ids = seed(home, args.jobs)
-        print(f"seeded {args.jobs} job records in {time.perf_counter() - t0:.1f} s")
+    args = arguments(__doc__, repeat=7)
+    with seeded_home(args.jobs) as (home, ids):
         env = {**os.environ, "TRN_HOME": str(home)}
         python = timed(["--version"], env, args.repeat)  # the floor: interpreter + argparse
         rows = [

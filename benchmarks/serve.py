@@ -1,7 +1,8 @@
 """How fast does ``trn serve`` answer over a big registry? Seeds 100,000 job records in a temp
-$TRN_HOME (as benchmarks/cli.py does), starts a real ``trn serve`` on a free loopback port, and
-times GET /api/v1/jobs (the default page, a filtered page, one job by prefix) against the
-command a user would otherwise run, ``trn list --json`` (a fresh process each time).
+$TRN_HOME (benchmarks/seeding.py: the records benchmarks/cli.py seeds), starts a real ``trn
+serve`` on a free loopback port, and times GET /api/v1/jobs (the default page, a filtered page,
+one job by prefix) against the command a user would otherwise run, ``trn list --json`` (a fresh
+process each time).
 Target: GET /jobs under 100 ms median.
 
     python benchmarks/serve.py [--jobs 100000] [--repeat 30]
@@ -9,18 +10,15 @@ Target: GET /jobs under 100 ms median.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
-from cli import seed, timed  # benchmarks/cli.py: the same 100k records, the same CLI timing
+from seeding import arguments, seeded_home, timed  # the records and timing benchmarks/cli.py uses
 
 TOKEN = "benchmark-token-0123456789"
 
@@ -61,15 +59,8 @@ def requests(client: httpx.Client, path: str, repeat: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=30)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        t0 = time.perf_counter()
-        ids = seed(home, args.jobs)
-        print(f"seeded {args.jobs} job records in {time.perf_counter() - t0:.1f} s")
+    args = arguments(__doc__, repeat=30)
+    with seeded_home(args.jobs) as (home, ids):
         env = {**os.environ, "TRN_HOME": str(home), "TRN_SERVE_TOKEN": TOKEN}
         port = free_port()
         proc = start(env, port)

@@ -12,15 +12,10 @@ train/val 80/20 by seed 0. The output is byte-for-byte reproducible.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from trn.cli.main import main  # noqa: E402
+from rebuild_dataset import ROOT, rebuild  # scripts/: the recipe both committed datasets share
 
 OUT = ROOT / "datasets" / "diabetes"
 DESCRIPTION = (
@@ -44,13 +39,14 @@ def write_npz(path: Path) -> None:
 
 
 def main_(out: Path = OUT) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        npz = Path(tmp) / "diabetes.npz"
-        write_npz(npz)
-        argv = ["data", "build", str(out), "--from", str(npz), "--shard-size", "512"]
-        argv += ["--split", "train=0.8,val=0.2", "--seed", "0", "--name", "diabetes"]
-        argv += ["--description", DESCRIPTION, "--license", "BSD-3-Clause", "--source", SOURCE]
-        return main(argv + ["--force"] if (out / "index.json").exists() else argv)
+    return rebuild(
+        out,
+        write_npz,
+        name="diabetes",
+        description=DESCRIPTION,
+        license="BSD-3-Clause",
+        source=SOURCE,
+    )
 
 
 if __name__ == "__main__":

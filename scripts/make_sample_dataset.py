@@ -10,15 +10,10 @@ is byte-for-byte reproducible, so `git diff` after a rerun is empty.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from trn.cli.main import main  # noqa: E402
+from rebuild_dataset import ROOT, rebuild  # scripts/: the recipe both committed datasets share
 
 OUT = ROOT / "datasets" / "sample"
 DESCRIPTION = (
@@ -40,13 +35,9 @@ def write_npz(path: Path) -> None:
 
 
 def main_(out: Path = OUT) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        npz = Path(tmp) / "digits.npz"
-        write_npz(npz)
-        argv = ["data", "build", str(out), "--from", str(npz), "--shard-size", "512"]
-        argv += ["--split", "train=0.8,val=0.2", "--seed", "0", "--name", "sample"]
-        argv += ["--description", DESCRIPTION, "--license", "CC-BY-4.0", "--source", SOURCE]
-        return main(argv + ["--force"] if (out / "index.json").exists() else argv)
+    return rebuild(
+        out, write_npz, name="sample", description=DESCRIPTION, license="CC-BY-4.0", source=SOURCE
+    )
 
 
 if __name__ == "__main__":

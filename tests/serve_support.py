@@ -1,4 +1,5 @@
-"""A real ``trn serve`` process on a free loopback port, and small helpers to talk to it."""
+"""A real ``trn serve`` process on a free loopback port (and the ``server`` fixture that runs one
+over the test's $TRN_HOME), and small helpers to talk to it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import ROOT, free_port
 
 TOKEN = "test-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
+# a job that runs long enough to be followed, watched and cancelled mid-way
+LONG = [
+    "profile=dev",
+    "devices=cpu",
+    "trainer.max_epochs=200",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=1",
+    "events.flush_s=0",
+]
 
 
 class Server:
@@ -61,6 +72,16 @@ class Server:
     def client(self, token: str | None = TOKEN, timeout: float = 60) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
+
+
+@pytest.fixture(name="server")
+def fixture_server(trn_home):
+    """A running ``trn serve`` over the test's $TRN_HOME, stopped after the test. A test module
+    imports ``fixture_server`` to have it; the name differs so that the ``server`` argument does
+    not shadow the import."""
+    srv = Server(trn_home).start()
+    yield srv
+    srv.stop()
 
 
 def sse(reply: httpx.Response) -> Iterator[tuple[str | None, dict]]:

@@ -6,17 +6,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from serve_support import TOKEN, Server
+from serve_support import (
+    LONG,
+    TOKEN,
+    fixture_server,  # noqa: F401  (the `server` fixture)
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-LONG = [
-    "profile=dev",
-    "devices=cpu",
-    "trainer.max_epochs=200",
-    "trainer.limit_train_batches=4",
-    "trainer.limit_val_batches=1",
-    "events.flush_s=0",
-]
 DRIVER = "/usr/bin/chromedriver"
 
 
@@ -42,13 +38,6 @@ def browser():
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or DRIVER), options=opts)
     yield driver
     driver.quit()
-
-
-@pytest.fixture
-def server(trn_home):
-    srv = Server(trn_home).start()
-    yield srv
-    srv.stop()
 
 
 def test_sign_in_watch_a_job_train_and_cancel_it(browser, server, tmp_path):

@@ -10,26 +10,18 @@ import time
 import httpx
 import pytest
 from conftest import FAST, read_events, run_trn
-from serve_support import TOKEN, Server, sse, wait_state
+from serve_support import (
+    LONG,
+    TOKEN,
+    Server,
+    fixture_server,  # noqa: F401  (the `server` fixture)
+    sse,
+    wait_state,
+)
 
 import trn
 
 pytestmark = pytest.mark.slow
-LONGER = [
-    "profile=dev",
-    "devices=cpu",
-    "trainer.max_epochs=200",
-    "trainer.limit_train_batches=4",
-    "trainer.limit_val_batches=1",
-    "events.flush_s=0",
-]
-
-
-@pytest.fixture
-def server(trn_home):
-    srv = Server(trn_home).start()
-    yield srv
-    srv.stop()
 
 
 def test_a_job_started_over_http_is_an_ordinary_job_followed_live(server, trn_home):
@@ -86,7 +78,7 @@ def test_jobs_survive_a_restart_of_the_server(trn_home):
 
 def test_cancel_and_resume_through_trn_client(server, trn_home):
     client = trn.Client(server.url, TOKEN)
-    job = client.submit(LONGER)
+    job = client.submit(LONG)
     for event in job.events():
         if event["event"] == "metrics":
             break

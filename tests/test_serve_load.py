@@ -11,18 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from conftest import FAST, run_trn
-from serve_support import TOKEN, Server, wait_state
+from serve_support import (
+    TOKEN,
+    fixture_server,  # noqa: F401  (the `server` fixture)
+    wait_state,
+)
 
 pytestmark = pytest.mark.slow
 FOLLOWERS, SUBMITS = 50, 20
 ENDED = {"completed", "failed", "cancelled", "preempted", "lost"}
-
-
-@pytest.fixture
-def server(trn_home):
-    srv = Server(trn_home).start()
-    yield srv
-    srv.stop()
 
 
 async def follow_all(url: str, job_id: str, n: int) -> list[list[tuple[int, int, str]]]:

@@ -19,14 +19,14 @@ calling program never imports torch and may exit while jobs run on. Errors are t
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from trn.errors import JobFailed, UsageError
+from trn.errors import UsageError
 from trn.jobdir import JobDir
 from trn.registry.record import ENDED
+from trn.waiting import wait_for_end
 
 POLL_S = 0.2
 
@@ -57,15 +57,7 @@ class Job:
     def wait(self, timeout: float | None = None, *, check: bool = True) -> dict[str, Any]:
         """Block until the job ends; its final record. ``check``: raise :class:`JobFailed`
         unless it completed. :class:`TimeoutError` after ``timeout`` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (record := self.record())["state"] not in ENDED:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.job_id} still {record['state']} after {timeout}s")
-            time.sleep(POLL_S)
-        if check and record["state"] != "completed":
-            why = f": {record['error']}" if record.get("error") else ""
-            raise JobFailed(f"job {self.job_id} {record['state']}{why}", record)
-        return record
+        return wait_for_end(self.job_id, self.record, ENDED, timeout, check, POLL_S)
 
     def events(self, follow: bool = True) -> Iterator[dict[str, Any]]:
         """The job's events from the first; with ``follow``, new ones as they come, until the

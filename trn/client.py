@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from trn.errors import ConfigError, JobFailed, NotFound, TrnError, UsageError
+from trn.errors import ConfigError, NotFound, TrnError, UsageError
+from trn.waiting import wait_for_end
 
 ENDED = {"completed", "failed", "cancelled", "preempted", "lost"}
 TERMINAL_EVENTS = {"job_completed", "job_failed", "job_cancelled", "job_preempted"}
@@ -171,15 +171,7 @@ class RemoteJob:
     def wait(
         self, timeout: float | None = None, *, check: bool = True, poll_s: float = 0.5
     ) -> dict[str, Any]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while (record := self.record())["state"] not in ENDED:
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.job_id} still {record['state']} after {timeout}s")
-            time.sleep(poll_s)
-        if check and record["state"] != "completed":
-            why = f": {record['error']}" if record.get("error") else ""
-            raise JobFailed(f"job {self.job_id} {record['state']}{why}", record)
-        return record
+        return wait_for_end(self.job_id, self.record, ENDED, timeout, check, poll_s)
 
     def events(self, follow: bool = True) -> Iterator[dict[str, Any]]:
         return self.client.events(self.job_id, follow=follow)

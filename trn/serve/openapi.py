@@ -1,5 +1,6 @@
 """The parts of the OpenAPI document that are not in the handlers' docstrings: info, security,
-shared parameters, responses and schemas. Starlette's SchemaGenerator adds the paths."""
+shared parameters, responses, request bodies and schemas. Starlette's SchemaGenerator adds the
+paths."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ def _error(description: str) -> dict[str, Any]:
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+
+
+def _body(**properties: Any) -> dict[str, Any]:
+    """A JSON object body with these fields and no others (the handlers refuse an unknown one)."""
+    schema = {"type": "object", "additionalProperties": False, "properties": properties}
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _overrides(*example: str) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}, "example": list(example)}
 
 
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -44,6 +55,17 @@ BASE: dict[str, Any] = {
             "NotFound": _error("no such job or sweep"),
             "TooLarge": _error("the body is over the cap (64 KiB by default)"),
             "Invalid": _error("refused by trn's own validation (the CLI's message)"),
+        },
+        "requestBodies": {
+            "Submit": _body(
+                overrides=_overrides("profile=dev", "optimizer.lr=1e-3"),
+                name={"type": "string", "description": "the job's label (the override name=...)"},
+                multirun={
+                    "type": "boolean",
+                    "description": "a sweep: one job per combination (a=1,2)",
+                },
+            ),
+            "Resume": _body(overrides=_overrides("trainer.max_epochs=40")),
         },
         "schemas": {
             "Error": {

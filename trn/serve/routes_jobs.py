@@ -106,16 +106,7 @@ async def create_job(request: Request) -> JSONResponse:
     """Validate, record and start a job (or a sweep) detached: ``trn run --detach [-m]``.
     ---
     summary: Start a job, or with multirun a sweep, detached (trn run --detach [-m])
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            additionalProperties: false
-            properties:
-              overrides: {type: array, items: {type: string}, example: [profile=dev, optimizer.lr=1e-3]}
-              name: {type: string, description: "the job's label (the override name=...)"}
-              multirun: {type: boolean, description: "a sweep: one job per combination (a=1,2)"}
+    requestBody: {$ref: '#/components/requestBodies/Submit'}
     responses:
       201: {description: the job is recorded and started; its record, headers: {Location: {schema: {type: string}}}, content: {application/json: {schema: {$ref: '#/components/schemas/Job'}}}}
       202: {description: the sweep is checked and started, content: {application/json: {schema: {$ref: '#/components/schemas/SweepStarted'}}}}
@@ -191,14 +182,7 @@ async def resume_job(request: Request) -> JSONResponse:
     ---
     summary: Resume a job from its newest valid checkpoint, as a new job (trn resume --detach)
     parameters: [{$ref: '#/components/parameters/job_id'}]
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            additionalProperties: false
-            properties:
-              overrides: {type: array, items: {type: string}, example: [trainer.max_epochs=40]}
+    requestBody: {$ref: '#/components/requestBodies/Resume'}
     responses:
       201: {description: the new job's record, content: {application/json: {schema: {$ref: '#/components/schemas/Job'}}}}
       401: {$ref: '#/components/responses/Unauthorized'}
