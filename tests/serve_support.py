@@ -98,10 +98,15 @@ def sse(reply: httpx.Response) -> Iterator[tuple[str | None, dict]]:
 
 
 def wait_state(http: httpx.Client, job_id: str, states: set[str], timeout: float = 240) -> dict:
+    """The job's record once it is in one of ``states``; an ended job's once its terminal event
+    is written too (the record is written a moment before it), so callers may read events."""
+    from trn.lifecycle.end import settled
+    from trn.registry.record import LIVE
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         record = http.get(f"/jobs/{job_id}").json()
-        if record["state"] in states:
+        if record["state"] in states and (record["state"] in LIVE or settled(record)):
             return record
         time.sleep(0.3)
     raise AssertionError(f"job {job_id} not in {states} after {timeout}s: {record['state']}")

@@ -56,8 +56,11 @@ class Job:
 
     def wait(self, timeout: float | None = None, *, check: bool = True) -> dict[str, Any]:
         """Block until the job ends; its final record. ``check``: raise :class:`JobFailed`
-        unless it completed. :class:`TimeoutError` after ``timeout`` seconds."""
-        return wait_for_end(self.job_id, self.record, ENDED, timeout, check, POLL_S)
+        unless it completed. :class:`TimeoutError` after ``timeout`` seconds. Its terminal
+        event is written by then: ``events(follow=False)`` ends with it."""
+        from trn.lifecycle.end import settled
+
+        return wait_for_end(self.job_id, self.record, ENDED, timeout, check, POLL_S, settled)
 
     def events(self, follow: bool = True) -> Iterator[dict[str, Any]]:
         """The job's events from the first; with ``follow``, new ones as they come, until the

@@ -19,12 +19,14 @@ def wait_for_end(
     timeout: float | None,
     check: bool,
     poll_s: float,
+    settled: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
-    """Call ``record()`` every ``poll_s`` seconds until its state is in ``ended``; that final
-    record. ``check``: raise :class:`JobFailed` unless it completed. :class:`TimeoutError` once
+    """Call ``record()`` every ``poll_s`` seconds until its state is in ``ended`` (and, given
+    ``settled``, until that says the rest of the end is written too); that final record.
+    ``check``: raise :class:`JobFailed` unless it completed. :class:`TimeoutError` once
     ``timeout`` seconds have passed."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while (now := record())["state"] not in ended:
+    while (now := record())["state"] not in ended or (settled and not settled(now)):
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"job {job_id} still {now['state']} after {timeout}s")
         time.sleep(poll_s)
