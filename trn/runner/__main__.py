@@ -1,5 +1,6 @@
 import sys
 
 from trn.runner.main import main
+from trn.runner.shutdown import exit_process
 
-raise SystemExit(main(sys.argv[1:]))
+exit_process(main(sys.argv[1:]))
