@@ -16,6 +16,7 @@ writer, the registry) goes through :class:`JobDir`, so the layout is written dow
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, overload
@@ -88,6 +89,16 @@ class JobDir:
     @property
     def latest(self) -> Path:
         return self.checkpoints / self.LATEST
+
+    def read_outcome(self) -> dict[str, Any]:
+        """The runner's ``outcome.json``; ``{}`` if it left none (or a torn one)."""
+        try:
+            outcome = json.loads(self.outcome.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(outcome, dict) or not isinstance(outcome.get("state"), str):
+            return {}
+        return outcome
 
 
 # A sweep dir (``sweeps/YYYY/MM/DD/<sweep_id>/``): its events file has a job dir's name

@@ -58,7 +58,7 @@ def end_job(
         if events is not None:
             events.close()
         return on_disk
-    outcome = read_outcome(job_dir) if outcome is None else outcome
+    outcome = job_dir.read_outcome() if outcome is None else outcome
     state = outcome.get("state") or state
     if duration_s is None:
         duration_s = _since(rec.started_at)
@@ -257,12 +257,6 @@ def _last_events(path: Path, n: int = 20) -> set[str]:
         except (ValueError, AttributeError):
             continue
     return names
-
-
-def read_outcome(job_dir: JobDir) -> dict[str, Any]:
-    """The runner's ``outcome.json``; ``{}`` if it left none (or a torn one)."""
-    outcome = _read_json(job_dir.outcome)
-    return outcome if isinstance(outcome.get("state"), str) else {}
 
 
 def exit_reason(rc: int | None) -> str:

@@ -22,7 +22,7 @@ from trn import fsutil
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.jobdir import JobDir
-from trn.lifecycle.end import end_job, killpg, read_outcome
+from trn.lifecycle.end import end_job, killpg
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
 from trn.provenance.code import capture_code
@@ -209,7 +209,7 @@ class Supervisor:
     # -- finalize ---------------------------------------------------------------------------
     def finalize(self, record: JobRecord, rc: int, duration: float) -> dict[str, Any]:
         """End the job as its runner's outcome, its exit status and our stop signal say."""
-        outcome = read_outcome(JobDir(record.job_dir))
+        outcome = JobDir(record.job_dir).read_outcome()
         state = outcome.get("state")
         if state is None:  # the runner died without a word
             if self.stop_signal is not None:

@@ -84,14 +84,8 @@ class WarmRunner:
         if done:
             if self._pidfd is not None:
                 os.close(self._pidfd)
-            self.returncode = 0 if _outcome_state(self.job_dir) == "completed" else 1
-
-
-def _outcome_state(job_dir: Path) -> str | None:
-    try:
-        return json.loads(JobDir(job_dir).outcome.read_text()).get("state")
-    except (OSError, ValueError, AttributeError):
-        return None
+            state = JobDir(self.job_dir).read_outcome().get("state")
+            self.returncode = 0 if state == "completed" else 1
 
 
 def spawn(place: Place, request: dict[str, Any]) -> WarmRunner:
