@@ -12,6 +12,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,14 +63,26 @@ def exits(pid: int, timeout: float) -> bool:
 
 
 def start_run(*overrides: str) -> subprocess.Popen:
-    """``trn run --json OVERRIDES`` started, not waited for."""
-    return subprocess.Popen(
+    """``trn run --json OVERRIDES`` started, not waited for; :func:`finish` waits. Its stderr
+    (a line per event) goes to a file: a pipe nobody reads fills, and the supervisor writing
+    to it would stop keeping the record current."""
+    err = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(
         [sys.executable, "-m", "trn", "run", "--json", *overrides],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=err,
         text=True,
         cwd=ROOT,
     )
+    proc.err_file = err  # type: ignore[attr-defined]
+    return proc
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """What a :func:`start_run` process printed: stdout and stderr."""
+    out, _ = proc.communicate(timeout=timeout)
+    proc.err_file.seek(0)  # type: ignore[attr-defined]
+    return out, proc.err_file.read()  # type: ignore[attr-defined]
 
 
 def children(pid: int) -> list[int]:
@@ -144,7 +157,7 @@ def test_six_concurrent_runs_share_one_warm_parent(trn_home):
     procs = [start_run(*FAST) for _ in range(6)]
     records = []
     for proc in procs:
-        out, err = proc.communicate(timeout=600)
+        out, err = finish(proc, 600)
         assert proc.returncode == 0, err[-2000:]
         records.append(json.loads(out))
     assert [r["state"] for r in records] == ["completed"] * 6
@@ -166,7 +179,7 @@ def test_a_killed_warm_parent_loses_no_job(trn_home):
         time.sleep(0.2)
     assert parent, "no runner was forked"
     os.kill(parent, signal.SIGKILL)
-    out, err = proc.communicate(timeout=300)
+    out, err = finish(proc, 300)
     assert proc.returncode == 0, err[-2000:]
     record = json.loads(out)
     assert record["state"] == "completed" and record["start"] == "warm"
@@ -186,7 +199,7 @@ def test_sigterm_preempts_a_warm_runner_with_a_checkpoint(trn_home):
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    out, err = finish(proc, 120)
     record = json.loads(out)
     assert record["start"] == "warm"
     assert record["state"] == "preempted", record.get("error")
@@ -344,6 +357,50 @@ def test_a_variable_read_at_start_up_gets_a_parent_started_with_it(trn_home, tmp
     flags = [json.loads(line)["hash_randomization"] for line in mark.read_text().splitlines()]
     assert flags == [1, 0]
     assert len(list((trn_home / "warm").glob("*.log"))) == 2  # one parent each
+
+
+POOLS_PROBE = """
+import json, os
+
+import torch
+from threadpoolctl import threadpool_info
+from torch import nn
+
+
+class Probe(nn.Module):
+    '''Appends the sizes of the thread pools of the process that builds it.'''
+
+    def __init__(self, in_features, num_classes):
+        super().__init__()
+        blas = [p["num_threads"] for p in threadpool_info() if p["internal_api"] == "openblas"]
+        with open(os.environ["PROBE_MARK"], "a") as f:
+            omp = int(os.environ["OMP_NUM_THREADS"])
+            f.write(json.dumps({"blas": blas, "torch": torch.get_num_threads(), "omp": omp}))
+            f.write("\\n")
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(in_features, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+def test_a_warm_runner_has_the_thread_pools_of_a_cold_one(trn_home, tmp_path):
+    """The parent imports NumPy's and SciPy's BLAS held to one thread; a job's take the count
+    its ``OMP_NUM_THREADS`` asks for (a CPU each here), as they do in a fresh Python."""
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "__init__.py").write_text(POOLS_PROBE)
+    mark = tmp_path / "pools.jsonl"
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+        "PROBE_MARK": str(mark),
+    }
+    model = ["~model", "+model._target_=probe.Probe", "allow_targets=[probe.]"]
+    warm = completed(run_trn("run", "--json", *FAST, *model, env=env))
+    cold = completed(run_trn("run", "--json", *FAST, *model, env={**env, "TRN_WARM": "0"}))
+    assert (warm["start"], cold["start"]) == ("warm", "cold")
+    pools = [json.loads(line) for line in mark.read_text().splitlines()]
+    assert pools[0] == pools[1], pools
+    assert set(pools[0]["blas"]) == {pools[0]["omp"]} == {pools[0]["torch"]}, pools
 
 
 def test_trn_warm_start_replaces_a_stale_parent(trn_home):

@@ -9,6 +9,7 @@ sets them, because Lightning starts DDP's other ranks from them
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import io
@@ -30,10 +31,11 @@ def run(request: dict[str, Any]) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
     _set_path(request["cwd"], request["env"].get("PYTHONPATH", ""), request["base_path"])
-    _threads(request["env"])
-    _reseed()
     if request.get("cpus"):  # the CPUs a sweep's slot gave the job (a cold runner inherits them)
         os.sched_setaffinity(0, request["cpus"])
+    _threads(request["env"])
+    _blas_threads(request["env"])
+    _reseed()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     spec = importlib.util.find_spec("trn.runner.__main__")
@@ -107,3 +109,40 @@ def _threads(env: dict[str, str]) -> None:
         import torch
 
         torch.set_num_threads(n)
+
+
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # OpenBLAS's order
+# the OpenBLAS builds of NumPy's and SciPy's wheels (and of older ones), by their setter's name
+BLAS_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+
+
+def _blas_threads(env: dict[str, str]) -> None:
+    """NumPy's (and SciPy's) BLAS as a fresh import would size it. The parent imported it held
+    to one thread (a pool started there would not survive the fork); the job gets what its
+    environment asks for, at most a thread per CPU it may run on, as OpenBLAS takes."""
+    cpus = len(os.sched_getaffinity(0))
+    asked = next((int(v) for k in BLAS_ENV if (v := env.get(k, "")).isdigit() and int(v) > 0), 0)
+    n = min(asked or cpus, cpus)
+    for path in _loaded_libraries("openblas"):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        setter = next((getattr(lib, name) for name in BLAS_SETTERS if hasattr(lib, name)), None)
+        if setter is not None:
+            setter(ctypes.c_int(n))
+
+
+def _loaded_libraries(part: str) -> list[str]:
+    """The shared libraries this process has mapped whose file name contains ``part``."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[-1].strip() for line in maps if ".so" in line}
+    except OSError:
+        return []
+    return sorted(p for p in paths if part in os.path.basename(p) and os.path.isabs(p))
