@@ -22,6 +22,7 @@ from trn import fsutil
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.jobdir import JobDir
+from trn.lifecycle.echo import Echo
 from trn.lifecycle.end import end_job, killpg
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
@@ -37,7 +38,8 @@ class Supervisor:
     def __init__(self, plan: Plan, echo: Callable[[dict[str, Any]], None] | None = None):
         self.plan = plan
         self.registry = Registry(plan.home)
-        self.echo = echo or (lambda event: None)
+        # shown off this thread: a console that blocks or breaks never stops the job's upkeep
+        self.echo: Callable[[dict[str, Any]], None] = Echo(echo) if echo else lambda event: None
         self.stop_signal: int | None = None
         self.stop_at: float | None = None
         self.lease: Any = None  # GPU leases (trn.devices.leases), held from spawn to finalize
@@ -100,6 +102,15 @@ class Supervisor:
 
     # -- run --------------------------------------------------------------------------------
     def run(self, record: JobRecord) -> dict[str, Any]:
+        """Start the runner, watch it and end the job; its final record, once every event
+        shown so far reached the console (or :data:`trn.lifecycle.echo.DRAIN_S` passed)."""
+        try:
+            return self._run(record)
+        finally:
+            if isinstance(self.echo, Echo):
+                self.echo.close()
+
+    def _run(self, record: JobRecord) -> dict[str, Any]:
         job_dir = JobDir(record.job_dir)
         # Lease the GPUs right before the runner starts; while they are taken the job stays
         # `submitted` and a `devices_waiting` event says why. finalize() releases them; if this

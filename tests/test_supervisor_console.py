@@ -1,0 +1,117 @@
+"""A console that does not take ``trn run``'s lines never holds up the job: a reader that went
+away (``trn run | head``) or a pipe nobody reads. The job is kept, stopped and ended as ever."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import FAST, ROOT, read_events
+
+from trn.lifecycle.echo import Echo
+from trn.registry.store import Registry
+
+LONG = [*FAST, "trainer.max_epochs=1000", "trainer.limit_train_batches=20"]
+
+
+def only_job(home: Path) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (home / "runs").exists() and (jobs := Registry(home).list(limit=None)):
+            return jobs[0]
+        time.sleep(0.1)
+    raise AssertionError("no job was created")
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def test_the_job_completes_when_the_reader_of_its_output_goes_away(trn_home):
+    """As ``trn run ... 2>&1 | head -3``: the lines after the third have nowhere to go."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trn", "run", *FAST, "trainer.max_epochs=20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    head = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()
+    assert proc.wait(timeout=300) == 0
+    assert b"job_submitted" in head[0]
+    record = Registry.read(Path(only_job(trn_home)["job_dir"]))
+    assert record["state"] == "completed", record.get("error")
+    assert read_events(Path(record["job_dir"]) / "events.jsonl")[-1]["event"] == "job_completed"
+
+
+def test_a_pipe_nobody_reads_neither_stalls_the_record_nor_the_cancel(trn_home):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trn", "run", *LONG, "events.metrics_every_n_steps=1"],
+        stdout=subprocess.PIPE,  # never read while the job runs: it fills after ~400 lines
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        job_dir = Path(only_job(trn_home)["job_dir"])
+        events = job_dir / "events.jsonl"
+        wait_until(lambda: events.read_text().count('"metrics"') > 3000, 120, "3000 steps")
+        # the supervisor keeps the record: it has seen a checkpoint or a heartbeat by now
+        wait_until(lambda: Registry.read(job_dir).get("heartbeat_at"), 60, "a heartbeat recorded")
+        proc.send_signal(signal.SIGINT)
+        record = wait_until(
+            lambda: (r := Registry.read(job_dir))["state"] != "running" and r,
+            60,
+            "the job ended after Ctrl-C, its output still unread",
+        )
+        assert record["state"] == "cancelled", record
+        assert read_events(events)[-1]["event"] == "job_cancelled"
+    finally:
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert b"job_cancelled" in out or b"events not shown" in out
+
+
+def test_echo_drops_what_a_stuck_console_cannot_take_and_says_so():
+    entered, release, shown = threading.Event(), threading.Event(), []
+
+    def stuck(event: dict) -> None:
+        entered.set()
+        release.wait()
+        shown.append(event["event"])
+
+    echo = Echo(stuck, limit=3)
+    echo({"event": "e0"})
+    entered.wait(10)  # the thread is stuck showing the first
+    for n in range(1, 10):  # three wait, six are dropped
+        echo({"event": f"e{n}"})
+    release.set()
+    echo.close()
+    assert shown == ["e0", "warning", "e1", "e2", "e3"]
+    echo({"event": "after"})  # after close: shown inline
+    assert shown[-1] == "after"
+
+
+def test_echo_stops_showing_when_its_console_breaks():
+    calls = []
+
+    def broken(event: dict) -> None:
+        calls.append(event)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    echo = Echo(broken)
+    for n in range(5):
+        echo({"event": f"e{n}"})
+    echo.close()
+    assert len(calls) == 1 and echo.failed
+    assert json.dumps(calls[0]) == '{"event": "e0"}'
