@@ -168,7 +168,7 @@ def test_six_concurrent_runs_share_one_warm_parent(trn_home):
 def test_a_killed_warm_parent_loses_no_job(trn_home):
     """SIGKILL the parent while its runner trains: the runner, in its own session, goes on; the
     supervisor sees it end through a pidfd and ends the job, saying the exit status is unknown."""
-    longer = [*FAST, "trainer.max_epochs=3", "trainer.limit_train_batches=40"]
+    longer = [*FAST, "trainer.max_epochs=150", "trainer.limit_train_batches=40"]  # ~10 s
     proc = start_run(*longer)
     parent = None
     deadline = time.monotonic() + 120
