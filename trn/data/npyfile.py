@@ -74,8 +74,8 @@ def read_header(path: Path) -> Header:
 
 def _parse(text: str, offset: int) -> Header:
     try:
-        # safe: literal_eval builds literals only (as NumPy's own header reader does); no code runs
-        fields: Any = ast.literal_eval(text)
+        # literal_eval builds literals only, as NumPy's own header reader does; no code runs
+        fields: Any = ast.literal_eval(text)  # safe: literals only, never code
     except (SyntaxError, ValueError):
         raise ValueError("the header is not a dict literal") from None
     if not isinstance(fields, dict) or set(fields) != {"descr", "fortran_order", "shape"}:
