@@ -1,3 +1,3 @@
-from trn.cli.main import main
+from trn.cli.main import program
 
-raise SystemExit(main())
+program()

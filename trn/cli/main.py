@@ -1,9 +1,11 @@
-"""Entry point of the ``trn`` console script: ``main(argv=None)`` so tests call it directly."""
+"""Entry point of the ``trn`` program: :func:`program` for the console script and ``python -m
+trn``, :func:`main` (``argv`` in, exit status out) for tests and embedders."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from trn.errors import TrnError
@@ -89,5 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def program() -> None:
+    """Run the command of ``sys.argv`` and exit with its status."""
+    code = main()
+    # The command is over and its status decided. A Ctrl-C from here on (the second of a
+    # cancelled sweep, say) would otherwise land in the interpreter's exit, where Python has put
+    # SIGINT back to its default and the process dies of it: -2 for an exit that was 130 or 0.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    program()
