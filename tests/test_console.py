@@ -55,7 +55,8 @@ def test_trn_run_quiet_prints_only_the_final_line(trn_home, terminal, tmp_path):
 def test_trn_run_m_in_a_terminal_is_one_live_table_then_the_summary(trn_home, terminal, tmp_path):
     import time
 
-    fast = [*FAST[:-3], "trainer.max_epochs=3", "trainer.limit_train_batches=4"]
+    # jobs of a few seconds, so the live table is sampled while they run
+    fast = [*FAST[:-3], "trainer.max_epochs=30", "trainer.limit_train_batches=8"]
     terminal.start(["run", "-m", *fast, "optimizer.lr=0.001,0.1"], cwd=tmp_path)
     live: list[str] = []
     while not terminal.done.exists():

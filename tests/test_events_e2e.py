@@ -40,6 +40,7 @@ def test_single_job_into_every_sink_with_every_line_valid(trn_home, tmp_path, re
     proc = run_trn(
         "run",
         *FAST,
+        "trainer.max_epochs=5",  # long enough for heartbeats 0.1 s apart on any machine
         "trainer.limit_train_batches=12",
         "events.metrics_every_n_steps=1",
         "events.heartbeat_s=0.1",
