@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,31 @@ def cli(capsys):
     return call
 
 
+# The longest a test waits for something a busy machine is slow to do: a process to start or
+# exit, a job to reach a state, a line to appear. A ceiling, never a duration: every wait polls its
+# condition and returns the moment it holds, so an idle machine never waits it out. CI's 2 cores
+# may be shared with other work (a loaded run took 3-4x an idle one); TRN_TEST_PATIENCE scales it.
+PATIENCE = 300.0 * float(os.environ.get("TRN_TEST_PATIENCE", "1"))
+
+
+def wait_until(predicate, what: str, timeout: float = PATIENCE, every: float = 0.05):
+    """``predicate()``'s first truthy value, polled every ``every`` seconds; AssertionError naming
+    ``what`` if none comes within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        time.sleep(every)
+
+
 def run_trn(
-    *argv: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
+    *argv: str,
+    env: dict[str, str] | None = None,
+    timeout: float = PATIENCE,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``python -m trn ARGV`` as a real process (what a user's shell does)."""
     return subprocess.run(
@@ -77,6 +101,14 @@ def expected_start() -> str:
 
 def read_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def assert_series_close(got, want, rel: float = 1e-6, what: str = "") -> None:
+    """``got`` and ``want`` are sequences of ``(step, value)``: the same steps, in the same order,
+    and values equal to ``rel``. pytest.approx takes no nested sequences (pytest 9.2 raises)."""
+    assert [s for s, _ in got] == [s for s, _ in want], what
+    for (step, value), (_, expected) in zip(got, want):
+        assert value == pytest.approx(expected, rel=rel), f"{what} at step {step}"
 
 
 # Settings that shrink the real composed config to a seconds-long CPU run.
@@ -108,7 +140,6 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         import shutil
-        import time
 
         import redis
 
@@ -135,21 +166,23 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.time() + 10
-        while time.time() < deadline:
+
+        def up() -> bool:
             try:
-                redis.Redis.from_url(self.url).ping()
-                return self
+                return bool(redis.Redis.from_url(self.url).ping())
             except redis.AuthenticationError:
-                return self  # up, and asking for a password
+                return True  # up, and asking for a password
             except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+                assert self.proc.poll() is None, f"redis-server exited {self.proc.returncode}"
+                return False
+
+        wait_until(up, f"redis-server answering on port {self.port}")
+        return self
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()  # SIGTERM: redis flushes its AOF and exits
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=PATIENCE)
 
     def client(self):
         import redis

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAST, read_events, run_trn
+from conftest import FAST, assert_series_close, read_events, run_trn
 
 pytestmark = pytest.mark.slow
 
@@ -30,13 +30,12 @@ def test_csv_and_tensorboard_get_the_epoch_metrics_trn_emits(trn_home):
 
     with open(job_dir / "metrics.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r.get("val/acc")]
-    assert [(int(r["step"]), float(r["val/acc"])) for r in rows] == pytest.approx(want)
+    assert_series_close([(int(r["step"]), float(r["val/acc"])) for r in rows], want, what="csv")
 
     acc = EventAccumulator(str(job_dir / "tensorboard"))
     acc.Reload()
     scalars = [(s.step, s.value) for s in acc.Scalars("val/acc")]
-    assert [s for s, _ in scalars] == [s for s, _ in want]
-    assert [v for _, v in scalars] == pytest.approx([v for _, v in want], rel=1e-6)
+    assert_series_close(scalars, want, what="tensorboard")
 
     hparams = (job_dir / "hparams.yaml").read_text()
     assert f"trn.job_id: {record['job_id']}" in hparams and "optimizer.lr:" in hparams
