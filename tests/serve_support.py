@@ -7,13 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, free_port
+from conftest import PATIENCE, ROOT, free_port, wait_until
 
 TOKEN = "test-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
@@ -47,29 +46,30 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"trn serve exited: {self.proc.stdout.read()}")  # type: ignore[union-attr]
             try:
-                httpx.get(self.url + "/api/v1/health", timeout=1)
-                return self
+                return httpx.get(self.url + "/api/v1/health", timeout=PATIENCE).is_success
             except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("trn serve did not answer within 30 s")
+                return False
+
+        wait_until(answers, f"trn serve answering on {self.url}")
+        return self
 
     def stop(self) -> str:
         out = ""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                out = self.proc.communicate(timeout=15)[0]
+                out = self.proc.communicate(timeout=PATIENCE)[0]
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 out = self.proc.communicate()[0]
         return out
 
-    def client(self, token: str | None = TOKEN, timeout: float = 60) -> httpx.Client:
+    def client(self, token: str | None = TOKEN, timeout: float = PATIENCE) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
 
@@ -97,16 +97,18 @@ def sse(reply: httpx.Response) -> Iterator[tuple[str | None, dict]]:
             event_id, data = None, []
 
 
-def wait_state(http: httpx.Client, job_id: str, states: set[str], timeout: float = 240) -> dict:
+def wait_state(
+    http: httpx.Client, job_id: str, states: set[str], timeout: float = PATIENCE
+) -> dict:
     """The job's record once it is in one of ``states``; an ended job's once its terminal event
     is written too (the record is written a moment before it), so callers may read events."""
     from trn.lifecycle.end import settled
     from trn.registry.record import LIVE
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def reached() -> dict | None:
         record = http.get(f"/jobs/{job_id}").json()
         if record["state"] in states and (record["state"] in LIVE or settled(record)):
             return record
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} not in {states} after {timeout}s: {record['state']}")
+        return None
+
+    return wait_until(reached, f"job {job_id} in {sorted(states)}", timeout, every=0.3)

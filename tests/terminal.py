@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE
 
 
 class Terminal:
@@ -41,7 +42,7 @@ class Terminal:
         text = self.tmux("capture-pane", "-p", "-t", "t", *(["-S", "-1000"] if history else []))
         return text.rstrip("\n").split("\n")
 
-    def wait(self, timeout: float = 300) -> int:
+    def wait(self, timeout: float = PATIENCE) -> int:
         deadline = time.monotonic() + timeout
         while not self.done.exists():
             if time.monotonic() > deadline:

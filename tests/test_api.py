@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FAST, ROOT
+from conftest import FAST, PATIENCE, ROOT
 
 import trn
 
@@ -73,7 +73,7 @@ def test_submit_follow_events_and_cancel_without_importing_torch(trn_home):
         "        job.cancel()\n"
         "        seen.append('cancel')\n"
         "try:\n"
-        "    job.wait(timeout=60)\n"
+        f"    job.wait(timeout={PATIENCE})\n"
         "    failed = None\n"
         "except trn.JobFailed as err:\n"
         "    failed = err.state\n"

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import read_events, run_trn
+from conftest import PATIENCE, read_events, run_trn, wait_until
 from test_faults_support import ARGS, Job
 
 from trn.registry.record import JobRecord
@@ -98,21 +97,24 @@ def test_cancel_a_detached_sweep_cancels_its_jobs(trn_home):
     assert proc.returncode == 0, proc.stderr
     sweep = json.loads(proc.stdout)
     sweep_dir = Path(sweep["sweep_dir"])
-    deadline = time.monotonic() + 120
-    while not any(
-        '"event":"metrics"' in p.read_text() for p in trn_home.glob("runs/*/*/*/*/events.jsonl")
-    ):  # the first job trains
-        assert time.monotonic() < deadline, (sweep_dir / "sweep.log").read_text()
-        time.sleep(0.2)
+    wait_until(
+        lambda: any(
+            '"event":"metrics"' in p.read_text() for p in trn_home.glob("runs/*/*/*/*/events.jsonl")
+        ),
+        "the sweep's first job training",
+    )
     state = json.loads((sweep_dir / "sweep.json").read_text())
     assert state["pid"] == sweep["pid"] and state["host"]
 
     first = run_trn("cancel", sweep["sweep_id"], "--no-wait")
     assert first.returncode == 0 and first.stdout.strip().endswith("cancel requested")
     proc = run_trn("cancel", sweep["sweep_id"], "--json")  # waits; does not signal again
-    assert proc.returncode == 0, proc.stderr
-    end = json.loads(proc.stdout)
-    assert end["event"] == "sweep_completed" and end["state"] == "cancelled"
+    if proc.returncode == 1:  # the sweep ended while this command started (a busy machine)
+        assert "already ended (cancelled)" in proc.stderr, proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr
+        end = json.loads(proc.stdout)
+        assert end["event"] == "sweep_completed" and end["state"] == "cancelled"
     assert json.loads((sweep_dir / "summary.json").read_text())["state"] == "cancelled"
     records = Registry(trn_home).list(sweep_id=sweep["sweep_id"], limit=None)
     assert records and {r["state"] for r in records} == {"cancelled"}  # 1 slot: 1 had started
@@ -170,9 +172,9 @@ def test_cancel_a_sweep_whose_process_dies_of_the_signal(trn_home):
         events.emit("sweep_started", sweep_dir=str(sweep_dir), overrides=[], jobs=1,
                     sweeper="basic", objective={"metric": "val/acc", "mode": "max"})  # fmt: skip
         events.close()
-        proc = run_trn("cancel", sweep_id, "--timeout", "30")
+        proc = run_trn("cancel", sweep_id, "--timeout", str(PATIENCE))
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == f"sweep {sweep_id} cancelled (no jobs)"
-        assert victim.wait(5) == -2  # it got the SIGINT
+        assert victim.wait(PATIENCE) == -2  # it got the SIGINT
     finally:
         victim.kill()

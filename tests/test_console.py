@@ -179,7 +179,7 @@ def test_trn_logs_follow_in_a_terminal_draws_the_run_view(trn_home, terminal, tm
         writer.emit(event["event"], **fields)
     writer.close()
     terminal.start(["logs", "-f", job_id], cwd=tmp_path)
-    assert terminal.wait(60) == 0
+    assert terminal.wait() == 0
     lines = [ln for ln in terminal.screen(history=True) if ln.strip()]
     assert all(len(ln) <= 100 for ln in lines)
     rows = [ln for ln in lines if re.match(r"^\s+\d+\s+\d+\s", ln)]

@@ -14,7 +14,7 @@ from trn.events.schema import validate_event
 
 @pytest.mark.slow
 def test_two_process_ddp_on_cpu(trn_home):
-    proc = run_trn("run", *FAST, "devices.processes=2", "--json", timeout=240)
+    proc = run_trn("run", *FAST, "devices.processes=2", "--json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads(proc.stdout)
     assert record["state"] == "completed" and record["devices"] == ["cpu", "cpu"]

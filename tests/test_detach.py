@@ -7,41 +7,31 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, read_events, run_trn
+from conftest import FAST, read_events, run_trn, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def wait_for(job: str, states: set[str], timeout: float = 120, **env: str) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_for(job: str, states: set[str], **env: str) -> dict:
+    def status() -> dict | None:
         record = json.loads(run_trn("status", job, "--json", env=env).stdout)
-        if record["state"] in states or time.monotonic() > deadline:
-            return record
-        time.sleep(0.5)
+        return record if record["state"] in states else None
 
-
-def idle_bound(seconds: float) -> float:
-    """``seconds`` on an idle machine; more when other work keeps every core busy."""
-    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
-    return seconds * 2.5 if busy else seconds
+    return wait_until(status, f"job {job} in {sorted(states)}", every=0.5)
 
 
 def test_detach_returns_at_once_and_the_job_completes(trn_home, tmp_path):
     log_dir, event_log = tmp_path / "logs", tmp_path / "events" / "training.jsonl"
-    started = time.monotonic()
     proc = run_trn(
         "run", "--detach", "--json", "--log-dir", str(log_dir), "--event-log", str(event_log), *FAST
     )
-    elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout)
-    assert elapsed < idle_bound(2.0), f"the parent took {elapsed:.1f}s"
-    assert record["state"] == "submitted"
+    assert record["state"] == "submitted"  # it returned before the job started (how soon:
+    # benchmarks/startup.py)
     assert Path(f"/proc/{record['pid']}").exists()  # the supervisor, alive after the parent left
     assert Path(record["job_dir"]).is_relative_to(log_dir)  # --log-dir is TRN_HOME
     assert os.getsid(record["pid"]) != os.getsid(0)  # its own session: the terminal may close
@@ -70,8 +60,7 @@ def test_a_detached_job_whose_supervisor_dies_is_lost(trn_home):
     assert record["state"] == "running", record
     os.kill(record["pid"], signal.SIGKILL)
     os.killpg(record["runner_pid"], signal.SIGKILL)
-    time.sleep(0.5)
-    assert json.loads(run_trn("status", job, "--json").stdout)["state"] == "lost"
+    wait_for(job, {"lost"})
     listed = json.loads(run_trn("list", "--state", "lost", "--json").stdout)
     assert [r["job_id"] for r in listed] == [job]
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE
 
 from trn.devices.fake import machine, snapshot
 from trn.devices.leases import LeaseStore
@@ -46,7 +47,7 @@ def test_concurrent_requesters_never_share_a_gpu(tmp_path):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(60)
+        p.join(PATIENCE)
         assert p.exitcode == 0
     holds = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(holds) == 15 and len({h["pid"] for h in holds}) == 5
@@ -139,12 +140,12 @@ def test_waits_while_taken_and_says_why_once_per_reason(tmp_path):
 def test_no_wait_fails_at_once(tmp_path):
     spec = machine(1)
     spec["gpus"][0]["processes"] = [{"pid": 77, "name": "jupyter"}]
-    start = time.monotonic()
+    # raising at all is the point: a request that waited would never return, the GPU stays busy
     with pytest.raises(DevicesUnavailable, match=r"cuda:0 busy \(pid 77 jupyter\)") as err:
         acquire(
             DeviceRequest(kind="gpu", wait=False), tmp_path, "j", snapshot=lambda: snapshot(spec)
         )
-    assert time.monotonic() - start < 2 and err.value.outcome()["state"] == "failed"
+    assert err.value.outcome()["state"] == "failed"
 
 
 def test_ctrl_c_while_waiting_cancels(tmp_path, monkeypatch):

@@ -14,8 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import FAST, ROOT, read_events, run_trn
-from test_faults_support import wait_for
+from conftest import FAST, PATIENCE, ROOT, read_events, run_trn, wait_until
 
 from trn.events.schema import validate_file
 from trn.jobdir import JobDir
@@ -127,7 +126,7 @@ def test_the_reaper_stops_a_live_runner_with_a_checkpoint_not_a_kill(trn_home, t
 
     reap(submitted, -signal.SIGKILL, cancelled=False)
 
-    assert runner.wait(timeout=5) == 0  # it exited on its own, after saving
+    assert runner.wait(timeout=PATIENCE) == 0  # it exited on its own, after saving
     final = Registry.read(job_dir.path)
     assert final["state"] == "preempted" and final["checkpoint"] == "ckpt.meta.json"
     assert final["error"] == "received SIGTERM" and final["metrics"] == {"loss": 0.5}
@@ -224,17 +223,16 @@ def test_a_sweep_job_whose_supervisor_is_sigkilled_is_ended_in_redis_and_the_man
         env={**os.environ, "TRN_HOME": str(trn_home)},
     )  # fmt: skip
     try:
-        record = wait_for(
+        record = wait_until(
             lambda: (
                 (r := _running_record(trn_home))
                 and '"event":"metrics"' in JobDir(r["job_dir"]).events.read_text()
                 and r
             ),
-            180,
             "the job to train",
         )
         os.kill(record["pid"], signal.SIGKILL)  # its supervisor, and only it
-        out, err = proc.communicate(timeout=180)
+        out, err = proc.communicate(timeout=PATIENCE)
     finally:
         proc.kill()
     final = Registry.read(Path(record["job_dir"]))
@@ -253,14 +251,14 @@ def test_a_detached_sweep_job_killed_after_its_runner_completed_is_completed(trn
     proc = run_trn("run", "-m", "--detach", "--json", *FAST, "trainer.max_epochs=2", "seed=1")
     assert proc.returncode == 0, proc.stderr
     sweep = json.loads(proc.stdout)
-    record = wait_for(lambda: _running_record(trn_home), 180, "the job to start")
+    record = wait_until(lambda: _running_record(trn_home), "the job to start")
     os.kill(record["pid"], signal.SIGSTOP)  # the supervisor freezes; its runner trains on
     outcome = JobDir(record["job_dir"]).outcome
-    wait_for(outcome.exists, 180, "the runner to finish")
+    wait_until(outcome.exists, "the runner to finish")
     assert json.loads(outcome.read_text())["state"] == "completed"
     os.kill(record["pid"], signal.SIGKILL)
     summary_file = Path(sweep["sweep_dir"]) / "summary.json"
-    wait_for(summary_file.exists, 180, "the sweep to end")
+    wait_until(summary_file.exists, "the sweep to end")
     final = Registry.read(Path(record["job_dir"]))
     assert final["state"] == "completed" and final["checkpoint"], final
     assert json.loads(summary_file.read_text())["counts"] == {"completed": 1}

@@ -6,6 +6,8 @@ import io
 import json
 import time
 
+from conftest import wait_until
+
 from trn.cli.progress import JsonLines, PlainLines, make_echo
 from trn.events.heartbeat import Heartbeat, stale_after
 from trn.events.writer import EventWriter
@@ -16,7 +18,8 @@ from trn.registry.store import Registry
 def test_heartbeat_thread_beats_until_stopped(tmp_path):
     w = EventWriter(tmp_path, "j1", source="runner")
     beat = Heartbeat(w.emit, 0.05, lambda: {"step": 3, "epoch": 0}).start()
-    time.sleep(0.4)
+    events_file = tmp_path / "events.jsonl"
+    wait_until(lambda: events_file.exists() and events_file.read_text().count("\n") >= 3, "3 beats")
     beat.stop()
     n = len((tmp_path / "events.jsonl").read_text().splitlines())
     time.sleep(0.2)

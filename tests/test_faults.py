@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_faults_support import ARGS, Job, wait_for
+from conftest import wait_until
+from test_faults_support import ARGS, Job
 
 from trn.checkpoints.load import load_checkpoint
 from trn.checkpoints.meta import verify
@@ -60,7 +61,7 @@ def test_non_finite_weights_are_never_checkpointed():
 def test_disk_full_fails_clearly_and_keeps_the_old_checkpoint(trn_home):
     job = Job(trn_home, "run", *LONG)
     checkpoints = job.dir / "checkpoints"
-    wait_for(lambda: (checkpoints / "latest.json").exists() or job.exited(), 120, "a checkpoint")
+    wait_until(lambda: (checkpoints / "latest.json").exists() or job.exited(), "a checkpoint")
     size = max(p.stat().st_size for p in checkpoints.glob("*.ckpt"))
     # The runner may write no file past size/2 bytes: the next checkpoint cannot fit, as on a
     # full disk (RLIMIT_FSIZE gives EFBIG where a full disk gives ENOSPC; both are OSErrors).
@@ -75,7 +76,7 @@ def test_disk_full_fails_clearly_and_keeps_the_old_checkpoint(trn_home):
 def test_read_only_checkpoint_dir_fails_clearly_and_keeps_the_old_checkpoint(trn_home):
     job = Job(trn_home, "run", *LONG)
     checkpoints = job.dir / "checkpoints"
-    wait_for(lambda: (checkpoints / "latest.json").exists() or job.exited(), 120, "a checkpoint")
+    wait_until(lambda: (checkpoints / "latest.json").exists() or job.exited(), "a checkpoint")
     # chmod does not stop root; the immutable attribute does (ext4, xfs, btrfs). Set it between
     # two saves: a temp file being written as it is set could not be removed afterwards.
     for _ in range(100):

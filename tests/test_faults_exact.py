@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import expected_start
+from conftest import expected_start, wait_until
 from test_faults_support import (
     ARGS,
     STEPS,
@@ -26,7 +26,6 @@ from test_faults_support import (
     effective_state,
     final_state,
     tmp_ckpt,
-    wait_for,
 )
 
 from trn.checkpoints.meta import find_latest, verify
@@ -125,7 +124,7 @@ def test_sigterm_then_resume_is_bitwise_exact(home, reference):
     job.wait_step(rng.randint(3, 13))
     os.kill(job.proc.pid, signal.SIGTERM)
     # a second signal, straight to the runner, while it saves: ignored, nothing torn
-    wait_for(lambda: tmp_ckpt(job.dir) or job.exited(), 60, "the stop save", every=0.0005)
+    wait_until(lambda: tmp_ckpt(job.dir) or job.exited(), "the stop save", every=0.0005)
     try:
         os.killpg(job.record()["runner_pid"], signal.SIGTERM)
     except ProcessLookupError:

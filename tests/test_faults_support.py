@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from conftest import PATIENCE, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ class Job:
     @property
     def dir(self) -> Path:
         if self._dir is None:
-            wait_for(lambda: set(runs(self.home)) - self.before or self.exited(), 120, "job dir")
+            wait_until(lambda: set(runs(self.home)) - self.before or self.exited(), "job dir")
             new = set(runs(self.home)) - self.before
             assert new, self.finish_text()
             self._dir = new.pop()
@@ -74,9 +74,9 @@ class Job:
     def record(self) -> dict[str, Any]:
         return json.loads((self.dir / "job.json").read_text())
 
-    def wait_step(self, step: int, timeout: float = 120) -> None:
+    def wait_step(self, step: int) -> None:
         """Until the runner has reported finishing optimizer step ``step``."""
-        wait_for(lambda: self.step() >= step or self.exited(), timeout, f"step {step}")
+        wait_until(lambda: self.step() >= step or self.exited(), f"step {step}")
         assert not self.exited(), f"finished before step {step}: {self.finish_text()}"
 
     def step(self) -> int:
@@ -93,13 +93,13 @@ class Job:
         lands. So stop first, then look again; if the rename won the race, let the runner go on
         and catch its next save (``retry``). Returns whether it is frozen inside a write; False
         when the job ended first (or, without ``retry``, when the one chance was missed)."""
-        runner = wait_for(lambda: self.runner_pid() or self.exited(), 120, "the runner")
+        runner = wait_until(lambda: self.runner_pid() or self.exited(), "the runner")
         while True:
-            wait_for(lambda: self._tmp(pattern) or self.exited(), 120, pattern, every=0.0005)
+            wait_until(lambda: self._tmp(pattern) or self.exited(), pattern, every=0.0005)
             if self.exited():
                 return False
             os.killpg(runner, signal.SIGSTOP)
-            wait_for(lambda: stopped(runner), 10, "the runner to stop", every=0.0005)
+            wait_until(lambda: stopped(runner), "the runner to stop", every=0.0005)
             if self._tmp(pattern):
                 return True
             if not retry:
@@ -124,9 +124,9 @@ class Job:
                 os.killpg(runner, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self.proc.wait(30)
+        self.proc.wait(PATIENCE)
 
-    def finish(self, timeout: float = 300) -> dict[str, Any]:
+    def finish(self, timeout: float = PATIENCE) -> dict[str, Any]:
         out, err = self.proc.communicate(timeout=timeout)
         assert out.strip(), f"no record on stdout (rc {self.proc.returncode}): {err[-3000:]}"
         return json.loads(out)
@@ -140,16 +140,6 @@ class Job:
 
 def runs(home: Path) -> list[Path]:
     return sorted((home / "runs").glob("*/*/*/*"))
-
-
-def wait_for(predicate: Any, timeout: float, what: str, every: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def stopped(pid: int) -> bool:

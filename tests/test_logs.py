@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
-from conftest import ROOT
+from conftest import PATIENCE, ROOT, wait_until
 
 from trn.events.writer import EventWriter
 from trn.registry.record import JobRecord
@@ -67,14 +68,14 @@ def test_logs_follow_stops_when_the_job_ends(trn_home):
         text=True,
         cwd=ROOT,
     )
-    time.sleep(1.0)
-    assert proc.poll() is None  # still following a running job
+    wait_until(lambda: "step 1" in proc.stdout.readline(), "the follower's lines of step 1")
+    assert proc.poll() is None  # it showed what was there, and goes on following a running job
     w = EventWriter(job_dir, job_id, source="cli")
     w.emit("metrics", phase="train", step=7, epoch=0, metrics={"train/loss": 0.5})
     w.emit("job_completed", metrics={}, duration_s=2.0)
     registry = Registry(trn_home)
     registry.write({**registry.read(job_dir), "state": "completed"})
-    out, _ = proc.communicate(timeout=20)
+    out, _ = proc.communicate(timeout=PATIENCE)
     assert proc.returncode == 0
     assert "step 7" in out and out.splitlines()[-1].split()[1] == "job_completed"
 
@@ -104,23 +105,31 @@ def test_events_rejects_an_unknown_type_naming_the_choices(trn_home, cli):
 
 
 def test_events_follow_prints_new_matching_events_until_interrupted(trn_home):
-    make_job(trn_home)
+    make_job(trn_home)  # before the follower: `-n 0` shows none of its events
     proc = subprocess.Popen(
         [sys.executable, "-m", "trn", "events", "-f", "-n", "0", "--event", "warning"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
-    time.sleep(1.0)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     job_id, job_dir = make_job(trn_home, state="running", n_steps=1)
-    EventWriter(job_dir, job_id, source="cli", global_path=trn_home / "events.jsonl").emit(
-        "warning", message="disk almost full"
-    )
-    deadline = time.time() + 10
-    line = proc.stdout.readline()
-    assert time.time() < deadline and "disk almost full" in line and line.startswith(job_id)
+    writer = EventWriter(job_dir, job_id, source="cli", global_path=trn_home / "events.jsonl")
+
+    def shown() -> str | None:
+        # a warning written before the follower reached the end of the stream is (rightly) not
+        # new to it: write one more each time until one shows
+        writer.emit("warning", message="disk almost full")
+        try:
+            return lines.get(timeout=0.5)
+        except queue.Empty:
+            return None
+
+    line = wait_until(shown, "a new warning shown by `trn events -f`")
+    assert "disk almost full" in line and line.startswith(job_id)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=10) == 0
+    assert proc.wait(timeout=PATIENCE) == 0
 
 
 @pytest.mark.parametrize("verb", [["logs", "JOB"], ["events", "--json"]])

@@ -115,13 +115,15 @@ def test_a_failing_webhook_is_a_warning_and_the_job_stays_completed(trn_home, ho
 
 
 def test_a_hanging_webhook_costs_at_most_the_timeout(hook):
-    server = hook(delay_s=30)
+    server = hook(delay_s=300)
     event = {"event": "job_failed", "job_id": "x"}
     started = time.monotonic()
     problem = notify.send(
-        {"webhook": server.url + "?token=sekrit", "timeout_s": 1.5, "retries": 3}, event
+        {"webhook": server.url + "?token=sekrit", "timeout_s": 5, "retries": 3}, event
     )
-    assert time.monotonic() - started < 1.5 + 1.0  # the timeout, and a little scheduling
+    # one timeout, not one per retry (>= 10 s) nor the server's delay: a hung endpoint is not
+    # retried; the 5 s of slack are a busy machine's scheduling
+    assert time.monotonic() - started < 5 + 5
     assert problem and f"notify webhook {server.url} failed" in problem and "sekrit" not in problem
     assert server.posts  # it was tried
 
@@ -129,10 +131,10 @@ def test_a_hanging_webhook_costs_at_most_the_timeout(hook):
 def test_a_hanging_command_is_killed_at_the_timeout(tmp_path):
     started = time.monotonic()
     problem = notify.send(
-        {"command": f"{sys.executable} -c 'import time; time.sleep(30)'", "timeout_s": 1},
+        {"command": f"{sys.executable} -c 'import time; time.sleep(600)'", "timeout_s": 1},
         {"event": "job_completed"},
     )
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 300  # killed, not waited for
     assert problem and "killed" in problem
 
 

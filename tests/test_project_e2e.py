@@ -5,12 +5,11 @@ that builds the project's model imported it from the project root."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FAST, run_trn
+from conftest import FAST, run_trn, wait_until
 from project_files import LR, PACKAGE, make_project
 
 from trn.config.project import ENV
@@ -95,12 +94,15 @@ def test_a_detached_job_from_elsewhere(project, trn_home, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     job_id = json.loads(proc.stdout)["job_id"]
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        record = json.loads(run_trn("status", job_id, "--json", cwd=elsewhere).stdout)
-        if record["state"] not in ("submitted", "running"):
-            break
-        time.sleep(1)
+    record = wait_until(
+        lambda: (
+            (r := json.loads(run_trn("status", job_id, "--json", cwd=elsewhere).stdout))["state"]
+            not in ("submitted", "running")
+            and r
+        ),
+        f"job {job_id} ended",
+        every=0.5,
+    )
     assert record["state"] == "completed", record.get("error")
     assert len(marks(mark)) == 1
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import PATIENCE
 from serve_support import (
     LONG,
     TOKEN,
@@ -45,7 +46,7 @@ def test_sign_in_watch_a_job_train_and_cancel_it(browser, server, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    def wait(cond, timeout=120):  # the page redraws its table and badges: retry stale reads
+    def wait(cond, timeout=PATIENCE):  # the page redraws its table and badges: retry stale reads
         ignored = (NoSuchElementException, StaleElementReferenceException)
         return WebDriverWait(browser, timeout, 0.2, ignored_exceptions=ignored).until(cond)
 

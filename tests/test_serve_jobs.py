@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import httpx
 import pytest
-from conftest import FAST, read_events, run_trn
+from conftest import FAST, PATIENCE, read_events, run_trn, wait_until
 from serve_support import (
     LONG,
     TOKEN,
@@ -83,7 +82,7 @@ def test_cancel_and_resume_through_trn_client(server, trn_home):
         if event["event"] == "metrics":
             break
     job.cancel()
-    assert job.wait(120, check=False)["state"] == "cancelled"
+    assert job.wait(PATIENCE, check=False)["state"] == "cancelled"
     with pytest.raises(trn.JobFailed, match="cancelled"):
         job.wait(1)
     job.cancel()  # a no-op once it ended, as trn.Job.cancel
@@ -92,7 +91,7 @@ def test_cancel_and_resume_through_trn_client(server, trn_home):
     assert getattr(err.value, "status", None) == 409
 
     again = client.resume(job.job_id, ["trainer.max_epochs=1"])
-    record = again.wait(240, check=False)
+    record = again.wait(PATIENCE, check=False)
     assert record["parent_job_id"] == job.job_id and record["attempt"] == 2
     assert {r["job_id"] for r in client.jobs()} == {job.job_id, again.job_id}
     assert client.get(job.job_id[:15]).job_id == job.job_id
@@ -130,13 +129,9 @@ def test_global_stream_resumes_after_last_event_id_and_frees_its_resources(serve
 
     # a follower that goes away: its stream ends on the server
     with http.stream("GET", "/events") as stream:
-        time.sleep(0.5)
-        assert http.get("/health").json()["streams"] == 1
+        wait_until(lambda: http.get("/health").json()["streams"] == 1, "the stream counted")
         stream.close()
-    deadline = time.monotonic() + 10
-    while http.get("/health").json()["streams"] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert http.get("/health").json()["streams"] == 0
+    wait_until(lambda: http.get("/health").json()["streams"] == 0, "the closed stream ended")
 
     live: list[dict] = []  # new events reach a follower that started before them
 
@@ -144,7 +139,7 @@ def test_global_stream_resumes_after_last_event_id_and_frees_its_resources(serve
         with httpx.Client(
             base_url=server.url + "/api/v1",
             headers={"Authorization": f"Bearer {TOKEN}"},
-            timeout=120,
+            timeout=PATIENCE,
         ) as c:
             with c.stream("GET", "/events", params={"event": "job_completed"}) as stream:
                 for _, event in sse(stream):
@@ -153,9 +148,9 @@ def test_global_stream_resumes_after_last_event_id_and_frees_its_resources(serve
 
     follower = threading.Thread(target=follow)
     follower.start()
-    time.sleep(0.5)
+    wait_until(lambda: http.get("/health").json()["streams"] == 1, "the follower subscribed")
     second = http.post("/jobs", json={"overrides": FAST}).json()
-    follower.join(240)
+    follower.join(PATIENCE)
     assert [e["job_id"] for e in live] == [second["job_id"]]
 
 
@@ -167,10 +162,11 @@ def test_a_sweep_over_http_reports_its_jobs_best_first(server):
     assert reply.status_code == 202, reply.text
     sweep = reply.json()
     assert sweep["jobs"] == 2 and reply.headers["location"] == f"/api/v1/sweeps/{sweep['sweep_id']}"
-    deadline = time.monotonic() + 300
-    while (summary := http.get(f"/sweeps/{sweep['sweep_id']}").json())["state"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    summary = wait_until(
+        lambda: (s := http.get(f"/sweeps/{sweep['sweep_id']}").json())["state"] != "running" and s,
+        "the sweep's end",
+        every=0.5,
+    )
     assert summary["state"] == "completed" and summary["varied"] == ["optimizer.lr"]
     assert len(summary["jobs"]) == 2 and summary["best"]["job_id"] == summary["jobs"][0]["job_id"]
     listed = http.get("/jobs", params={"sweep": sweep["sweep_id"]}).json()["jobs"]

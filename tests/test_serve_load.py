@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import FAST, run_trn
+from conftest import FAST, run_trn, wait_until
 from serve_support import (
     TOKEN,
     fixture_server,  # noqa: F401  (the `server` fixture)
@@ -52,10 +51,7 @@ def test_fifty_followers_of_a_running_job_each_get_every_event_in_order(server):
     assert [seq for _, seq, _ in first] == list(range(len(first)))  # no gaps, in order
     assert all(event_id == seq for event_id, seq, _ in first)
     assert all(s == first for s in streams)  # every follower saw exactly the same
-    deadline = time.monotonic() + 10
-    while http.get("/health").json()["streams"] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert http.get("/health").json()["streams"] == 0
+    wait_until(lambda: http.get("/health").json()["streams"] == 0, "every stream ended")
 
 
 def test_twenty_submits_at_once_make_exactly_twenty_jobs(server, trn_home):
@@ -81,4 +77,4 @@ def test_twenty_submits_at_once_make_exactly_twenty_jobs(server, trn_home):
         for job_id in ids:
             http.post(f"/jobs/{job_id}/cancel")
         for job_id in ids:
-            wait_state(http, job_id, ENDED, timeout=300)
+            wait_state(http, job_id, ENDED)

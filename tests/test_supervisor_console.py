@@ -8,33 +8,23 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-from conftest import FAST, ROOT, read_events
+from conftest import FAST, PATIENCE, ROOT, read_events, wait_until
 
 from trn.lifecycle.echo import Echo
+from trn.lifecycle.end import settled
 from trn.registry.store import Registry
 
 LONG = [*FAST, "trainer.max_epochs=1000", "trainer.limit_train_batches=20"]
 
 
 def only_job(home: Path) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if (home / "runs").exists() and (jobs := Registry(home).list(limit=None)):
-            return jobs[0]
-        time.sleep(0.1)
-    raise AssertionError("no job was created")
+    def created() -> dict | None:
+        jobs = (home / "runs").exists() and Registry(home).list(limit=None)
+        return jobs[0] if jobs else None
 
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    return wait_until(created, "a job created")
 
 
 def test_the_job_completes_when_the_reader_of_its_output_goes_away(trn_home):
@@ -48,7 +38,7 @@ def test_the_job_completes_when_the_reader_of_its_output_goes_away(trn_home):
     assert proc.stdout is not None
     head = [proc.stdout.readline() for _ in range(3)]
     proc.stdout.close()
-    assert proc.wait(timeout=300) == 0
+    assert proc.wait(timeout=PATIENCE) == 0
     assert b"job_submitted" in head[0]
     record = Registry.read(Path(only_job(trn_home)["job_dir"]))
     assert record["state"] == "completed", record.get("error")
@@ -65,19 +55,18 @@ def test_a_pipe_nobody_reads_neither_stalls_the_record_nor_the_cancel(trn_home):
     try:
         job_dir = Path(only_job(trn_home)["job_dir"])
         events = job_dir / "events.jsonl"
-        wait_until(lambda: events.read_text().count('"metrics"') > 3000, 120, "3000 steps")
+        wait_until(lambda: events.read_text().count('"metrics"') > 3000, "3000 steps")
         # the supervisor keeps the record: it has seen a checkpoint or a heartbeat by now
-        wait_until(lambda: Registry.read(job_dir).get("heartbeat_at"), 60, "a heartbeat recorded")
+        wait_until(lambda: Registry.read(job_dir).get("heartbeat_at"), "a heartbeat recorded")
         proc.send_signal(signal.SIGINT)
-        record = wait_until(
-            lambda: (r := Registry.read(job_dir))["state"] != "running" and r,
-            60,
+        record = wait_until(  # the record, and then its terminal event: the job has settled
+            lambda: (r := Registry.read(job_dir))["state"] != "running" and settled(r) and r,
             "the job ended after Ctrl-C, its output still unread",
         )
         assert record["state"] == "cancelled", record
         assert read_events(events)[-1]["event"] == "job_cancelled"
     finally:
-        out, _ = proc.communicate(timeout=120)
+        out, _ = proc.communicate(timeout=PATIENCE)
     assert proc.returncode == 1
     assert b"job_cancelled" in out or b"events not shown" in out
 
@@ -92,7 +81,7 @@ def test_echo_drops_what_a_stuck_console_cannot_take_and_says_so():
 
     echo = Echo(stuck, limit=3)
     echo({"event": "e0"})
-    entered.wait(10)  # the thread is stuck showing the first
+    assert entered.wait(PATIENCE)  # the thread is stuck showing the first
     for n in range(1, 10):  # three wait, six are dropped
         echo({"event": f"e{n}"})
     release.set()

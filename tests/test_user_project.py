@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import userproject
-from conftest import read_events, run_trn
+from conftest import PATIENCE, read_events, run_trn
 from test_faults_support import Job
 
 from trn.events.schema import validate_event
@@ -30,7 +30,7 @@ def project(tmp_path, monkeypatch):
     return root
 
 
-def trn(*argv: str, cwd: Path | None = None, timeout: float = 300):
+def trn(*argv: str, cwd: Path | None = None, timeout: float = PATIENCE):
     return run_trn(*argv, cwd=cwd, timeout=timeout)
 
 
@@ -127,7 +127,7 @@ def test_it_runs_under_cpu_ddp_with_its_code_in_both_ranks(trn_home, project, tm
     marks.mkdir()
     proc = trn(
         "run", *CPU, *userproject.overrides(), f"+model.mark_dir={marks}",
-        "devices.processes=2", "trainer.max_epochs=2", "--json", cwd=project, timeout=300,
+        "devices.processes=2", "trainer.max_epochs=2", "--json", cwd=project,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads(proc.stdout)
