@@ -32,7 +32,13 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     is_trn = isinstance(task, TrnTask)
     home = task.home if is_trn else _home()
-    pool = build_pool(str(params.get("devices", "auto")), params.get("cpu_slots"), home, not is_trn)
+    pool = build_pool(
+        str(params.get("devices", "auto")),
+        params.get("cpu_slots"),
+        home,
+        not is_trn,
+        jobs=len(job_overrides),
+    )
     tmp = Path(tempfile.mkdtemp(prefix="trn-launch-"))
     nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
     try:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from trn import fsutil
+from trn.devices.threads import observed
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.jobdir import JobDir
@@ -122,9 +123,10 @@ class Supervisor:
         except DevicesUnavailable as err:  # the runner never starts; finalize says why
             fsutil.atomic_write_json(job_dir.outcome, err.outcome())
             return self.finalize(record, 1, 0.0)
-        if allocation != self.plan.allocation:  # other GPUs than the preview are free now
+        if allocation != self.plan.allocation:  # other GPUs (or threads) than the preview's
             self.plan = replace(self.plan, allocation=allocation)
             record.devices = allocation.device_ids
+        record.threads = allocation.threads
         launch = {"allocation": {**allocation.to_dict(), "trainer": allocation.trainer_kwargs()}}
         fsutil.atomic_write_json(job_dir.launch, launch)
         env = {
@@ -205,6 +207,7 @@ class Supervisor:
                 record.startup_s = event.get("startup_s", record.startup_s)
                 # logger=mlflow: the job's end makes sure this run ends
                 record.mlflow_run_id = event.get("mlflow_run_id") or record.mlflow_run_id
+                record.threads = observed(record.threads, event.get("threads"))
                 self.registry.write(record)
             if event["event"] == "heartbeat":  # `trn list` shows lost when these stop
                 record.heartbeat_at = event["ts"]

@@ -81,6 +81,8 @@ class JobRecord:
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends): local, slurm
     # the user's project (trn.config.project): config_dir, project_root; resume finds it again
     project: dict[str, str | None] = field(default_factory=dict)
+    # threads per process and where the count came from (trn.devices.threads): count, source, why
+    threads: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
