@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -179,4 +180,6 @@ def execute(plan: Any, as_json: bool, verbosity: int = 0) -> int:
         from trn.paths import trn_home
 
         echo.finish(record, "" if plan.home == trn_home() else f"TRN_HOME={plan.home} ")
+    if record["state"] == "cancelled" and sup.stop_signal == signal.SIGINT:
+        return 130  # the user's own Ctrl-C: interrupted, as for any command
     return 0 if record["state"] == "completed" else 1

@@ -1,11 +1,10 @@
-"""Entry point of the ``trn`` program: :func:`program` for the console script and ``python -m
-trn``, :func:`main` (``argv`` in, exit status out) for tests and embedders."""
+"""The ``trn`` program's verbs: :func:`main` (``argv`` in, exit status out) for tests and
+embedders; :func:`trn.cli.program` is the console script and ``python -m trn``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
 
 from trn.errors import TrnError
@@ -67,38 +66,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    from trn.config.project import from_args
-
+    command = "trn"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        command = f"trn {args.command}"
+        from trn.config.project import from_args
+
         with from_args(args):  # -cd/--config-dir: the project every composer of this command uses
             return int(args.func(args) or 0)
-    except TrnError as err:
-        print(f"trn {args.command}: error: {err}", file=sys.stderr)
-        return err.code
-    except KeyboardInterrupt:
-        print(f"trn {args.command}: interrupted", file=sys.stderr)
+    except BaseException as err:
+        return _failed(command, err)
+
+
+def _failed(command: str, err: BaseException) -> int:
+    """The exit status for ``err``, and its one line; a bug's traceback is re-raised."""
+    from trn.cli import interrupted
+
+    if isinstance(err, KeyboardInterrupt) or interrupted():
+        # also what a library made of our Ctrl-C (an import broken half way, an empty error)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `trn list | head`
+    if isinstance(err, TrnError):
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return err.code
+    if isinstance(err, BrokenPipeError):  # `trn list | head`
         return 0
-    except OSError as err:  # a file or directory of the user's machine: say which, no traceback
+    if isinstance(err, OSError):  # a file or directory of the user's machine: say which
         where = f"{err.filename}: " if err.filename else ""
-        print(f"trn {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        print(f"{command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
+    raise err
 
 
 def program() -> None:
-    """Run the command of ``sys.argv`` and exit with its status."""
-    code = main()
-    # The command is over and its status decided. A Ctrl-C from here on (the second of a
-    # cancelled sweep, say) would otherwise land in the interpreter's exit, where Python has put
-    # SIGINT back to its default and the process dies of it: -2 for an exit that was 130 or 0.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(code)
+    """The console script as it was named before ``trn.cli.program``: the same program."""
+    from trn.cli import program as run
+
+    run()
 
 
 if __name__ == "__main__":

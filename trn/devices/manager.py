@@ -60,8 +60,10 @@ def acquire(
     on_wait: Callable[[Unavailable, float], None] = lambda err, waited: None,
     snapshot: Callable[[], Snapshot] = take_snapshot,
     poll_s: float = POLL_S,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> tuple[Allocation, Lease]:
-    """Allocate under the lease lock and lease the GPUs; wait while they are taken."""
+    """Allocate under the lease lock and lease the GPUs; wait while they are taken (until
+    ``stopped()``: the caller's own stop signal)."""
     store, started, last = LeaseStore(home), time.monotonic(), ""
     while True:
         with store.locked():
@@ -83,13 +85,17 @@ def acquire(
             on_wait(pending, waited)
             last = str(pending)
         try:
-            time.sleep(poll_s)
+            deadline = time.monotonic() + poll_s
+            while time.monotonic() < deadline and not stopped():
+                time.sleep(min(0.1, poll_s))
         except KeyboardInterrupt:
-            raise DevicesUnavailable("interrupted while waiting for devices", "cancelled") from None
+            stopped = lambda: True  # noqa: E731
+        if stopped():
+            raise DevicesUnavailable("interrupted while waiting for devices", "cancelled")
 
 
 def lease_for_job(
-    plan: Any, job_id: str, emit: Callable[..., Any]
+    plan: Any, job_id: str, emit: Callable[..., Any], stopped: Callable[[], bool] = lambda: False
 ) -> tuple[Allocation, Lease | None]:
     """Lease the plan's GPUs for job ``job_id``: the allocation it got (the plan's preview, or
     the GPUs free now when they differ) and the lease to release when it ends. A CPU job's
@@ -107,7 +113,7 @@ def lease_for_job(
             request=req.to_dict(),
         )
 
-    alloc, lease = acquire(req, plan.home, job_id, on_wait)
+    alloc, lease = acquire(req, plan.home, job_id, on_wait, stopped=stopped)
     return alloc, lease
 
 

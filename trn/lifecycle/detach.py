@@ -51,6 +51,9 @@ def submit(plan: Any) -> dict[str, Any]:
 
     sup = Supervisor(plan)
     record = sup.submit()
+    if sup.stop_signal is not None:  # Ctrl-C while it was being created: it never starts
+        sup.run(record)
+        raise KeyboardInterrupt
     sup.events.close()  # the detached supervisor opens its own writer
     job_dir = JobDir(record.job_dir)
     fsutil.atomic_write_bytes(job_dir.plan, plan.to_json().encode())
@@ -89,15 +92,14 @@ def take_over(job_dir: Path, early: list[int] | None = None) -> dict[str, Any]:
         print(event_line(event), flush=True)
 
     sup = Supervisor(load_plan(job_dir), echo=echo)
-    for s in (signal.SIGINT, signal.SIGTERM):  # Supervisor.run installs the same, later
-        signal.signal(s, sup._on_signal)
-    for signum in early or []:
-        sup._on_signal(signum, None)
-    record = JobRecord.from_dict(Registry.read(job_dir))
-    record.pid = os.getpid()  # already so, unless the caller died before writing it
-    sup.open_events(record)
-    sup.registry.write(record)
-    return sup.run(record)
+    with sup.catching_stops():  # Supervisor.run catches the same; this covers the time before
+        for signum in early or []:
+            sup.request_stop(signum)
+        record = JobRecord.from_dict(Registry.read(job_dir))
+        record.pid = os.getpid()  # already so, unless the caller died before writing it
+        sup.open_events(record)
+        sup.registry.write(record)
+        return sup.run(record)
 
 
 # -- a sweep --------------------------------------------------------------------------------

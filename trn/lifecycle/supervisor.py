@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
 from trn.registry.store import Registry
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 GRACE_S = 60.0  # after a forwarded signal, how long the runner may take to save and exit
 
 
@@ -47,7 +50,12 @@ class Supervisor:
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self) -> JobRecord:
-        """Create the job dir, its files, the ``submitted`` record and ``job_submitted``."""
+        """Create the job dir, its files, the ``submitted`` record and ``job_submitted``. A stop
+        signal meanwhile waits for the job to exist (:meth:`run` then ends it at once)."""
+        with self.catching_stops():
+            return self._submit()
+
+    def _submit(self) -> JobRecord:
         job_id, path = self.registry.create_job_dir()
         plan, job_dir = self.plan, JobDir(path)
         config_path = job_dir.config
@@ -106,20 +114,53 @@ class Supervisor:
         """Start the runner, watch it and end the job; its final record, once every event
         shown so far reached the console (or :data:`trn.lifecycle.echo.DRAIN_S` passed)."""
         try:
-            return self._run(record)
+            try:
+                with self.catching_stops():
+                    return self._run(record)
+            except KeyboardInterrupt:  # Ctrl-C in the instant before our handlers were in place
+                self.request_stop(signal.SIGINT)
+                return self._stopped_before_start(record)
         finally:
             if isinstance(self.echo, Echo):
                 self.echo.close()
 
+    @contextmanager
+    def catching_stops(self) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGUSR1 are this supervisor's meanwhile: they stop the job, whose
+        record and files are never left half made. (Only the main thread can set handlers;
+        elsewhere the caller owns the signals.) SIGUSR1: Slurm's --signal=USR1 reaches every
+        process; forwarded, it is a preemption."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    def _stopped_before_start(self, record: JobRecord) -> dict[str, Any]:
+        """End a job stopped before its runner started: nothing ran, nothing to save."""
+        name = signal.Signals(self.stop_signal or signal.SIGINT).name
+        state = "cancelled" if self.stop_signal in (None, signal.SIGINT) else "preempted"
+        outcome = {"state": state, "reason": f"received {name} before the runner started"}
+        fsutil.atomic_write_json(JobDir(record.job_dir).outcome, outcome)
+        return self.finalize(record, 1, 0.0)
+
     def _run(self, record: JobRecord) -> dict[str, Any]:
         job_dir = JobDir(record.job_dir)
+        if self.stop_signal is not None:  # stopped while the job was being created
+            return self._stopped_before_start(record)
         # Lease the GPUs right before the runner starts; while they are taken the job stays
         # `submitted` and a `devices_waiting` event says why. finalize() releases them; if this
         # process dies, the lease's dead pid lets the next trn reclaim it.
         from trn.devices.manager import DevicesUnavailable, lease_for_job
 
         try:
-            allocation, self.lease = lease_for_job(self.plan, record.job_id, self._emit)
+            allocation, self.lease = lease_for_job(
+                self.plan, record.job_id, self._emit, stopped=lambda: self.stop_signal is not None
+            )
         except DevicesUnavailable as err:  # the runner never starts; finalize says why
             fsutil.atomic_write_json(job_dir.outcome, err.outcome())
             return self.finalize(record, 1, 0.0)
@@ -137,27 +178,22 @@ class Supervisor:
             "TRN_JOB_ID": record.job_id,
             "PYTHONUNBUFFERED": "1",
         }
-        # SIGUSR1 too: Slurm's --signal=USR1 reaches every process; forwarded, it is a preemption.
-        # Caught from before the start: a warm parent may take seconds to come up.
-        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
-        old = {s: signal.signal(s, self._on_signal) for s in stops}
-        try:
-            started = start_runner(self.plan, job_dir, env)
-            proc = started.process
-            record.state, record.started_at, record.runner_pid = (
-                JobState.RUNNING.value,
-                utc_now(),
-                proc.pid,
-            )
-            record.start = started.start
-            if started.warning:
-                record.warnings.append(started.warning)
-                self._emit("warning", message=started.warning)
-            self.registry.write(record)
-            rc = self._wait(proc, job_dir.events, record)
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
+        if self.stop_signal is not None:  # stopped while the devices were leased
+            return self._stopped_before_start(record)
+        # a stop from here on is forwarded to the runner (a warm parent may take seconds to fork)
+        started = start_runner(self.plan, job_dir, env)
+        proc = started.process
+        record.state, record.started_at, record.runner_pid = (
+            JobState.RUNNING.value,
+            utc_now(),
+            proc.pid,
+        )
+        record.start = started.start
+        if started.warning:
+            record.warnings.append(started.warning)
+            self._emit("warning", message=started.warning)
+        self.registry.write(record)
+        rc = self._wait(proc, job_dir.events, record)
         if proc.note and proc.note not in record.warnings:
             record.warnings.append(proc.note)
         return self.finalize(record, rc, time.time() - started.at)
@@ -166,9 +202,14 @@ class Supervisor:
         """Write an event and show it (``echo`` takes the parsed event, as it does the runner's)."""
         self.echo(json.loads(self.events.emit(event, **fields)))
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
+    def request_stop(self, signum: int) -> None:
+        """Stop the job as ``signum`` would: before its runner starts, it never starts; after,
+        the signal is forwarded to the runner, which saves and exits."""
         self.stop_signal = signum
         self.stop_at = self.stop_at or time.time()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.request_stop(signum)
 
     def _wait(self, proc: Any, events_file: Path, record: JobRecord) -> int:
         offset, forwarded = 0, None
