@@ -93,13 +93,13 @@ def run(args: argparse.Namespace) -> int:
     app = make_app(settings)
     origin = browsable(args.host, sock.getsockname()[1], args.allowed_host)
     print(f"trn serve: {origin}/  (home {home}; Ctrl-C stops, jobs run on)")
-    print(f"trn serve: sign in: {origin}{new_link(app)}  (once, within 10 minutes)")
     if made:
         print(f"trn serve: new token, saved in {home / 'serve.token'} (mode 0600): {token}")
     elif not os.environ.get("TRN_SERVE_TOKEN"):
         print(f"trn serve: token in {home / 'serve.token'}")
     if args.allow_remote:
         print("trn serve: listening beyond loopback; serve it behind TLS", file=sys.stderr)
+    print(f"trn serve: sign in: {origin}{new_link(app)}  (once, within 10 minutes)")
     sys.stdout.flush()
     serve(app, sock)
     return 0

@@ -30,9 +30,9 @@ async def create_session(request: Request) -> JSONResponse:
     security: []
     requestBody: {$ref: '#/components/requestBodies/SignIn'}
     responses:
-      200: {description: the session; send it as the bearer token, content: {application/json: {schema: {$ref: '#/components/schemas/Session'}}}}
+      200: {description: "the session: send it as the bearer token", content: {application/json: {schema: {$ref: '#/components/schemas/Session'}}}}
       400: {$ref: '#/components/responses/BadRequest'}
-      401: {description: the code was used, has expired or is not this server's, content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}}
+      401: {description: "the code was used, has expired or is not this server's", content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}}
     """
     data = await body(request, {"code": str})
     code = (data.get("code") or "").strip()
@@ -50,7 +50,7 @@ async def create_link(request: Request) -> JSONResponse:
     ---
     summary: A new one-time sign-in link for a browser (what trn serve --link prints)
     responses:
-      201: {description: the link's path on this server and how long it is good for, content: {application/json: {schema: {$ref: '#/components/schemas/SignInLink'}}}}
+      201: {description: "the link's path on this server, and how long it is good for", content: {application/json: {schema: {$ref: '#/components/schemas/SignInLink'}}}}
       401: {$ref: '#/components/responses/Unauthorized'}
       403: {$ref: '#/components/responses/ReadOnly'}
     """
