@@ -52,7 +52,7 @@ function jobRow(r, progress) {
     el("td", r.name || (r.overrides || []).join(" "), "what"),
     el("td", metricsText(r.metrics), "metrics"),
     el("td", (r.devices || []).join(", ")),
-    el("td", age(r.created_at), "muted"));
+    el("td", age(r.created_at), "muted age"));
   tr.addEventListener("click", () => { location.hash = `#/job/${r.job_id}`; });
   return tr;
 }

@@ -128,10 +128,10 @@ export class LineChart {
     for (const t of ticks(y0, y1, logY)) {
       const yy = Math.round(py(t)) + 0.5;
       g.beginPath(); g.moveTo(pad.l, yy); g.lineTo(w - pad.r, yy); g.stroke();
-      g.fillText(fmt(t, 3), pad.l - 6, yy);
+      g.fillText(tickText(t), pad.l - 6, yy);
     }
     g.textAlign = "center"; g.textBaseline = "top";
-    for (const t of ticks(x0, x1, logX)) g.fillText(fmt(t, 3), px(t), h - pad.b + 4);
+    for (const t of ticks(x0, x1, logX)) g.fillText(tickText(t), px(t), h - pad.b + 4);
     g.textAlign = "right";
     g.fillText(`${this.xLabel} →${logX ? " (log)" : ""}`, w - pad.r, h - 13);
   }
@@ -149,6 +149,12 @@ export class LineChart {
       return li;
     }));
   }
+}
+
+// 0.003, 1e-4, 2.5e-5: no trailing zeros
+function tickText(v) {
+  const a = Math.abs(v), round = Number(v.toPrecision(3));
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? round.toExponential() : String(round);
 }
 
 function spread(values) {

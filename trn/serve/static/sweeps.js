@@ -25,7 +25,7 @@ function sweepRow(s) {
   if (s.best) best.append(link(s.best.job_id, `#/job/${s.best.job_id}`), el("span", ` ${metric}=${fmt(s.best.value)}`, "muted"));
   else best.append(el("span", "none completed yet", "muted"));
   tr.append(id, state, el("td", countsText(s.counts, s.jobs)), el("td", `${metric} (${s.objective?.mode || "max"})`),
-    best, el("td", (s.varied || []).join(", "), "what"), el("td", age(s.started_at), "muted"));
+    best, el("td", (s.varied || []).join(", "), "what"), el("td", age(s.started_at), "muted age"));
   tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") location.hash = `#/sweep/${s.sweep_id}`; });
   return tr;
 }
