@@ -153,7 +153,8 @@ def main(out: Path) -> None:
     finally:
         driver.quit()
         proc.terminate()
-        trn("cancel", resumed, env=env)
+        if record(resumed, env)["state"] == "running":
+            trn("cancel", resumed, env=env)
         shutil.rmtree(home.parent, ignore_errors=True)
 
 
