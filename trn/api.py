@@ -216,3 +216,27 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
     summary["varied"] = sorted(varying(summary["jobs"]))
     summary["sweep_dir"] = str(sweep_dir)
     return summary
+
+
+def sweeps(
+    limit: int | None = 20, offset: int = 0, home: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """Sweeps, newest first: each one's :func:`sweep` without its rows (``sweep_id``, ``state``,
+    ``objective``, ``best``, ``counts`` of its jobs per state, ``jobs``, ``varied``,
+    ``started_at``). ``limit`` None: every one."""
+    from trn.paths import trn_home
+    from trn.registry.sweeps import sweep_started
+
+    root = Path(home) if home else trn_home()
+    dirs = sorted(
+        (p for p in (root / "sweeps").glob("*/*/*/*") if p.is_dir()),
+        key=lambda p: (p.parent, p.name),
+        reverse=True,
+    )
+    out = []
+    for sweep_dir in dirs[offset : None if limit is None else offset + limit]:
+        summary = sweep(sweep_dir.name, root)
+        rows = summary.pop("jobs")
+        summary.update(jobs=len(rows), started_at=sweep_started(sweep_dir).get("ts"))
+        out.append(summary)
+    return out

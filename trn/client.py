@@ -87,6 +87,10 @@ class Client:
     def sweep(self, sweep_id: str) -> dict[str, Any]:
         return self.request("GET", f"/sweeps/{_quote(sweep_id)}")
 
+    def sweeps(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Sweeps, newest first, each without its rows (``trn.api.sweeps``)."""
+        return list(self.request("GET", f"/sweeps?limit={int(limit)}")["sweeps"])
+
     def events(
         self,
         job_id: str | None = None,

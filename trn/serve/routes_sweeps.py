@@ -1,4 +1,5 @@
-"""``/api/v1/sweeps/{id}``: a sweep's jobs, best first, and what it varies."""
+"""``/api/v1/sweeps``: the sweeps, newest first; ``/api/v1/sweeps/{id}``: a sweep's jobs, best
+first, and what it varies."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from trn import api
-from trn.serve.routes_jobs import call, home
+from trn.serve.replies import BadRequest
+from trn.serve.routes_jobs import call, home, whole
 
 
 async def get_sweep(request: Request) -> JSONResponse:
@@ -21,3 +23,32 @@ async def get_sweep(request: Request) -> JSONResponse:
       404: {$ref: '#/components/responses/NotFound'}
     """
     return JSONResponse(await call(api.sweep, request.path_params["sweep_id"], home(request)))
+
+
+async def list_sweeps(request: Request) -> JSONResponse:
+    """Sweeps, newest first.
+    ---
+    summary: List sweeps, newest first, each with its state, objective, best job and job counts
+    parameters:
+      - {name: limit, in: query, description: page size (default 20), schema: {type: integer, minimum: 1, maximum: 1000}}
+      - {name: offset, in: query, description: sweeps to skip, schema: {type: integer, minimum: 0}}
+    responses:
+      200: {description: a page of sweeps, content: {application/json: {schema: {$ref: '#/components/schemas/SweepPage'}}}}
+      400: {$ref: '#/components/responses/BadRequest'}
+      401: {$ref: '#/components/responses/Unauthorized'}
+    """
+    q = request.query_params
+    unknown = sorted(set(q) - {"limit", "offset"})
+    if unknown:
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}; known: limit, offset")
+    limit, offset = whole(q, "limit", 20, 1, 1000), whole(q, "offset", 0, 0, 10**9)
+    found = await call(api.sweeps, limit + 1, offset, home(request))
+    more = len(found) > limit
+    return JSONResponse(
+        {
+            "sweeps": found[:limit],
+            "offset": offset,
+            "limit": limit,
+            "next_offset": offset + limit if more else None,
+        }
+    )
