@@ -76,6 +76,11 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def _at_step(event: dict[str, Any]) -> str:
+    step = event.get("resumed_from_step")
+    return "" if step is None else f" at step {step}"
+
+
 def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
     """One readable line for an event, e.g. ``15:20:48 metrics  epoch 3 step 92 val/acc=0.96``;
     given the ``job_dir`` (named once, by ``job_submitted``) paths in it are shown relative."""
@@ -85,6 +90,8 @@ def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
         body = f"epoch {event['epoch']} step {event['step']} {fmt_metrics(event['metrics'])}"
     elif name == "job_submitted":
         body = f"{event['job_id']} devices={','.join(event.get('devices', []))} dir={event.get('job_dir')}"
+        if event.get("parent_job_id"):
+            body += f" resumed from {event['parent_job_id']}{_at_step(event)}"
     elif name == "job_started":
         body = f"pid {event.get('runner_pid')} world_size={event.get('world_size')}"
     elif name == "checkpoint_saved":

@@ -91,6 +91,7 @@ class Supervisor:
             devices=record.devices,
             overrides=record.overrides,
             parent_job_id=plan.parent_job_id,
+            resumed_from_step=_resume_step(plan.config),
         )
         return record
 
@@ -291,3 +292,15 @@ class Supervisor:
             events=self.events,
             echo=self.echo,
         )
+
+
+def _resume_step(config: dict[str, Any]) -> int | None:
+    """The step of the checkpoint a resumed job continues (its meta was verified at plan time)."""
+    if not config.get("resume"):
+        return None
+    from trn.checkpoints.meta import read_meta
+
+    try:
+        return int(read_meta(Path(config["resume"]))["step"])
+    except Exception:  # noqa: BLE001 - only shown to people; the runner verifies it again
+        return None

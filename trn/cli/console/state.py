@@ -67,6 +67,7 @@ class JobState:
     best_row: Row | None = None
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None  # the terminal event
+    resumed: tuple[str | None, int | None] = (None, None)  # a resume: the parent and its step
     _first: tuple[float, int] | None = None  # (emitted at, step) of the first step seen
     _last: tuple[float, int, float] | None = None  # ... of the latest, and when it arrived
 
@@ -84,6 +85,7 @@ class JobState:
         if name == "job_submitted":
             self.job_dir, self.devices = event.get("job_dir"), list(event.get("devices") or [])
             self.overrides = list(event.get("overrides") or [])
+            self.resumed = (event.get("parent_job_id"), event.get("resumed_from_step"))
         elif name == "devices_waiting":
             self.state = "waiting"
         elif name == "job_started":
