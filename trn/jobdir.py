@@ -11,6 +11,8 @@ writer, the registry) goes through :class:`JobDir`, so the layout is written dow
     runner.log        the runner's stdout and stderr
     supervisor.log    a detached supervisor's stdout and stderr
     outcome.json      the runner's word on how it ended (state, metrics, checkpoint)
+    code.patch        the project's uncommitted changes (git), or
+    code.tar.gz       its source files (a project outside git)
     checkpoints/      *.ckpt + *.meta.json, and latest.json
 """
 
@@ -52,6 +54,7 @@ class JobDir:
     CHECKPOINTS = "checkpoints"
     LATEST = "latest.json"
     CODE_PATCH = "code.patch"  # uncommitted changes of the project when the job was submitted
+    CODE_SNAPSHOT = "code.tar.gz"  # a project outside git: its source files, with a manifest
     ENVIRONMENT = "environment.json"  # versions, packages, devices, argv, masked env
 
     def __init__(self, path: str | os.PathLike[str]):

@@ -19,7 +19,7 @@ def plan_rerun(
     from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
     from trn.devices.manager import plan_allocation
-    from trn.provenance.code import capture_code
+    from trn.provenance.code import capture_project
     from trn.provenance.jobfiles import code_of, config_of
     from trn.provenance.rerun import check_drift, rerun_config
     from trn.registry.store import Registry
@@ -29,8 +29,8 @@ def plan_rerun(
     record = registry.find(job)
     project = for_resume(record)  # the project the job ran in, its trust read afresh
     rerun = rerun_config(config_of(record), list(overrides), record["job_id"])
-    root = project.root or Path.cwd()
-    warning = check_drift(record["job_id"], code_of(record), capture_code(root, None), strict)
+    now = capture_project(project.root or Path.cwd(), None, found=project.root is not None)
+    warning = check_drift(record["job_id"], code_of(record), now, strict)
     check_data(rerun.config)
     prepare_loggers(rerun.config, registry.home)
     with project.on_path():

@@ -29,7 +29,7 @@ from trn.lifecycle.echo import Echo
 from trn.lifecycle.end import end_job, killpg
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
-from trn.provenance.code import capture_code
+from trn.provenance.code import capture_project
 from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
 from trn.registry.store import Registry
@@ -80,7 +80,8 @@ class Supervisor:
             mlflow_run_id=plan.mlflow_run_id,
         )
         # which code and environment made the job; neither call can raise
-        record.code = capture_code(plan.project.get("project_root") or Path.cwd(), job_dir.path)
+        root = plan.project.get("project_root")
+        record.code = capture_project(root or Path.cwd(), job_dir.path, plan.home, found=bool(root))
         write_environment(job_dir.path, plan.allocation.to_dict())
         self.registry.write(record)
         self.open_events(record)

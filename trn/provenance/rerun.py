@@ -101,6 +101,8 @@ def code_drift(job_id: str, then: dict[str, Any] | None, now: dict[str, Any] | N
         )
     elif then.get("dirty") and then.get("patch_sha256") != now.get("patch_sha256"):
         changes.append("other uncommitted changes than its code.patch")
+    if then.get("snapshot_sha256") and now.get("snapshot_sha256") != then["snapshot_sha256"]:
+        changes.append(f"its source files differ from its {then.get('snapshot') or 'snapshot'}")
     if not changes:
         return None
     return f"the code differs from what job {job_id} ran: {'; '.join(changes)}"
