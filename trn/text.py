@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -24,6 +25,15 @@ def error_line(err: BaseException, limit: int = 300) -> str:
     ``user:password@`` of any URL in it (such a line goes into a job's record)."""
     lines = _USERINFO.sub("", str(err)).strip().splitlines()
     return f"{type(err).__name__}: {lines[0][:limit]}" if lines else type(err).__name__
+
+
+def did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean PREFIX+NEAREST?)`` for the known choice nearest ``word``; "" if none is
+    near enough to be a typo of it."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 def public_url(url: str) -> str:

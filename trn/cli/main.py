@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+from typing import NoReturn
 
 from trn.errors import TrnError
 
@@ -49,8 +51,43 @@ from Python (import trn; trn.submit([...])).
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors one line that names the nearest known choice or flag (every
+    verb's parser is one of these: subparsers take their parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_suggest(self, message)}; see `{self.prog} --help`\n")
+
+
+def _suggest(parser: argparse.ArgumentParser, message: str) -> str:
+    from trn.text import did_you_mean
+
+    choice = re.match(r"argument (\S+): invalid choice: '(.*)' \(choose from (.*)\)$", message)
+    if choice:
+        what, word, listed = choice.groups()
+        known = re.findall(r"'([^']*)'", listed)
+        hint = did_you_mean(word, known, "")
+        if what == "COMMAND":
+            return f"unknown command {word!r}{hint}"
+        return f"{what}: {word!r} is not one of {', '.join(known)}{hint}"
+    unknown = re.match(r"unrecognized arguments: (.*)$", message)
+    if unknown:
+        flags = [a for a in parser._option_string_actions if a.startswith("--")]
+        words = unknown.group(1).split()
+        hints = "".join(did_you_mean(w.split("=")[0], flags) for w in words if w.startswith("-"))
+        return f"{message}{hints}"
+    return message
+
+
+def _verb_parser(parser: argparse.ArgumentParser, verb: str | None) -> argparse.ArgumentParser:
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
+            return action.choices[verb]
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="trn",
         description="Hydra-configured training jobs: run, sweep, watch and resume.",
         epilog=EPILOG,
@@ -69,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     command = "trn"
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the verb's parser, which knows the flags the user meant
+            _verb_parser(parser, getattr(args, "command", None)).error(
+                f"unrecognized arguments: {' '.join(extra)}"
+            )
         if not getattr(args, "command", None):
             parser.print_help()
             return 2
