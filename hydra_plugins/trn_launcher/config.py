@@ -44,6 +44,14 @@ class SlurmLauncherConf:
     setup: list[str] = field(default_factory=list)  # shell lines run before each job
 
 
+@dataclass
+class TrnSweeperConf:
+    """The points `trn run -m` planned, all in one batch (a basic sweep, or a resume's rest)."""
+
+    _target_: str = "hydra_plugins.trn_launcher.trn_sweeper.TrnSweeper"
+
+
 cs = ConfigStore.instance()
+cs.store(group="hydra/sweeper", name="trn", node=TrnSweeperConf, provider="trn")
 cs.store(group="hydra/launcher", name="trn", node=TrnLauncherConf, provider="trn")
 cs.store(group="hydra/launcher", name="slurm", node=SlurmLauncherConf, provider="trn")

@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     sweep = _one("sweep", args.sweep, fields.get("sweep_id"))
     columns = _columns(args.columns)
     if sweep:
-        check_job_id(sweep)
+        from trn.paths import trn_home
+        from trn.registry.sweeps import sweep_id_of
+
+        sweep = sweep_id_of(trn_home(), check_job_id(sweep))  # a unique prefix works
     limit = None if args.all else args.limit
     if args.sort or where:
         query = Search(None, sweep, where, args.sort, not args.reverse, limit)

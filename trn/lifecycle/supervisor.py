@@ -68,6 +68,8 @@ class Supervisor:
             attempt=plan.attempt,
             parent_job_id=plan.parent_job_id,
             sweep_id=plan.sweep_id,
+            sweep_num=plan.sweep_num,
+            sweep_point=plan.sweep_point,
             name=plan.config.get("name"),
             devices=plan.allocation.device_ids,
             overrides=plan.overrides,

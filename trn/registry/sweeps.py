@@ -35,13 +35,41 @@ def new_sweep_dir(home: Path) -> tuple[str, Path]:
 
 
 def find_sweep(home: Path, sweep_id: str) -> Path | None:
-    """The dir of the sweep ``sweep_id`` (``$TRN_HOME/sweeps/YYYY/MM/DD/<id>``), if any."""
-    found = sorted((Path(home) / "sweeps").glob(f"*/*/*/{sweep_id}"))
-    return found[0] if found else None
+    """The dir of the sweep ``sweep_id`` or of the one sweep whose id starts with it
+    (``$TRN_HOME/sweeps/YYYY/MM/DD/<id>``); None if none. The prefix rules are a job id's
+    (:func:`trn.ids.pick`): an ambiguous prefix is a usage error."""
+    from trn import ids
+
+    ids.check_job_id(sweep_id)
+    found = {p.name: p for p in (Path(home) / "sweeps").glob(f"*/*/*/{sweep_id}*") if p.is_dir()}
+    chosen = ids.pick(sweep_id, sorted(found), "sweep")
+    return found[chosen] if chosen else None
+
+
+def sweep_id_of(home: Path, text: str) -> str:
+    """The full id of the sweep ``text`` names (a unique prefix works); ``text`` itself when no
+    sweep dir matches (its jobs may outlive a deleted dir)."""
+    found = find_sweep(home, text)
+    return found.name if found is not None else text
+
+
+def job_or_sweep(home: Path, text: str) -> Path | None:
+    """The sweep dir ``text`` names when it names a sweep rather than a job: sweeps first (a
+    sweep's id prefix often matches its first job's too), except for a job's exact id."""
+    found = find_sweep(home, text)
+    if found is None or found.name == text:
+        return found
+    from trn.registry.store import Registry
+
+    try:
+        exact = Registry(home).index.by_prefix(text, 1)
+    except Exception:  # noqa: BLE001 - no index yet: no job to prefer
+        return found
+    return None if exact and exact[0]["job_id"] == text else found
 
 
 def record_process(
-    sweep_dir: Path, sweep_id: str, jobs: int | None, pid: int | None = None
+    sweep_dir: Path, sweep_id: str, jobs: int | None, pid: int | None = None, attempt: int = 1
 ) -> dict[str, Any]:
     """``sweep.json``: which process runs the sweep (``pid``, default this one); ``trn cancel
     SWEEP`` signals it."""
@@ -53,6 +81,7 @@ def record_process(
         "pid": pid or os.getpid(),
         "host": socket.gethostname(),
         "jobs": jobs,
+        "attempt": attempt,  # 1, then one more per `trn resume SWEEP`
     }
     fsutil.atomic_write_json(sweep_dir / SWEEP_STATE, info)
     return info
@@ -82,16 +111,44 @@ def sweep_started(sweep_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def sweep_end(sweep_dir: Path) -> dict[str, Any] | None:
-    """The sweep's ``sweep_completed`` event, ``None`` while it runs."""
+def read_events(sweep_dir: Path) -> list[dict[str, Any]]:
+    """The sweep's own events (``sweep_started``, ``sweep_completed``, per attempt)."""
     from trn.events.reader import parse
 
     try:
         lines = (sweep_dir / EVENTS).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        return None
-    for line in reversed(lines):
-        event = parse(line)
-        if event and event.get("event") == "sweep_completed":
-            return event
-    return None
+        return []
+    return [e for e in map(parse, lines) if e]
+
+
+def sweep_end(sweep_dir: Path) -> dict[str, Any] | None:
+    """The sweep's ``sweep_completed`` event, ``None`` while it runs. A resumed sweep starts
+    again (a second ``sweep_started``): only an end after its last start counts."""
+    end = None
+    for event in read_events(sweep_dir):
+        if event.get("event") == "sweep_started":
+            end = None
+        elif event.get("event") == "sweep_completed":
+            end = event
+    return end
+
+
+def attempts(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Each run of the sweep (the first, then every ``trn resume SWEEP``): its number, when it
+    started and ended, how it ended (``state`` None while it runs)."""
+    out: list[dict[str, Any]] = []
+    for event in read_events(sweep_dir):
+        if event.get("event") == "sweep_started":
+            out.append(
+                {
+                    "attempt": event.get("sweep_attempt") or len(out) + 1,
+                    "started_at": event.get("ts"),
+                    "ended_at": None,
+                    "state": None,
+                    "jobs": event.get("jobs"),
+                }
+            )
+        elif event.get("event") == "sweep_completed" and out:
+            out[-1].update(ended_at=event.get("ts"), state=event.get("state"))
+    return out

@@ -1,0 +1,33 @@
+"""``hydra/sweeper=trn``: the points ``trn run -m`` planned; :mod:`trn.launcher.points` does the
+work. ``trn run -m`` picks it for a basic sweep and for a resumed one (never named by hand)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+
+class TrnSweeper(Sweeper):
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self.config: DictConfig | None = None
+        self.launcher: Any = None
+        self.task: Any = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        from hydra.core.plugins import Plugins
+
+        self.config, self.task = config, task_function
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from trn.launcher import points  # lazily: plugin discovery must stay fast
+
+        return points.sweep(self, arguments)
