@@ -1,5 +1,6 @@
-"""``hydra/sweeper=trn``: the points ``trn run -m`` planned; :mod:`trn.launcher.points` does the
-work. ``trn run -m`` picks it for a basic sweep and for a resumed one (never named by hand)."""
+"""trn's sweepers, which ``trn run -m`` picks (never named by hand): ``hydra/sweeper=trn``, the
+points it planned (a basic sweep, or what a resume left; :mod:`trn.launcher.points`), and
+``hydra/sweeper=trn_optuna`` for ``hydra/sweeper=optuna`` (:mod:`trn.launcher.optuna`)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,10 @@ class TrnSweeper(Sweeper):
         from trn.launcher import points  # lazily: plugin discovery must stay fast
 
         return points.sweep(self, arguments)
+
+
+class TrnOptunaSweeper(TrnSweeper):
+    def sweep(self, arguments: list[str]) -> Any:
+        from trn.launcher import optuna  # lazily: optuna is an optional extra
+
+        return optuna.sweep(self, arguments)

@@ -31,9 +31,20 @@ def is_hydra(override: str) -> bool:
     return override.startswith(HYDRA_PREFIXES)
 
 
+# the sweeper a user names -> trn's own, which `trn run -m` runs in its place
+OURS = {"basic": "trn", "optuna": "trn_optuna"}
+
+
 def sweeper_of(overrides: list[str]) -> str:
     chosen = [o.split("=", 1)[1] for o in overrides if o.startswith("hydra/sweeper=")]
-    return chosen[-1] if chosen else "basic"
+    name = chosen[-1] if chosen else "basic"
+    return next((user for user, ours in OURS.items() if ours == name), name)
+
+
+def ours(override: str) -> str:
+    """``hydra/sweeper=optuna`` as trn runs it (``trn_optuna``); any other override as it is."""
+    key, _, value = override.partition("=")
+    return f"{key}={OURS[value]}" if key == "hydra/sweeper" and value in OURS else override
 
 
 def parse(overrides: list[str]) -> list[Any]:
@@ -57,13 +68,17 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
     first = jobs[0] if jobs else [o for o in task if not by_text[o].is_sweep_override()]
     if any(by_text[o].is_sweep_override() for o in hydra):
         raise UsageError("hydra.* overrides cannot be swept; give them one value each")
-    plans = [_plan(make_plan, first + hydra, home, config_dir, 0, jobs)]
+    plans = [_plan(make_plan, first + [ours(o) for o in hydra], home, config_dir, 0, jobs)]
     if jobs:  # the config has no hydra key: the same config, recorded with the job's overrides
         plans[0] = replace(plans[0], overrides=list(jobs[0]))
     for n, job in enumerate(jobs or [], 0):
         if n:
             plans.append(_plan(make_plan, job, home, config_dir, n, jobs))
     objective = dict(plans[0].config.get("objective") or {})
+    from trn.registry.early_stop import Rule
+
+    for plan in plans[:1] if not jobs else plans:  # sweep.early_stop's schedule must fit
+        Rule.of(plan.config)
     return Checked(jobs, objective, sweeper, plans if jobs else [])
 
 

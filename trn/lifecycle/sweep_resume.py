@@ -77,9 +77,7 @@ def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = Non
     first_num = 1 + max((r.get("sweep_num") or -1 for r in records), default=-1)
     first_num = max(first_num, len(records))
     if checked.sweeper == "optuna":
-        from trn.launcher.optuna import plan_resume as optuna_resume
-
-        optuna, counts = optuna_resume(sweep_dir, records, options, home)
+        optuna, counts = _optuna(sweep_dir, records, options, home, checked.objective)
         attempt = Attempt(checked, [], number, first_num, optuna)
     else:
         points, counts = _points(checked, records, options, home, sweep_dir.name)
@@ -261,3 +259,41 @@ def resume_point(record: dict[str, Any], fresh: Point, home: Path, sweep_id: str
         return fresh
     plan = replace(plan, overrides=[*fresh.overrides, *plan.overrides])
     return Point(fresh.index, list(fresh.overrides), plan)
+
+
+def _optuna(
+    sweep_dir: Path,
+    records: list[dict[str, Any]],
+    options: ResumeOptions,
+    home: Path,
+    objective: dict[str, Any],
+) -> tuple[Any, dict[str, int]]:
+    """An Optuna sweep's study, finished where its trials' jobs tell (a job that completed
+    while no sweep listened), resumed where they stopped; new trials up to ``n_trials``."""
+    from optuna.trial import TrialState
+
+    from trn.launcher.optuna import OptunaResume, load_study
+
+    study = load_study(sweep_dir, sweep_dir.name)
+    total = int(study.user_attrs.get("n_trials") or len(study.trials))
+    resume = OptunaResume(left=max(0, total - len(study.trials)))
+    counts = dict.fromkeys(("kept", "resumed", "started", "rerun", "failed", "pruned"), 0)
+    newest, metric = newest_by_point(records, None), objective.get("metric")
+    for trial in study.trials:
+        if trial.state not in (TrialState.RUNNING, TrialState.WAITING):
+            counts["kept"] += 1
+            continue
+        record = newest.get(trial.number)
+        value = ((record or {}).get("metrics") or {}).get(metric or "")
+        if record and record["state"] == "completed" and isinstance(value, int | float):
+            resume.tell[trial.number] = float(value)
+            counts["kept"] += 1
+            continue
+        kind, point = classify(record, Point(trial.number, []), options, home, sweep_dir.name)
+        counts[kind] += 1
+        if point is not None:
+            resume.pending[trial.number] = point.plan
+        else:
+            resume.ended[trial.number] = "PRUNED" if kind == "pruned" else "FAIL"
+    counts["new"] = resume.left
+    return resume, counts
