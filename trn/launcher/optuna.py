@@ -88,7 +88,9 @@ def distribution(sweep: Any, text: str) -> Any:
 
     log = "log" in (sweep.tags or set())
     if isinstance(sweep, ChoiceSweep):
-        return CategoricalDistribution(list(sweep.list))
+        return CategoricalDistribution(
+            [c if isinstance(c, int | float | bool) else str(c) for c in sweep.list]
+        )
     if isinstance(sweep, RangeSweep):
         start, stop, step = (sweep.start or 0), (sweep.stop or 0), (sweep.step or 1)
         if all(isinstance(v, int) for v in (start, stop, step)):  # range's stop is exclusive
