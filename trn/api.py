@@ -223,7 +223,7 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
     from trn.jobdir import SWEEP_SUMMARY
     from trn.launcher.summary import seconds, summarize, varying
     from trn.paths import trn_home
-    from trn.registry.sweeps import attempts, find_sweep, sweep_end, sweep_started
+    from trn.registry.sweeps import attempts, find_sweep, sweep_alive, sweep_end, sweep_started
 
     root = Path(home) if home else trn_home()
     sweep_dir = find_sweep(root, sweep_id)  # a unique prefix works
@@ -238,7 +238,7 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     if summary is None:
-        state = (end or {}).get("state") or "running"
+        state = (end or {}).get("state") or ("running" if sweep_alive(sweep_dir) else "lost")
         if end is not None:
             took = float(end.get("duration_s") or 0.0)
         else:  # running: since this attempt started

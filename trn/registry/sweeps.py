@@ -87,6 +87,23 @@ def record_process(
     return info
 
 
+def sweep_alive(sweep_dir: Path) -> bool:
+    """Whether the process of a sweep that has not ended is still there (``False``: it was
+    lost, e.g. SIGKILLed; ``trn resume SWEEP`` continues it). A sweep of another host: True,
+    nobody here can tell."""
+    import json
+
+    from trn.registry.record import pid_alive
+
+    try:
+        state = json.loads((sweep_dir / SWEEP_STATE).read_text())
+    except (OSError, ValueError):
+        return False
+    if state.get("host") != socket.gethostname():
+        return True
+    return pid_alive(state.get("pid"))
+
+
 def sweep_events(sweep_dir: Path, sweep_id: str, home: Path) -> Any:
     """The writer of the sweep's own events: its dir's ``events.jsonl`` and the global stream."""
     from trn.events.writer import EventWriter
