@@ -143,12 +143,15 @@ def render(summary: dict[str, Any], width: int | None = None) -> str:
     arrow = "max" if summary["objective"]["mode"] == "max" else "min"
     head = ["#", "JOB", "STATE", f"{metric} ({arrow})", "TIME", "OVERRIDES / REASON"]
     width = width or output.terminal_width()
-    lines = output.table(table, head).splitlines()
-    for n, row in enumerate(rows, 1):
-        if row["error"]:
-            room = width - len(lines[n]) - 4
-            reason = output.fit(row["error"], max(room, 20))
-            lines[n] = f"{lines[n]}  ({reason})" if room >= 20 else f"{lines[n]}\n    {reason}"
+    table_lines = output.table(table, head).splitlines()
+    lines = table_lines[:1]
+    for line, row in zip(table_lines[1:], rows, strict=True):
+        room = width - len(line) - 4
+        if row["error"] and room >= 20:
+            line = f"{line}  ({output.fit(row['error'], room)})"
+        lines.append(line)
+        if row["error"] and room < 20:  # no room beside it: on a line of its own, below
+            lines.append(f"   {row['error']}")
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items()) or "no jobs"
     title = (
         f"sweep {summary['sweep_id']} {summary['state']} in {summary['duration_s']:.1f}s: {counts}"

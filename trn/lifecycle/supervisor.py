@@ -70,6 +70,7 @@ class Supervisor:
             sweep_id=plan.sweep_id,
             sweep_num=plan.sweep_num,
             sweep_point=plan.sweep_point,
+            objective=plan.config.get("objective"),
             name=plan.config.get("name"),
             devices=plan.allocation.device_ids,
             overrides=plan.overrides,

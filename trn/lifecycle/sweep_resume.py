@@ -241,20 +241,30 @@ def classify(
     state = record["state"]
     if state == "completed":
         return "kept", None
-    if state in RESUMABLE or (state == "pruned" and options.include_pruned):
+    if state in RESUMABLE:
         return "resumed", resume_point(record, fresh, home, sweep_id)
+    if state == "pruned" and options.include_pruned:  # to its end: early stopping is done
+        return "resumed", resume_point(record, fresh, home, sweep_id, ["sweep.early_stop=null"])
     if state == "failed" and options.retry_failed:
         return "rerun", fresh
     return ("pruned" if state == "pruned" else "failed"), None
 
 
-def resume_point(record: dict[str, Any], fresh: Point, home: Path, sweep_id: str) -> Point:
+def resume_point(
+    record: dict[str, Any],
+    fresh: Point,
+    home: Path,
+    sweep_id: str,
+    overrides: list[str] | None = None,
+) -> Point:
     """The point continuing ``record``'s newest checkpoint (its chain's); from scratch when
     there is none."""
     from trn.lifecycle.resume import plan_resume
 
     try:  # preempted after its last save: the resume has nothing to train and completes
-        plan = plan_resume(record["job_id"], home=home, sweep_id=sweep_id, allow_finished=True)
+        plan = plan_resume(
+            record["job_id"], overrides, home=home, sweep_id=sweep_id, allow_finished=True
+        )
     except NotFound:
         return fresh
     plan = replace(plan, overrides=[*fresh.overrides, *plan.overrides])

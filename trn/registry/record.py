@@ -82,6 +82,7 @@ class JobRecord:
     exit_code: int | None = None
     error: str | None = None
     pruned: dict[str, Any] | None = None  # early stopping's decision (trn.registry.early_stop)
+    objective: dict[str, Any] | None = None  # its config's objective: {metric, mode}
     metrics: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None  # the newest committed .meta.json
     warnings: list[str] = field(default_factory=list)
