@@ -63,7 +63,7 @@ def test_asha_stops_the_worst_trials_at_the_first_rung_and_hands_their_slot_on(
         assert slow["pruned"]["rule"] == "asha" and slow["pruned"]["rung"] == 1
         assert "asha:" in slow["error"] and slow["checkpoint"]  # its last checkpoint kept
         events = validate_file(Path(slow["job_dir"]) / "events.jsonl")
-        epochs = {e["epoch"] for e in events if e["event"] == "metrics" and "phase" not in e}
+        epochs = {e["epoch"] for e in events if e.get("phase") == "epoch"}
         assert epochs == {0}, "stopped after the first epoch (the first rung)"
         assert events[-1]["event"] == "job_pruned" and events[-1]["pruned"]["t"] == 1
         # its slot went on: the next trial started once it ended, long before it would have
@@ -73,7 +73,7 @@ def test_asha_stops_the_worst_trials_at_the_first_rung_and_hands_their_slot_on(
         assert 0 <= gap < full, (gap, full)
         took = seconds(slow["ended_at"]) - seconds(slow["started_at"])
         assert took < full
-    assert summary["counts"].get("pruned") == 2 and summary["jobs"][0]["state"] == "completed"
+    assert summary["counts"]["pruned"] >= 2 and summary["jobs"][0]["state"] == "completed"
     reports = (sweep_dir(trn_home) / "trials.jsonl").read_text().splitlines()
     assert {json.loads(line)["point"] for line in reports} == {0, 1, 2, 3}
 
@@ -83,7 +83,8 @@ def test_asha_stops_the_worst_trials_at_the_first_rung_and_hands_their_slot_on(
     for slow in records[1:3]:  # continued from their checkpoints to the end
         child = next(r for r in after.values() if r.get("parent_job_id") == slow["job_id"])
         assert child["state"] == "completed" and child["sweep_point"] == slow["sweep_point"]
-        assert child["metrics"].get("epoch", 5) >= 5 or "val/acc" in child["metrics"]
+        events = read_events(Path(child["job_dir"]) / "events.jsonl")
+        assert [e["epoch"] for e in events if e.get("phase") == "epoch"] == [1, 2, 3, 4, 5]
 
 
 def test_an_early_stop_schedule_that_cannot_stop_anything_is_refused(trn_home: Path, cli):
@@ -169,13 +170,13 @@ def test_a_sweep_of_a_module_that_raises_shows_the_cause_not_hydra(trn_home, tmp
     project = make_project(tmp_path / "proj")
     (project / "projnet" / "attn.py").write_text(
         "from torch import nn\n\n\nclass Net(nn.Module):\n"
-        "    def __init__(self, in_features, num_classes, embed_dim=8, num_heads=2):\n"
+        "    def __init__(self, in_features, num_classes, width=8, embed_dim=8, num_heads=2):\n"
         "        super().__init__()\n"
         "        self.attn = nn.MultiheadAttention(embed_dim, num_heads)\n"
     )
     proc = run_trn(
         "run", "-m", *FAST, "model=wide", "model._target_=projnet.attn.Net",
-        "+model.embed_dim=10", "+model.num_heads=3,5",
+        "+model.embed_dim=10", "+model.num_heads=3,4",
         cwd=project, env={"COLUMNS": "90"},
     )  # fmt: skip
     assert proc.returncode == 1
