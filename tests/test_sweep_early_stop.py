@@ -187,3 +187,31 @@ def test_a_sweep_of_a_module_that_raises_shows_the_cause_not_hydra(trn_home, tmp
     assert sum("embed_dim must be divisible by num_heads" in line for line in table) == 2
     events = read_events(next(trn_home.glob("sweeps/*/*/*/*/events.jsonl")))
     assert events[-1]["counts"] == {"failed": 2}
+
+
+@pytest.mark.slow
+def test_best_compares_like_objectives_and_sort_follows_the_objective(trn_home: Path) -> None:
+    """A sweep maximising val/acc, then one minimising val/loss: `trn best` (no --sweep) ranks
+    only the newest objective's jobs, says how many it left out; `trn list --sort val/loss`
+    puts the lowest first (the objective says min), `--reverse` the highest."""
+    acc = run_trn("run", "-m", "--json", *FAST, "hydra.launcher.cpu_slots=2", "seed=1,2")
+    assert acc.returncode == 0, acc.stderr[-2000:]
+    loss = run_trn(
+        "run", "-m", "--json", *FAST, "hydra.launcher.cpu_slots=2", "seed=3,4",
+        "objective.metric=val/loss", "objective.mode=min",
+    )  # fmt: skip
+    assert loss.returncode == 0, loss.stderr[-2000:]
+    loss_sweep = json.loads(loss.stdout)["sweep_id"]
+    best = json.loads(run_trn("best", "--json").stdout)
+    assert best["metric"] == "val/loss" and best["mode"] == "min"
+    assert best["compared"] == 2 and best["left_out"] == 2 and best["sweep_id"] == loss_sweep
+    assert "left out" in run_trn("best").stdout
+    by_prefix = json.loads(run_trn("best", "--sweep", loss_sweep[:15], "--json").stdout)
+    assert by_prefix["job_id"] == best["job_id"]  # a sweep id prefix works
+    listed = json.loads(run_trn("list", "--sort", "val/loss", "--json").stdout)
+    values = [r["metrics"]["val/loss"] for r in listed]
+    assert len(values) == 4 and values == sorted(values)
+    flipped = json.loads(run_trn("list", "--sort", "val/loss", "--reverse", "--json").stdout)
+    assert [r["metrics"]["val/loss"] for r in flipped] == sorted(values, reverse=True)
+    listed = json.loads(run_trn("list", "--sweep", loss_sweep[:15], "--json").stdout)
+    assert {r["sweep_id"] for r in listed} == {loss_sweep} and len(listed) == 2

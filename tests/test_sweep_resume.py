@@ -192,3 +192,48 @@ def test_a_changed_base_config_is_refused_and_force_accepts_it(trn_home: Path, t
     assert "model.width: 16 -> 32" in refused.stderr and "--force" in refused.stderr
     forced = run_trn("resume", sweep_id, "--force", cwd=tmp_path)
     assert forced.returncode == 1 and "nothing left to do (2 kept)" in forced.stderr
+
+
+@pytest.mark.slow
+def test_a_cancelled_detached_sweep_resumes_detached_from_python_and_over_http(
+    trn_home: Path,
+) -> None:
+    """`trn cancel` a detached sweep half way; `trn.api.resume_sweep` continues it detached
+    (its cancelled jobs from their checkpoints); then `POST /sweeps/{id}/resume` of the done
+    sweep is 409, of one that is not there 404."""
+    from serve_support import Server
+
+    from trn import api
+    from trn.errors import NothingToDo
+
+    started = run_trn("run", "-m", "--detach", "--json", *JOB, "seed=1,2,3")
+    assert started.returncode == 0, started.stderr
+    sid = json.loads(started.stdout)["sweep_id"]
+    wait_for(lambda: _half_way(trn_home, 0), what="a job half way")
+    cancelled = run_trn("cancel", sid[:15], timeout=300)
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+
+    info = api.resume_sweep(sid[:15], home=trn_home)
+    assert info["sweep_id"] == sid and info["attempt"] == 2
+    summary_file = Path(info["sweep_dir"]) / "summary.json"
+    done = wait_for(
+        lambda: summary_file.exists() and read_json(summary_file).get("attempt") == 2,
+        what="the resumed sweep's summary",
+    )
+    assert done
+    summary = read_json(summary_file)
+    assert summary["state"] == "completed" and summary["counts"] == {"completed": 3}
+    resumed = [r for r in sweep_records(trn_home) if r.get("parent_job_id")]
+    assert resumed and all(r["state"] == "completed" for r in resumed)
+    with pytest.raises(NothingToDo):
+        api.resume_sweep(sid, home=trn_home)
+
+    server = Server(trn_home).start()
+    try:
+        with server.client() as http:
+            reply = http.post(f"/sweeps/{sid[:15]}/resume", json={"retry_failed": True})
+            assert reply.status_code == 409 and "nothing left to do" in reply.json()["error"]
+            assert http.post("/sweeps/261201-x/resume", json={}).status_code == 404
+            assert http.post(f"/sweeps/{sid}/resume", json={"bogus": 1}).status_code == 400
+    finally:
+        server.stop()

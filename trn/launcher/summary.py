@@ -84,7 +84,7 @@ def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:
         "overrides": list(record.get("overrides") or []),
         "metrics": metrics,
         "duration_s": _duration(record),
-        "error": (cause(record.get("error")) or None) if said else None,  # the innermost cause
+        "error": cause(record.get("error")) if said else None,  # the innermost cause
     }
 
 
