@@ -64,7 +64,7 @@ class TrnTask:
 def objective_of(record: dict[str, Any]) -> Any:
     """What a sweeper optimises: the job's ``objective.metric``; raises if the job failed."""
     if record["state"] != "completed":
-        raise JobFailed(f"job {record['job_id']} {record['state']}: {record.get('error')}")
+        raise JobFailed(f"job {record['job_id']} {record['state']}: {record.get('error')}", record)
     metric = (record.get("objective") or {}).get("metric")
     if metric is None:
         metric = _objective_metric(record)

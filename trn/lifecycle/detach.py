@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, SWEEP_SUMMARY, JobDir
+from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, JobDir
 
 USAGE = "usage: python -m trn.lifecycle.detach JOB_DIR | sweep SWEEP_DIR"
 
@@ -164,8 +164,8 @@ def submit_sweep(
 
 
 def run_sweep(sweep_dir: Path, early: list[int]) -> int:
-    """In the detached process: the sweep, exactly as in the foreground."""
-    from trn import fsutil
+    """In the detached process: the sweep, exactly as in the foreground (which writes its
+    ``summary.json``)."""
     from trn.lifecycle.sweep import print_summary
     from trn.lifecycle.sweep import run_sweep as run
 
@@ -189,7 +189,6 @@ def run_sweep(sweep_dir: Path, early: list[int]) -> int:
         )
     else:
         result = run(request.overrides, home, sweep=sweep, fail_fast=request.fail_fast)
-    fsutil.atomic_write_json(sweep_dir / SWEEP_SUMMARY, result.summary)
     print_summary(result.summary, as_json=False)
     return result.exit_code
 

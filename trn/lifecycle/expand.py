@@ -47,6 +47,22 @@ def ours(override: str) -> str:
     return f"{key}={OURS[value]}" if key == "hydra/sweeper" and value in OURS else override
 
 
+def need_optuna() -> None:
+    """``hydra/sweeper=optuna`` runs trn's Optuna loop, whose study is a journal file: Optuna
+    3.1 or newer (the optional extra)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(p) for p in version("optuna").split(".")[:2])
+    except PackageNotFoundError:
+        major, minor = 0, 0
+    if (major, minor) < (3, 1):
+        raise UsageError(
+            "hydra/sweeper=optuna needs Optuna 3.1 or newer (its journal storage keeps the "
+            "study in the sweep dir): pip install -c constraints-cpu.txt -e '.[optuna]'"
+        )
+
+
 def parse(overrides: list[str]) -> list[Any]:
     from trn.config.compose import parse_overrides
 
@@ -60,6 +76,8 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
     hydra = [o for o in overrides if is_hydra(o)]
     parsed = parse(overrides)[: len(overrides)]
     sweeper = sweeper_of(overrides)
+    if sweeper == "optuna":
+        need_optuna()
     by_text = dict(zip(overrides, parsed, strict=True))
     if sweeper == "basic":
         jobs = expand([by_text[o] for o in task])

@@ -74,8 +74,8 @@ def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = Non
 
     records = [_settle(r) for r in Registry(home).list(sweep_id=sweep_dir.name, limit=None)]
     number = len(attempts(sweep_dir)) + 1
-    first_num = 1 + max((r.get("sweep_num") or -1 for r in records), default=-1)
-    first_num = max(first_num, len(records))
+    nums = [r["sweep_num"] for r in records if r.get("sweep_num") is not None]
+    first_num = max(1 + max(nums, default=-1), len(records))  # never a number used before
     if checked.sweeper == "optuna":
         optuna, counts = _optuna(sweep_dir, records, options, home, checked.objective)
         attempt = Attempt(checked, [], number, first_num, optuna)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def job_or_sweep(home: Path, text: str) -> Path | None:
 
     try:
         exact = Registry(home).index.by_prefix(text, 1)
-    except Exception:  # noqa: BLE001 - no index yet: no job to prefer
+    except (OSError, sqlite3.Error):  # no index to read: no job to prefer
         return found
     return None if exact and exact[0]["job_id"] == text else found
 
