@@ -173,7 +173,7 @@ def _settle(record: dict[str, Any]) -> dict[str, Any]:
         return record
     backend = backend_of(record)
     if record["state"] in LIVE and backend.name == "slurm":
-        if backend.details(record).get("slurm_state", "GONE") not in ("GONE", "UNKNOWN"):
+        if _in_slurm(backend.handle(record)):
             raise UsageError(
                 f"job {record['job_id']} of the sweep is still in Slurm's queue; wait for it "
                 f"or `trn cancel {record['job_id']}`, then resume the sweep"
@@ -190,6 +190,20 @@ def _settle(record: dict[str, Any]) -> dict[str, Any]:
         stop_runner(int(runner), signal.SIGTERM, REAP_WAIT_S)
     reason = "its sweep's process was lost; ended by `trn resume` of the sweep"
     return end_job(dict(record), "preempted", reason=reason)
+
+
+def _in_slurm(handle: str | None) -> bool:
+    """Whether Slurm still has the job (queued or running; unsure counts as yes)."""
+    if not handle:
+        return False
+    import subprocess
+
+    from trn.launcher.slurm import queued
+
+    try:
+        return handle in queued([handle])
+    except (OSError, subprocess.SubprocessError):
+        return True
 
 
 def newest_by_point(records: list[dict[str, Any]], jobs: list[list[str]] | None) -> dict:
