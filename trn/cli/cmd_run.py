@@ -22,6 +22,7 @@ EXAMPLES = """examples:
   trn run --profile prod --devices cuda:0,cuda:1 --weights init.ckpt --event-log ev.jsonl
   trn run --detach profile=dev                   print the job id, leave the job running
   trn run --cfg job optimizer=sgd                print the composed config (Hydra's --cfg)
+  trn run -m --fail-fast optimizer.lr=0.1,0.01   a sweep whose first failure cancels the rest
 
 flags and overrides mix; a flag and an override setting the same key is an error.
 precedence: conf/ defaults < --config FILE < flags and overrides.
