@@ -215,3 +215,24 @@ def test_best_compares_like_objectives_and_sort_follows_the_objective(trn_home: 
     assert [r["metrics"]["val/loss"] for r in flipped] == sorted(values, reverse=True)
     listed = json.loads(run_trn("list", "--sweep", loss_sweep[:15], "--json").stdout)
     assert {r["sweep_id"] for r in listed} == {loss_sweep} and len(listed) == 2
+
+
+@pytest.mark.slow
+def test_median_stops_a_trial_below_the_completed_ones(trn_home: Path) -> None:
+    """``median`` reads which trials completed from the registry: once one has, a trial whose
+    best value by the same epoch is below theirs stops there."""
+    proc = run_trn(
+        "run", "-m", "--json", *ASHA[:5], "sweep.early_stop=median", "sweep.min_trials=1",
+        "optimizer.lr=0.01,0.000001",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    good, bad = sorted(sweep_records(trn_home), key=lambda r: r["sweep_num"])
+    assert good["state"] == "completed" and bad["state"] == "pruned"
+    assert bad["pruned"]["rule"] == "median" and bad["pruned"]["t"] == 1
+    assert bad["pruned"]["cutoff"] == pytest.approx(
+        next(
+            json.loads(line)["value"]
+            for line in (sweep_dir(trn_home) / "trials.jsonl").read_text().splitlines()
+            if json.loads(line)["point"] == 0 and json.loads(line)["t"] == 1
+        )
+    )

@@ -101,6 +101,8 @@ def test_a_killed_sweep_resumes_every_point_exactly_once(trn_home: Path) -> None
     assert (sdir / "attempt-2" / "multirun.yaml").exists()
     started = [e for e in validate_file(sdir / "events.jsonl") if e["event"] == "sweep_started"]
     assert [e.get("sweep_attempt") for e in started] == [1, 2]
+    tries = read_json(sdir / "sweep.json")["attempts"]  # the sweep's record lists its attempts
+    assert [t["attempt"] for t in tries] == [1, 2] and tries[0]["pid"] == proc.pid
 
     again = run_trn("resume", sdir.name)  # nothing left: one line, exit 1
     assert again.returncode == 1 and again.stderr.count("\n") == 1

@@ -22,6 +22,7 @@ class Checked:
     objective: dict[str, Any] = field(default_factory=dict)
     sweeper: str = "basic"
     plans: list[Any] = field(default_factory=list)  # the jobs' plans, when ``jobs`` is known
+    base: dict[str, Any] | None = None  # the first point's resolved config (Optuna: the fixed)
 
     def plans_by_overrides(self) -> dict[tuple[str, ...], Any]:
         return {tuple(j): p for j, p in zip(self.jobs or [], self.plans, strict=False)}
@@ -97,7 +98,7 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
 
     for plan in plans[:1] if not jobs else plans:  # sweep.early_stop's schedule must fit
         Rule.of(plan.config)
-    return Checked(jobs, objective, sweeper, plans if jobs else [])
+    return Checked(jobs, objective, sweeper, plans if jobs else [], plans[0].config)
 
 
 def expand(parsed: list[Any]) -> list[list[str]]:

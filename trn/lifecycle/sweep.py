@@ -18,12 +18,12 @@ from typing import Any
 
 from trn import fsutil
 from trn.errors import FailedFast, JobFailed
-from trn.jobdir import SWEEP_SPACE, SWEEP_SUMMARY
+from trn.jobdir import SWEEP_SUMMARY
 from trn.launcher.summary import render, summarize
 from trn.launcher.task import Point
 from trn.lifecycle import expand, notify
 from trn.lifecycle.sweep_job import SweepTask
-from trn.registry.sweeps import new_sweep_dir, record_process, sweep_events
+from trn.registry.sweeps import SweepSpace, new_sweep_dir, record_process, sweep_events
 
 CONFIG_NAME = "config"
 
@@ -141,15 +141,10 @@ def write_space(
     compare with (a changed search space or base config is refused unless forced)."""
     from trn.config.compose import find_project
 
-    base = checked.plans[0].config if checked.plans else None
-    space = {
-        "overrides": list(overrides),
-        "sweeper": checked.sweeper,
-        "points": checked.jobs,
-        "config": base,
-        "config_dir": str(find_project(config_dir).config_dir or "") or None,
-    }
-    fsutil.atomic_write_json(sweep_dir / SWEEP_SPACE, space)
+    found = find_project(config_dir).config_dir
+    SweepSpace(
+        list(overrides), checked.sweeper, checked.jobs, checked.base, str(found) if found else None
+    ).write(sweep_dir)
 
 
 def exit_code(summary: dict[str, Any]) -> int:

@@ -26,7 +26,7 @@ from trn.launcher.task import Point
 from trn.lifecycle import expand
 from trn.lifecycle.sweep import Attempt
 from trn.registry.record import LIVE, RESUMABLE, pid_alive
-from trn.registry.sweeps import attempts, find_sweep, sweep_end, sweep_started
+from trn.registry.sweeps import SweepSpace, attempts, find_sweep, sweep_end, sweep_started
 
 IGNORED_KEYS = ("resume", "weights", "allow_targets")  # not what a sweep sweeps or starts from
 
@@ -65,9 +65,9 @@ def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = Non
         raise NotFound(f"no sweep {text!r} in {home} (see `trn list`; is TRN_HOME right?)")
     space = _space(sweep_dir)
     _check_not_running(sweep_dir)
-    config_dir = Path(space["config_dir"]) if space.get("config_dir") else None
+    config_dir = Path(space.config_dir) if space.config_dir else None
     with using(config_dir):
-        checked = expand.check(list(space["overrides"]), home, config_dir)
+        checked = expand.check(list(space.overrides), home, config_dir)
     if not options.force:
         _compare(sweep_dir.name, space, checked)
     from trn.registry.store import Registry
@@ -88,17 +88,14 @@ def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = Non
         hint += "; --include-pruned continues the pruned ones" if counts.get("pruned") else ""
         raise NothingToDo(f"sweep {sweep_dir.name} has nothing left to do ({said}){hint}")
     return SweepResume(
-        sweep_dir.name, sweep_dir, list(space["overrides"]), config_dir, attempt, counts
+        sweep_dir.name, sweep_dir, list(space.overrides), config_dir, attempt, counts
     )
 
 
-def _space(sweep_dir: Path) -> dict[str, Any]:
+def _space(sweep_dir: Path) -> SweepSpace:
     """What the sweep started with; a dir without it (or without its start) cannot resume."""
-    try:
-        space = json.loads((sweep_dir / SWEEP_SPACE).read_text())
-    except (OSError, ValueError):
-        space = {}
-    if not space.get("overrides") or not sweep_started(sweep_dir):
+    space = SweepSpace.read(sweep_dir)
+    if space is None or not space.overrides or not sweep_started(sweep_dir):
         raise UsageError(
             f"sweep {sweep_dir.name} cannot be resumed: its dir {sweep_dir} is incomplete "
             f"(no {SWEEP_SPACE} or sweep_started event); start it again with `trn run -m`"
@@ -126,15 +123,14 @@ def _check_not_running(sweep_dir: Path) -> None:
         )
 
 
-def _compare(sweep_id: str, space: dict[str, Any], checked: expand.Checked) -> None:
+def _compare(sweep_id: str, space: SweepSpace, checked: expand.Checked) -> None:
     """A sweep resumes over the space and config it started with; name what changed."""
     changes = []
-    if checked.jobs is not None and space.get("points") != checked.jobs:
-        was, now = len(space.get("points") or []), len(checked.jobs)
+    if checked.jobs is not None and space.points != checked.jobs:
+        was, now = len(space.points or []), len(checked.jobs)
         changes.append(f"its search space ({was} points then, {now} now)")
-    base = checked.plans[0].config if checked.plans else None
-    if space.get("config") is not None and base is not None:
-        diff = _diff(_flat(space["config"]), _flat(base))
+    if space.config is not None and checked.base is not None:
+        diff = _diff(_flat(space.config), _flat(checked.base))
         if diff:
             shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff[:3])
             more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""

@@ -12,12 +12,42 @@ import os
 import socket
 import sqlite3
 import time
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from trn.jobdir import SWEEP_STATE, JobDir
+from trn.jobdir import SWEEP_SPACE, SWEEP_STATE, JobDir
 
 EVENTS = JobDir.EVENTS  # a sweep dir's events file has a job dir's name
+
+
+@dataclass
+class SweepSpace:
+    """``space.json``: what a sweep sweeps and the config it starts from, written when it
+    starts; ``trn resume SWEEP`` runs the same overrides and refuses a changed space or base
+    config."""
+
+    overrides: list[str]  # as given to `trn run -m`
+    sweeper: str  # basic, optuna, ...
+    points: list[list[str]] | None = None  # a basic sweep's points (None: the sweeper decides)
+    config: dict[str, Any] | None = None  # the first point's resolved config (Optuna: the fixed)
+    config_dir: str | None = None  # the user's project config dir, if any
+
+    def write(self, sweep_dir: Path) -> None:
+        from trn import fsutil
+
+        fsutil.atomic_write_json(sweep_dir / SWEEP_SPACE, asdict(self))
+
+    @classmethod
+    def read(cls, sweep_dir: Path) -> SweepSpace | None:
+        """The sweep's space; None when its file is missing or not one."""
+        import json
+
+        try:
+            data = json.loads((sweep_dir / SWEEP_SPACE).read_text())
+            return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        except (OSError, ValueError, TypeError):
+            return None
 
 
 def new_sweep_dir(home: Path) -> tuple[str, Path]:
@@ -72,10 +102,19 @@ def job_or_sweep(home: Path, text: str) -> Path | None:
 def record_process(
     sweep_dir: Path, sweep_id: str, jobs: int | None, pid: int | None = None, attempt: int = 1
 ) -> dict[str, Any]:
-    """``sweep.json``: which process runs the sweep (``pid``, default this one); ``trn cancel
-    SWEEP`` signals it."""
-    from trn import fsutil
+    """``sweep.json``: which process runs the sweep (``pid``, default this one; ``trn cancel
+    SWEEP`` signals it), and every attempt's process (a resume adds one)."""
+    import json
 
+    from trn import fsutil
+    from trn.registry.record import utc_now
+
+    try:
+        tries = list(json.loads((sweep_dir / SWEEP_STATE).read_text()).get("attempts") or [])
+    except (OSError, ValueError, AttributeError):
+        tries = []
+    tries = [t for t in tries if t.get("attempt") != attempt]
+    tries.append({"attempt": attempt, "pid": pid or os.getpid(), "started_at": utc_now()})
     info = {
         "sweep_id": sweep_id,
         "sweep_dir": str(sweep_dir),
@@ -83,6 +122,7 @@ def record_process(
         "host": socket.gethostname(),
         "jobs": jobs,
         "attempt": attempt,  # 1, then one more per `trn resume SWEEP`
+        "attempts": sorted(tries, key=lambda t: t["attempt"]),
     }
     fsutil.atomic_write_json(sweep_dir / SWEEP_STATE, info)
     return info
