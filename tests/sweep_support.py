@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT
+from conftest import ROOT, wait_until
 
 from trn.registry.store import Registry
 
@@ -31,14 +30,10 @@ def start_sweep(trn_home: Path, *argv: str) -> subprocess.Popen:
     )
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 300.0, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.3)
-    raise AssertionError(f"waited {timeout:.0f}s for {what}")
+def wait_for(predicate: Callable[[], Any], what: str = "it") -> Any:
+    """conftest's :func:`wait_until` (one generous ceiling), every 0.3 s: each poll reads the
+    registry."""
+    return wait_until(predicate, what, every=0.3)
 
 
 def sweep_records(trn_home: Path) -> list[dict]:
