@@ -55,8 +55,9 @@ class SweepResume:
 
 
 def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = None) -> SweepResume:
-    """What resuming the sweep ``text`` (an id or a unique prefix) runs; every refusal first,
-    nothing written."""
+    """What resuming the sweep ``text`` (an id or a unique prefix) runs. Every refusal comes
+    before anything is written; past them, the jobs the dead sweep left live are ended (so
+    that their points are judged by how they really ended)."""
     from trn.config.project import using
 
     options = options or ResumeOptions()
