@@ -84,7 +84,8 @@ def test_a_killed_sweep_resumes_every_point_exactly_once(trn_home: Path) -> None
             assert child is None and (Path(r["job_dir"]) / "outcome.json").exists()
             continue
         assert ended["state"] == "preempted"
-        if not r.get("checkpoint"):  # killed before its first save: its point starts afresh
+        saved = list((Path(r["job_dir"]) / "checkpoints").glob("*.meta.json"))
+        if not saved:  # killed before its first save: its point starts afresh
             assert child is None
             continue
         children += 1
