@@ -147,7 +147,7 @@ def test_completion_scripts_parse(shell):
         (
             ["list", "--state", "runing"],
             "trn list: error: --state: 'runing' is not one of submitted, running, completed, "
-            "failed, cancelled, preempted, lost (did you mean running?); see `trn list --help`",
+            "failed, cancelled, preempted, pruned, lost (did you mean running?); see `trn list --help`",
         ),
         (
             ["list", "--jsno"],

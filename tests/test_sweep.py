@@ -141,7 +141,7 @@ def _has_metrics(record: dict) -> bool:
 @pytest.mark.slow
 def test_optuna_drives_the_trn_launcher(trn_home: Path) -> None:
     pytest.importorskip(
-        "hydra_plugins.hydra_optuna_sweeper",
+        "optuna",
         reason="pip install -c constraints-cpu.txt -e '.[optuna]' for the Optuna sweeper",
     )
     proc = run_trn(

@@ -25,8 +25,14 @@ from typing import Any
 from trn.errors import ConfigError, NotFound, TrnError, UsageError
 from trn.waiting import wait_for_end
 
-ENDED = {"completed", "failed", "cancelled", "preempted", "lost"}
-TERMINAL_EVENTS = {"job_completed", "job_failed", "job_cancelled", "job_preempted"}
+ENDED = {"completed", "failed", "cancelled", "preempted", "pruned", "lost"}
+TERMINAL_EVENTS = {
+    "job_completed",
+    "job_failed",
+    "job_cancelled",
+    "job_preempted",
+    "job_pruned",
+}
 
 
 class Client:

@@ -106,7 +106,8 @@ class JobDir:
 
 # A sweep dir (``sweeps/YYYY/MM/DD/<sweep_id>/``): its events file has a job dir's name
 # (:attr:`JobDir.EVENTS`); the rest is its own.
-SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs}: which process runs it
+SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs, attempts}: who runs it
 SWEEP_REQUEST = "request.json"  # a detached sweep's overrides, for its process
-SWEEP_SUMMARY = "summary.json"  # a detached sweep's summary
+SWEEP_SUMMARY = "summary.json"  # the sweep's summary, once it (its latest attempt) ended
+SWEEP_SPACE = "space.json"  # what it sweeps and its base config: a resume compares them
 SWEEP_LOG = "sweep.log"  # a detached sweep's output

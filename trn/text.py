@@ -36,6 +36,48 @@ def did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
+# lines of an error text that name no cause: Hydra's wrappers and hints, a traceback's frames
+_NOISE = re.compile(
+    r"^(Error executing job with overrides:|Set the environment variable HYDRA_FULL_ERROR"
+    r"|full_key:|Traceback \(most recent call last\):|File \"|\^+$)"
+)
+_REPR = re.compile(r"^([A-Za-z_][\w.]*)\((['\"])(.*)\2,?\)$", re.S)
+
+
+def cause(error: str | None) -> str:
+    """The innermost reason an error text gives, as one line: ``InstantiationException: Error
+    in call to target 'm.Net':`` followed by ``ValueError('embed_dim must be ...')`` (how
+    Hydra's instantiate wraps a cause) gives ``ValueError: embed_dim must be ...``; Hydra's
+    hints and a traceback's frames are dropped."""
+    text = error or ""
+    for _ in range(10):  # a cause wrapped in a wrapper's repr: unwrap it once more
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        lines = [ln for ln in lines if not _NOISE.match(ln)] or lines
+        if not lines:
+            return ""
+        i = 0
+        while i + 1 < len(lines) and lines[i].endswith(":"):  # "...:" says the cause follows
+            i += 1
+        line = lines[i] if i or len(lines) == 1 or ":" in lines[0] else lines[-1]
+        found = _REPR.match(line)
+        if not found:
+            return line
+        text = f"{found.group(1)}: {found.group(3)}".replace("\\n", "\n").replace("\\'", "'")
+    return text.splitlines()[0]
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def terminal_width(stream: Any = None) -> int:
+    """Columns of the terminal (``$COLUMNS`` first); 100 when there is none."""
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
 def public_url(url: str) -> str:
     """The URL without what may hold a secret (userinfo, query, fragment), for a warning."""
     import urllib.parse
@@ -111,7 +153,7 @@ def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
         body = f"in {event.get('duration_s', 0):.1f}s {fmt_metrics(event.get('metrics', {}))}"
     elif name == "job_failed":
         body = f"{event.get('error')}"
-    elif name in ("job_cancelled", "job_preempted"):
+    elif name in ("job_cancelled", "job_preempted", "job_pruned"):
         body = f"{event.get('reason')}"
     elif name == "warning":
         body = event.get("message", "")

@@ -93,7 +93,9 @@ def _jobs(target: str) -> list[dict[str, Any]]:
     try:
         return [registry.find(target)]
     except NotFound:
-        jobs = registry.list(sweep_id=target, limit=None)
+        from trn.registry.sweeps import sweep_id_of
+
+        jobs = registry.list(sweep_id=sweep_id_of(registry.home, target), limit=None)
     if not jobs:
         raise NotFound(f"no job or sweep {target!r} in {registry.home} (see `trn list`)")
     return sorted(jobs, key=lambda r: r["job_id"])

@@ -44,14 +44,14 @@ FIELDS = [
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.ids import check_job_id
     from trn.lifecycle.backends import backend_of
     from trn.registry.store import Registry
-    from trn.registry.sweeps import find_sweep
+    from trn.registry.sweeps import job_or_sweep
 
     registry = Registry()
-    if find_sweep(registry.home, check_job_id(args.job)) is not None:
-        return _sweep(args.job, registry.home, args.json)
+    sweep_dir = job_or_sweep(registry.home, args.job)
+    if sweep_dir is not None:
+        return _sweep(sweep_dir.name, registry.home, args.json)
     record = registry.find(args.job)
     backend = backend_of(record)
     details = backend.details(record)  # e.g. Slurm's view of a queued job

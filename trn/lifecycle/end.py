@@ -125,6 +125,9 @@ def _finish(
     else:
         rec.error = outcome.get("reason") or reason or exit_reason(exit_code)
         fields.update(reason=rec.error, checkpoint=rec.checkpoint)
+        if state == "pruned":  # early stopping's decision: the rung and why
+            rec.pruned = outcome.get("pruned")
+            fields["pruned"] = rec.pruned
     return fields
 
 

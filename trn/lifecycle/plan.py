@@ -28,6 +28,8 @@ class Plan:
     attempt: int = 1
     parent_job_id: str | None = None
     sweep_id: str | None = None
+    sweep_num: int | None = None  # the job's number in its sweep (JobRecord.sweep_num)
+    sweep_point: int | None = None  # the sweep point it runs (JobRecord.sweep_point)
     env: dict[str, str] = field(default_factory=dict)
     runner: str = RUNNER_MODULE  # the module run as ``python -m RUNNER JOB_DIR``
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends)

@@ -174,6 +174,7 @@ def plan_resume(
         attempt=attempt + 1,
         parent_job_id=parent_id,
         sweep_id=sweep_id,
+        sweep_point=named.get("sweep_point") if named else None,  # a sweep's point goes on
         env=project.env(),
         project=project.to_record(),
         mlflow_run_id=_mlflow_run(config, named, meta_path),

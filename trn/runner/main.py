@@ -104,11 +104,14 @@ def train(
         about={**about, **runs},
     )
     objective = ObjectiveCheck(config["objective"]["metric"])
+    from trn.runner.early_stop import EarlyStop  # a sweep's sweep.early_stop, else None
+
+    pruner = EarlyStop.of(config, record, trn_home())
     trainer = pl.Trainer(
         **launch["allocation"]["trainer"],
         **config["trainer"],
         # ckpt last: it saves on stop, and after the objective check at an epoch's end
-        callbacks=[stopper, metric_events, FiniteGuard(), objective, ckpt],
+        callbacks=[stopper, metric_events, FiniteGuard(), objective, *filter(None, [pruner]), ckpt],
         plugins=[TrnCheckpointIO()],
         **{**QUIET_TRAINER, "logger": fed_loggers or False},
         default_root_dir=str(job_dir),
@@ -134,6 +137,7 @@ def train(
         "step": trainer.global_step,
         "checkpoint": str(ckpt.latest_meta) if ckpt.latest_meta else None,
         "resume_exact": about["resume_exact"],
+        **(pruner.outcome() if pruner and not stopper.requested else {}),  # early stopping's
     }
 
 

@@ -95,6 +95,7 @@ def routes() -> list[Route | Mount]:
         Route(f"{API}/events", routes_events.all_events, methods=["GET"]),
         Route(f"{API}/sweeps", routes_sweeps.list_sweeps, methods=["GET"]),
         Route(f"{API}/sweeps/{{sweep_id}}", routes_sweeps.get_sweep, methods=["GET"]),
+        Route(f"{API}/sweeps/{{sweep_id}}/resume", routes_sweeps.resume_sweep, methods=["POST"]),
         Route("/", dashboard, methods=["GET"], include_in_schema=False),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

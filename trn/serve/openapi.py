@@ -71,6 +71,17 @@ BASE: dict[str, Any] = {
             "SignIn": _body(
                 code={"type": "string", "description": "the part after #login= of the link"}
             ),
+            "ResumeSweep": _body(
+                **{
+                    k: {"type": "boolean", "description": d}
+                    for k, d in (
+                        ("retry_failed", "run failed points again"),
+                        ("include_pruned", "continue pruned trials to the end"),
+                        ("force", "accept a changed search space or base config"),
+                        ("fail_fast", "the first failure cancels the rest"),
+                    )
+                }
+            ),
         },
         "schemas": {
             "Error": {
@@ -110,6 +121,7 @@ BASE: dict[str, Any] = {
                     "sweep_dir": {"type": "string"},
                     "jobs": {"type": ["integer", "null"]},
                     "pid": {"type": "integer"},
+                    "attempt": {"type": "integer"},
                 },
             },
             "Sweep": {

@@ -46,7 +46,7 @@ async def list_jobs(request: Request) -> JSONResponse:
     ---
     summary: List jobs, newest first (trn list)
     parameters:
-      - {name: state, in: query, schema: {type: string, enum: [submitted, running, completed, failed, cancelled, preempted, lost]}}
+      - {name: state, in: query, schema: {type: string, enum: [submitted, running, completed, failed, cancelled, preempted, pruned, lost]}}
       - {name: sweep, in: query, description: only the jobs of this sweep, schema: {type: string}}
       - {name: limit, in: query, description: page size (default 20), schema: {type: integer, minimum: 1, maximum: 1000}}
       - {name: offset, in: query, description: jobs to skip, schema: {type: integer, minimum: 0}}
