@@ -99,6 +99,12 @@ class LeaseStore:
                 path.unlink(missing_ok=True)
         return out
 
+    def reclaim(self) -> None:
+        """Remove the leases of holders that are gone (a supervisor killed outright)."""
+        if self.dir.is_dir():
+            with self.locked():
+                self.read(reclaim=True)
+
     def holders(self) -> dict[str, str]:
         """UUID -> "job X (pid N)", what the allocator needs to say why a GPU is taken."""
         return {u: describe(x) for u, x in self.read().items() if not u.startswith(CPU_KEY)}

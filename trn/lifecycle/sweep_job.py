@@ -56,9 +56,11 @@ class SweepTask(TrnTask):
         return objective_of(record)
 
     def reap(self, submitted: Path, rc: int | None, cancelled: bool) -> None:
+        from trn.devices.leases import LeaseStore
         from trn.lifecycle.end import reap
 
         reap(submitted, rc, cancelled)
+        LeaseStore(self.home).reclaim()  # what a job process killed outright still held
 
 
 def make_echo(stream: IO[str], num: int | None) -> Callable[[dict[str, Any]], None]:
