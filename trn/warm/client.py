@@ -123,6 +123,8 @@ def connect(place: Place, start: bool, env: Mapping[str, str] | None = None) -> 
     except OSError:
         if not start:
             raise WarmUnavailable("no warm parent is running") from None
+    limit = max_parents()  # bad settings are said before anything is made
+    idle_s()
     try:
         place.log.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -134,7 +136,7 @@ def connect(place: Place, start: bool, env: Mapping[str, str] | None = None) -> 
         except OSError:
             pass
         with _locked(runtime_dir() / "start.lock"):
-            make_room(max_parents())
+            make_room(limit)
             return _start(place, os.environ if env is None else env)
 
 
@@ -152,7 +154,6 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _start(place: Place, job_env: Mapping[str, str]) -> socket.socket:
-    idle_s()  # a bad TRN_WARM_IDLE_S is said here, not by a parent that fails to start
     env = {k: v for k, v in os.environ.items() if k not in _PARENT_ENV_DROP}
     env.update(import_env(job_env))  # what place's key was made from
     env["OPENBLAS_NUM_THREADS"] = "1"  # NumPy's BLAS would start its threads at import
