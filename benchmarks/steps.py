@@ -196,6 +196,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="trn-steps-") as tmp:
         project = make_project(Path(tmp) / "proj", args.width, args.steps)
         home = Path(tmp) / "home"
+        # its own runtime dir: its parent neither counts against nor retires the user's
+        os.environ["XDG_RUNTIME_DIR"] = tmp
         env = {**os.environ, "TRN_HOME": str(home)}
         warm_cmd = [sys.executable, "-m", "trn", "warm"]
         subprocess.run([*warm_cmd, "start"], cwd=project, env=env, check=True)

@@ -299,3 +299,24 @@ def test_what_importing_torch_and_lightning_sets_does_not_change_the_parent(tmp_
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "PYTORCH_NVML_BASED_CUDA_CHECK" in seen["set"]  # the imports did set variables
     assert seen["keyed"] == [] and seen["same"], seen
+
+
+def test_a_parent_of_an_older_trn_is_listed_with_what_it_says(tmp_path):
+    """After an upgrade, a parent started by the older trn answers pings with fewer fields: it
+    is listed (and can be stopped), what it did not say shown as unknown."""
+    from trn.warm.protocol import ParentInfo
+
+    older = {"ok": True, "pid": 4321, "started": 1.0e9, "python": "/venv/bin/python"}
+    older |= {
+        "runners": [],
+        "idle_s": 900.0,
+        "problems": [],
+        "stale": None,
+        "rss": 5,
+        "peak_rss": 6,
+    }
+    info = ParentInfo.from_dict(older, tmp_path / "abc.sock")
+    assert (info.pid, info.home, info.private, info.state) == (4321, None, None, "serving")
+    assert info.socket == str(tmp_path / "abc.sock") and info.last_active == 1.0e9
+    with pytest.raises(KeyError):
+        ParentInfo.from_dict({"ok": True, "pid": 1}, tmp_path / "abc.sock")

@@ -73,7 +73,7 @@ def warm_report() -> dict[str, Any]:
         return {"state": "unavailable", "summary": f"unavailable, jobs start cold: {err}"}
     home = str(trn_home())
     ours = [p for p in found if p.home == home and p.state == "serving"]
-    held = fmt_bytes(sum(p.private for p in found))
+    held = fmt_bytes(sum(p.private or 0 for p in found))
     fleet = f"; {len(found)} warm parent(s) of yours hold {held} (trn warm status)" if found else ""
     listed = [{**p.to_dict(), "this_home": p.home == home} for p in found]
     if not ours:

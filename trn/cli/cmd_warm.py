@@ -125,7 +125,7 @@ def _show(found: list[Any], home: Path, as_json: bool) -> None:
     blocks = [_describe(p, here, ours, now) for p, (here, ours) in zip(found, marks, strict=True)]
     print("\n".join(blocks))
     if len(found) > 1:
-        total = fmt_bytes(sum(p.private for p in found))
+        total = fmt_bytes(sum(p.private or 0 for p in found))
         print(f"{len(found)} warm parents of yours hold {total} of their own memory")
 
 
@@ -148,21 +148,23 @@ def _describe(info: Any, here: bool, ours: bool, now: float) -> str:
     state = "serving" if info.state == "serving" else f"retiring: {info.why}"
     projects = [p if p else "trn's own configs" for p in info.projects] or ["no job yet"]
     runners = ", ".join(map(str, info.runners))
+    older = "not said (a parent of an older trn)"
+    own = "" if info.private is None else f"{fmt_bytes(info.private)} its own, "
     lines = [
         f"{'*' if here else ' '} warm parent {info.pid}"
         + (f" ({', '.join(marks)})" if marks else "")
         + f", {state}",
-        f"    home      {info.home}",
+        f"    home      {info.home or older}",
         f"    projects  {', '.join(projects)}",
         f"    python    {info.python}",
         f"    up        {fmt_duration(now - info.started)}, idle {fmt_duration(info.idle_for(now))}"
         f" (exits after {fmt_duration(info.idle_s)} idle)",
         f"    runners   {f'{len(info.runners)} running ({runners})' if info.runners else 'none'}",
-        f"    memory    {fmt_bytes(info.private)} its own (resident {fmt_bytes(info.rss)}, "
-        f"peak {fmt_bytes(info.peak_rss)})",
+        f"    memory    {own}resident {fmt_bytes(info.rss)}, peak {fmt_bytes(info.peak_rss)}",
         f"    socket    {info.socket}",
-        f"    log       {log_path(Path(info.home), info.socket)}",
     ]
+    if info.home:
+        lines.append(f"    log       {log_path(Path(info.home), info.socket)}")
     if info.stale:
         lines.append(f"    stale     {info.stale} changed: the next job starts a fresh parent")
     for problem in info.problems:

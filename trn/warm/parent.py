@@ -312,11 +312,12 @@ class Parent:
 
 
 def _memory() -> dict[str, int]:
-    """Bytes of memory: its own (private: what ending it frees, the pages it shares with its
-    runners not counted), resident, and peak resident."""
+    """Bytes of memory: its own (anonymous: what it made, freed once it and its runners have
+    ended; the libraries' file pages are the page cache's, not counted), resident, and peak
+    resident."""
     kib = {}
     for path, names in (
-        ("/proc/self/smaps_rollup", ("Private_Clean", "Private_Dirty")),
+        ("/proc/self/smaps_rollup", ("Anonymous",)),
         ("/proc/self/status", ("VmRSS", "VmHWM")),
     ):
         try:
@@ -327,7 +328,7 @@ def _memory() -> dict[str, int]:
         except (OSError, ValueError):
             continue
     return {
-        "private": 1024 * (kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0)),
+        "private": 1024 * kib.get("Anonymous", 0),
         "rss": 1024 * kib.get("VmRSS", 0),
         "peak_rss": 1024 * kib.get("VmHWM", 0),
     }

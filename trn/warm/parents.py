@@ -45,9 +45,9 @@ def ping(path: Path) -> ParentInfo | None:
     try:
         with conn:
             reply = protocol.ask(conn, {"op": "ping"})
-    except WarmUnavailable:
+        return ParentInfo.from_dict(reply, path) if reply.get("ok") else None
+    except (WarmUnavailable, KeyError, TypeError, ValueError):  # not a parent's answer
         return None
-    return ParentInfo.from_dict(reply) if reply.get("ok") else None
 
 
 def stop(info: ParentInfo, wait_s: float = EXIT_WAIT_S) -> Stopped | None:

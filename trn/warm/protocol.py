@@ -35,7 +35,7 @@ class ParentInfo:
     """A warm parent as it describes itself (the reply to a ping; ``trn warm status --json``)."""
 
     pid: int
-    home: str  # the $TRN_HOME whose jobs it forks
+    home: str | None  # the $TRN_HOME whose jobs it forks (None: a parent of an older trn)
     python: str  # its interpreter (sys.executable)
     socket: str  # where it answers now
     started: float  # time.time() when it was ready
@@ -44,7 +44,8 @@ class ParentInfo:
     runners: list[int]  # pids of its runners still running
     projects: list[str | None]  # the project roots of the jobs it forked, latest first; None:
     #                             a job of trn's own configs
-    private: int  # bytes of memory only it holds (smaps_rollup Private_Clean + Private_Dirty)
+    private: int | None  # bytes of its own memory (smaps_rollup Anonymous: not the libraries'
+    #                      files); None: not said (an older trn)
     rss: int  # resident bytes, its pages shared with its runners included
     peak_rss: int
     state: str  # "serving"; "retiring": takes no jobs, exits when its runners end
@@ -56,8 +57,25 @@ class ParentInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ParentInfo:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+    def from_dict(cls, data: dict[str, Any], socket: Path) -> ParentInfo:
+        """From a ping's reply on ``socket``. A parent started by an older trn (before an
+        upgrade) says less: what it leaves out is unknown, and it serves until stopped.
+        KeyError: not a parent's reply at all."""
+        unsaid = {
+            "home": None,
+            "socket": str(socket),
+            "last_active": data["started"],
+            "projects": [],
+            "private": None,
+            "rss": 0,
+            "peak_rss": 0,
+            "state": "serving",
+            "why": None,
+            "stale": None,
+            "problems": [],
+        }
+        given = {**unsaid, **data}
+        return cls(**{f.name: given[f.name] for f in fields(cls)})
 
     def idle_for(self, now: float) -> float:
         """Seconds without a runner (0 while one runs)."""
