@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from trn.warm.parents import exits
 
 pytestmark = pytest.mark.slow
 
-LONG = ["trainer.max_epochs=150", "trainer.limit_train_batches=40"]  # ~10 s of training
+LONG = ["trainer.max_epochs=1000", "trainer.limit_train_batches=20"]  # runs until stopped
 
 
 def trn(*argv: str, cwd: Path, home: Path | None = None, **env: str):
@@ -53,9 +54,16 @@ def job(*argv: str, cwd: Path, home: Path | None = None, **env: str) -> dict:
 
 
 def listed(cwd: Path, home: Path | None = None, **env: str) -> list[dict]:
+    """`trn warm status --json`: every parent of this session (earlier tests' idle ones too)."""
     proc = trn("warm", "status", "--json", cwd=cwd, home=home, **env)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+def of(parents: list[dict], *homes: Path) -> list[dict]:
+    """The parents serving ``homes``."""
+    wanted = {str(h.resolve()) for h in homes}
+    return [p for p in parents if p["home"] in wanted]
 
 
 def parent_pids() -> set[int]:
@@ -77,13 +85,19 @@ def parent_pids() -> set[int]:
 
 def ready_pids(home: Path) -> list[int]:
     """The parents started for ``home``, from their logs (``warm parent PID ready in ...``)."""
-    lines = [
-        line
-        for log in sorted((home / "warm").glob("*.log"))
-        for line in log.read_text().splitlines()
-        if " ready in " in line
-    ]
+    lines = [line for line in logs(home).splitlines() if " ready in " in line]
     return [int(line.split()[2]) for line in lines]
+
+
+def only_parent(home: Path) -> int:
+    """The one parent ever started for ``home``."""
+    pids = ready_pids(home)
+    assert len(pids) == 1, logs(home)
+    return pids[0]
+
+
+def logs(home: Path) -> str:
+    return "".join(log.read_text() for log in sorted((home / "warm").glob("*.log")))
 
 
 def init_project(root: Path) -> Path:
@@ -107,10 +121,10 @@ def test_a_projects_parent_is_shown_and_stopped_from_the_project(tmp_path):
     home = project / "outputs"  # no TRN_HOME: the project's ./outputs, as a new user has it
     record = job("model=p1", "data=p1", cwd=project)
     assert record["start"] == "warm" and not record["warnings"]
-    [pid] = ready_pids(home)
+    pid = only_parent(home)
     assert pid in parent_pids()
 
-    [shown] = listed(project)
+    [shown] = of(listed(project), home)
     assert shown["pid"] == pid and shown["this_home"] and shown["this_project"]
     assert shown["home"] == str(home.resolve()) and shown["projects"] == [str(project)]
     assert shown["state"] == "serving" and shown["runners"] == []
@@ -124,7 +138,7 @@ def test_a_projects_parent_is_shown_and_stopped_from_the_project(tmp_path):
     assert pid not in parent_pids()  # gone when the command returned
     again = trn("warm", "stop", cwd=project)
     assert again.returncode == 0 and "nothing to stop" in again.stdout
-    assert listed(project) == []
+    assert of(listed(project), home) == []
 
 
 def test_two_projects_and_the_bundled_model_share_their_homes_parent_and_stop_all_ends_every_one(
@@ -144,19 +158,19 @@ def test_two_projects_and_the_bundled_model_share_their_homes_parent_and_stop_al
         job(cwd=elsewhere, home=home)["start"],
     ]
     assert starts == ["warm"] * 3
-    [pid] = ready_pids(home)  # one parent served all three
-    [shown] = listed(first, home)
+    pid = only_parent(home)  # one parent served all three
+    [shown] = of(listed(first, home), home)
     assert shown["pid"] == pid and shown["this_home"] and shown["this_project"]
     assert set(shown["projects"]) == {str(first), str(second), None}
-    assert listed(elsewhere, home)[0]["this_project"]  # it ran the bundled model too
+    assert of(listed(elsewhere, home), home)[0]["this_project"]  # it ran the bundled model too
 
     assert job(cwd=elsewhere, home=other_home)["start"] == "warm"
-    [other] = ready_pids(other_home)
-    both = listed(first, home)
+    other = only_parent(other_home)
+    both = of(listed(first, home), home, other_home)
     assert [(p["pid"], p["this_home"]) for p in both] == [(pid, True), (other, False)]
     text = trn("warm", "status", cwd=first, home=home).stdout
     assert f"* warm parent {pid}" in text and f"  warm parent {other}" in text
-    assert "2 warm parents of yours hold" in text
+    assert " warm parents of yours hold " in text
 
     assert trn("warm", "stop", cwd=elsewhere, home=tmp_path / "no-such-home").stdout.startswith(
         "no warm parent is running for"
@@ -167,7 +181,7 @@ def test_two_projects_and_the_bundled_model_share_their_homes_parent_and_stop_al
     assert f"stopped warm parent {pid}" in stopped.stdout
     assert f"stopped warm parent {other}" in stopped.stdout
     assert parent_pids().isdisjoint({pid, other})
-    assert listed(elsewhere) == []
+    assert of(listed(elsewhere), home, other_home) == []
 
 
 def test_the_limit_retires_the_least_recently_used_idle_parent(tmp_path):
@@ -175,22 +189,22 @@ def test_the_limit_retires_the_least_recently_used_idle_parent(tmp_path):
     limit = {"TRN_WARM_MAX": "2"}
     for home in homes[:2]:
         assert trn("warm", "start", cwd=tmp_path, home=home, **limit).returncode == 0
-    [first], [second] = ready_pids(homes[0]), ready_pids(homes[1])
+    first, second = only_parent(homes[0]), only_parent(homes[1])
     # the first home's parent forks a job after the second started: the second is the least
     # recently used, though the younger; a status (a ping to each) uses neither
     assert job(cwd=tmp_path, home=homes[0], **limit)["start"] == "warm"
     listed(tmp_path, homes[1])
     assert trn("warm", "start", cwd=tmp_path, home=homes[2], **limit).returncode == 0
-    [third] = ready_pids(homes[2])
+    third = only_parent(homes[2])
     assert exits(second, 60)
-    serving = {p["pid"]: p["home"] for p in listed(tmp_path, **limit)}
-    assert serving == {first: str(homes[0]), third: str(homes[2])}
+    serving = {p["pid"]: p["home"] for p in of(listed(tmp_path, **limit), *homes)}
+    assert serving == {first: str(homes[0]), third: str(homes[2])}, logs(homes[0])
 
 
 def test_a_parent_with_a_running_job_is_never_killed(tmp_path):
     """With the limit reached by a busy parent, another home's job starts cold (saying why);
-    `trn warm stop` lets the busy parent finish its job, which ends with its exit status
-    known, and only then does the parent exit."""
+    `trn warm stop` lets the busy parent's job run on to its end (here a cancel, to bound the
+    test's time), whose exit status its supervisor still gets, and only then does it exit."""
     busy, other = tmp_path / "busy", tmp_path / "other"
     limit = {"TRN_WARM_MAX": "1"}
     out = open(tmp_path / "run.stderr", "w")  # a pipe nobody reads would fill
@@ -203,8 +217,8 @@ def test_a_parent_with_a_running_job_is_never_killed(tmp_path):
         env={**os.environ, "TRN_HOME": str(busy), **limit},
     )
     try:
-        assert until(lambda: any(p["runners"] for p in listed(tmp_path, busy)), 300)
-        [pid] = ready_pids(busy)
+        assert until(lambda: any(p["runners"] for p in of(listed(tmp_path, busy), busy)), 300)
+        pid = only_parent(busy)
         cold = job(cwd=tmp_path, home=other, **limit)
         assert cold["start"] == "cold"
         assert any("TRN_WARM_MAX=1" in w for w in cold["warnings"]), cold["warnings"]
@@ -215,16 +229,19 @@ def test_a_parent_with_a_running_job_is_never_killed(tmp_path):
         assert f"warm parent {pid} takes no more jobs and exits when its 1 running" in (
             stopped.stdout
         )
-        [shown] = listed(tmp_path, busy)
+        [shown] = of(listed(tmp_path, busy), busy)
         assert shown["pid"] == pid and shown["state"] == "retiring" and shown["runners"]
         assert pid in parent_pids()
-        stdout, _ = running.communicate(timeout=600)
+        assert not exits(pid, 2)  # still there: its job runs on
+        running.send_signal(signal.SIGTERM)  # the job's end: stopped at a step, with a checkpoint
+        stdout, _ = running.communicate(timeout=300)
     finally:
         if running.poll() is None:
             running.kill()
         out.close()
     record = json.loads(stdout)
-    assert record["state"] == "completed" and record["start"] == "warm"
+    assert record["state"] == "preempted" and record["start"] == "warm", record.get("error")
+    assert record["checkpoint"] and isinstance(record["exit_code"], int)
     assert not any("exit status is unknown" in w for w in record["warnings"])
     assert exits(pid, 60)
 
@@ -232,10 +249,10 @@ def test_a_parent_with_a_running_job_is_never_killed(tmp_path):
 def test_a_parent_exits_when_its_home_is_deleted(tmp_path):
     home = tmp_path / "home"
     assert trn("warm", "start", cwd=tmp_path, home=home).returncode == 0
-    [pid] = ready_pids(home)
+    pid = only_parent(home)
     shutil.rmtree(home)
     assert exits(pid, 60)
-    assert listed(tmp_path, home) == []
+    assert of(listed(tmp_path, home), home) == []
 
 
 def test_bad_input_is_one_line_and_nothing_to_stop_is_not_an_error(tmp_path):

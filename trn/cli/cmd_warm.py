@@ -106,6 +106,8 @@ def _status(home: Path, as_json: bool) -> int:
         print(f"no warm parent is running (trn run starts one for {home})")
         return 0
     _show(found, home, as_json)
+    if not as_json and not any(p.home == str(home) for p in found):
+        print(f"none serves this home, {home} (trn run starts one)")
     return 0
 
 

@@ -45,6 +45,7 @@ class Parent:
         self.buffers: dict[socket.socket, bytes] = {}
         self.retired: str | None = None  # why it takes no more jobs; it exits after its runners
         self.stopping = False  # exit now (no runner runs)
+        self.signalled: int | None = None  # SIGTERM or SIGINT: stop as `trn warm stop` does
         self.selector = selectors.DefaultSelector()
         self.listener = self._listen(path)
         self.wake_r, self.wake_w = os.pipe()
@@ -74,12 +75,14 @@ class Parent:
         return sock
 
     def _stop(self, signum: int, frame: Any) -> None:
-        self.stopping = True
+        self.signalled = signum  # acted on by the loop: a handler could interrupt it anywhere
 
     # -- the loop -------------------------------------------------------------------------------
     def serve(self) -> dict[str, Any] | None:
         """Serve until stopped or idle; in a forked child, return its spawn request."""
         while not self.stopping:
+            if self.signalled:
+                self.retire(f"{signal.Signals(self.signalled).name} received")
             self._watch()
             if self.retired and not self.children:
                 print(f"exiting: {self.retired}", flush=True)
