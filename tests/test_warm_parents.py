@@ -31,6 +31,8 @@ def trn(*argv: str, cwd: Path, home: Path | None = None, **env: str):
     """``python -m trn ARGV`` in ``cwd``, as a shell there runs it; ``home``: ``TRN_HOME``,
     else unset (the project's ``./outputs``)."""
     environ = {k: v for k, v in os.environ.items() if k != "TRN_HOME"}
+    # a parent outlives a busy machine's slow planning between two jobs (the session's is 30 s)
+    environ["TRN_WARM_IDLE_S"] = "600"
     if home is not None:
         environ["TRN_HOME"] = str(home)
     proc = subprocess.run(
