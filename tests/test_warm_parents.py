@@ -121,6 +121,10 @@ def until(condition, timeout: float = 120.0) -> bool:
 def test_a_projects_parent_is_shown_and_stopped_from_the_project(tmp_path):
     project = init_project(tmp_path / "p1")
     home = project / "outputs"  # no TRN_HOME: the project's ./outputs, as a new user has it
+    # started ahead from the shell, it is the parent the project's job asks for: the variables
+    # a job's environment has and the shell's lacks (what planning's imports set, the thread
+    # policy trn gives every job) name no other
+    assert trn("warm", "start", cwd=project).returncode == 0
     record = job("model=p1", "data=p1", cwd=project)
     assert record["start"] == "warm" and not record["warnings"]
     pid = only_parent(home)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import trn
+from trn.devices.threads import PASSIVE, WAIT_POLICY
 from trn.paths import trn_home
 
 IDLE_S = 900.0  # a parent with no job and no request for this long exits (TRN_WARM_IDLE_S)
@@ -95,13 +96,18 @@ SET_BY_IMPORTS = (
 
 def import_env(env: Mapping[str, str]) -> dict[str, str]:
     """The part of ``env`` a warm parent fixes for every runner it forks."""
-    return {
+    fixed = {
         k: v
-        for k, v in sorted(env.items())
+        for k, v in env.items()
         if (k.startswith(IMPORT_TIME_ENV) or k in IMPORT_TIME_EXTRA)
         and k not in PER_JOB_ENV
         and k not in SET_BY_IMPORTS
     }
+    # OpenMP reads its wait policy as torch loads it, and every job runs with one: the user's,
+    # else trn's (trn.devices.threads). A shell without one (`trn warm start`) must still name
+    # the parent its jobs will ask for, and start it with their policy.
+    fixed.setdefault(WAIT_POLICY, PASSIVE)
+    return dict(sorted(fixed.items()))
 
 
 def key(home: Path, env: Mapping[str, str]) -> str:
