@@ -66,6 +66,7 @@ def start_runner(plan: Plan, job_dir: JobDir, env: dict[str, str]) -> Started:
                 "rlimits": _rlimits(),
                 "umask": _umask(),
                 "cpus": sorted(os.sched_getaffinity(0)),
+                "project": plan.project.get("project_root"),  # for `trn warm status`
             }
             return Started(spawn(place(plan.home, env), request), "warm", at)
         except WarmUnavailable as err:
