@@ -69,10 +69,12 @@ def compose(overrides: list[str], config_dir: Path | None = None, *, project: An
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
+    from trn.config.arguments import open_trainer
+
     project = find_project(config_dir) if project is None else project
     try:
         with hydra_session(project):
-            return hydra_compose(config_name=PRIMARY, overrides=list(overrides))
+            return hydra_compose(config_name=PRIMARY, overrides=open_trainer(list(overrides)))
     except OverrideParseException as err:
         raise UsageError(explain_parse_error(overrides, str(err))) from None
     except MissingConfigException as err:
@@ -132,6 +134,10 @@ def explain_compose_error(err: Exception) -> str:
     if m:
         key = m.group(1)
         parent, _, leaf = key.rpartition(".")
+        if parent == "trainer":  # not an argument of the Trainer (open_trainer took the rest)
+            from trn.config.arguments import check_trainer
+
+            return check_trainer({leaf: None})[0]
         inside = f" in {parent}" if parent else ""
         return (
             f"{key}: no key {leaf!r}{inside}; check the spelling (`trn run --cfg job` prints the "

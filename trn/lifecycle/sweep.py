@@ -56,9 +56,11 @@ def run_sweep(
     fail_fast: bool = False,
     attempt: Attempt | None = None,  # a resume's: what is left to run
 ) -> SweepResult:
+    from trn.config.arguments import open_trainer
     from trn.config.compose import find_project
     from trn.config.project import using
 
+    overrides = open_trainer(overrides)  # Hydra's multirun composes them too: trainer.* as ++
     # Every job process (the trn launcher's, Optuna's, a Slurm task on another node) composes
     # with this sweep's project, whatever its working directory: say it in TRN_CONFIG_DIR.
     with using(find_project(config_dir).config_dir):
