@@ -36,6 +36,7 @@ FIELDS = [
     "overrides",
     "exit_code",
     "error",
+    "stop_reason",  # a completed job that stopped early: early stopping, max_time
     "warnings",  # e.g. an event sink that failed (the job itself went on)
     "checkpoint",
     "mlflow_run_id",  # logger=mlflow: the run to look up in MLflow

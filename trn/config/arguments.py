@@ -37,7 +37,9 @@ TRN_OWNED = {
 _WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
 
 
-def check_arguments(config: dict[str, Any], trusted: tuple[str, ...], root: Any = None) -> list[str]:
+def check_arguments(
+    config: dict[str, Any], trusted: tuple[str, ...], root: Any = None
+) -> list[str]:
     """Every problem of ``trainer`` and of each ``_target_`` node under a ``trusted`` prefix
     (the allowlist refuses the others first)."""
     problems = check_trainer(config.get("trainer"))
@@ -243,7 +245,9 @@ def _describe(ann: ast.expr | None) -> str:
     if isinstance(ann, ast.Subscript):
         items = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
         if name == "Literal":
-            return "one of " + ", ".join(repr(i.value) for i in items if isinstance(i, ast.Constant))
+            return "one of " + ", ".join(
+                repr(i.value) for i in items if isinstance(i, ast.Constant)
+            )
         words = [_describe(i) for i in items]
         return " or ".join(words + (["null"] if name == "Optional" else []))
     return _WORDS.get(name or "", "null" if name == "None" else ast.unparse(ann))

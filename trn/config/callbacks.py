@@ -37,7 +37,9 @@ def entries(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(name, node) for name, node in group.items() if node is not None]
 
 
-def check_callbacks(config: dict[str, Any], trusted: tuple[str, ...], root: Any = None) -> list[str]:
+def check_callbacks(
+    config: dict[str, Any], trusted: tuple[str, ...], root: Any = None
+) -> list[str]:
     """A problem per callback that would fight trn's own (``trusted`` ones only: the allowlist
     refuses the rest first)."""
     problems = []

@@ -327,8 +327,7 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef, skip_first: bool) -
         positional = positional[1:]
     first_default = len(positional) - len(args.defaults)
     params = [
-        Param(a.arg, _annotation(a.annotation), i < first_default)
-        for i, a in enumerate(positional)
+        Param(a.arg, _annotation(a.annotation), i < first_default) for i, a in enumerate(positional)
     ]
     params += [
         Param(a.arg, _annotation(a.annotation), d is None)

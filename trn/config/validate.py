@@ -49,8 +49,10 @@ def resolve(cfg: Any, root: Any = None) -> dict[str, Any]:
         gone = re.match(r"Interpolation key '([^']+)' not found", reason)
         if gone:
             raise ConfigError(
-                [f"{key}: interpolates ${{{gone[1]}}}, which is not in the config; set "
-                 f"{gone[1]}=VALUE or fix the interpolation"]
+                [
+                    f"{key}: interpolates ${{{gone[1]}}}, which is not in the config; set "
+                    f"{gone[1]}=VALUE or fix the interpolation"
+                ]
             ) from None
         raise ConfigError([f"{key}: {reason}; fix the ${{...}} interpolation"]) from None
 

@@ -144,6 +144,7 @@ def plan_resume(
     nothing) unless ``allow_finished``: a requeue after a late preemption just completes."""
     from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
+    from trn.config.resolvers import resolving, unfill
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
     from trn.paths import trn_home
@@ -153,17 +154,20 @@ def plan_resume(
     meta, _ = verify(meta_path)
     parent_id = named["job_id"] if named else meta["job_id"]
     attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
-    restored = dict(meta["config"])
+    parent_dir = named["job_dir"] if named else meta_path.parent.parent
+    # the parent's own dir and id go back to ${trn:job_dir}/${trn:job_id}: this job's are new
+    restored = dict(unfill(meta["config"], parent_dir, meta["job_id"]))
     # Never trusted from a file: only the project's own declaration (read afresh now) and the
     # overrides given now may widen what is instantiated.
     project = for_resume(named, job_dir=meta_path.parent.parent)
     restored["allow_targets"] = list(project.allow_targets)
-    config = apply_overrides(restored, overrides)
+    with resolving(project.root):
+        config = apply_overrides(restored, overrides)
     config["resume"], config["weights"] = str(meta_path), None
     validate(config, project)
     if not allow_finished:
         check_unfinished(meta, config, meta_path)
-    check_data(config)
+    check_data(config, project.root)
     home = Path(home) if home else trn_home()
     prepare_loggers(config, home)
     return Plan(

@@ -23,9 +23,14 @@ class Rerun:
 
 
 def rerun_config(
-    config: dict[str, Any], overrides: list[str], rerun_of: str, validate: bool = True
+    config: dict[str, Any],
+    overrides: list[str],
+    rerun_of: str,
+    validate: bool = True,
+    project: Any = None,
 ) -> Rerun:
-    """``config`` with ``overrides`` applied; raises :class:`UsageError` naming a bad one."""
+    """``config`` with ``overrides`` applied; raises :class:`UsageError` naming a bad one.
+    ``project``: the job's (its own keys are not trn's to judge)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -66,7 +71,7 @@ def rerun_config(
     if validate:
         from trn.config.validate import validate as check
 
-        check(result)
+        check(result, project)
     return Rerun(config=result, overrides=list(overrides), rerun_of=rerun_of)
 
 
