@@ -33,7 +33,7 @@ def home_and_source() -> tuple[Path, str]:
     root = project_root()
     if root is not None:
         return (root / "outputs").resolve(), f"the project at {root}"
-    return Path("outputs").resolve(), "the working directory (no project found)"
+    return Path("outputs").resolve(), "the working directory: no project found"
 
 
 def project_root() -> Path | None:

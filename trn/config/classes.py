@@ -33,6 +33,7 @@ class Param:
     name: str
     annotation: ast.expr | None  # as written (a string annotation parsed)
     required: bool
+    default: ast.expr | None = None
 
 
 @dataclass(frozen=True)
@@ -326,11 +327,13 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef, skip_first: bool) -
     if skip_first:
         positional = positional[1:]
     first_default = len(positional) - len(args.defaults)
+    defaults: list[ast.expr | None] = [None] * first_default + list(args.defaults)
     params = [
-        Param(a.arg, _annotation(a.annotation), i < first_default) for i, a in enumerate(positional)
+        Param(a.arg, _annotation(a.annotation), i < first_default, defaults[i])
+        for i, a in enumerate(positional)
     ]
     params += [
-        Param(a.arg, _annotation(a.annotation), d is None)
+        Param(a.arg, _annotation(a.annotation), d is None, d)
         for a, d in zip(args.kwonlyargs, args.kw_defaults)
     ]
     return Signature(tuple(params), args.kwarg is not None)

@@ -124,8 +124,20 @@ def explain_missing_option(message: str, options: Sequence[str] | None) -> str:
     if m and "/" in m.group(1):
         group, _, option = m.group(1).rpartition("/")
         avail = ", ".join(sorted(options or [])) or "none"
-        return f"{group}={option}: no such option in group {group!r}; available: {avail}"
+        line = f"{group}={option}: no such option in group {group!r}; available: {avail}"
+        return line + _unsearched(group, option)
     return message.strip().splitlines()[0]
+
+
+def _unsearched(group: str, option: str) -> str:
+    """Where ``group/option.yaml`` is, when it lies in a ``./conf`` that is not searched."""
+    from trn.config.project import unsearched_conf, unsearched_hint
+
+    project = find_project()
+    conf = unsearched_conf(project)
+    if conf is None or not (conf / group / f"{option}.yaml").is_file():
+        return ""
+    return f" ({conf / group / option}.yaml exists, but {unsearched_hint(project)})"
 
 
 def explain_compose_error(err: Exception) -> str:

@@ -200,6 +200,40 @@ def check_dir(directory: Path, name: str) -> None:
             f"{name}: no .yaml files in {directory}; put configs there (e.g. model/NAME.yaml) "
             "or point at the directory that has them"
         )
+    groups = [p for p in directory.iterdir() if p.is_dir() and any(p.glob("*.yaml"))]
+    if not groups and not (directory / "config.yaml").is_file():
+        # e.g. conf/model: its files would be read as nothing at all, and trn's model trained
+        raise UsageError(
+            f"{name}: no config group in {directory} (a group is a directory of options, e.g. "
+            f"model/NAME.yaml); give the directory above the groups"
+            + (f", e.g. --config-dir {directory.parent}" if directory.parent != directory else "")
+        )
+
+
+def unsearched_conf(project: Project, cwd: Path | None = None) -> Path | None:
+    """``./conf`` when it holds configs but is not on the search path (no ``[tool.trn]`` found
+    it, or another project's dir is searched): its options would silently not be used."""
+    from trn.paths import conf_dir
+
+    try:
+        here = (cwd or Path.cwd()) / DEFAULT_CONFIG_DIR
+    except OSError:
+        return None
+    if not here.is_dir() or not any(here.glob("*/*.yaml")):
+        return None
+    here = here.resolve()
+    return None if here in (project.config_dir, conf_dir().resolve()) else here
+
+
+def unsearched_hint(project: Project) -> str:
+    """The fix for :func:`unsearched_conf`, in words."""
+    conf = unsearched_conf(project)
+    if conf is None:
+        return ""
+    return (
+        f"{conf} is not searched: pass --config-dir {conf}, or add [tool.trn] to "
+        f"{conf.parent / PYPROJECT} (`trn init --here` writes it)"
+    )
 
 
 def read_table(path: Path) -> dict[str, Any]:
