@@ -120,9 +120,13 @@ def explain_parse_error(overrides: list[str], message: str) -> str:
 
 
 def explain_missing_option(message: str, options: Sequence[str] | None) -> str:
-    m = re.search(r"Could not find '([^']+)'", message)
+    m = re.search(r"Could not (?:find|load) '([^']+)'", message)
     if m and "/" in m.group(1):
         group, _, option = m.group(1).rpartition("/")
+        if not options:  # one option of a list (group=[a,b]): Hydra does not list them
+            from trn.config.searchpath import options as options_of
+
+            options = list(options_of(group, find_project()))
         avail = ", ".join(sorted(options or [])) or "none"
         line = f"{group}={option}: no such option in group {group!r}; available: {avail}"
         return line + _unsearched(group, option)

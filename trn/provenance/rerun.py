@@ -67,7 +67,10 @@ def rerun_config(
                 f"changes values ({key}.NAME=VALUE), or start a fresh `trn run {text}`"
             )
         OmegaConf.update(cfg, key, value, merge=False, force_add=True)
-    result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    from trn.config.resolvers import resolving
+
+    with resolving(getattr(project, "root", None)):  # ${trn:job_dir} stays for the new job
+        result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     if validate:
         from trn.config.validate import validate as check
 
