@@ -115,12 +115,21 @@ def canonical(name: str, root: Path | str | None = None) -> str | None:
 
 
 # -- reading modules ------------------------------------------------------------------------------
-@lru_cache(maxsize=512)
 def _module(name: str, root: str | None) -> Module | None:
     located = _locate(name, root)
     if located is None:
         return None
     path, is_package = located
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    # parsed once per version of the file: a long-lived process (trn serve) sees edits
+    return _parse(name, path, is_package, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=512)
+def _parse(name: str, path: Path, is_package: bool, mtime_ns: int, size: int) -> Module | None:
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):

@@ -15,6 +15,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EarlyStopping, Timer
 from lightning.pytorch.callbacks import LearningRateMonitor as LightningLearningRateMonitor
+from lightning.pytorch.loggers.logger import DummyLogger
 
 from trn.config.callbacks import entries
 
@@ -57,7 +58,7 @@ class LearningRateMonitor(LightningLearningRateMonitor):
         if loggers:
             return super().on_train_start(trainer, *args, **kwargs)
         # Lightning's refuses to start without a logger; the names it works out need none
-        trainer.loggers = [_Nowhere()]
+        trainer.loggers = [DummyLogger()]
         try:
             super().on_train_start(trainer, *args, **kwargs)
         finally:
@@ -76,10 +77,3 @@ class LearningRateMonitor(LightningLearningRateMonitor):
         stats = self._extract_stats(trainer, "epoch" if self.logging_interval is None else "any")
         for name, value in stats.items():
             pl_module.log(name, value, on_step=False, on_epoch=True)
-
-
-class _Nowhere:
-    """A stand-in logger for the one check of Lightning's monitor that wants one."""
-
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        pass
