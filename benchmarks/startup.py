@@ -197,6 +197,7 @@ def planning(repeat: int) -> dict:
         for name, runs in rows.items()
     }
     out["project_vs_bundled"] = out["project"]["wall_s"] / out["bundled"]["wall_s"]
+    out["load"] = os.getloadavg()[0]  # wall times stretch with it; the CPU seconds do not
     return out
 
 
@@ -254,7 +255,9 @@ def show(r: dict) -> None:
 
 
 def show_planning(p: dict) -> None:
-    print(f"{'planning':28}{'wall':>8}{'cpu':>8}{'vs bundled':>12}")
+    print(
+        f"{'planning (load ' + format(p['load'], '.1f') + ')':28}{'wall':>8}{'cpu':>8}{'vs bundled':>12}"
+    )
     rows = [
         ("--dry-run, bundled model", "bundled"),
         ("--dry-run, project's module", "project"),

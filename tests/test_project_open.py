@@ -66,6 +66,9 @@ def test_paths_resolve_from_the_project_and_the_job_dir_waits_for_the_job(tpl, c
     assert unfill(filled, "/h/runs/j1", "j1") == config
     _, out, _ = cli("run", "--dry-run", "--json", "devices=cpu", "name=${trn:job_id}-x")
     assert json.loads(out)["config"]["name"] == "${trn:job_id}-x"
+    # the template's own paths/default.yaml reads rootutils' PROJECT_ROOT
+    template_style = plan(cli, "paths.root_dir=${oc.env:PROJECT_ROOT}")["config"]["paths"]
+    assert template_style["root_dir"] == str(tpl) and "PROJECT_ROOT" not in os.environ
 
 
 def test_the_callbacks_group_combines_trns_options_and_the_projects(tpl, cli, trn_home):
