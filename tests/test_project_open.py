@@ -259,3 +259,15 @@ def test_project_root_without_a_project(cli, trn_home, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     err = bad(cli, trn_home, "name=${trn:project_root}")
     assert "${trn:project_root}: no project found" in err and "--config-dir" in err
+
+
+def test_a_resume_and_a_rerun_take_any_trainer_argument(trn_home):
+    from trn.lifecycle.resume import apply_overrides
+    from trn.provenance.rerun import rerun_config
+
+    config = load(["devices=cpu"])
+    resumed = apply_overrides(config, ["trainer.log_every_n_steps=3", "trainer.max_epochs=30"])
+    assert resumed["trainer"]["log_every_n_steps"] == 3 and resumed["trainer"]["max_epochs"] == 30
+    rerun = rerun_config(config, ["trainer.num_sanity_val_steps=0"], "j1")
+    assert rerun.config["trainer"]["num_sanity_val_steps"] == 0
+    assert rerun.overrides == ["trainer.num_sanity_val_steps=0"]  # as the user wrote it

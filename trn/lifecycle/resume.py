@@ -85,7 +85,9 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
 
     from trn.config.compose import parse_overrides
 
-    parsed = parse_overrides(overrides)
+    from trn.config.arguments import open_trainer
+
+    parsed = parse_overrides(open_trainer(overrides))  # trainer.KEY: any Trainer argument
     cfg = OmegaConf.create(config)
     problems = []
     for text, o in zip(overrides, parsed):
@@ -97,14 +99,15 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
             problems.append(f"{text}: a resume cannot take it, it {FROZEN[frozen]}; {FIX}")
         elif o.is_sweep_override() or o.is_delete():
             problems.append(f"{text}: a resume takes plain key=value overrides only")
-        elif missing and not o.is_add():
+        elif missing and not (o.is_add() or o.is_force_add()):
             problems.append(f"{text}: no key {key!r} in the checkpoint's config; write +{text}")
         elif isinstance(OmegaConf.select(cfg, key), dict | type(cfg)) and isinstance(
             o.value(), str
         ):
             problems.append(f"{text}: a resume cannot swap config group {key!r}; set {key}.KEY=...")
         else:
-            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=o.is_add())
+            add = o.is_add() or o.is_force_add()
+            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=add)
     if problems:
         raise ConfigError(problems)
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]

@@ -35,10 +35,12 @@ def rerun_config(
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
+    from trn.config.arguments import open_trainer
+
     parser, parsed = OverridesParser.create(), []
     for text in overrides:
-        try:
-            parsed += parser.parse_overrides([text])
+        try:  # trainer.KEY: any Trainer argument, listed in the job's config or not
+            parsed += parser.parse_overrides(open_trainer([text]))
         except HydraException as err:
             raise UsageError(f"{text}: {_first_line(err)} (see `trn run --help`)") from None
     cfg = OmegaConf.create(config)
