@@ -69,6 +69,22 @@ FILES = {
             pass
         """,
     "kit/lazy.py": "def __getattr__(name):\n    return name\n",
+    "kit/made.py": """
+        from dataclasses import dataclass
+
+
+        @dataclass
+        class Settings:
+            width: int = 3
+
+
+        class Meta(type):
+            pass
+
+
+        class WithMeta(metaclass=Meta):
+            pass
+        """,
 }
 
 
@@ -105,6 +121,9 @@ def test_what_the_source_cannot_tell_is_unknown_not_a_guess(root):
         ["Alias", "Any", "Base", "Literal", "Net", "Optional", "Wide", "build", "nn", "pl"],
     )
     assert classes.find("nowhere.at.All", root) is None
+    for made in ("kit.made.Settings", "kit.made.WithMeta"):  # an __init__ made, not written
+        assert classes.find(made, root).signature is None
+        assert node_problems({"_target_": made, "anything": 1}, root) == []
 
 
 def test_a_function_target_and_keyword_only_arguments(root):

@@ -271,3 +271,24 @@ def test_a_resume_and_a_rerun_take_any_trainer_argument(trn_home):
     rerun = rerun_config(config, ["trainer.num_sanity_val_steps=0"], "j1")
     assert rerun.config["trainer"]["num_sanity_val_steps"] == 0
     assert rerun.overrides == ["trainer.num_sanity_val_steps=0"]  # as the user wrote it
+
+
+def test_every_trainer_argument_the_runner_passes_is_refused_under_trainer():
+    """A key both trn and the config passed would fail the job at its start (a keyword given
+    twice); each one is refused at plan time instead, naming what to set."""
+    import ast
+
+    import trn.runner.main as runner
+    from trn.config.arguments import TRN_OWNED
+    from trn.devices import Allocation
+
+    passed = set(runner.QUIET_TRAINER) | set(Allocation(accelerator="cpu").trainer_kwargs())
+    tree = ast.parse(Path(runner.__file__).read_text())
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "Trainer"
+    ]
+    assert calls, "the runner builds its Trainer elsewhere now: point this test there"
+    passed |= {k.arg for call in calls for k in call.keywords if k.arg}  # its own keywords
+    assert passed <= set(TRN_OWNED), passed - set(TRN_OWNED)

@@ -33,6 +33,8 @@ TRN_OWNED = {
     "default_root_dir": "it is the job dir (${trn:job_dir} in a config); remove it",
     "plugins": "trn sets its own checkpoint I/O plugin; remove it",
     "enable_progress_bar": "trn shows progress itself (trn run, trn logs -f); remove it",
+    "enable_model_summary": "add lightning.pytorch.callbacks.ModelSummary to the callbacks "
+    "for a summary in runner.log",
 }
 _WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
 

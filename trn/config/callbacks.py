@@ -34,6 +34,8 @@ REFUSED = {
 def entries(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """``(name, node)`` of each callback that is on, in the config's order."""
     group = config.get("callbacks") or {}
+    if not isinstance(group, dict):  # the schema says what is wrong with it
+        return []
     return [(name, node) for name, node in group.items() if node is not None]
 
 

@@ -309,6 +309,8 @@ def _class_target(module: Module, node: ast.ClassDef, root: str | None) -> Targe
                 owners.setdefault(fn.name, name)
                 if fn.name == "__init__" and not decided:
                     signature, decided = _signature(fn, skip_first=True), True
+        if not decided and (cls.decorator_list or cls.keywords or "__new__" in owners):
+            decided = True  # a @dataclass, a metaclass, a __new__: its __init__ is made, not read
         children: list[tuple[Module, ast.ClassDef] | str] = []
         for base in cls.bases:
             dotted = _dotted(mod, base)

@@ -83,9 +83,8 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
     """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied."""
     from omegaconf import OmegaConf
 
-    from trn.config.compose import parse_overrides
-
     from trn.config.arguments import open_trainer
+    from trn.config.compose import parse_overrides
 
     parsed = parse_overrides(open_trainer(overrides))  # trainer.KEY: any Trainer argument
     cfg = OmegaConf.create(config)
