@@ -170,6 +170,21 @@ def open_trainer(overrides: list[str]) -> list[str]:
     return out
 
 
+def as_written(overrides: list[str]) -> list[str]:
+    """:func:`open_trainer` undone, for what a record and a message show: ``trainer.KEY=V`` as
+    the user wrote it (composing it again opens it again)."""
+    names: list[str] | None = None
+    out = []
+    for override in overrides:
+        key = override.partition("=")[0]
+        if key.startswith("++trainer.") and key.count(".") == 1:
+            names = trainer_arguments() if names is None else names
+            if key[len("++trainer.") :] in names:
+                override = override[2:]
+        out.append(override)
+    return out
+
+
 def _near(name: str, names: list[str], prefix: str = "") -> str:
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
     return f" (did you mean {prefix}{close[0]}?)" if close else ""

@@ -23,6 +23,7 @@ def make_plan(
     config_dir: Path | None = None,
     sweep_id: str | None = None,
 ) -> Plan:
+    from trn.config.arguments import as_written
     from trn.config.compose import find_project
     from trn.config.imports import check_imports
     from trn.config.validate import load
@@ -47,7 +48,7 @@ def make_plan(
         config["weights"] = check_weights(config["weights"])
     return Plan(
         config=config,
-        overrides=list(overrides),
+        overrides=as_written(overrides),  # a sweep's trainer.KEY, opened for Hydra, as given
         # a preview (UsageError if never possible here); the supervisor leases the real GPUs
         allocation=plan_allocation(config["devices"], home),
         home=home,

@@ -85,6 +85,8 @@ def _run_sweep(
     fail_fast: bool,
     attempt: Attempt,
 ) -> SweepResult:
+    from trn.config.arguments import as_written
+
     checked = attempt.checked
     sweep_id, sweep_dir = sweep or new_sweep_dir(home)
     if attempt.number == 1:
@@ -95,7 +97,7 @@ def _run_sweep(
     events.emit(
         "sweep_started",
         sweep_dir=str(sweep_dir),
-        overrides=list(overrides),
+        overrides=as_written(overrides),
         jobs=jobs,
         sweeper=checked.sweeper,
         objective=checked.objective,
