@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import PATIENCE
 
 from trn.config import classes
 from trn.config.arguments import check_node, check_trainer
@@ -190,7 +191,9 @@ def test_reading_imports_nothing(root):
         "assert classes.find('torch.optim.AdamW').signature.names()[:2] == ['params', 'lr']\n"
         "print(sorted(m for m in ('torch', 'lightning', 'kit') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=PATIENCE
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import template_project
+from conftest import PATIENCE
 
 from trn.config.project import ENV
 from trn.config.resolvers import fill, unfill
@@ -121,7 +122,12 @@ def test_planning_a_projects_module_reads_its_source_without_torch(tpl):
     )
     env = {**os.environ, "TRN_HOME": str(tpl / "home")}
     proc = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tpl / "src", env=env, capture_output=True, text=True
+        [sys.executable, "-c", probe],
+        cwd=tpl / "src",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
     )
     result = json.loads(proc.stderr.strip().splitlines()[-1])
     assert result == {"code": 0, "heavy": []}, proc.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import template_project
-from conftest import read_events
+from conftest import PATIENCE, read_events
 
 from trn.config.project import ENV
 
@@ -35,7 +35,7 @@ def trn(*argv: str, cwd: Path, home: Path | None = None) -> subprocess.Completed
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=2 * PATIENCE,  # a ceiling for a loaded machine: a job, or a sweep of two
     )
 
 
