@@ -153,7 +153,9 @@ def explain_compose_error(err: Exception) -> str:
         if parent == "trainer":  # not an argument of the Trainer (open_trainer took the rest)
             from trn.config.arguments import check_trainer
 
-            return check_trainer({leaf: None})[0]
+            said = check_trainer({leaf: None})  # none when Lightning's source is not readable
+            if said:
+                return said[0]
         inside = f" in {parent}" if parent else ""
         return (
             f"{key}: no key {leaf!r}{inside}; check the spelling (`trn run --cfg job` prints the "
