@@ -91,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not records:
         filtered = state or sweep or where or args.sort
-        print("no jobs match" if filtered else "no jobs yet: start one with `trn run`")
+        if filtered:
+            print("no jobs match")
+            return 0
+        from trn.paths import home_and_source
+
+        home, chosen = home_and_source()  # a home of another project is empty here
+        print(f"no jobs yet in {home} ({chosen}): start one with `trn run`")
         return 0
     if columns or args.sort:
         from trn.cli.list_columns import render

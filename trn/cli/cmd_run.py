@@ -85,17 +85,30 @@ def run(args: argparse.Namespace) -> int:
     if hydra_help.wanted(args):
         return hydra_help.show(args, flags.resolve(given, args.overrides).overrides)
     if args.multirun:  # a sweep of jobs, each planned like this single run
+        _warn_unsearched(given)
         return sweep(args, flags.resolve(given, args.overrides))
     if args.fail_fast:
         from trn.errors import UsageError
 
         raise UsageError("--fail-fast is for sweeps; add -m (trn run -m --fail-fast a=1,2)")
     plan = plan_with_flags(given, args.overrides)
+    _warn_unsearched(given)  # after planning: a refusal stays one line (and names it too)
     if args.dry_run:
         return print_plan(describe(plan), args.json)
     if args.detach:
         return detached(plan, args.json)
     return execute(plan, as_json=args.json, verbosity=progress.verbosity(args))
+
+
+def _warn_unsearched(given: Any) -> None:
+    """A ``./conf`` that holds configs but is not searched: said before anything trains."""
+    from trn.config.compose import find_project
+    from trn.config.project import unsearched_hint, using
+
+    with using(getattr(given, "config_dir", None)):
+        hint = unsearched_hint(find_project())
+    if hint:
+        print(f"trn: warning: {hint}; trn's own configs are used", file=sys.stderr)
 
 
 def sweep(args: argparse.Namespace, resolved: Any) -> int:

@@ -36,6 +36,7 @@ FIELDS = [
     "overrides",
     "exit_code",
     "error",
+    "stop_reason",  # a completed job that stopped early: early stopping, max_time
     "warnings",  # e.g. an event sink that failed (the job itself went on)
     "checkpoint",
     "mlflow_run_id",  # logger=mlflow: the run to look up in MLflow
@@ -92,7 +93,16 @@ def run(args: argparse.Namespace) -> int:
         record.get("extra", {}).get("log_tail", [])[-5:] if record["state"] == "failed" else []
     ):
         print(f"{'log:':<15}{line}")
+    print(f"{'home:':<15}{_home(registry.home)}")
     return 0
+
+
+def _home(home: Any) -> str:
+    """The TRN_HOME this read, and what chose it (TRN_HOME, a project, the working dir)."""
+    from trn.paths import home_and_source
+
+    default, chosen = home_and_source()
+    return f"{home} ({'chosen by ' + chosen if home == default else 'given'})"
 
 
 def _sweep(sweep_id: str, home: Any, as_json: bool) -> int:

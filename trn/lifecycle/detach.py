@@ -57,7 +57,7 @@ def submit(plan: Any) -> dict[str, Any]:
         raise KeyboardInterrupt
     sup.events.close()  # the detached supervisor opens its own writer
     job_dir = JobDir(record.job_dir)
-    fsutil.atomic_write_bytes(job_dir.plan, plan.to_json().encode())
+    fsutil.atomic_write_bytes(job_dir.plan, sup.plan.to_json().encode())  # its config filled in
     pid, go = start("job", job_dir.path, job_dir.supervisor_log, plan.home)
     if pid is None:  # it died before forking: say so in the record, not by a hang
         go.close()

@@ -120,6 +120,8 @@ def _finish(
         )
     elif state == "completed":
         fields["checkpoint"] = rec.checkpoint
+        if outcome.get("reason"):  # it stopped before its limits: a callback said why
+            rec.stop_reason = fields["reason"] = outcome["reason"]
         if exit_code is not None:  # a reaper does not know it
             fields["exit_code"] = exit_code
     else:

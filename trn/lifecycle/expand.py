@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from trn.config.arguments import as_written
 from trn.errors import UsageError
 
 HYDRA_PREFIXES = ("hydra.", "hydra/", "+hydra", "++hydra", "~hydra")
@@ -89,7 +90,7 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
         raise UsageError("hydra.* overrides cannot be swept; give them one value each")
     plans = [_plan(make_plan, first + [ours(o) for o in hydra], home, config_dir, 0, jobs)]
     if jobs:  # the config has no hydra key: the same config, recorded with the job's overrides
-        plans[0] = replace(plans[0], overrides=list(jobs[0]))
+        plans[0] = replace(plans[0], overrides=as_written(jobs[0]))
     for n, job in enumerate(jobs or [], 0):
         if n:
             plans.append(_plan(make_plan, job, home, config_dir, n, jobs))
@@ -127,4 +128,4 @@ def _plan(
     except UsageError as err:
         if jobs is None or len(jobs) == 1:
             raise
-        raise UsageError(f"sweep job {n} ({' '.join(jobs[n])}): {err}") from None
+        raise UsageError(f"sweep job {n} ({' '.join(as_written(jobs[n]))}): {err}") from None

@@ -83,9 +83,10 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
     """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied."""
     from omegaconf import OmegaConf
 
+    from trn.config.arguments import open_trainer
     from trn.config.compose import parse_overrides
 
-    parsed = parse_overrides(overrides)
+    parsed = parse_overrides(open_trainer(overrides))  # trainer.KEY: any Trainer argument
     cfg = OmegaConf.create(config)
     problems = []
     for text, o in zip(overrides, parsed):
@@ -97,14 +98,15 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
             problems.append(f"{text}: a resume cannot take it, it {FROZEN[frozen]}; {FIX}")
         elif o.is_sweep_override() or o.is_delete():
             problems.append(f"{text}: a resume takes plain key=value overrides only")
-        elif missing and not o.is_add():
+        elif missing and not (o.is_add() or o.is_force_add()):
             problems.append(f"{text}: no key {key!r} in the checkpoint's config; write +{text}")
         elif isinstance(OmegaConf.select(cfg, key), dict | type(cfg)) and isinstance(
             o.value(), str
         ):
             problems.append(f"{text}: a resume cannot swap config group {key!r}; set {key}.KEY=...")
         else:
-            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=o.is_add())
+            add = o.is_add() or o.is_force_add()
+            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=add)
     if problems:
         raise ConfigError(problems)
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
@@ -144,6 +146,7 @@ def plan_resume(
     nothing) unless ``allow_finished``: a requeue after a late preemption just completes."""
     from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
+    from trn.config.resolvers import resolving, unfill
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
     from trn.paths import trn_home
@@ -153,17 +156,20 @@ def plan_resume(
     meta, _ = verify(meta_path)
     parent_id = named["job_id"] if named else meta["job_id"]
     attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
-    restored = dict(meta["config"])
+    parent_dir = named["job_dir"] if named else meta_path.parent.parent
+    # the parent's own dir and id go back to ${trn:job_dir}/${trn:job_id}: this job's are new
+    restored = dict(unfill(meta["config"], parent_dir, meta["job_id"]))
     # Never trusted from a file: only the project's own declaration (read afresh now) and the
     # overrides given now may widen what is instantiated.
     project = for_resume(named, job_dir=meta_path.parent.parent)
     restored["allow_targets"] = list(project.allow_targets)
-    config = apply_overrides(restored, overrides)
+    with resolving(project.root):
+        config = apply_overrides(restored, overrides)
     config["resume"], config["weights"] = str(meta_path), None
     validate(config, project)
     if not allow_finished:
         check_unfinished(meta, config, meta_path)
-    check_data(config)
+    check_data(config, project.root)
     home = Path(home) if home else trn_home()
     prepare_loggers(config, home)
     return Plan(

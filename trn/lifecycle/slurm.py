@@ -90,7 +90,7 @@ def _submit(
         folder=folder / "%j", max_num_timeout=int(params.get("max_num_timeout") or 0)
     )
     executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
-    slurm_job = executor.submit(NodeJob(plan.to_json(), record.job_dir))
+    slurm_job = executor.submit(NodeJob(sup.plan.to_json(), record.job_dir))  # config filled
     record.pid = None  # its process is Slurm's now: `trn status` asks Slurm, never "lost"
     record.extra["slurm_job_id"] = slurm_job.job_id
     sup.registry.write(record)

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from trn import fsutil
+from trn.config.resolvers import fill
 from trn.devices.threads import observed
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
@@ -57,6 +58,8 @@ class Supervisor:
 
     def _submit(self) -> JobRecord:
         job_id, path = self.registry.create_job_dir()
+        # the config's ${trn:job_dir} and ${trn:job_id} are this job's from now on
+        self.plan = replace(self.plan, config=fill(self.plan.config, path, job_id))
         plan, job_dir = self.plan, JobDir(path)
         config_path = job_dir.config
         fsutil.atomic_write_bytes(

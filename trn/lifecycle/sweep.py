@@ -56,9 +56,11 @@ def run_sweep(
     fail_fast: bool = False,
     attempt: Attempt | None = None,  # a resume's: what is left to run
 ) -> SweepResult:
+    from trn.config.arguments import open_trainer
     from trn.config.compose import find_project
     from trn.config.project import using
 
+    overrides = open_trainer(overrides)  # Hydra's multirun composes them too: trainer.* as ++
     # Every job process (the trn launcher's, Optuna's, a Slurm task on another node) composes
     # with this sweep's project, whatever its working directory: say it in TRN_CONFIG_DIR.
     with using(find_project(config_dir).config_dir):
@@ -83,6 +85,8 @@ def _run_sweep(
     fail_fast: bool,
     attempt: Attempt,
 ) -> SweepResult:
+    from trn.config.arguments import as_written
+
     checked = attempt.checked
     sweep_id, sweep_dir = sweep or new_sweep_dir(home)
     if attempt.number == 1:
@@ -93,7 +97,7 @@ def _run_sweep(
     events.emit(
         "sweep_started",
         sweep_dir=str(sweep_dir),
-        overrides=list(overrides),
+        overrides=as_written(overrides),
         jobs=jobs,
         sweeper=checked.sweeper,
         objective=checked.objective,

@@ -23,17 +23,24 @@ class Rerun:
 
 
 def rerun_config(
-    config: dict[str, Any], overrides: list[str], rerun_of: str, validate: bool = True
+    config: dict[str, Any],
+    overrides: list[str],
+    rerun_of: str,
+    validate: bool = True,
+    project: Any = None,
 ) -> Rerun:
-    """``config`` with ``overrides`` applied; raises :class:`UsageError` naming a bad one."""
+    """``config`` with ``overrides`` applied; raises :class:`UsageError` naming a bad one.
+    ``project``: the job's (its own keys are not trn's to judge)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
+    from trn.config.arguments import open_trainer
+
     parser, parsed = OverridesParser.create(), []
     for text in overrides:
-        try:
-            parsed += parser.parse_overrides([text])
+        try:  # trainer.KEY: any Trainer argument, listed in the job's config or not
+            parsed += parser.parse_overrides(open_trainer([text]))
         except HydraException as err:
             raise UsageError(f"{text}: {_first_line(err)} (see `trn run --help`)") from None
     cfg = OmegaConf.create(config)
@@ -62,11 +69,14 @@ def rerun_config(
                 f"changes values ({key}.NAME=VALUE), or start a fresh `trn run {text}`"
             )
         OmegaConf.update(cfg, key, value, merge=False, force_add=True)
-    result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    from trn.config.resolvers import resolving
+
+    with resolving(getattr(project, "root", None)):  # ${trn:job_dir} stays for the new job
+        result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     if validate:
         from trn.config.validate import validate as check
 
-        check(result)
+        check(result, project)
     return Rerun(config=result, overrides=list(overrides), rerun_of=rerun_of)
 
 

@@ -83,6 +83,7 @@ class JobRecord:
     error: str | None = None
     pruned: dict[str, Any] | None = None  # early stopping's decision (trn.registry.early_stop)
     objective: dict[str, Any] | None = None  # its config's objective: {metric, mode}
+    stop_reason: str | None = None  # why a completed job stopped early (early stopping, max_time)
     metrics: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None  # the newest committed .meta.json
     warnings: list[str] = field(default_factory=list)

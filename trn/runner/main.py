@@ -64,7 +64,7 @@ def train(
     import lightning.pytorch as pl
 
     from trn.checkpoints.io import TrnCheckpointIO  # fsync'd saves, verified loads
-    from trn.runner import build
+    from trn.runner import build, usercallbacks
     from trn.runner.callbacks import EventCallback, StopOnSignal
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
     from trn.runner.metrics import ObjectiveCheck
@@ -118,7 +118,9 @@ def train(
         **launch["allocation"]["trainer"],
         **config["trainer"],
         # ckpt last: it saves on stop, and after the objective check at an epoch's end
-        callbacks=[stopper, metric_events, FiniteGuard(), objective, *filter(None, [pruner]), ckpt],
+        callbacks=[stopper, metric_events, FiniteGuard(), objective, *filter(None, [pruner])]
+        + usercallbacks.build(config)  # the project's: the callbacks group
+        + [ckpt],
         plugins=[TrnCheckpointIO()],
         **{**QUIET_TRAINER, "logger": fed_loggers or False},
         default_root_dir=str(job_dir),
@@ -139,7 +141,9 @@ def train(
     metrics = metric_events.last_metrics or {}
     return {
         "state": stopper.requested or "completed",
-        "reason": f"received {stopper.signal_name}" if stopper.signal_name else None,
+        "reason": f"received {stopper.signal_name}"
+        if stopper.signal_name
+        else usercallbacks.stop_reason(trainer),  # early stopping, max_time
         "metrics": metrics,
         "step": trainer.global_step,
         "checkpoint": str(ckpt.latest_meta) if ckpt.latest_meta else None,
