@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from trn.data.dataset import ShardDataset
 from trn.data.errors import DatasetError, Problem
-from trn.data.index import Index, load_index, resolve_dataset
+from trn.data.index import Index, fingerprint, load_index, resolve_dataset
 from trn.data.sampler import ShardSampler
 from trn.data.verify import check_dataset
 
@@ -74,6 +74,11 @@ class ShardDataModule(pl.LightningDataModule):
     @property
     def num_classes(self) -> int:
         return int(self.index.feature(Y).num_classes or 0)
+
+    @property
+    def fingerprint(self) -> str:
+        """The sha256 of the dataset's ``index.json``: checkpoint metas record it."""
+        return fingerprint(self.index.root)
 
     @property
     def num_targets(self) -> int:

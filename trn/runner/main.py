@@ -72,9 +72,10 @@ def train(
     for signum in _early_signals:
         stopper._handle(signum, None)
     pl.seed_everything(int(config["seed"]), workers=True, verbose=False)
+    # Lightning runs the data's prepare_data and setup, once, in its order; trn never calls
+    # them. What the model needs of the data comes from a trn dataset's index, checked (shards
+    # included) when the job was planned, or from the data module's plain attributes.
     datamodule = build.build_data(config)
-    if hasattr(datamodule, "setup"):
-        datamodule.setup("fit")  # validates the dataset before any model is built
     model = build.build_model(config, datamodule)
     module, about = build.trainable(config, model, datamodule)
     if config.get("weights"):  # initialise the model from a checkpoint, at step 0

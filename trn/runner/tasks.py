@@ -111,14 +111,18 @@ TASKS: dict[str, type[Task]] = {"classification": Classifier, "regression": Regr
 
 def output_size(task: str, datamodule: Any) -> int | None:
     """The model head's width the data implies: its classes, or its regression targets."""
+    from trn.runner.build import known
+
     if task == "regression":
-        return int(getattr(datamodule, "num_targets", 1) or 1)
-    return getattr(datamodule, "num_classes", None)
+        return int(known(datamodule, "num_targets") or 1)
+    return known(datamodule, "num_classes")
 
 
 def check_data_fits(task: str, datamodule: Any) -> None:
     """Classification needs class labels: float targets are a regression."""
-    if task == "classification" and getattr(datamodule, "num_targets", None):
+    from trn.runner.build import known
+
+    if task == "classification" and known(datamodule, "num_targets"):
         from trn.errors import ConfigError
 
         raise ConfigError(
