@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 from typing import Any
 
 import lightning.pytorch as pl
@@ -18,8 +19,10 @@ class EventCallback(pl.Callback):
     """Rank 0 emits ``job_started``, ``metrics`` every N steps and per epoch, and a
     ``heartbeat`` every ``heartbeat_s`` seconds from a daemon thread (0: none).
 
-    Step metrics are what the training step logged on_step (:func:`step_metrics`), plus the
-    learning rate. They are queued (``EventWriter.emit_later``): with an event every step, the
+    Step events come at the step cadence for every module, whether or not it logs per step:
+    what the training step logged on_step (:func:`step_metrics`), the learning rates of its
+    optimizers (:func:`learning_rates`) and the samples per second since the last one. They
+    are queued (``EventWriter.emit_later``): with an event every step, the
     step pays for reading those values and an append (docs/performance.md). ``about`` are extra
     ``job_started`` fields: who trains the model, and whether a resume is exact.
     """
@@ -41,6 +44,8 @@ class EventCallback(pl.Callback):
         self.last_metrics: dict[str, float] = {}
         self._step_writer: EventWriter | None = None  # rank 0's writer, set at fit start
         self._world_size = 1
+        self._last_step = -1
+        self._pace = Pace()
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # read once: Lightning's properties cost more than the event itself on a short step
@@ -74,18 +79,22 @@ class EventCallback(pl.Callback):
         if self.heartbeat:  # runs after a failure too
             self.heartbeat.stop()
 
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._pace.restart()  # the time between epochs (validation, loaders) is not training
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         step = trainer.global_step
         writer = self._step_writer
-        if writer is None or step % self.every:
-            return
-        try:
+        self._pace.batches += 1
+        if writer is None or step % self.every or step == self._last_step:
+            return  # (the same step twice: batches accumulated into one optimizer step)
+        self._last_step = step
+        try:  # what the module logged on_step, if anything; every module gets the rest
             metrics = step_metrics(trainer)
+            metrics.update(learning_rates(trainer.optimizers))
+            throughput = self._pace.samples_per_s(batch, self._world_size)
         except Exception:  # noqa: BLE001 - telemetry never stops training
             return
-        if not metrics:
-            return
-        metrics["lr"] = _lr(trainer)
         writer.emit_later(
             "metrics",
             phase="train",
@@ -93,6 +102,7 @@ class EventCallback(pl.Callback):
             epoch=trainer.current_epoch,
             world_size=self._world_size,
             metrics=metrics,
+            **({"samples_per_s": throughput} if throughput is not None else {}),
         )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -131,11 +141,47 @@ def _total_steps(trainer: pl.Trainer) -> int | None:
     return int(total) if math.isfinite(total) else None
 
 
-def _lr(trainer: pl.Trainer) -> float:
-    try:
-        return float(trainer.optimizers[0].param_groups[0]["lr"])
-    except (IndexError, KeyError):
-        return math.nan
+def learning_rates(optimizers: list[Any]) -> dict[str, float]:
+    """``lr`` of the first optimizer's first parameter group; the others as ``lr/pgN`` (more
+    groups) and ``lr/optN`` (more optimizers), ``lr/optN/pgM`` for both."""
+    out: dict[str, float] = {}
+    for i, optimizer in enumerate(optimizers):
+        for g, group in enumerate(optimizer.param_groups):
+            name = "/".join(["lr"] + ([f"opt{i}"] if i else []) + ([f"pg{g}"] if g else []))
+            out[name] = float(group["lr"])
+    return out
+
+
+class Pace:
+    """Samples per second over the batches since the last step event, across all ranks (each
+    rank reads a batch of the same size)."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.since = time.monotonic()
+
+    def restart(self) -> None:
+        self.batches, self.since = 0, time.monotonic()
+
+    def samples_per_s(self, batch: Any, world_size: int) -> float | None:
+        now = time.monotonic()
+        size, elapsed, batches = batch_size(batch), now - self.since, self.batches
+        self.batches, self.since = 0, now
+        if size is None or elapsed <= 0 or not batches:
+            return None
+        return round(size * batches * world_size / elapsed, 3)
+
+
+def batch_size(batch: Any) -> int | None:
+    """The length of the first tensor in a batch (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.dim() else None
+    items = list(batch.values()) if isinstance(batch, dict) else batch
+    for item in items if isinstance(items, list | tuple) else ():
+        size = batch_size(item)
+        if size is not None:
+            return size
+    return None
 
 
 class StopOnSignal(pl.Callback):
