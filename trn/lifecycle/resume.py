@@ -16,7 +16,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from trn.checkpoints.meta import META_SUFFIX, find_latest, verify
+from trn.checkpoints.meta import META_SUFFIX, find_latest, judge, verify
+from trn.config.objective import chosen
 from trn.errors import ConfigError, NotFound, UsageError
 from trn.jobdir import JobDir
 from trn.lifecycle.plan import Plan, check_data
@@ -107,7 +108,8 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
             OmegaConf.update(cfg, key, o.value(), merge=False, force_add=o.is_add())
     if problems:
         raise ConfigError(problems)
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    return chosen(result, overrides)  # an objective set now is the user's, not trn's default
 
 
 _MISSING = object()
@@ -150,7 +152,7 @@ def plan_resume(
 
     overrides = list(overrides or [])
     meta_path, named = resolve_checkpoint(job_or_meta, home)
-    meta, _ = verify(meta_path)
+    meta, ckpt = verify(meta_path)
     parent_id = named["job_id"] if named else meta["job_id"]
     attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
     restored = dict(meta["config"])
@@ -161,6 +163,8 @@ def plan_resume(
     config = apply_overrides(restored, overrides)
     config["resume"], config["weights"] = str(meta_path), None
     validate(config, project)
+    with project.on_path():  # what its pickle names, judged as the runner's load will judge it
+        judge(ckpt, f"checkpoint {ckpt}", config["allow_targets"], project.trust_hint)
     if not allow_finished:
         check_unfinished(meta, config, meta_path)
     check_data(config)

@@ -45,31 +45,12 @@ def build_data(config: dict[str, Any]) -> Any:
     return instantiate(dict(config["data"]), _allow=config.get("allow_targets") or [])
 
 
-def known(datamodule: Any, name: str) -> Any:
-    """What the data says of itself before the Trainer has run any of its hooks: a trn dataset
-    answers from its index (checked when the job was planned); any other data module only
-    through a plain attribute set on it or its class. A property or method is never called, so
-    nothing of the module's code runs before Lightning's ``prepare_data`` and ``setup``."""
-    if datamodule is None:
-        return None
-    from trn.data.datamodule import ShardDataModule
-
-    if isinstance(datamodule, ShardDataModule):
-        return getattr(datamodule, name)  # read from index.json; no shard is opened
-    if name in vars(datamodule):
-        return vars(datamodule)[name]
-    for klass in type(datamodule).__mro__:
-        if name in vars(klass):
-            value = vars(klass)[name]
-            return None if hasattr(value, "__get__") else value  # a property, a method
-    return None
-
-
 def build_model(config: dict[str, Any], datamodule: Any) -> Any:
     """The model; ``in_features`` and the head's width (``num_classes``) come from the data when
     it knows them (:func:`known`) and the model takes them: the classes, or the targets of a
     regression."""
     from trn.runner import tasks, usermodule
+    from trn.runner.datainfo import known
 
     if not usermodule.is_lightning_module(config):  # a task trains it: the data must fit
         tasks.check_data_fits(task_name(config), datamodule)

@@ -46,6 +46,7 @@ class EventCallback(pl.Callback):
         self._world_size = 1
         self._last_step = -1
         self._pace = Pace()
+        self.started = False
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # read once: Lightning's properties cost more than the event itself on a short step
@@ -54,11 +55,25 @@ class EventCallback(pl.Callback):
         # every rank: the estimate may set up the train loader, which ends in a barrier (a
         # module whose configure_optimizers did not ask already would hang rank 0 alone)
         total_steps = _total_steps(trainer)
-        if self.events and trainer.is_global_zero:
+        self._start(trainer, max_epochs=trainer.max_epochs, total_steps=total_steps)
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start(trainer)  # an eval job starts here; after fit, the heartbeat beats again
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if _stage(trainer) == "validate":  # an eval job's --stage validate
+            self._start(trainer)
+
+    def _start(self, trainer: pl.Trainer, **fields: Any) -> None:
+        """``job_started`` once (at the first stage the job runs), and the heartbeat."""
+        if not (self.events and trainer.is_global_zero):
+            return
+        if not self.started:
             import os
 
             import lightning
 
+            self.started = True
             self.events.emit(
                 "job_started",
                 runner_pid=os.getpid(),
@@ -66,18 +81,20 @@ class EventCallback(pl.Callback):
                 devices=self.devices,
                 accelerator=type(trainer.accelerator).__name__,
                 strategy=type(trainer.strategy).__name__,
-                max_epochs=trainer.max_epochs,
-                total_steps=total_steps,  # for the progress bar's ETA
+                max_epochs=fields.get("max_epochs"),
+                total_steps=fields.get("total_steps"),  # for the progress bar's ETA
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
                 **_start_fields(),
                 **self.about,
             )
+        if self.heartbeat is None:
             progress = lambda: {"step": trainer.global_step, "epoch": trainer.current_epoch}  # noqa: E731
             self.heartbeat = Heartbeat(self.events.emit, self.heartbeat_s, progress).start()
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.heartbeat:  # runs after a failure too
             self.heartbeat.stop()
+            self.heartbeat = None
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._pace.restart()  # the time between epochs (validation, loaders) is not training
@@ -116,6 +133,11 @@ class EventCallback(pl.Callback):
                 world_size=trainer.world_size,
                 metrics=self.last_metrics,
             )
+
+
+def _stage(trainer: pl.Trainer) -> str | None:
+    """What the trainer runs: ``fit``, ``validate``, ``test``, ``predict`` (None: nothing)."""
+    return trainer.state.fn.value if trainer.state.fn is not None else None
 
 
 def _start_fields() -> dict[str, Any]:
@@ -212,3 +234,24 @@ class StopOnSignal(pl.Callback):
                 self.requested = "cancelled"
         if stop:
             trainer.should_stop = True
+
+    def on_test_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:  # type: ignore[no-untyped-def]
+        self._stop_stage(trainer)
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:  # type: ignore[no-untyped-def]
+        if _stage(trainer) == "validate":  # not fit's validation: fit stops at a step
+            self._stop_stage(trainer)
+
+    def _stop_stage(self, trainer: pl.Trainer) -> None:
+        """A test or validate stage has no step boundary to stop at: it ends at this batch."""
+        stop = self.requested is not None
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        if stop:
+            from trn.runner.stages import StageStopped
+
+            raise StageStopped(f"stopped by {self.signal_name or 'a signal'} during the stage")

@@ -13,6 +13,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from trn.config.objective import FALLBACK, fallback
 from trn.errors import TrnError
 
 
@@ -60,14 +61,21 @@ def step_metrics(trainer: pl.Trainer) -> dict[str, float]:
 
 
 class ObjectiveCheck(pl.Callback):
-    """Fails the job at the end of the first epoch that validated (of the first epoch, when the
-    module has no validation) if ``objective.metric`` is not logged: best checkpoints and sweeps
-    would silently rank by nothing. The error names the metrics the module does log. It runs
-    before the epoch's checkpoint, and after the epoch's values are reduced, so metrics logged
-    on_epoch only in the training step count too."""
+    """At the end of the first epoch that validated (of the first epoch, when the module has no
+    validation), after the epoch's values are reduced (metrics logged on_epoch only in the
+    training step count too) and before the epoch's checkpoint: is ``objective.metric`` logged?
 
-    def __init__(self, metric: str):
-        self.metric = metric
+    An objective the user or the project chose and the module never logs fails the job: best
+    checkpoints and sweeps would silently rank by nothing; the error names what it does log.
+    trn's default (``objective.default``) never fails a job: it falls back to the first of
+    :data:`trn.config.objective.FALLBACK` the module logs, or to none ("best" is then the last
+    checkpoint). ``objective`` is changed in place (the checkpoint writer shares it) and
+    ``warn`` is told, with the objective now in force.
+    """
+
+    def __init__(self, objective: dict[str, Any], warn: Any = None):
+        self.objective = objective
+        self.warn = warn  # (message, objective) -> None
         self.checked = self.validated = False
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -78,9 +86,41 @@ class ObjectiveCheck(pl.Callback):
             return
         self.checked = True
         logged = sorted(scalar_metrics(trainer.callback_metrics))
-        if self.metric not in logged:
-            have = ", ".join(logged) or "none"
+        metric = self.objective["metric"]
+        if metric in logged:
+            return
+        have = ", ".join(logged) or "none"
+        if not self.objective.get("default"):
             raise ObjectiveError(
-                f"objective.metric={self.metric} is never logged by the module (it logs: "
+                f"objective.metric={metric} is never logged by the module (it logs: "
                 f"{have}); set objective.metric to one of them"
             )
+        self.warn_fallback(metric, logged, have)
+
+    def warn_fallback(self, metric: str, logged: list[str], have: str) -> None:
+        found = fallback(logged)
+        names = ", ".join(m for m, _ in FALLBACK[:3])
+        if found:
+            self.objective.update(metric=found[0], mode=found[1], source="fallback")
+            message = (
+                f"objective.metric={metric} (trn's default) is never logged by the module; "
+                f"ranking by {found[0]} ({found[1]}), the first of {names}, ... that it logs; "
+                "set objective.metric to choose"
+            )
+        else:
+            self.objective.update(metric=None, source="fallback")
+            message = (
+                f"objective.metric={metric} (trn's default) is never logged by the module (it "
+                f"logs: {have}), nor is any of {names}, ...: no checkpoint is ranked best, the "
+                "last one stands for it; set objective.metric to rank by one of its metrics"
+            )
+        if self.warn is not None:
+            self.warn(message, dict(self.objective))
+
+
+def objective_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The objective a job starts with, as ``job_started`` and the record carry it:
+    ``source`` is ``default`` (trn's, nobody chose it) or ``config``."""
+    objective = config["objective"]
+    source = "default" if objective.get("default") else "config"
+    return {"metric": objective["metric"], "mode": objective["mode"], "source": source}

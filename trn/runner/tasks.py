@@ -111,7 +111,7 @@ TASKS: dict[str, type[Task]] = {"classification": Classifier, "regression": Regr
 
 def output_size(task: str, datamodule: Any) -> int | None:
     """The model head's width the data implies: its classes, or its regression targets."""
-    from trn.runner.build import known
+    from trn.runner.datainfo import known
 
     if task == "regression":
         return int(known(datamodule, "num_targets") or 1)
@@ -120,7 +120,7 @@ def output_size(task: str, datamodule: Any) -> int | None:
 
 def check_data_fits(task: str, datamodule: Any) -> None:
     """Classification needs class labels: float targets are a regression."""
-    from trn.runner.build import known
+    from trn.runner.datainfo import known
 
     if task == "classification" and known(datamodule, "num_targets"):
         from trn.errors import ConfigError
