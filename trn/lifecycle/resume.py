@@ -80,8 +80,15 @@ def parent_attempt(meta_path: Path, meta: dict[str, Any]) -> int:
     return int(meta.get("attempt") or 1)
 
 
-def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied."""
+def apply_overrides(
+    config: dict[str, Any],
+    overrides: list[str],
+    frozen: dict[str, str] = FROZEN,
+    fix: str = FIX,
+    what: str = "a resume",
+) -> dict[str, Any]:
+    """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied; one that
+    sets a key of ``frozen`` is refused with its reason and ``fix``."""
     from omegaconf import OmegaConf
 
     from trn.config.compose import parse_overrides
@@ -91,19 +98,19 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
     problems = []
     for text, o in zip(overrides, parsed):
         key = o.key_or_group
-        frozen = next((p for p in FROZEN if key == p or key.startswith(p + ".")), None)
-        frozen = frozen or next((p for p in FROZEN if p.startswith(key + ".")), None)
+        hit = next((p for p in frozen if key == p or key.startswith(p + ".")), None)
+        hit = hit or next((p for p in frozen if p.startswith(key + ".")), None)
         missing = OmegaConf.select(cfg, key, default=_MISSING) is _MISSING
-        if frozen:
-            problems.append(f"{text}: a resume cannot take it, it {FROZEN[frozen]}; {FIX}")
+        if hit:
+            problems.append(f"{text}: {what} cannot take it, it {frozen[hit]}; {fix}")
         elif o.is_sweep_override() or o.is_delete():
-            problems.append(f"{text}: a resume takes plain key=value overrides only")
+            problems.append(f"{text}: {what} takes plain key=value overrides only")
         elif missing and not o.is_add():
             problems.append(f"{text}: no key {key!r} in the checkpoint's config; write +{text}")
         elif isinstance(OmegaConf.select(cfg, key), dict | type(cfg)) and isinstance(
             o.value(), str
         ):
-            problems.append(f"{text}: a resume cannot swap config group {key!r}; set {key}.KEY=...")
+            problems.append(f"{text}: {what} cannot swap config group {key!r}; set {key}.KEY=...")
         else:
             OmegaConf.update(cfg, key, o.value(), merge=False, force_add=o.is_add())
     if problems:

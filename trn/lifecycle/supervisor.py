@@ -69,6 +69,8 @@ class Supervisor:
             rerun_of=plan.rerun_of,
             project=plan.project,
             mlflow_run_id=plan.mlflow_run_id,
+            kind=plan.kind,
+            evaluates=plan.evaluates,
         )
         # which code and environment made the job; neither call can raise
         record.code = capture_code(plan.project.get("project_root") or Path.cwd(), job_dir.path)
@@ -198,6 +200,8 @@ class Supervisor:
                 continue
             if event["event"] == "warning" and event["message"] not in record.warnings:
                 record.warnings.append(event["message"])  # a job warning, shown by `trn status`
+                # trn's default objective fell back to another metric: rank by that one now
+                record.objective = event.get("objective") or record.objective
                 self.registry.write(record)
             if event.get("source") != "runner":
                 continue
@@ -205,6 +209,7 @@ class Supervisor:
                 record.startup_s = event.get("startup_s", record.startup_s)
                 # logger=mlflow: the job's end makes sure this run ends
                 record.mlflow_run_id = event.get("mlflow_run_id") or record.mlflow_run_id
+                record.objective = event.get("objective") or record.objective
                 self.registry.write(record)
             if event["event"] == "heartbeat":  # `trn list` shows lost when these stop
                 record.heartbeat_at = event["ts"]

@@ -81,6 +81,12 @@ class JobRecord:
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends): local, slurm
     # the user's project (trn.config.project): config_dir, project_root; resume finds it again
     project: dict[str, str | None] = field(default_factory=dict)
+    kind: str = "train"  # train (trn run, resume, rerun) or eval (trn eval: a checkpoint tested)
+    evaluates: dict[str, Any] | None = None  # an eval job's {checkpoint, stage, job_id}
+    # what best checkpoints and sweeps rank it by: {metric, mode, source}, source config (the
+    # user's or the project's), default (trn's, nobody chose it) or fallback (the default was
+    # never logged; this is the first of val/loss, val/acc, ... that is)
+    objective: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -62,19 +62,19 @@ def run(
     module: Any,
     datamodule: Any,
     ckpt_path: str | None,
-    emit: Any,
+    events: Any,
     at: tuple[int, int] | None = None,
 ) -> dict[str, float]:
     """``trainer.test`` or ``trainer.validate`` on ``ckpt_path``; its metrics, also emitted
-    (``emit``: the writer that feeds the loggers, None on ranks other than 0) at ``at``
+    (``events``: the writer that feeds the loggers, None on ranks other than 0) at ``at``
     (step, epoch: the checkpoint's), default where the trainer is."""
     call = trainer.test if stage == "test" else trainer.validate
     results = call(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
     metrics: dict[str, float] = {}
     for loader in results or []:
         metrics.update(scalar_metrics(dict(loader)))
-    if emit is not None:
-        emit(
+    if events is not None:
+        events.emit(
             "metrics",
             phase=PHASE[stage],
             step=at[0] if at else trainer.global_step,
