@@ -6,7 +6,8 @@ that calls ``save_hyperparameters()`` stores more: the ``nn.Module`` it was give
 
 - classes of torch, Lightning and omegaconf, and of the project's trusted prefixes
   (``allow_targets``, read from the project's files and the command, never from a checkpoint);
-- ``functools.partial`` and the standard library's plain types (:data:`PLAIN`).
+- ``functools.partial`` (and Hydra's subclass of it, :data:`PARTIALS`) and the standard
+  library's plain types (:data:`PLAIN`).
 
 They are built the way torch's loader builds them: a class by ``__new__`` and ``__setstate__``,
 never called; only :data:`CALLABLE` may be called. Nothing else of the standard library
@@ -42,7 +43,10 @@ PLAIN = frozenset(
     }.items()
     for name in names.split()
 )
-CALLABLE = PLAIN | {"functools.partial"}  # what a pickle may call (REDUCE): plain constructions
+# functools.partial, and the subclass Hydra's `_partial_: true` builds (hydra-core 1.3.8 and
+# later: it checks its target again when called, as Hydra's instantiate does)
+PARTIALS = frozenset({"functools.partial", "hydra._internal.target_policy._DeferredTarget"})
+CALLABLE = PLAIN | PARTIALS  # what a pickle may call (REDUCE): plain constructions
 NEVER = (
     "its pickle asks for {name}, which nothing trusts (only classes of torch, Lightning, "
     "omegaconf and allow_targets, functools.partial and plain types are)"
@@ -59,7 +63,7 @@ class Verdict:
 
 def judge(name: str, trusted: Sequence[str]) -> Verdict:
     """May a checkpoint name ``name`` (``module.attr``, a global torch's rules do not allow)?"""
-    if name in PLAIN or name == "functools.partial":
+    if name in PLAIN or name in PARTIALS:
         return Verdict(True)
     top = name.split(".", 1)[0]
     if top in sys.stdlib_module_names or top == "__builtin__" or "." not in name:

@@ -33,7 +33,7 @@ def settle(config: dict[str, Any]) -> dict[str, Any]:
     unset = objective.get("metric") is None
     if unset:
         objective["metric"] = DEFAULT["metric"]
-        objective["mode"] = objective.get("mode") or DEFAULT["mode"]
+    objective["mode"] = objective.get("mode") or DEFAULT["mode"]  # a metric alone: max
     objective["default"] = unset or bool(objective.get("default"))
     return config
 

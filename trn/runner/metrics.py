@@ -67,7 +67,7 @@ class ObjectiveCheck(pl.Callback):
 
     An objective the user or the project chose and the module never logs fails the job: best
     checkpoints and sweeps would silently rank by nothing; the error names what it does log.
-    trn's default (``objective.default``) never fails a job: it falls back to the first of
+    trn's default (``source: default``, :func:`objective_of`) never fails a job: it falls back to the first of
     :data:`trn.config.objective.FALLBACK` the module logs, or to none ("best" is then the last
     checkpoint). ``objective`` is changed in place (the checkpoint writer shares it) and
     ``warn`` is told, with the objective now in force.
@@ -90,7 +90,7 @@ class ObjectiveCheck(pl.Callback):
         if metric in logged:
             return
         have = ", ".join(logged) or "none"
-        if not self.objective.get("default"):
+        if self.objective.get("source") != "default":
             raise ObjectiveError(
                 f"objective.metric={metric} is never logged by the module (it logs: "
                 f"{have}); set objective.metric to one of them"
