@@ -101,6 +101,8 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+STAGES = ("fit", "validate", "test", "predict")
+
 
 class GlyphData(pl.LightningDataModule):
     """Writes its data file in prepare_data (the download) and reads it in setup."""
@@ -126,14 +128,14 @@ class GlyphData(pl.LightningDataModule):
             return
         self.file.parent.mkdir(parents=True, exist_ok=True)
         g = torch.Generator().manual_seed(1234)
-        centres = torch.randn(4, 16, generator=g) * 1.5
+        centres = torch.randn(4, 16, generator=g) * 0.6
         y = torch.randint(0, 4, (self.hparams.samples,), generator=g)
         x = centres[y] + torch.randn(self.hparams.samples, 16, generator=g)
         torch.save({"x": x, "y": y}, self.file.with_suffix(".part"))
         self.file.with_suffix(".part").rename(self.file)
 
     def setup(self, stage=None):
-        self._note(f"setup {stage}")
+        self._note(f"setup {next((s for s in STAGES if stage == s), stage)}")
         if self.train_set is not None:
             return
         data = torch.load(self.file)  # FileNotFoundError unless prepare_data ran first
@@ -331,8 +333,9 @@ from tinylm.model import CausalLM
 
 if __name__ == "__main__":
     pl.seed_everything(0)
-    trainer = pl.Trainer(max_epochs=1, limit_train_batches=20, logger=False,
-                         enable_progress_bar=False, default_root_dir=sys.argv[1] + "/run")
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=5, limit_val_batches=2,
+                         limit_test_batches=2, logger=False, enable_progress_bar=False,
+                         default_root_dir=sys.argv[1] + "/run")
     data = CharData(data_dir=sys.argv[1])
     trainer.fit(CausalLM(), datamodule=data)
     print("TEST", trainer.test(datamodule=data, ckpt_path="best", verbose=False))

@@ -13,6 +13,7 @@ checkpoint's weights do not fit.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +193,9 @@ def check_fits(config: dict[str, Any], meta_path: Path) -> None:
     from trn.checkpoints.load import load_weights
     from trn.runner import build
 
-    model = build.build_model(config, build.build_data(config))
+    with warnings.catch_warnings():  # the module's own advice is for its training, not here
+        warnings.simplefilter("ignore")
+        model = build.build_model(config, build.build_data(config))
     state = load_weights(meta_path, config["allow_targets"])
     problem = mismatch(model, state)
     if problem:

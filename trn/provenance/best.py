@@ -23,17 +23,21 @@ MODES = ("min", "max")
 def objective(
     registry: Registry, sweep_id: str | None, metric: str | None, mode: str | None
 ) -> tuple[str, str]:
-    """``(metric, mode)``: the flags, completed by the newest completed job's ``objective``."""
-    newest = registry.index.search(Search(["completed"], sweep_id, limit=1))
+    """``(metric, mode)``: the flags, completed by the newest completed training job's
+    ``objective``: the one its record says it was ranked by (trn's default may have fallen back
+    to another metric), else its config's."""
+    newest = registry.index.search(Search(["completed"], sweep_id, limit=1, kind="train"))
     if not newest:
         where = f" in sweep {sweep_id}" if sweep_id else ""
         raise NotFound(f"no completed job{where} (see `trn list --state completed`)")
     if metric and mode:
         return metric, mode
-    try:
-        conf = config_of(newest[0]).get("objective") or {}
-    except UsageError:
-        conf = {}
+    conf = newest[0].get("objective") or {}
+    if not conf.get("metric"):
+        try:
+            conf = config_of(newest[0]).get("objective") or {}
+        except UsageError:
+            conf = {}
     if metric and conf.get("metric") != metric:
         raise UsageError(f"--metric {metric}: give --mode min or --mode max too")
     metric, mode = metric or conf.get("metric"), mode or conf.get("mode")
@@ -53,8 +57,10 @@ def best_job(
 ) -> dict[str, Any]:
     metric, mode = objective(registry, sweep_id, metric, mode)
     index = registry.index
-    found = index.search(
-        Search(["completed"], sweep_id, sort=metric, descending=mode == "max", limit=1)
+    found = index.search(  # training jobs: an eval job's metrics are its checkpoint's again
+        Search(
+            ["completed"], sweep_id, sort=metric, descending=mode == "max", limit=1, kind="train"
+        )
     )
     if not found:
         known = ", ".join(index.metric_names()) or "none yet"

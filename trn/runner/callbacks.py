@@ -34,14 +34,17 @@ class EventCallback(pl.Callback):
         devices: list[str],
         heartbeat_s: float = 0,
         about: dict[str, Any] | None = None,
+        at: tuple[int, int] | None = None,
     ):
         self.events = events
+        self.at = at  # (step, epoch) a test or validate stage's metrics are at; default the loop's
         self.about = dict(about or {})
         self.every = max(1, every_n_steps)
         self.devices = devices
         self.heartbeat_s = heartbeat_s
         self.heartbeat: Heartbeat | None = None
         self.last_metrics: dict[str, float] = {}
+        self.stage_metrics: dict[str, float] = {}  # of the last test or validate stage
         self._step_writer: EventWriter | None = None  # rank 0's writer, set at fit start
         self._world_size = 1
         self._last_step = -1
@@ -63,6 +66,28 @@ class EventCallback(pl.Callback):
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if _stage(trainer) == "validate":  # an eval job's --stage validate
             self._start(trainer)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._stage_end(trainer, "test")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if _stage(trainer) == "validate":
+            self._stage_end(trainer, "val")
+
+    def _stage_end(self, trainer: pl.Trainer, phase: str) -> None:
+        """A test or validate stage's metrics: what the stage logged (Lightning resets them at
+        its start), once every hook of its end ran and before the loggers are finalized."""
+        self.stage_metrics = scalar_metrics(trainer.callback_metrics)
+        if self.events and trainer.is_global_zero:
+            step, epoch = self.at or (trainer.global_step, trainer.current_epoch)
+            self.events.emit(
+                "metrics",
+                phase=phase,
+                step=step,
+                epoch=epoch,
+                world_size=trainer.world_size,
+                metrics=self.stage_metrics,
+            )
 
     def _start(self, trainer: pl.Trainer, **fields: Any) -> None:
         """``job_started`` once (at the first stage the job runs), and the heartbeat."""

@@ -146,26 +146,25 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
     )
     if outcome["state"] == "completed" and config.get("test", True):
         if stages.has_test(module, datamodule):
-            outcome.update(_test(run, trainer, module, datamodule, ckpt, outcome["metrics"]))
+            outcome.update(_test(run, trainer, module, datamodule, ckpt))
+            outcome["metrics"] = {**outcome["metrics"], **metric_events.stage_metrics}
     return outcome
 
 
-def _test(
-    run: Run, trainer: Any, module: Any, datamodule: Any, ckpt: Any, metrics: dict[str, float]
-) -> dict[str, Any]:
+def _test(run: Run, trainer: Any, module: Any, datamodule: Any, ckpt: Any) -> dict[str, Any]:
     """The test stage after fit: the outcome's changes. A stage that raises or is stopped
     leaves the fit's result and checkpoints as they are."""
     from trn.runner import stages
 
     try:
         best = stages.best_checkpoint(trainer, ckpt)
-        tested = stages.run(trainer, "test", module, datamodule, best, run.events)
+        stages.run(trainer, "test", module, datamodule, best)
     except stages.StageStopped:
         return _stopped(run.stopper)
     except Exception as err:  # noqa: BLE001 - the fit stands: the job fails naming the test
         traceback.print_exc()
         return {"state": "failed", "error": f"test stage failed: {stages.first_line(err)}"}
-    return {"metrics": {**metrics, **tested}, "tested": best}
+    return {"tested": best}
 
 
 def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[str, Any]:
@@ -175,19 +174,19 @@ def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> d
 
     what = run.record["evaluates"]
     meta, ckpt = verify(what["checkpoint"])
-    trainer = _trainer(run, [run.stopper, _event_callback(run, {**about, "evaluates": what})])
+    events = _event_callback(run, {**about, "evaluates": what}, at=(meta["step"], meta["epoch"]))
+    trainer = _trainer(run, [run.stopper, events])
     outcome: dict[str, Any] = {"metrics": {}, "step": meta["step"], "checkpoint": None}
     if run.stopper.requested:
         return {**outcome, **_stopped(run.stopper)}
     try:
-        at = (meta["step"], meta["epoch"])
-        metrics = stages.run(trainer, what["stage"], module, datamodule, str(ckpt), run.events, at)
+        stages.run(trainer, what["stage"], module, datamodule, str(ckpt))
     except stages.StageStopped:
         return {**outcome, **_stopped(run.stopper)}
-    return {**outcome, "state": "completed", "metrics": metrics}
+    return {**outcome, "state": "completed", "metrics": events.stage_metrics}
 
 
-def _event_callback(run: Run, about: dict[str, Any]) -> Any:
+def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None = None) -> Any:
     from trn.runner.callbacks import EventCallback
 
     return EventCallback(
@@ -196,6 +195,7 @@ def _event_callback(run: Run, about: dict[str, Any]) -> Any:
         run.launch["allocation"]["device_ids"],
         heartbeat_s=run.config["events"].get("heartbeat_s", 0),
         about=about,
+        at=at,
     )
 
 

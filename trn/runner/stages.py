@@ -3,8 +3,9 @@
 A training job whose module defines ``test_step`` and whose data has test data runs
 ``trainer.test`` on its best checkpoint once ``fit`` completed (``test: false`` turns it off);
 an eval job (``trn eval``) runs ``trainer.test`` or ``trainer.validate`` on a checkpoint. Either
-way the stage's metrics are one ``metrics`` event (phase ``test`` or ``val``), which feeds the
-record and the loggers like every other.
+way the stage's metrics are one ``metrics`` event (phase ``test`` or ``val``, emitted as the
+stage ends, before Lightning finalizes the loggers), which feeds the record and the loggers like
+every other.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from typing import Any
 import lightning.pytorch as pl
 
 from trn.errors import TrnError
-from trn.runner.metrics import scalar_metrics
-
-PHASE = {"test": "test", "validate": "val"}
 
 
 class StageError(TrnError):
@@ -56,33 +54,11 @@ def best_checkpoint(trainer: pl.Trainer, ckpt: Any) -> str | None:
     return path
 
 
-def run(
-    trainer: pl.Trainer,
-    stage: str,
-    module: Any,
-    datamodule: Any,
-    ckpt_path: str | None,
-    events: Any,
-    at: tuple[int, int] | None = None,
-) -> dict[str, float]:
-    """``trainer.test`` or ``trainer.validate`` on ``ckpt_path``; its metrics, also emitted
-    (``events``: the writer that feeds the loggers, None on ranks other than 0) at ``at``
-    (step, epoch: the checkpoint's), default where the trainer is."""
+def run(trainer: pl.Trainer, stage: str, module: Any, datamodule: Any, ckpt: str | None) -> None:
+    """``trainer.test`` or ``trainer.validate`` on ``ckpt``; the trainer's
+    :class:`~trn.runner.callbacks.EventCallback` emits the stage's metrics as it ends."""
     call = trainer.test if stage == "test" else trainer.validate
-    results = call(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
-    metrics: dict[str, float] = {}
-    for loader in results or []:
-        metrics.update(scalar_metrics(dict(loader)))
-    if events is not None:
-        events.emit(
-            "metrics",
-            phase=PHASE[stage],
-            step=at[0] if at else trainer.global_step,
-            epoch=at[1] if at else trainer.current_epoch,
-            world_size=trainer.world_size,
-            metrics=metrics,
-        )
-    return metrics
+    call(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
 
 
 def first_line(err: BaseException) -> str:
