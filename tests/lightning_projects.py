@@ -18,22 +18,26 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-GLYPHS_NET = '''
+GLYPHS_NET = """
 from torch import nn
 
 
 class DenseNet(nn.Module):
-    """A plain network the LightningModule is handed (so it is in its hyperparameters)."""
+    \"\"\"A plain network the LightningModule is handed (so it is in its hyperparameters).\"\"\"
 
-    def __init__(self, in_size: int = 16, hidden: int = 32, out_size: int = 4):
+    def __init__(self, in_size: int = 16, hidden: int = 32, out_size: int = 4,
+                 scaled: bool = False):
         super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(in_size, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out_size)
-        )
+        layers = [nn.Linear(in_size, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+        if scaled:  # a layer from another package, as a model built on a layer library has
+            from extnets import Scale
+
+            layers.append(Scale(hidden))
+        self.layers = nn.Sequential(*layers, nn.Linear(hidden, out_size))
 
     def forward(self, x):
         return self.layers(x)
-'''
+"""
 
 GLYPHS_MODULE = """
 import lightning.pytorch as pl
@@ -360,18 +364,21 @@ block: 16
 batch_size: 32
 """
 
-# an nn.Module outside the project's trusted package: a run may trust it on its command line
+# a layer outside the project's trusted package, as a layer library's would be
 EXTNETS = """
+import torch
 from torch import nn
 
 
-class Dense(nn.Module):
-    def __init__(self, in_size: int = 16, hidden: int = 32, out_size: int = 4):
+class Scale(nn.Module):
+    \"\"\"A learned per-feature scale.\"\"\"
+
+    def __init__(self, width: int):
         super().__init__()
-        self.layers = nn.Sequential(nn.Linear(in_size, hidden), nn.ReLU(), nn.Linear(hidden, out_size))
+        self.weight = nn.Parameter(torch.ones(width))
 
     def forward(self, x):
-        return self.layers(x)
+        return x * self.weight
 """
 
 

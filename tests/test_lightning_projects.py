@@ -262,42 +262,40 @@ def test_glyphs_is_killed_mid_epoch_and_resumed_from_its_trusted_checkpoint(tmp_
 
 
 def test_a_checkpoint_naming_an_untrusted_class_is_refused_at_plan_time(tmp_path):
-    """Trusted on one command line only, its net's class is not trusted by the project: resume,
-    weights= and eval refuse the checkpoint before a job exists, naming the class, the file and
-    the line that would trust it; trusting it again on the command line resumes."""
+    """Its network holds a layer of another package (extnets) that the project does not trust:
+    resume, weights= and eval refuse the checkpoint before a job exists, naming the class, the
+    file and the line that would trust it; trusting it on the command line resumes it."""
     home = tmp_path / "home"
     root = lightning_projects.glyphs(tmp_path / "project")
     conf = ["-cd", str(root / "conf")]
     proc = trn(
         home, "run", *conf, *GLYPHS, "trainer.max_epochs=1", f"data.data_dir={tmp_path / 'd'}",
-        "model.net._target_=extnets.Dense", "allow_targets=[extnets.]", "test=false", "--json",
+        "+model.net.scaled=true", "test=false", "--json",
     )  # fmt: skip
     trained = record_of(proc)
     assert trained["state"] == "completed", trained.get("error")
     meta = Path(trained["checkpoint"])
     ckpt = meta.with_name(meta.name.replace(".meta.json", ".ckpt"))
-    fix = f'if you trust it, add allow_targets = ["extnets."] to [tool.trn] in {root / "pyproject.toml"}'
+    pyproject = root / "pyproject.toml"
+    fix = f'if you trust it, add allow_targets = ["extnets."] to [tool.trn] in {pyproject}'
     before = set(runs(home))
     for argv, label in (
         (["resume", trained["job_id"], "trainer.max_epochs=2"], f"checkpoint {ckpt}"),
         (["eval", trained["job_id"]], f"checkpoint {ckpt}"),
-        (["run", *conf, *GLYPHS, f"weights={meta}"], f"weights={meta} ({ckpt.name})"),
-    ):
+        (["run", *conf, *GLYPHS, "+model.net.scaled=true", f"weights={meta}"],
+         f"weights={meta} ({ckpt.name})"),
+    ):  # fmt: skip
         proc = trn(home, *argv, cwd=root)
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip().splitlines() == [
-            f"trn {argv[0]}: error: {label}: its pickle asks for extnets.Dense, which is not "
+            f"trn {argv[0]}: error: {label}: its pickle asks for extnets.Scale, which is not "
             f"trusted; {fix}"
         ]
     assert set(runs(home)) == before
     proc = trn(
-        home,
-        "resume",
-        trained["job_id"],
-        "trainer.max_epochs=2",
-        "allow_targets=[extnets.]",
-        "--json",
-    )
+        home, "resume", trained["job_id"], "trainer.max_epochs=2",
+        "allow_targets=[glyphs.,extnets.]", "--json",
+    )  # fmt: skip
     assert record_of(proc)["state"] == "completed", proc.stderr[-3000:]
 
 
