@@ -15,6 +15,7 @@ def summarize(
     state: str,
     duration_s: float,
 ) -> dict[str, Any]:
+    objective = ranked_by(objective, records)
     metric, mode = objective.get("metric"), objective.get("mode", "max")
     rows = [_row(r, metric) for r in sorted(records, key=lambda r: r["job_id"])]
     sign = -1 if mode == "max" else 1
@@ -36,6 +37,24 @@ def summarize(
         "counts": {k: v for k, v in counts.items() if v},
         "best": {"job_id": best["job_id"], "value": best["value"]} if best else None,
     }
+
+
+def ranked_by(objective: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the sweep ranks by: its objective, unless that is trn's default (nobody chose it)
+    and its jobs fell back to another metric they log (their records say which): then that one,
+    when they all agree."""
+    if not objective.get("default"):
+        return objective
+    theirs = {
+        (o.get("metric"), o.get("mode"))
+        for r in records
+        if r["state"] == "completed" and (o := r.get("objective") or {}).get("source") == "fallback"
+    }
+    if len(theirs) == 1:
+        metric, mode = theirs.pop()
+        if metric:
+            return {"metric": metric, "mode": mode}
+    return objective
 
 
 def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:

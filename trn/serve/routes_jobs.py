@@ -7,6 +7,7 @@ validation, the ``_target_`` allowlist and the job records are theirs. Submits r
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -133,7 +134,8 @@ async def create_job(request: Request) -> JSONResponse:
     if data.get("name") is not None:
         overrides.append(name_override(data["name"], overrides))
     if eval_request(data):
-        job = await locked(request, api.evaluate, data["checkpoint"], overrides, data["stage"])
+        evaluate = functools.partial(api.evaluate, stage=data["stage"])
+        job = await locked(request, evaluate, data["checkpoint"], overrides)
         return created(await call(job.record))
     if data.get("multirun"):
         info = await locked(request, api.submit_sweep, overrides)
