@@ -90,3 +90,45 @@ def test_sign_in_watch_a_job_train_and_cancel_it(browser, server, tmp_path):
     assert not browser.find_element(By.ID, "cancel-button").is_enabled()
     browser.save_screenshot(str(tmp_path / "cancelled.png"))
     assert server.client().get(f"/jobs/{job['job_id']}").json()["state"] == "cancelled"
+
+
+def test_a_tested_job_and_its_eval_job_show_their_test_metrics(browser, server, tmp_path):
+    import numpy as np
+    from conftest import FAST, run_trn
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from serve_support import wait_state
+
+    def wait(cond, timeout=120):
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(browser, timeout, 0.2, ignored_exceptions=ignored).until(cond)
+
+    g = np.random.default_rng(1)
+    x = g.normal(size=(300, 8)).astype("float32")
+    np.savez(tmp_path / "xy.npz", x=x, y=(x[:, 1] > 0).astype("int64"))
+    data = tmp_path / "with-test"
+    run_trn("data", "build", str(data), "--from", str(tmp_path / "xy.npz"),
+            "--split", "train=0.6,val=0.2,test=0.2")  # fmt: skip
+    http = server.client()
+    job = http.post("/jobs", json={"overrides": [*FAST, f"data.path={data}"]}).json()
+    assert wait_state(http, job["job_id"], {"completed", "failed"})["state"] == "completed"
+    evaluated = http.post("/jobs", json={"kind": "eval", "checkpoint": job["job_id"]}).json()
+    assert wait_state(http, evaluated["job_id"], {"completed", "failed"})["state"] == "completed"
+
+    browser.get(server.url + "/")
+    wait(lambda d: d.find_element(By.ID, "token").is_displayed())
+    browser.find_element(By.ID, "token").send_keys(TOKEN)
+    browser.find_element(By.ID, "login-button").click()
+    for job_id in (job["job_id"], evaluated["job_id"]):
+        row = f"#jobs-table tr[data-job='{job_id}']"
+        wait(lambda d, row=row: "test/acc=" in d.find_element(By.CSS_SELECTOR, row).text)
+    eval_row = f"#jobs-table tr[data-job='{evaluated['job_id']}']"
+    assert f"eval {job['job_id']} (test)" in browser.find_element(By.CSS_SELECTOR, eval_row).text
+    Select(browser.find_element(By.ID, "filter-kind")).select_by_visible_text("eval")
+    wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")) == 1)
+
+    browser.get(f"{server.url}/#/job/{job['job_id']}")
+    wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".chart[data-metric='test/acc']"))
+    wait(lambda d: "val/acc (max), trn's default" in d.find_element(By.ID, "job-facts").text)
+    browser.save_screenshot(str(tmp_path / "tested.png"))

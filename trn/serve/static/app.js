@@ -66,9 +66,25 @@ function age(iso) {
   return `${Math.round(s / 86400)}d`;
 }
 
+// the test stage's metrics first (a tested job's result), then validation's
+const rank = (k) => (k.startsWith("test/") ? -2 : k.startsWith("val") ? -1 : 0);
 function metricsText(m) {
-  const keys = Object.keys(m || {}).sort((a, b) => (a.startsWith("val") ? -1 : 0) - (b.startsWith("val") ? -1 : 0));
+  const keys = Object.keys(m || {}).sort((a, b) => rank(a) - rank(b));
   return keys.slice(0, 3).map((k) => `${k}=${fmt(m[k])}`).join("  ");
+}
+
+function whatText(r) {
+  if (r.name) return r.name;
+  const given = (r.overrides || []).join(" ");
+  if (r.kind !== "eval") return given;
+  const e = r.evaluates || {};
+  return `eval ${e.job_id || "?"} (${e.stage || "test"}) ${given}`.trim();
+}
+
+function objectiveText(o) {
+  if (!o) return null;
+  const by = o.metric ? `${o.metric} (${o.mode})` : "none: the last checkpoint";
+  return by + ({ default: ", trn's default", fallback: ", fell back from trn's default" }[o.source] || "");
 }
 
 function every(ms, fn) {
@@ -97,6 +113,7 @@ function jobsView() {
     const q = new URLSearchParams({ limit: "50", offset: String(offset) });
     if ($("#filter-state").value) q.set("state", $("#filter-state").value);
     if ($("#filter-sweep").value.trim()) q.set("sweep", $("#filter-sweep").value.trim());
+    if ($("#filter-kind").value) q.set("kind", $("#filter-kind").value);
     const page = await api(`/jobs?${q}`);
     const body = $("#jobs-table tbody");
     body.replaceChildren(...page.jobs.map(jobRow));
@@ -122,7 +139,7 @@ function jobRow(r) {
   }
   const state = el("td"); state.append(badge(r.state));
   tr.append(id, state,
-    el("td", r.name || (r.overrides || []).join(" "), "what"),
+    el("td", whatText(r), "what"),
     el("td", metricsText(r.metrics), "metrics"),
     el("td", (r.devices || []).join(", ")),
     el("td", age(r.created_at), "muted"));
@@ -151,7 +168,7 @@ function jobView(jobId) {
     if (ev.event === "metrics") {
       for (const [name, value] of Object.entries(ev.metrics || {})) {
         if (!charts.has(name)) charts.set(name, new LineChart($("#charts"), name));
-        charts.get(name).add(ev.phase === "train" ? "train" : "epoch", ev.step, value);
+        charts.get(name).add(ev.phase === "train" || ev.phase === "test" ? ev.phase : "epoch", ev.step, value);
       }
       $("#charts-empty").hidden = charts.size > 0;
     }
@@ -198,6 +215,8 @@ function drawRecord(r) {
     ["devices", (r.devices || []).join(", ")], ["attempt", r.attempt],
     ["sweep", r.sweep_id], ["parent", r.parent_job_id],
     ["overrides", (r.overrides || []).join(" ")], ["metrics", metricsText(r.metrics)],
+    ["evaluates", r.kind === "eval" ? whatText({ ...r, name: null, overrides: [] }) : null],
+    ["objective", objectiveText(r.objective)],
     ["error", r.error], ["checkpoint", r.checkpoint?.split("/").pop()],
   ].filter(([, v]) => v !== null && v !== undefined && v !== "");
   $("#job-facts").replaceChildren(...facts.flatMap(([k, v]) => {
@@ -285,6 +304,7 @@ $("#cancel-button").addEventListener("click", () => act("cancel"));
 $("#resume-button").addEventListener("click", () => act("resume"));
 $("#filter-state").addEventListener("change", () => { offset = 0; route(); });
 $("#filter-sweep").addEventListener("change", () => { offset = 0; route(); });
+$("#filter-kind").addEventListener("change", () => { offset = 0; route(); });
 $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - 50); route(); });
 $("#next").addEventListener("click", () => { offset += 50; route(); });
 window.addEventListener("hashchange", route);

@@ -1,5 +1,5 @@
 // A small line chart on a canvas: one metric, a series per phase (train steps, epochs).
-const COLORS = { train: "#3158d4", val: "#e07a2f", epoch: "#e07a2f", jobs: "#e07a2f" };
+const COLORS = { train: "#3158d4", val: "#e07a2f", epoch: "#e07a2f", test: "#2f9e44", jobs: "#e07a2f" };
 
 export class LineChart {
   constructor(parent, title) {
