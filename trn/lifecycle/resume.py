@@ -51,6 +51,9 @@ def resolve_checkpoint(
 
     registry = Registry(home)
     named = record = registry.find(text)
+    if named.get("kind") == "eval":  # it trained nothing: there is nothing of its to continue
+        of = (named.get("evaluates") or {}).get("job_id") or "the job it evaluated"
+        raise UsageError(f"job {named['job_id']} is an eval job; resume {of} instead")
     if named["state"] in LIVE and named.get("host") == socket.gethostname():
         raise UsageError(
             f"job {named['job_id']} is still {named['state']}; stop it first "
