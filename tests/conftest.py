@@ -23,11 +23,10 @@ def _warm_parents(tmp_path_factory):
     os.environ["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtime"))
     os.environ.setdefault("TRN_WARM_IDLE_S", "30")
     yield
-    from trn.warm.client import stop
-    from trn.warm.where import all_sockets
+    from trn.warm.parents import parents, stop
 
-    for path in all_sockets():
-        stop(path)
+    for parent in parents():  # each waited for, so none outlives the session (.ci/run checks)
+        stop(parent)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

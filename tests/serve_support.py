@@ -34,6 +34,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.printed: list[str] = []  # what it printed before serving
 
     def start(self) -> Server:
         env = {**os.environ, "TRN_HOME": str(self.home), **self.env}
@@ -56,9 +57,18 @@ class Server:
                 return False
 
         wait_until(answers, f"trn serve answering on {self.url}")
-        return self
+        for line in self.proc.stdout:  # type: ignore[union-attr]  # printed before serving
+            self.printed.append(line)
+            if "sign in:" in line:
+                return self
+        raise RuntimeError(f"trn serve printed no sign-in link: {self.printed}")
+
+    def sign_in_link(self) -> str:
+        """The one-time link it printed when it started."""
+        return self.printed[-1].split("sign in: ", 1)[1].split()[0]
 
     def stop(self) -> str:
+        """Stop it; everything it printed."""
         out = ""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -67,7 +77,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 out = self.proc.communicate()[0]
-        return out
+        return "".join(self.printed) + (out or "")
 
     def client(self, token: str | None = TOKEN, timeout: float = PATIENCE) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -137,7 +137,8 @@ def test_unknown_key_in_config_file_names_the_key_and_the_file(trn_home, tmp_pat
     path = tmp_path / "typo.json"
     path.write_text(json.dumps({"trainer": {"max_epochz": 3}}))
     code, out, err = cli("run", "--dry-run", "--config", str(path))
-    assert code == 2 and "trainer.max_epochz: no key 'max_epochz'" in err
+    assert code == 2 and "trainer.max_epochz: lightning.Trainer has no argument" in err
+    assert "(did you mean trainer.max_epochs?)" in err
     assert f"(from --config {path})" in err and len(err.strip().splitlines()) == 1
     assert not (trn_home / "runs").exists()
 

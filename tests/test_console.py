@@ -224,3 +224,12 @@ def test_verbose_prints_every_event_as_a_line_and_no_rows():
     assert names == [e["event"] for e in events]
     assert "step 4 checkpoints/s4.meta.json" in "\n".join(lines)  # relative to the job dir
     assert not any(ln.startswith("best checkpoint") for ln in lines)  # the lines, then the end
+
+
+def test_a_resumed_runs_header_says_from_which_job_and_step():
+    events = _job([{"val/f1": 0.5}])
+    events[0] = {**events[0], "parent_job_id": "261128-1520-ab12", "resumed_from_step": 92}
+    lines = _feed(events)
+    assert any(
+        ln.startswith("job j1") and "resumed from 261128-1520-ab12 at step 92" in ln for ln in lines
+    ), lines

@@ -33,7 +33,15 @@ def test_cpu_default_is_todays_allocation():
         "num_nodes": 1,
     }
     assert alloc.device_ids == ["cpu"]
-    assert alloc.env == {"OMP_NUM_THREADS": str(snap.cpus), "CUDA_VISIBLE_DEVICES": ""}
+    n = str(snap.cpus)  # every usable CPU: no other job holds any, the user set no count
+    assert alloc.env == {
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "TRN_THREADS": n,
+        "OMP_WAIT_POLICY": "PASSIVE",  # waiting threads sleep: a busy machine's cores stay free
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    assert alloc.threads == {"count": snap.cpus, "source": "cores", "why": alloc.threads["why"]}
     assert alloc.gpus == []
 
 

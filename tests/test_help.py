@@ -138,3 +138,34 @@ def test_completion_scripts_parse(shell):
     script = run_trn("completion", shell).stdout
     proc = subprocess.run([shell, "-n"], input=script, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["lsit"], "trn: error: unknown command 'lsit' (did you mean list?); see `trn --help`"),
+        (
+            ["list", "--state", "runing"],
+            "trn list: error: --state: 'runing' is not one of submitted, running, completed, "
+            "failed, cancelled, preempted, pruned, lost (did you mean running?); see `trn list --help`",
+        ),
+        (
+            ["list", "--jsno"],
+            "trn list: error: unrecognized arguments: --jsno (did you mean --json?); "
+            "see `trn list --help`",
+        ),
+        (
+            ["run", "--dryrun"],
+            "trn run: error: unrecognized arguments: --dryrun (did you mean --dry-run?); "
+            "see `trn run --help`",
+        ),
+        (["xyzzy"], "trn: error: unknown command 'xyzzy'; see `trn --help`"),
+    ],
+)
+def test_a_mistyped_verb_choice_or_flag_is_one_line_naming_the_nearest(capsys, argv, line):
+    from trn.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [line]

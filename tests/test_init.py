@@ -96,7 +96,8 @@ def test_a_non_empty_dir_is_refused_and_left_as_it_was(tmp_path):
     proc = init(tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"trn init: error: {root} is not empty; give a new or empty directory"
+        f"trn init: error: {root} is not empty and holds no Python project (no "
+        "pyproject.toml, no package); give a new or empty directory, or your project's root"
     ]
     assert written(root) == ["notes.txt"]
 
@@ -107,3 +108,66 @@ def test_an_empty_dir_is_fine_and_a_bad_name_is_refused(tmp_path):
     bad = run_trn("init", str(tmp_path / "other"), "--name", "My-Proj")
     assert bad.returncode == 2 and "--name My-Proj: not a package name" in bad.stderr
     assert not (tmp_path / "other").exists()
+
+
+def files_and_bytes(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_init_here_adopts_a_project_with_its_own_configs_without_touching_it(tmp_path):
+    import template_project
+
+    root = template_project.write(tmp_path / "blobs")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().split("[tool.trn]")[0])  # not a trn project yet
+    before = files_and_bytes(root)
+    proc = run_trn("init", "--here", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    after = files_and_bytes(root)
+    assert set(after) == set(before)  # nothing new: its configs/ is used as it is
+    changed = [name for name in before if before[name] != after[name]]
+    assert changed == ["pyproject.toml"]
+    text = pyproject.read_text()
+    assert text.startswith(before["pyproject.toml"].decode())  # appended to, not rewritten
+    assert 'config_dir = "configs"' in text and 'allow_targets = ["src."]' in text
+    plan = run_trn("run", "--dry-run", "--json", "devices=cpu", "experiment=example", cwd=root)
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["config"]["model"]["lr"] == 0.02
+    again = run_trn("init", ".", cwd=root)
+    assert again.returncode == 2 and "has [tool.trn] already" in again.stderr
+    assert files_and_bytes(root) == after
+
+
+def test_init_of_a_project_without_configs_writes_an_option_per_module(tmp_path):
+    import userproject
+
+    root = userproject.write(tmp_path / "own")
+    code = files_and_bytes(root)
+    proc = run_trn("init", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert "conf/model/regressor.yaml: userpkg.models.Regressor" in proc.stdout
+    assert "conf/data/synth.yaml: userpkg.data.Synth" in proc.stdout
+    assert {k: v for k, v in files_and_bytes(root).items() if k in code} == code
+    assert (root / "pyproject.toml").read_text().startswith("[tool.trn]\n")
+    assert (root / "conf" / "model" / "regressor.yaml").read_text().splitlines()[1:] == [
+        "_target_: userpkg.models.Regressor",
+        "hidden: 32",
+        "lr: 0.01",
+        "mark_dir: null",
+    ]
+    config = (root / "conf" / "config.yaml").read_text()
+    assert "- model: regressor" in config and "- data: synth" in config
+    plan = run_trn(
+        "run", "--dry-run", "--json", "devices=cpu", "objective.metric=check/rmse", cwd=root
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["training"]["module"] == "lightning"
+
+
+def test_init_wants_a_dir_or_here_and_a_project_in_it(tmp_path):
+    neither = run_trn("init")
+    assert neither.returncode == 2 and "give the project's DIR or --here" in neither.stderr
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")
+    proc = run_trn("init", "--here", cwd=tmp_path / "notes")
+    assert proc.returncode == 2 and "holds no Python project" in proc.stderr

@@ -279,3 +279,30 @@ def test_config_where_reads_files_only(project):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "project  " + str(project / "conf") in proc.stdout
+
+
+def test_a_config_dir_with_no_group_is_refused(project, cli, trn_home):
+    err = bad(cli, "run", "--config-dir", str(project / "conf" / "model"), "--dry-run")
+    assert f"--config-dir {project / 'conf' / 'model'}: no config group in" in err
+    assert f"e.g. --config-dir {project / 'conf'}" in err
+
+
+def test_a_conf_dir_that_is_not_searched_is_named(tmp_path, cli, trn_home, monkeypatch):
+    """A ./conf without [tool.trn]: trn's own model would train without a word."""
+    monkeypatch.delenv(ENV, raising=False)
+    make_project(tmp_path / "loose", pyproject='[project]\nname = "loose"\n')
+    monkeypatch.chdir(tmp_path / "loose")
+    code, out, err = cli("run", "--dry-run", "--json", "devices=cpu")
+    assert code == 0 and json.loads(out)["config"]["model"]["_target_"] == "trn.models.MLP"
+    conf = tmp_path / "loose" / "conf"
+    assert err.strip() == (
+        f"trn: warning: {conf} is not searched: pass --config-dir {conf}, or add [tool.trn] to "
+        f"{conf.parent / 'pyproject.toml'} (`trn init --here` writes it); trn's own configs "
+        "are used"
+    )
+    err = bad(cli, "run", "model=wide", "devices=cpu")
+    assert "model=wide: no such option in group 'model'; available: mlp" in err
+    assert f"({conf / 'model' / 'wide.yaml'} exists, but {conf} is not searched" in err
+    trust = f"allow_targets=[{PACKAGE}.]"
+    code, _, err = cli("run", "--dry-run", "-cd", str(conf), "model=wide", trust, "devices=cpu")
+    assert code == 0 and err == ""  # searched now: no warning

@@ -128,7 +128,7 @@ def test_resume_from_another_directory_finds_the_projects_code(project, trn_home
 def test_optuna_over_a_hyperparameter_of_the_projects_model(project, trn_home, tmp_path):
     """Optuna's jobs are planned in their own processes, started from elsewhere: they find the
     project through TRN_CONFIG_DIR, which the flag set for the whole command."""
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install '.[optuna]'")
+    pytest.importorskip("optuna", reason="pip install '.[optuna]'")
     mark = tmp_path / "mark"
     proc = run_trn(
         "run", "-m", "--json", "-cd", str(project / "conf"), *FAST, "model=wide",

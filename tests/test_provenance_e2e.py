@@ -99,3 +99,38 @@ def test_rerun_runs_the_resolved_config_again_and_warns_when_the_code_moved(trn_
     assert len(strict.stderr.strip().splitlines()) == 1 and "uncommitted" in strict.stderr
     dry = run_trn("rerun", first["job_id"], "--dry-run", cwd=project, env=GIT_ENV)
     assert dry.returncode == 0 and "trn rerun: warning:" in dry.stderr
+
+
+def test_a_project_outside_git_keeps_a_snapshot_of_its_source_and_diff_compares_it(
+    trn_home, tmp_path
+):
+    import tarfile
+
+    from project_files import PACKAGE, make_project
+
+    project = make_project(tmp_path / "nogit")
+    (project / "notes.json").write_text(
+        "[" + "0," * 200_000 + "0]"
+    )  # "source" by name; data by size
+    (project / "weights.bin").write_bytes(b"\0" * 1000)  # not source: never copied, never listed
+    (project / "outputs").mkdir()
+    (project / "outputs" / "stale.py").write_text("x = 1\n")  # trn's home: never copied
+    first = run_job(project, "model=wide")
+    code = first["code"]
+    assert code["repo"] is None and code["snapshot"] == "code.tar.gz" and code["files"] == 5
+    assert any(s.startswith("notes.json (") and "over 256 KiB" in s for s in code["skipped"])
+    with tarfile.open(Path(first["job_dir"]) / "code.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert f"{PACKAGE}/models.py" in names and "conf/model/wide.yaml" in names
+    assert not any(n.startswith("outputs/") or n == "weights.bin" for n in names)
+
+    models = project / PACKAGE / "models.py"
+    models.write_text(models.read_text() + "\n# width matters\n")
+    second = run_job(project, "model=wide")
+    proc = run_trn("diff", first["job_id"], second["job_id"], "--json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    changed = {row["key"] for row in json.loads(proc.stdout)["code"]}
+    assert changed == {f"file {PACKAGE}/models.py"}  # the one file that changed, by name
+
+    proc = run_trn("rerun", first["job_id"], "--dry-run", cwd=project)
+    assert "its source files differ from its code.tar.gz" in proc.stderr

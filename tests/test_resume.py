@@ -196,3 +196,21 @@ def test_a_job_still_running_here_is_not_resumed_twice(cli, job, trn_home):
     Registry(trn_home).write(record)
     code, _, err = cli("resume", JOB, "--dry-run")
     assert code == 2 and f"job {JOB} is still running; stop it first (trn cancel {JOB})" in err
+
+
+def test_a_resumed_jobs_first_event_says_from_which_job_and_step(job, trn_home):
+    """What the console's header and plain lines show: `resumed from JOB at step N`."""
+    from trn.lifecycle.resume import plan_resume
+    from trn.lifecycle.supervisor import Supervisor
+    from trn.text import event_line
+
+    sup = Supervisor(plan_resume(JOB, []))
+    record = sup.submit()
+    sup.events.close()
+    events = [
+        json.loads(x) for x in (Path(record.job_dir) / "events.jsonl").read_text().splitlines()
+    ]
+    submitted = events[0]
+    assert submitted["event"] == "job_submitted" and submitted["parent_job_id"] == JOB
+    assert submitted["resumed_from_step"] == 4  # the step of the checkpoint it continues
+    assert f"resumed from {JOB} at step 4" in event_line(submitted)

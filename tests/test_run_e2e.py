@@ -58,15 +58,19 @@ def test_run_dev_profile_end_to_end(trn_home):
 def test_runner_crash_leaves_a_failed_record_with_the_log_tail(trn_home, tmp_path):
     proc = run_trn("run", "--json", *FAST, "model.hidden=[0]")  # passes the schema? no: minimum 1
     assert proc.returncode == 2 and not (trn_home / "runs").exists()
-    # A model that cannot be built only fails inside the runner.
+    # A model argument it does not take is refused when the job is planned, too.
     proc = run_trn("run", "--json", *FAST, "+model.bogus_arg=1")
+    assert proc.returncode == 2 and "takes no argument 'bogus_arg'" in proc.stderr
+    assert not (trn_home / "runs").exists()
+    # A max_time only Lightning can judge (planning checks it is a string) fails in the runner.
+    proc = run_trn("run", "--json", *FAST, "trainer.max_time=forever")
     assert proc.returncode == 1
     record = json.loads(proc.stdout)
     assert record["state"] == "failed"
-    assert "bogus_arg" in record["error"]
+    assert "forever" in record["error"]
     assert record["extra"]["log_tail"]
     events = read_events(Path(record["job_dir"]) / "events.jsonl")
-    assert events[-1]["event"] == "job_failed" and "bogus_arg" in events[-1]["error"]
+    assert events[-1]["event"] == "job_failed" and "forever" in events[-1]["error"]
     validate_event(events[-1])
 
 

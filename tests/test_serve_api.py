@@ -9,7 +9,7 @@ import sys
 
 import httpx
 import pytest
-from conftest import ROOT, run_trn
+from conftest import ROOT, free_port, run_trn
 from serve_support import READ_TOKEN, TOKEN, Server
 
 
@@ -26,9 +26,15 @@ def http(server):
         yield client
 
 
-def documented(server) -> list[tuple[str, str]]:
+def documented(server, open_too: bool = False) -> list[tuple[str, str]]:
+    """The documented routes; ``open_too``: also those that need no token (``security: []``)."""
     doc = server.client().get("/openapi.json").json()
-    return [(path, method) for path, ops in doc["paths"].items() for method in ops]
+    return [
+        (path, method)
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if open_too or op.get("security") != []
+    ]
 
 
 def concrete(path: str) -> str:
@@ -46,8 +52,8 @@ def test_health_is_open_and_says_more_only_to_a_token_holder(server, http):
     "auth", [None, "Bearer wrong-token-0123456789abc", f"Basic {TOKEN}", "Bearer"]
 )
 def test_every_endpoint_but_health_answers_401_and_nothing_else(server, auth):
-    routes = [(p, m) for p, m in documented(server) if not p.endswith("/health")]
-    assert len(routes) >= 12
+    routes = documented(server)
+    assert len(routes) >= 16 and ("/api/v1/session", "post") not in routes
     headers = {"Authorization": auth} if auth else {}
     for path, method in routes:
         reply = httpx.request(method, server.url + concrete(path), headers=headers, json={})
@@ -66,7 +72,11 @@ def test_openapi_document_is_valid_and_lists_every_route(server, http):
     served = {
         (r.path, m.lower()) for r in routes() if r.path.startswith("/api/") for m in r.methods or []
     } - {(r.path, "head") for r in routes()}
-    assert set(documented(server)) == served
+    assert set(documented(server, open_too=True)) == served
+    assert set(documented(server, open_too=True)) - set(documented(server)) == {
+        ("/api/v1/health", "get"),
+        ("/api/v1/session", "post"),
+    }
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert op["summary"] and op["responses"], (path, method)
@@ -154,7 +164,14 @@ def test_ids_are_checked_as_the_cli_does_and_unknown_ones_are_404(server, http):
     reply = http.get("/jobs/NOT_AN_ID")
     assert reply.status_code == 400
     assert reply.json()["error"].startswith("invalid job id 'NOT_AN_ID': job ids use only a-z")
-    for path in ("/jobs/abc123", "/jobs/abc123/events", "/jobs/abc123/metrics", "/jobs/abc123/log"):
+    for path in (
+        "/jobs/abc123",
+        "/jobs/abc123/events",
+        "/jobs/abc123/metrics",
+        "/jobs/abc123/log",
+        "/jobs/abc123/progress",
+        "/jobs/abc123/attempts",
+    ):
         reply = http.get(path)
         assert reply.status_code == 404, path
         assert reply.json()["error"].startswith("no job 'abc123'")
@@ -175,6 +192,77 @@ def test_ids_are_checked_as_the_cli_does_and_unknown_ones_are_404(server, http):
 def test_bad_list_queries_are_400(http, query, message):
     reply = http.get(f"/jobs?{query}")
     assert reply.status_code == 400 and reply.json()["error"].startswith(message)
+    if not query.startswith("state"):  # the list of sweeps pages the same way
+        reply = http.get(f"/sweeps?{query}")
+        assert reply.status_code == 400 and reply.json()["error"].startswith(message)
+
+
+def test_no_sweeps_is_an_empty_page(http):
+    assert http.get("/sweeps").json() == {
+        "sweeps": [],
+        "offset": 0,
+        "limit": 20,
+        "next_offset": None,
+    }
+
+
+def test_the_printed_sign_in_link_opens_a_session_once_and_sets_no_cookie(server, http):
+    link = server.sign_in_link()
+    assert link.startswith(server.url + "/#login=")
+    code = link.split("#login=", 1)[1]
+
+    def redeem(code: str) -> httpx.Response:
+        return httpx.post(server.url + "/api/v1/session", json={"code": code})
+
+    reply = redeem(code)
+    assert reply.status_code == 200, reply.text
+    assert "set-cookie" not in reply.headers
+    session = reply.json()["session"]
+    assert session.startswith("trns.") and TOKEN not in session
+    as_session = server.client(session)
+    assert as_session.get("/jobs").status_code == 200
+    assert as_session.get("/health").json()["access"] == "full"
+
+    used = redeem(code)  # once only
+    assert used.status_code == 401
+    assert used.json()["error"].startswith("this sign-in link was used, has expired")
+    assert redeem("made-up-code-0123456789abcdef").status_code == 401
+    missing = httpx.post(server.url + "/api/v1/session", json={})
+    assert missing.status_code == 400 and "'code' is required" in missing.json()["error"]
+
+    from trn.serve.session import Sessions
+
+    forged = session[:-4] + ("AAAA" if not session.endswith("AAAA") else "BBBB")
+    elsewhere, _ = Sessions("another-servers-token-0123456789").new_session()
+    for bad in (forged, elsewhere, "trns.zz.x.y"):
+        reply = server.client(bad).get("/jobs")
+        assert reply.status_code == 401 and reply.json() == {"error": "unauthorized"}
+
+    assert server.client(READ_TOKEN).post("/session/link").status_code == 403
+    fresh = as_session.post("/session/link")
+    assert fresh.status_code == 201 and fresh.json()["expires_in_s"] == 600
+    assert redeem(fresh.json()["path"].split("#login=", 1)[1]).status_code == 200
+
+
+def test_trn_serve_link_asks_the_running_server_for_another_link(server, tmp_path):
+    env = {"TRN_HOME": str(server.home), "TRN_SERVE_TOKEN": TOKEN}
+    asked = run_trn("serve", "--link", "--port", str(server.port), env=env)
+    assert asked.returncode == 0, asked.stderr
+    link = asked.stdout.strip()
+    assert link.startswith(f"http://127.0.0.1:{server.port}/#login=")
+    code = link.split("#login=", 1)[1]
+    assert httpx.post(server.url + "/api/v1/session", json={"code": code}).status_code == 200
+
+    other = {**env, "TRN_SERVE_TOKEN": "another-token-0123456789"}
+    wrong = run_trn("serve", "--link", "--port", str(server.port), env=other)
+    assert wrong.returncode == 2 and "has another token than" in wrong.stderr
+    nobody = run_trn("serve", "--link", "--port", str(free_port()), env=env)
+    assert nobody.returncode == 1 and "no trn serve answers on" in nobody.stderr
+    empty = {"TRN_HOME": str(tmp_path / "empty"), "TRN_SERVE_TOKEN": ""}
+    untold = run_trn("serve", "--link", env=empty)
+    assert untold.returncode == 2 and "no token in" in untold.stderr
+    for proc in (wrong, nobody, untold):
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_host_header_of_another_name_is_refused(server):
@@ -245,7 +333,7 @@ def test_the_server_imports_neither_torch_nor_lightning(trn_home):
         "from trn.serve.settings import Settings\n"
         f"app = create_app(Settings(home=Path({str(trn_home)!r}), token={TOKEN!r}))\n"
         f"c = TestClient(app, headers={{'Authorization': 'Bearer {TOKEN}', 'Host': 'localhost'}})\n"
-        "c.get('/api/v1/jobs'); c.get('/api/v1/openapi.json')\n"
+        "c.get('/api/v1/jobs'); c.get('/api/v1/openapi.json'); c.get('/api/v1/sweeps')\n"
         "r = c.post('/api/v1/jobs', json={'overrides': ['optimizer.lr=abc']})\n"
         "print(json.dumps([r.status_code, [m for m in ('torch', 'lightning') if m in sys.modules]]))\n"
     )

@@ -1,16 +1,20 @@
-"""The dashboard in a real browser (Debian's chromium + chromedriver, driven by Selenium): sign
-in with the token, see a job appear, watch its chart grow, cancel it."""
+"""The dashboard in a real browser (Debian's chromium + chromedriver, driven by Selenium): sign in
+with the printed one-time link (and with the token), see a job's progress, watch its charts grow
+with their legends and a log axis for the learning rate, fold Lightning's notices in its log,
+cancel it; a resumed job's whole chain; the sweeps list and a sweep's overlaid curves; a tested
+job's test metrics and its eval job."""
 
 from __future__ import annotations
 
 import shutil
 
 import pytest
-from conftest import PATIENCE
+from conftest import FAST, PATIENCE, wait_until
 from serve_support import (
     LONG,
     TOKEN,
     fixture_server,  # noqa: F401  (the `server` fixture)
+    wait_state,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -41,68 +45,162 @@ def browser():
     driver.quit()
 
 
-def test_sign_in_watch_a_job_train_and_cancel_it(browser, server, tmp_path):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+class Page:
+    """Waits and clicks that retry while the page redraws its tables, badges and charts."""
 
-    def wait(cond, timeout=PATIENCE):  # the page redraws its table and badges: retry stale reads
+    def __init__(self, driver):
+        self.d = driver
+
+    def wait(self, cond, timeout=PATIENCE):
+        from selenium.common.exceptions import (
+            NoSuchElementException,
+            StaleElementReferenceException,
+        )
+        from selenium.webdriver.support.ui import WebDriverWait
+
         ignored = (NoSuchElementException, StaleElementReferenceException)
-        return WebDriverWait(browser, timeout, 0.2, ignored_exceptions=ignored).until(cond)
+        return WebDriverWait(self.d, timeout, 0.2, ignored_exceptions=ignored).until(cond)
 
-    def click(selector: str) -> None:
-        wait(lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True)
+    def find(self, selector: str):
+        from selenium.webdriver.common.by import By
 
-    browser.get(server.url + "/")
-    wait(lambda d: d.find_element(By.ID, "token").is_displayed())
-    browser.find_element(By.ID, "token").send_keys("not-the-token-0123456789")
-    browser.find_element(By.ID, "login-button").click()
-    wait(lambda d: d.find_element(By.ID, "login-error").text)
-    assert "not this server's" in browser.find_element(By.ID, "login-error").text
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "login-button").click()
-    wait(lambda d: d.find_element(By.ID, "jobs-view").is_displayed())
+        return self.d.find_element(By.CSS_SELECTOR, selector)
+
+    def shown(self, selector: str) -> None:
+        self.wait(lambda d: self.find(selector).is_displayed())
+
+    def click(self, selector: str) -> None:
+        self.wait(lambda d: self.find(selector).click() or True)
+
+    def attr(self, selector: str, name: str) -> str:
+        return self.wait(lambda d: self.find(selector).get_attribute(name) or "")
+
+    def storage(self) -> str | None:
+        return self.d.execute_script("return sessionStorage.getItem('trn.token')")
+
+
+def test_sign_in_with_the_printed_link_watch_a_job_train_and_cancel_it(browser, server, tmp_path):
+    page = Page(browser)
+    browser.get(server.sign_in_link())
+    page.shown("#jobs-view")
+    assert "login=" not in browser.current_url  # gone from the address bar and the history
+    session = page.storage()
+    assert session and session.startswith("trns.") and TOKEN not in session
     assert browser.execute_script("return document.cookie") == ""
-    assert browser.execute_script("return sessionStorage.getItem('trn.token')") == TOKEN
+
+    browser.get("about:blank")  # the same link opened again: it is spent
+    browser.get(server.sign_in_link())
+    page.wait(lambda d: "was used, has expired" in page.find("#login-error").text)
+    assert page.storage() is None
+
+    page.find("#token").send_keys("not-the-token-0123456789")  # pasting a token still works
+    page.click("#login-button")
+    page.wait(lambda d: "not this server's" in page.find("#login-error").text)
+    page.find("#token").send_keys(TOKEN)
+    page.click("#login-button")
+    page.shown("#jobs-view")
+    assert page.storage() == TOKEN
 
     job = server.client().post("/jobs", json={"overrides": LONG, "name": "browser run"}).json()
     row = f"#jobs-table tr[data-job='{job['job_id']}']"
-    wait(lambda d: d.find_elements(By.CSS_SELECTOR, row))
-    wait(lambda d: "running" in d.find_element(By.CSS_SELECTOR, row).text)
+    page.wait(lambda d: "running" in page.find(row).text)
+    page.wait(lambda d: float(page.attr(f"{row} .progress", "data-fraction") or 0) > 0)
     browser.save_screenshot(str(tmp_path / "jobs.png"))
 
-    click(row)
-    wait(lambda d: d.find_element(By.ID, "job-view").is_displayed())
+    page.click(row)
+    page.shown("#job-view")
+    bar = "#job-progress .progress"
+    page.wait(lambda d: "of 800" in page.find(bar).text)  # 200 epochs of 4 steps
+    page.wait(lambda d: page.find(bar).get_attribute("data-eta"))  # once it has a rate
+    assert "ETA" in page.find(bar).text
     chart = ".chart[data-metric='train/loss']"
-
-    def points(d) -> int:
-        found = d.find_elements(By.CSS_SELECTOR, chart)
-        return int(found[0].get_attribute("data-points") or 0) if found else 0
-
-    wait(lambda d: points(d) >= 2)
-    before = points(browser)
-    wait(lambda d: points(d) > before + 2)  # the chart grows while the job trains
+    page.wait(lambda d: int(page.attr(chart, "data-points") or 0) >= 2)
+    before = int(page.attr(chart, "data-points"))
+    page.wait(lambda d: int(page.attr(chart, "data-points") or 0) > before + 2)  # it grows
+    legend = f"{chart} .legend"
+    page.wait(lambda d: "per epoch" in page.find(legend).text)
+    assert "per step" in page.find(legend).text and "at epoch" in page.find(legend).text
+    assert page.attr(".chart[data-metric='lr']", "data-scale") == "log"
+    assert page.attr(".chart[data-metric='val/loss']", "data-scale") == "linear"
     browser.save_screenshot(str(tmp_path / "job.png"))
 
-    click("#cancel-button")
-    wait(lambda d: d.find_element(By.ID, "job-state").text == "cancelled")
-    wait(lambda d: "job_cancelled" in d.find_element(By.ID, "events").text, 30)
-    assert not browser.find_element(By.ID, "cancel-button").is_enabled()
-    browser.save_screenshot(str(tmp_path / "cancelled.png"))
+    # Lightning's notices are folded; "Full log" shows every line, "Fold" folds them again
+    log = "#runner-log"
+    page.wait(lambda d: int(page.attr(log, "data-folded") or 0) > 0)
+    assert "GPU available" not in page.find(log).text  # inside a closed fold
+    assert "Lightning's notices" in page.find("#runner-log details.noise summary").text
+    page.click("#log-full")
+    page.wait(lambda d: page.attr(log, "data-folded") == "0")
+    page.wait(lambda d: "GPU available: False" in page.find(log).text)
+    page.click("#log-full")
+    page.wait(lambda d: int(page.attr(log, "data-folded") or 0) > 0)
+
+    page.click("#cancel-button")
+    page.wait(lambda d: page.find("#job-state").text == "cancelled")
+    page.wait(lambda d: "job_cancelled" in page.find("#events").text, 30)
+    assert not page.find("#cancel-button").is_enabled()
+    assert not browser.find_elements("css selector", bar)  # no bar once it ended
     assert server.client().get(f"/jobs/{job['job_id']}").json()["state"] == "cancelled"
+
+
+def test_a_resumed_job_draws_its_earlier_attempt_and_a_sweep_overlays_its_jobs(browser, server):
+    http = server.client()
+    sweep = http.post(
+        "/jobs", json={"overrides": [*FAST, "optimizer.lr=1e-3,3e-3"], "multirun": True}
+    ).json()
+    first = http.post("/jobs", json={"overrides": LONG}).json()["job_id"]
+
+    def epochs(job_id: str) -> int:
+        found = http.get(f"/jobs/{job_id}/metrics").json()["metrics"]
+        return len(found.get("val/loss", {}).get("epoch", []))
+
+    wait_until(lambda: epochs(first) >= 2, "two epochs of the first attempt")
+    http.post(f"/jobs/{first}/cancel")
+    wait_state(http, first, {"cancelled"})
+    more = f"trainer.max_epochs={epochs(first) + 2}"
+    resumed = http.post(f"/jobs/{first}/resume", json={"overrides": [more]}).json()["job_id"]
+    wait_state(http, resumed, {"completed"})
+    until = http.get(f"/jobs/{resumed}/attempts").json()["attempts"][0]["until_step"]
+    own = http.get(f"/jobs/{resumed}/metrics").json()["metrics"]["val/loss"]["epoch"]
+    assert own[0][0] > until
+
+    page = Page(browser)
+    browser.get(server.sign_in_link())
+    page.shown("#jobs-view")
+    browser.get(f"{server.url}/#/job/{resumed}")
+    chart = ".chart[data-metric='val/loss']"
+    page.wait(lambda d: page.attr(chart, "data-marks") == "1")  # where attempt 2 starts
+    page.wait(lambda d: int(page.attr(chart, "data-points") or 0) >= len(own) + 2)
+    assert float(page.attr(chart, "data-first-x")) <= until  # the first attempt's points
+    page.wait(lambda d: f"step {until} of {first}" in page.find("#job-facts").text)
+    assert "Attempts 1–2" in page.find("#charts-caption").text
+
+    summary = wait_until(
+        lambda: (s := http.get(f"/sweeps/{sweep['sweep_id']}").json())["state"] != "running" and s,
+        "the sweep's end",
+        every=0.5,
+    )
+    page.click("#nav-sweeps")
+    row = f"#sweeps-table tr[data-sweep='{sweep['sweep_id']}']"
+    page.wait(lambda d: "2 jobs: 2 completed" in page.find(row).text)
+    page.click(f"{row} td.what")
+    page.shown("#sweep-view")
+    best = summary["best"]["job_id"]
+    page.wait(lambda d: page.attr("#sweep-best", "data-job") == best)
+    curves = "#sweep-curves .chart[data-metric='val/loss']"
+    page.wait(lambda d: page.attr(curves, "data-series") == "2")  # one line per job
+    legend = page.find(f"{curves} .legend").text
+    assert "optimizer.lr=0.001" in legend and "optimizer.lr=0.003" in legend
+    assert "★ best" in legend
+    objective = summary["objective"]["metric"]
+    assert page.find("#sweep-curves .chart").get_attribute("data-metric") == objective  # first
 
 
 def test_a_tested_job_and_its_eval_job_show_their_test_metrics(browser, server, tmp_path):
     import numpy as np
-    from conftest import FAST, run_trn
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from conftest import run_trn
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-    from serve_support import wait_state
-
-    def wait(cond, timeout=120):
-        ignored = (NoSuchElementException, StaleElementReferenceException)
-        return WebDriverWait(browser, timeout, 0.2, ignored_exceptions=ignored).until(cond)
+    from selenium.webdriver.support.ui import Select
 
     g = np.random.default_rng(1)
     x = g.normal(size=(300, 8)).astype("float32")
@@ -116,19 +214,17 @@ def test_a_tested_job_and_its_eval_job_show_their_test_metrics(browser, server, 
     evaluated = http.post("/jobs", json={"kind": "eval", "checkpoint": job["job_id"]}).json()
     assert wait_state(http, evaluated["job_id"], {"completed", "failed"})["state"] == "completed"
 
-    browser.get(server.url + "/")
-    wait(lambda d: d.find_element(By.ID, "token").is_displayed())
-    browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "login-button").click()
+    page = Page(browser)
+    browser.get(server.sign_in_link())
+    page.shown("#jobs-view")
     for job_id in (job["job_id"], evaluated["job_id"]):
         row = f"#jobs-table tr[data-job='{job_id}']"
-        wait(lambda d, row=row: "test/acc=" in d.find_element(By.CSS_SELECTOR, row).text)
+        page.wait(lambda d, row=row: "test/acc=" in page.find(row).text)
     eval_row = f"#jobs-table tr[data-job='{evaluated['job_id']}']"
-    assert f"eval {job['job_id']} (test)" in browser.find_element(By.CSS_SELECTOR, eval_row).text
-    Select(browser.find_element(By.ID, "filter-kind")).select_by_visible_text("eval")
-    wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")) == 1)
+    assert f"eval {job['job_id']} (test)" in page.find(eval_row).text
+    Select(page.find("#filter-kind")).select_by_visible_text("eval")
+    page.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")) == 1)
 
     browser.get(f"{server.url}/#/job/{job['job_id']}")
-    wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".chart[data-metric='test/acc']"))
-    wait(lambda d: "val/acc (max), trn's default" in d.find_element(By.ID, "job-facts").text)
-    browser.save_screenshot(str(tmp_path / "tested.png"))
+    page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".chart[data-metric='test/acc']"))
+    page.wait(lambda d: "val/acc (max), trn's default" in page.find("#job-facts").text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -77,10 +78,19 @@ def test_jobs_survive_a_restart_of_the_server(trn_home):
 
 def test_cancel_and_resume_through_trn_client(server, trn_home):
     client = trn.Client(server.url, TOKEN)
+    http = server.client()
     job = client.submit(LONG)
     for event in job.events():
         if event["event"] == "metrics":
             break
+
+    def progressed() -> dict | None:  # the fraction and ETA of a running job
+        p = http.get(f"/jobs/{job.job_id}/progress").json()
+        return p if p["eta_s"] is not None else None
+
+    p = wait_until(progressed, "a rate and an ETA")
+    assert p["state"] == "running" and (p["unit"], p["total_steps"]) == ("steps", 800)
+    assert p["fraction"] == p["step"] / 800 and p["per_s"] > 0 and p["max_epochs"] == 200
     job.cancel()
     assert job.wait(PATIENCE, check=False)["state"] == "cancelled"
     with pytest.raises(trn.JobFailed, match="cancelled"):
@@ -90,9 +100,23 @@ def test_cancel_and_resume_through_trn_client(server, trn_home):
         client.cancel(job.job_id)
     assert getattr(err.value, "status", None) == 409
 
-    again = client.resume(job.job_id, ["trainer.max_epochs=1"])
+    epochs = len(http.get(f"/jobs/{job.job_id}/metrics").json()["metrics"]["val/loss"]["epoch"])
+    again = client.resume(job.job_id, [f"trainer.max_epochs={epochs + 1}"])
     record = again.wait(PATIENCE, check=False)
     assert record["parent_job_id"] == job.job_id and record["attempt"] == 2
+    assert record["state"] == "completed", record.get("error")
+
+    # the resumed job's charts: the first attempt's points up to the checkpoint it resumed from
+    assert http.get(f"/jobs/{job.job_id}/attempts").json()["attempts"] == []
+    (first,) = http.get(f"/jobs/{again.job_id}/attempts").json()["attempts"]
+    meta = json.loads(Path(record["overrides"][0].split("=", 1)[1]).read_text())
+    assert (first["job_id"], first["attempt"], first["state"]) == (job.job_id, 1, "cancelled")
+    assert first["until_step"] == meta["step"]
+    whole = http.get(f"/jobs/{job.job_id}/metrics").json()["metrics"]["train/loss"]["train"]
+    kept = first["metrics"]["train/loss"]["train"]
+    assert kept == [p for p in whole if p[0] <= meta["step"]] and kept
+    own = http.get(f"/jobs/{again.job_id}/metrics").json()["metrics"]["train/loss"]["train"]
+    assert own[0][0] > meta["step"]
     assert {r["job_id"] for r in client.jobs()} == {job.job_id, again.job_id}
     assert client.get(job.job_id[:15]).job_id == job.job_id
 
@@ -171,6 +195,12 @@ def test_a_sweep_over_http_reports_its_jobs_best_first(server):
     assert len(summary["jobs"]) == 2 and summary["best"]["job_id"] == summary["jobs"][0]["job_id"]
     listed = http.get("/jobs", params={"sweep": sweep["sweep_id"]}).json()["jobs"]
     assert {r["job_id"] for r in listed} == {r["job_id"] for r in summary["jobs"]}
+
+    (row,) = http.get("/sweeps").json()["sweeps"]  # the list of sweeps: a summary without rows
+    assert (row["sweep_id"], row["state"], row["jobs"]) == (sweep["sweep_id"], "completed", 2)
+    assert row["best"] == summary["best"] and row["counts"] == {"completed": 2}
+    assert row["varied"] == ["optimizer.lr"] and row["started_at"]
+    assert trn.Client(server.url, TOKEN).sweeps() == [row]
 
 
 def test_an_eval_job_over_http_and_through_trn_client(server, trn_home, tmp_path):

@@ -13,7 +13,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = ("run", "submit", "evaluate", "jobs", "job", "Job")
-_ERRORS = ("TrnError", "UsageError", "ConfigError", "NotFound", "JobFailed")
+_ERRORS = ("TrnError", "UsageError", "ConfigError", "NotFound", "NothingToDo", "JobFailed")
 __all__ = [*_API, *_ERRORS, "Client", "__version__"]
 
 

@@ -1,3 +1,3 @@
-from trn.cli.main import program
+from trn.cli import program
 
 program()

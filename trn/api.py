@@ -19,6 +19,7 @@ calling program never imports torch and may exit while jobs run on. Errors are t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -160,11 +161,14 @@ def jobs(
 
     if state is not None and state not in STATES:
         raise UsageError(f"state={state!r} is not a job state; use one of {', '.join(STATES)}")
+    registry = Registry(Path(home) if home else None)
     if sweep:
-        check_job_id(sweep)
+        from trn.registry.sweeps import sweep_id_of
+
+        sweep = sweep_id_of(registry.home, check_job_id(sweep))  # a unique prefix works
     if kind not in (None, "train", "eval"):
         raise UsageError(f"kind={kind!r}: use 'train' or 'eval'")
-    return Registry(Path(home) if home else None).list(state, sweep, limit, kind)
+    return registry.list(state, sweep, limit, kind)
 
 
 def job(job_id: str, home: str | Path | None = None) -> Job:
@@ -200,6 +204,27 @@ def evaluate(target: str | Path, overrides: Sequence[str] = (), *, stage: str = 
     return Job(record["job_id"], record["job_dir"])
 
 
+def resume_sweep(
+    sweep_id: str,
+    *,
+    retry_failed: bool = False,
+    include_pruned: bool = False,
+    force: bool = False,
+    fail_fast: bool = False,
+    home: str | Path | None = None,
+) -> dict[str, Any]:
+    """Continue an interrupted, cancelled or lost sweep, detached (``trn resume SWEEP
+    --detach``); ``{sweep_id, sweep_dir, jobs, pid, attempt}``. :class:`NothingToDo` when every
+    point is done; :class:`UsageError` when it runs, is incomplete or changed (``force``)."""
+    from trn.lifecycle.detach import submit_sweep as start_sweep
+    from trn.lifecycle.sweep_resume import ResumeOptions
+    from trn.paths import trn_home
+
+    options = ResumeOptions(retry_failed, include_pruned, force)
+    root = Path(home) if home else trn_home()
+    return start_sweep([], root, fail_fast=fail_fast, resume=(sweep_id, options))
+
+
 def submit_sweep(overrides: Sequence[str]) -> dict[str, Any]:
     """Check every job of a sweep and start it detached (``trn run -m --detach``);
     ``{sweep_id, sweep_dir, jobs, pid}``."""
@@ -213,24 +238,58 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
     """A sweep now: its jobs sorted by the objective (``summary.json`` once it ended), which
     overrides it varies, and ``state`` (``running`` until its ``sweep_completed`` event)."""
     from trn.errors import NotFound
-    from trn.ids import check_job_id
     from trn.jobdir import SWEEP_SUMMARY
-    from trn.launcher.summary import summarize, varying
+    from trn.launcher.summary import seconds, summarize, varying
     from trn.paths import trn_home
-    from trn.registry.sweeps import find_sweep, sweep_end, sweep_started
+    from trn.registry.sweeps import attempts, find_sweep, sweep_alive, sweep_end, sweep_started
 
     root = Path(home) if home else trn_home()
-    sweep_dir = find_sweep(root, check_job_id(sweep_id))
+    sweep_dir = find_sweep(root, sweep_id)  # a unique prefix works
     if sweep_dir is None:
         raise NotFound(f"no sweep {sweep_id!r} in {root} (see `trn list`; is TRN_HOME right?)")
-    end = sweep_end(sweep_dir)
-    try:
-        summary = json.loads((sweep_dir / SWEEP_SUMMARY).read_text())
+    end, tries = sweep_end(sweep_dir), attempts(sweep_dir)
+    summary = None
+    try:  # ended: the summary its process left, if this attempt's
+        left = json.loads((sweep_dir / SWEEP_SUMMARY).read_text())
+        if end is not None and left.get("attempt", 1) == len(tries):
+            summary = left
     except (OSError, ValueError):
-        started = sweep_started(sweep_dir)
-        state = (end or {}).get("state") or "running"
+        pass
+    if summary is None:
+        state = (end or {}).get("state") or ("running" if sweep_alive(sweep_dir) else "lost")
+        if end is not None:
+            took = float(end.get("duration_s") or 0.0)
+        else:  # running: since this attempt started
+            since = seconds(tries[-1]["started_at"]) if tries else None
+            took = time.time() - since if since else 0.0
+        objective = sweep_started(sweep_dir).get("objective") or {}
         records = jobs(sweep=sweep_dir.name, home=root)
-        summary = summarize(sweep_dir.name, records, started.get("objective") or {}, state, 0.0)
+        summary = summarize(sweep_dir.name, records, objective, state, took)
     summary["varied"] = sorted(varying(summary["jobs"]))
     summary["sweep_dir"] = str(sweep_dir)
+    summary["attempts"] = tries
     return summary
+
+
+def sweeps(
+    limit: int | None = 20, offset: int = 0, home: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """Sweeps, newest first: each one's :func:`sweep` without its rows (``sweep_id``, ``state``,
+    ``objective``, ``best``, ``counts`` of its jobs per state, ``jobs``, ``varied``,
+    ``started_at``). ``limit`` None: every one."""
+    from trn.paths import trn_home
+    from trn.registry.sweeps import sweep_started
+
+    root = Path(home) if home else trn_home()
+    dirs = sorted(
+        (p for p in (root / "sweeps").glob("*/*/*/*") if p.is_dir()),
+        key=lambda p: (p.parent, p.name),
+        reverse=True,
+    )
+    out = []
+    for sweep_dir in dirs[offset : None if limit is None else offset + limit]:
+        summary = sweep(sweep_dir.name, root)
+        rows = summary.pop("jobs")
+        summary.update(jobs=len(rows), started_at=sweep_started(sweep_dir).get("ts"))
+        out.append(summary)
+    return out

@@ -25,8 +25,14 @@ from typing import Any
 from trn.errors import ConfigError, NotFound, TrnError, UsageError
 from trn.waiting import wait_for_end
 
-ENDED = {"completed", "failed", "cancelled", "preempted", "lost"}
-TERMINAL_EVENTS = {"job_completed", "job_failed", "job_cancelled", "job_preempted"}
+ENDED = {"completed", "failed", "cancelled", "preempted", "pruned", "lost"}
+TERMINAL_EVENTS = {
+    "job_completed",
+    "job_failed",
+    "job_cancelled",
+    "job_preempted",
+    "job_pruned",
+}
 
 
 class Client:
@@ -100,6 +106,10 @@ class Client:
 
     def sweep(self, sweep_id: str) -> dict[str, Any]:
         return self.request("GET", f"/sweeps/{_quote(sweep_id)}")
+
+    def sweeps(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Sweeps, newest first, each without its rows (``trn.api.sweeps``)."""
+        return list(self.request("GET", f"/sweeps?limit={int(limit)}")["sweeps"])
 
     def events(
         self,

@@ -29,6 +29,13 @@ class NotFound(TrnError):
     code = 1
 
 
+class NothingToDo(TrnError):
+    """A request with nothing left to do, e.g. resuming a sweep whose every point is done
+    (exit 1)."""
+
+    code = 1
+
+
 class JobFailed(TrnError):
     """A job ended in a state other than ``completed``; ``record`` is its final job record."""
 
@@ -38,3 +45,12 @@ class JobFailed(TrnError):
         super().__init__(message)
         self.record: dict = dict(record or {})
         self.state: str | None = self.record.get("state")
+
+
+class FailedFast(JobFailed):
+    """``--fail-fast``: a job of the sweep failed, so the rest were cancelled; ``job_id`` is
+    that job's."""
+
+    def __init__(self, job_id: str, cause: str):
+        super().__init__(f"--fail-fast: job {job_id} failed ({cause}); the rest were cancelled")
+        self.job_id = job_id

@@ -34,3 +34,18 @@ def check_job_id(text: str) -> str:
             "(see `trn list` for the ids of your jobs)"
         )
     return text
+
+
+def pick(prefix: str, ids: list[str], what: str = "job") -> str | None:
+    """The one of ``ids`` (those starting with ``prefix``) that ``prefix`` names: the exact id,
+    else the only one; None when there is none. Job ids and sweep ids resolve alike, like git:
+    a unique prefix works, an ambiguous one is a usage error naming two candidates."""
+    if prefix in ids:
+        return prefix
+    if len(ids) > 1:
+        first, second = sorted(ids)[:2]
+        raise UsageError(
+            f"{what} id prefix {prefix!r} is ambiguous ({first}, {second}, ...); "
+            "give more characters"
+        )
+    return ids[0] if ids else None

@@ -11,6 +11,8 @@ writer, the registry) goes through :class:`JobDir`, so the layout is written dow
     runner.log        the runner's stdout and stderr
     supervisor.log    a detached supervisor's stdout and stderr
     outcome.json      the runner's word on how it ended (state, metrics, checkpoint)
+    code.patch        the project's uncommitted changes (git), or
+    code.tar.gz       its source files (a project outside git)
     checkpoints/      *.ckpt + *.meta.json, and latest.json
 """
 
@@ -52,6 +54,7 @@ class JobDir:
     CHECKPOINTS = "checkpoints"
     LATEST = "latest.json"
     CODE_PATCH = "code.patch"  # uncommitted changes of the project when the job was submitted
+    CODE_SNAPSHOT = "code.tar.gz"  # a project outside git: its source files, with a manifest
     ENVIRONMENT = "environment.json"  # versions, packages, devices, argv, masked env
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -103,7 +106,8 @@ class JobDir:
 
 # A sweep dir (``sweeps/YYYY/MM/DD/<sweep_id>/``): its events file has a job dir's name
 # (:attr:`JobDir.EVENTS`); the rest is its own.
-SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs}: which process runs it
+SWEEP_STATE = "sweep.json"  # {sweep_id, sweep_dir, pid, host, jobs, attempts}: who runs it
 SWEEP_REQUEST = "request.json"  # a detached sweep's overrides, for its process
-SWEEP_SUMMARY = "summary.json"  # a detached sweep's summary
+SWEEP_SUMMARY = "summary.json"  # the sweep's summary, once it (its latest attempt) ended
+SWEEP_SPACE = "space.json"  # what it sweeps and its base config: a resume compares them
 SWEEP_LOG = "sweep.log"  # a detached sweep's output

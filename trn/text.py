@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -24,6 +25,57 @@ def error_line(err: BaseException, limit: int = 300) -> str:
     ``user:password@`` of any URL in it (such a line goes into a job's record)."""
     lines = _USERINFO.sub("", str(err)).strip().splitlines()
     return f"{type(err).__name__}: {lines[0][:limit]}" if lines else type(err).__name__
+
+
+def did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean PREFIX+NEAREST?)`` for the known choice nearest ``word``; "" if none is
+    near enough to be a typo of it."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
+# lines of an error text that name no cause: Hydra's wrappers and hints, a traceback's frames
+_NOISE = re.compile(
+    r"^(Error executing job with overrides:|Set the environment variable HYDRA_FULL_ERROR"
+    r"|full_key:|Traceback \(most recent call last\):|File \"|\^+$)"
+)
+_REPR = re.compile(r"^([A-Za-z_][\w.]*)\((['\"])(.*)\2,?\)$", re.S)
+
+
+def cause(error: str | None) -> str:
+    """The innermost reason an error text gives, as one line: ``InstantiationException: Error
+    in call to target 'm.Net':`` followed by ``ValueError('embed_dim must be ...')`` (how
+    Hydra's instantiate wraps a cause) gives ``ValueError: embed_dim must be ...``; Hydra's
+    hints and a traceback's frames are dropped."""
+    text = error or ""
+    for _ in range(10):  # a cause wrapped in a wrapper's repr: unwrap it once more
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        lines = [ln for ln in lines if not _NOISE.match(ln)] or lines
+        if not lines:
+            return ""
+        i = 0
+        while i + 1 < len(lines) and lines[i].endswith(":"):  # "...:" says the cause follows
+            i += 1
+        line = lines[i] if i or len(lines) == 1 or ":" in lines[0] else lines[-1]
+        found = _REPR.match(line)
+        if not found:
+            return line
+        text = f"{found.group(1)}: {found.group(3)}".replace("\\n", "\n").replace("\\'", "'")
+    return text.splitlines()[0]
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def terminal_width(stream: Any = None) -> int:
+    """Columns of the terminal (``$COLUMNS`` first); 100 when there is none."""
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 def public_url(url: str) -> str:
@@ -78,6 +130,11 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def _at_step(event: dict[str, Any]) -> str:
+    step = event.get("resumed_from_step")
+    return "" if step is None else f" at step {step}"
+
+
 def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
     """One readable line for an event, e.g. ``15:20:48 metrics  epoch 3 step 92 val/acc=0.96``;
     given the ``job_dir`` (named once, by ``job_submitted``) paths in it are shown relative."""
@@ -87,6 +144,8 @@ def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
         body = f"epoch {event['epoch']} step {event['step']} {fmt_metrics(event['metrics'])}"
     elif name == "job_submitted":
         body = f"{event['job_id']} devices={','.join(event.get('devices', []))} dir={event.get('job_dir')}"
+        if event.get("parent_job_id"):
+            body += f" resumed from {event['parent_job_id']}{_at_step(event)}"
     elif name == "job_started":
         body = f"pid {event.get('runner_pid')} world_size={event.get('world_size')}"
     elif name == "checkpoint_saved":
@@ -96,7 +155,7 @@ def event_line(event: dict[str, Any], job_dir: str | None = None) -> str:
         body = f"in {event.get('duration_s', 0):.1f}s {fmt_metrics(event.get('metrics', {}))}"
     elif name == "job_failed":
         body = f"{event.get('error')}"
-    elif name in ("job_cancelled", "job_preempted"):
+    elif name in ("job_cancelled", "job_preempted", "job_pruned"):
         body = f"{event.get('reason')}"
     elif name == "warning":
         body = event.get("message", "")

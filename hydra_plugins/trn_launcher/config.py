@@ -44,6 +44,31 @@ class SlurmLauncherConf:
     setup: list[str] = field(default_factory=list)  # shell lines run before each job
 
 
+@dataclass
+class TrnSweeperConf:
+    """The points `trn run -m` planned, all in one batch (a basic sweep, or a resume's rest)."""
+
+    _target_: str = "hydra_plugins.trn_launcher.trn_sweeper.TrnSweeper"
+
+
+@dataclass
+class TrnOptunaSweeperConf:
+    """`hydra/sweeper=optuna` under `trn run -m`: a study kept in the sweep dir, resumable."""
+
+    _target_: str = "hydra_plugins.trn_launcher.trn_sweeper.TrnOptunaSweeper"
+    sampler: dict[str, Any] = field(
+        default_factory=lambda: {"_target_": "optuna.samplers.TPESampler", "seed": None}
+    )
+    direction: str = "minimize"  # trn run -m sets it from objective.mode
+    n_trials: int = 20  # the study's total; a resume goes on toward it, never past it
+    n_jobs: int = 2  # trials asked for at once (the launcher packs them onto free slots)
+    params: dict[str, str] | None = None  # more of the search space, as overrides
+    storage: str | None = None  # unused: the study lives in the sweep dir (optuna.journal)
+    study_name: str | None = None  # unused: the study is named after the sweep
+
+
 cs = ConfigStore.instance()
+cs.store(group="hydra/sweeper", name="trn", node=TrnSweeperConf, provider="trn")
+cs.store(group="hydra/sweeper", name="trn_optuna", node=TrnOptunaSweeperConf, provider="trn")
 cs.store(group="hydra/launcher", name="trn", node=TrnLauncherConf, provider="trn")
 cs.store(group="hydra/launcher", name="slurm", node=SlurmLauncherConf, provider="trn")

@@ -25,13 +25,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.ids import check_job_id
     from trn.provenance.best import best_job, render
     from trn.registry.store import Registry
+    from trn.registry.sweeps import sweep_id_of
 
-    if args.sweep:
-        check_job_id(args.sweep)
-    best = best_job(Registry(), args.sweep, args.metric, args.mode)
+    registry = Registry()
+    sweep = sweep_id_of(registry.home, args.sweep) if args.sweep else None  # a prefix works
+    best = best_job(registry, sweep, args.metric, args.mode)
     if args.json:
         output.print_json(best)
     else:

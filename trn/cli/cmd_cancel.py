@@ -31,18 +31,18 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from trn.errors import NotFound
     from trn.registry.store import Registry
-    from trn.registry.sweeps import find_sweep
+    from trn.registry.sweeps import job_or_sweep
 
-    registry = Registry()  # find() checks the id first: bad text is exit 2, before any glob
+    registry = Registry()
+    sweep_dir = job_or_sweep(registry.home, args.target)  # checks the id: bad text is exit 2
+    if sweep_dir is not None:
+        return _cancel_sweep(registry.home, sweep_dir, args)
     try:
         record = registry.find(args.target)
     except NotFound:
-        sweep_dir = find_sweep(registry.home, args.target)
-        if sweep_dir is None:
-            raise NotFound(
-                f"no job or sweep {args.target!r} in {registry.home} (see `trn list`)"
-            ) from None
-        return _cancel_sweep(registry.home, sweep_dir, args)
+        raise NotFound(
+            f"no job or sweep {args.target!r} in {registry.home} (see `trn list`)"
+        ) from None
     return _cancel_job(registry, record, args)
 
 

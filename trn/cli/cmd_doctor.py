@@ -57,24 +57,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def warm_report() -> dict[str, Any]:
-    """Will local jobs start warm (trn.warm)? Never a reason for doctor to fail: a job that
-    cannot start warm starts cold."""
+    """Will local jobs start warm (trn.warm), and which warm parents of this user run, with the
+    memory they hold? Never a reason for doctor to fail: a job that cannot start warm starts
+    cold."""
+    from trn.paths import trn_home
     from trn.text import fmt_bytes
-    from trn.warm.client import ping
-    from trn.warm.where import WarmUnavailable, place, wanted
+    from trn.warm.parents import parents
+    from trn.warm.where import WarmUnavailable, wanted
 
     if not wanted({}):
         return {"state": "off", "summary": "off (TRN_WARM=0): every job starts cold"}
     try:
-        status = ping(place())
+        found = parents()
     except WarmUnavailable as err:
         return {"state": "unavailable", "summary": f"unavailable, jobs start cold: {err}"}
-    if not status:
-        return {"state": "down", "summary": "no parent yet: the next trn run starts one"}
-    problems = status.get("problems") or []
-    state = "refusing" if problems else "up"
-    memory = fmt_bytes(status.get("peak_rss", 0))
-    summary = f"up, pid {status['pid']}, {len(status['runners'])} running, peak {memory}"
+    home = str(trn_home())
+    ours = [p for p in found if p.home == home and p.state == "serving"]
+    held = fmt_bytes(sum(p.private or 0 for p in found))
+    fleet = f"; {len(found)} warm parent(s) of yours hold {held} (trn warm status)" if found else ""
+    listed = [{**p.to_dict(), "this_home": p.home == home} for p in found]
+    if not ours:
+        summary = "no parent for this home yet: the next trn run starts one" + fleet
+        return {"state": "down", "summary": summary, "parents": listed}
+    problems = ours[0].problems
+    summary = f"up, pid {ours[0].pid}, {len(ours[0].runners)} running" + fleet
     if problems:
-        summary = f"refusing to fork ({'; '.join(problems)}): jobs start cold"
-    return {"state": state, "summary": summary, **status}
+        summary = f"refusing to fork ({'; '.join(problems)}): jobs start cold" + fleet
+    state = "refusing" if problems else "up"
+    return {**ours[0].to_dict(), "state": state, "summary": summary, "parents": listed}

@@ -70,7 +70,10 @@ def _filter(args: argparse.Namespace) -> Any:
 
         job = Registry().find(args.job)["job_id"]
     if args.sweep:
-        sweep = check_job_id(args.sweep)
+        from trn.paths import trn_home
+        from trn.registry.sweeps import sweep_id_of
+
+        sweep = sweep_id_of(trn_home(), check_job_id(args.sweep))
     types = set(filter(None, (args.event or "").split(",")))
     unknown = sorted(types - set(event_types()))
     if unknown:

@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     states = gc.parse_states(args.state)
     age = gc.parse_age(args.older_than) if args.older_than else None
     if args.sweep:
-        check_job_id(args.sweep)
+        from trn.paths import trn_home
+        from trn.registry.sweeps import sweep_id_of
+
+        args.sweep = sweep_id_of(trn_home(), check_job_id(args.sweep))
     if args.checkpoints is not None:
         kinds = {k.strip() for k in args.checkpoints.split(",") if k.strip()}
         if not kinds or kinds - THIN_KINDS:

@@ -22,14 +22,20 @@ TOKEN = "__pkg__"
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "init",
-        help="write a new project: a LightningModule, a DataModule, configs, a test",
+        help="write a new project, or make an existing one a trn project (--here)",
         description=(
             "Write a small project into DIR (new or empty): pyproject.toml with [tool.trn], "
             "conf/model/NAME.yaml, conf/data/NAME.yaml, a package NAME with a LightningModule "
-            "and a LightningDataModule, a README and a test. Then: cd DIR && trn run model=NAME"
+            "and a LightningDataModule, a README and a test. Then: cd DIR && trn run model=NAME. "
+            "On a project that exists (DIR, or --here for the working directory): add [tool.trn] "
+            "to its pyproject.toml and, unless it has a config dir, a conf/ with an option per "
+            "LightningModule and LightningDataModule in its code; its code is not touched."
         ),
     )
-    p.add_argument("dir", metavar="DIR", help="the project directory (must not hold files)")
+    p.add_argument(
+        "dir", metavar="DIR", nargs="?", help="the project directory (new, empty, or a project)"
+    )
+    p.add_argument("--here", action="store_true", help="the working directory's project")
     p.add_argument(
         "--name", help="the package, model and data name (default: DIR's name, as an identifier)"
     )
@@ -69,7 +75,22 @@ def write_project(directory: Path, name: str) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    directory = Path(args.dir)
+    from trn.cli import init_existing
+
+    if (args.dir is None) == (not args.here):
+        raise UsageError("give the project's DIR or --here (the working directory), not both")
+    directory = Path(args.dir or ".")
+    if directory.is_dir() and any(directory.iterdir()):
+        if not init_existing.is_project(directory):
+            raise UsageError(
+                f"{directory} is not empty and holds no Python project (no pyproject.toml, no "
+                "package); give a new or empty directory, or your project's root"
+            )
+        for line in init_existing.adopt(directory):
+            print(f"  {line}")
+        go = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "
+        print(f"next: {go}trn config where    (then: trn run model=NAME)")
+        return 0
     name = package_name(directory, args.name)
     written = write_project(directory, name)
     print(f"wrote {len(written)} files to {directory}:")

@@ -26,9 +26,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="a JSON array of job records")
     p.add_argument("--size", action="store_true", help="each job's disk use (walks its dir)")
     p.add_argument(
-        "--sort", metavar="METRIC", help="by this metric, highest first (jobs without it left out)"
+        "--sort",
+        metavar="METRIC",
+        help="by this metric, best first when the jobs' objective names it (objective.mode), "
+        "else highest first; jobs without it left out",
     )
-    p.add_argument("--reverse", action="store_true", help="with --sort: lowest first")
+    p.add_argument("--reverse", action="store_true", help="with --sort: the other way round")
     p.add_argument(
         "--where",
         action="append",
@@ -65,11 +68,18 @@ def run(args: argparse.Namespace) -> int:
     sweep = _one("sweep", args.sweep, fields.get("sweep_id"))
     columns = _columns(args.columns)
     if sweep:
-        check_job_id(sweep)
+        from trn.paths import trn_home
+        from trn.registry.sweeps import sweep_id_of
+
+        sweep = sweep_id_of(trn_home(), check_job_id(sweep))  # a unique prefix works
     limit = None if args.all else args.limit
     if args.sort or where:
-        query = Search(None, sweep, where, args.sort, not args.reverse, limit, args.kind)
-        records = select(Registry(), state, query)
+        from trn.provenance.best import mode_of
+
+        registry = Registry()
+        descending = (mode_of(registry, args.sort, sweep) or "max") == "max" if args.sort else True
+        query = Search(None, sweep, where, args.sort, descending != args.reverse, limit, args.kind)
+        records = select(registry, state, query)
     else:
         records = Registry().list(state, sweep, limit, args.kind)
     if args.size:
@@ -84,7 +94,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not records:
         filtered = state or sweep or where or args.sort or args.kind
-        print("no jobs match" if filtered else "no jobs yet: start one with `trn run`")
+        if filtered:
+            print("no jobs match")
+            return 0
+        from trn.paths import home_and_source
+
+        home, chosen = home_and_source()  # a home of another project is empty here
+        print(f"no jobs yet in {home} ({chosen}): start one with `trn run`")
         return 0
     if columns or args.sort:
         from trn.cli.list_columns import render

@@ -9,18 +9,21 @@ from typing import Any
 from trn.errors import NotFound, UsageError
 
 EXAMPLES = """examples:
-  trn plot 261128-1520 -o loss.png                     train/loss, val/loss, val/acc of one job
+  trn plot 261128-1520 -o curves.png                   every metric of a job (a resumed job: its
+                                                       whole chain of attempts)
+  trn plot 261128-1520 --metric val/acc -o acc.png     one metric
   trn plot 261128-1520-ab12 --metric val/acc -o sweep.png   every job of a sweep, one figure
 """
-DEFAULT_METRICS = ["train/loss", "val/loss", "val/acc"]
+LOG_SCALE = ("lr", "learning_rate")  # panels of these names get a log axis: they span decades
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
         help="plot metric curves of a job, or of every job of a sweep",
-        description="Draw metrics against the step from the jobs' events into an image "
-        "(needs matplotlib: pip install 'trn[plot]').",
+        description="Draw metrics against the step from the jobs' events into an image, one "
+        "panel per kind of metric (train/loss and val/loss share one). "
+        "Needs matplotlib: pip install 'trn[plot]'.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -31,12 +34,13 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.jobdir import JobDir
+    from trn.registry.store import Registry
 
-    jobs = _jobs(args.target)
-    series = {job["job_id"]: curves(JobDir(job["job_dir"]).events) for job in jobs}
+    jobs, registry = _jobs(args.target), Registry()
+    chains = {job["job_id"]: chain_curves(job, registry) for job in jobs}
+    series = {job_id: curves for job_id, (curves, _) in chains.items()}
     available = sorted({m for by_metric in series.values() for m in by_metric})
-    wanted = args.metric or [m for m in DEFAULT_METRICS if m in available] or available[:1]
+    wanted = args.metric or available
     missing = [m for m in wanted if m not in available]
     if missing or not wanted:
         raise UsageError(
@@ -45,9 +49,38 @@ def run(args: argparse.Namespace) -> int:
         )
     out = Path(args.output or f"{args.target}.png")
     labels = {job["job_id"]: _label(job, len(jobs)) for job in jobs}
-    draw(series, wanted, labels, out, title=args.target)
+    resumes = sorted({step for _, steps in chains.values() for step in steps})
+    draw(series, panels(wanted), labels, out, title=args.target, resumes=resumes)
     print(out)
     return 0
+
+
+def panels(metrics: list[str]) -> dict[str, list[str]]:
+    """Metrics grouped by what they measure, the name after their last ``/``: ``train/loss``
+    and ``val/loss`` share the ``loss`` panel; ``lr`` and ``val/ppl`` get their own."""
+    out: dict[str, list[str]] = {}
+    for metric in metrics:
+        out.setdefault(metric.rsplit("/", 1)[-1], []).append(metric)
+    return out
+
+
+def chain_curves(
+    record: dict[str, Any], registry: Any
+) -> tuple[dict[str, list[tuple[int, float]]], list[int]]:
+    """A job's curves with its earlier attempts' in front (each up to the step the next one
+    resumed from), and the steps where a resume took over."""
+    from trn.jobdir import JobDir
+    from trn.lifecycle.attempts import chain
+
+    merged: dict[str, list[tuple[int, float]]] = {}
+    resumes: list[int] = []
+    for attempt in chain(record, registry):
+        for metric, points in curves(JobDir(attempt.job_dir).events).items():
+            kept = [p for p in points if attempt.until_step is None or p[0] <= attempt.until_step]
+            merged.setdefault(metric, []).extend(kept)
+        if attempt.until_step is not None:
+            resumes.append(attempt.until_step)
+    return merged, resumes
 
 
 def _jobs(target: str) -> list[dict[str, Any]]:
@@ -60,7 +93,9 @@ def _jobs(target: str) -> list[dict[str, Any]]:
     try:
         return [registry.find(target)]
     except NotFound:
-        jobs = registry.list(sweep_id=target, limit=None)
+        from trn.registry.sweeps import sweep_id_of
+
+        jobs = registry.list(sweep_id=sweep_id_of(registry.home, target), limit=None)
     if not jobs:
         raise NotFound(f"no job or sweep {target!r} in {registry.home} (see `trn list`)")
     return sorted(jobs, key=lambda r: r["job_id"])
@@ -91,10 +126,11 @@ def curves(path: Path) -> dict[str, list[tuple[int, float]]]:
 
 def draw(
     series: dict[str, dict[str, list[tuple[int, float]]]],
-    metrics: list[str],
+    groups: dict[str, list[str]],
     labels: dict[str, str],
     out: Path,
     title: str,
+    resumes: list[int] | None = None,
 ) -> None:
     try:
         import matplotlib
@@ -103,19 +139,27 @@ def draw(
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(8, 3 * len(metrics)), squeeze=False)
-    for ax, metric in zip(axes[:, 0], metrics):
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 3 * len(groups)), squeeze=False)
+    for ax, (name, metrics) in zip(axes[:, 0], groups.items()):
         for job_id, by_metric in series.items():
-            points = by_metric.get(metric)
-            if points:
-                ax.plot(
-                    *zip(*points), marker="." if len(points) < 30 else None, label=labels[job_id]
-                )
-        ax.set_ylabel(metric)
+            for metric in metrics:
+                points = by_metric.get(metric)
+                if not points:
+                    continue
+                label = labels[job_id] if len(metrics) == 1 else f"{labels[job_id]} {metric}"
+                if len(series) == 1:
+                    label = metric
+                marker = "." if len(points) < 30 else None
+                ax.plot(*zip(*points), marker=marker, label=label)
+        for step in resumes or []:  # where a resumed attempt took over
+            ax.axvline(step, color="grey", linestyle="--", linewidth=0.8)
+        if name in LOG_SCALE:
+            ax.set_yscale("log")
+        ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-    axes[-1, 0].set_xlabel("step")
+        ax.legend(fontsize="small")
+    axes[-1, 0].set_xlabel("step" + (" (dashed: resumed)" if resumes else ""))
     axes[0, 0].set_title(title)
-    axes[0, 0].legend(fontsize="small")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out, dpi=100)

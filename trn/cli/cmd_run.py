@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -21,6 +22,7 @@ EXAMPLES = """examples:
   trn run --profile prod --devices cuda:0,cuda:1 --weights init.ckpt --event-log ev.jsonl
   trn run --detach profile=dev                   print the job id, leave the job running
   trn run --cfg job optimizer=sgd                print the composed config (Hydra's --cfg)
+  trn run -m --fail-fast optimizer.lr=0.1,0.01   a sweep whose first failure cancels the rest
 
 flags and overrides mix; a flag and an override setting the same key is an error.
 precedence: conf/ defaults < --config FILE < flags and overrides.
@@ -64,6 +66,11 @@ def add_parser(sub: Any) -> None:
         help="sweep: one job per combination (a=1,2 b=x,y), packed onto free devices; "
         "ends with a table sorted by `objective` (docs/sweeps.md)",
     )
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="with -m: the first failed job cancels the rest (as Ctrl-C would)",
+    )
     flags.add_arguments(p)  # --config/--weights/--profile/...: shorthands for overrides
     hydra_help.add_arguments(p)
     progress.add_arguments(p)  # -v every event, -q only the final line
@@ -78,13 +85,30 @@ def run(args: argparse.Namespace) -> int:
     if hydra_help.wanted(args):
         return hydra_help.show(args, flags.resolve(given, args.overrides).overrides)
     if args.multirun:  # a sweep of jobs, each planned like this single run
+        _warn_unsearched(given)
         return sweep(args, flags.resolve(given, args.overrides))
+    if args.fail_fast:
+        from trn.errors import UsageError
+
+        raise UsageError("--fail-fast is for sweeps; add -m (trn run -m --fail-fast a=1,2)")
     plan = plan_with_flags(given, args.overrides)
+    _warn_unsearched(given)  # after planning: a refusal stays one line (and names it too)
     if args.dry_run:
         return print_plan(describe(plan), args.json)
     if args.detach:
         return detached(plan, args.json)
     return execute(plan, as_json=args.json, verbosity=progress.verbosity(args))
+
+
+def _warn_unsearched(given: Any) -> None:
+    """A ``./conf`` that holds configs but is not searched: said before anything trains."""
+    from trn.config.compose import find_project
+    from trn.config.project import unsearched_hint, using
+
+    with using(getattr(given, "config_dir", None)):
+        hint = unsearched_hint(find_project())
+    if hint:
+        print(f"trn: warning: {hint}; trn's own configs are used", file=sys.stderr)
 
 
 def sweep(args: argparse.Namespace, resolved: Any) -> int:
@@ -96,21 +120,25 @@ def sweep(args: argparse.Namespace, resolved: Any) -> int:
     if args.dry_run:
         raise UsageError("-m/--multirun has no --dry-run; `trn run --dry-run` shows one job's plan")
     if args.detach:
-        return detached_sweep(resolved.overrides, resolved.home or trn_home(), args.json)
+        home = resolved.home or trn_home()
+        return detached_sweep(resolved.overrides, home, args.json, args.fail_fast)
     from trn.cli.console.follow import sweep_console
 
     home = resolved.home or trn_home()
     with sweep_console(home, -2 if args.json else progress.verbosity(args)):  # a live table
-        result = run_sweep(resolved.overrides, home, as_json=args.json)
+        result = run_sweep(resolved.overrides, home, as_json=args.json, fail_fast=args.fail_fast)
     print_summary(result.summary, args.json)
     return result.exit_code
 
 
-def detached_sweep(overrides: list[str], home: Any, as_json: bool) -> int:
+def detached_sweep(overrides: list[str], home: Any, as_json: bool, fail_fast: bool) -> int:
     """``-m --detach``: the sweep id on stdout (``--json``: id, dir, jobs, pid), hints on stderr."""
     from trn.lifecycle.detach import submit_sweep
 
-    info = submit_sweep(overrides, home)
+    return show_detached_sweep(submit_sweep(overrides, home, fail_fast=fail_fast), as_json)
+
+
+def show_detached_sweep(info: dict[str, Any], as_json: bool) -> int:
     if as_json:
         output.print_json(info)
         return 0
@@ -179,4 +207,6 @@ def execute(plan: Any, as_json: bool, verbosity: int = 0) -> int:
         from trn.paths import trn_home
 
         echo.finish(record, "" if plan.home == trn_home() else f"TRN_HOME={plan.home} ")
+    if record["state"] == "cancelled" and sup.stop_signal == signal.SIGINT:
+        return 130  # the user's own Ctrl-C: interrupted, as for any command
     return 0 if record["state"] == "completed" else 1

@@ -9,12 +9,15 @@ import sys
 from typing import Any
 
 EXAMPLES = """examples:
-  trn serve                                  http://127.0.0.1:8765/ ; the token is printed once
+  trn serve                                  http://127.0.0.1:8765/ and a sign-in link to open
+  trn serve --link                           a new sign-in link for the server on 127.0.0.1:8765
   TRN_SERVE_TOKEN=... trn serve --port 9000  your own token (16+ characters)
   trn serve --host 0.0.0.0 --allow-remote --allowed-host trn.lab.example   behind a TLS proxy
   curl -H "Authorization: Bearer $(cat outputs/serve.token)" localhost:8765/api/v1/jobs
 
-Every endpoint but /api/v1/health needs the token; TRN_SERVE_READ_TOKEN adds a read-only one.
+A sign-in link works once, within 10 minutes; the browser then holds a session (24 h) and never
+the token. Every endpoint but /api/v1/health needs the token or a session; TRN_SERVE_READ_TOKEN
+adds a read-only token.
 Jobs started here are ordinary detached jobs: they outlive the server. docs/serve.md has the API.
 """
 
@@ -52,6 +55,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--max-body", type=int, default=64 * 1024, metavar="BYTES", help="request body cap"
     )
+    p.add_argument(
+        "--link",
+        action="store_true",
+        help="print a new one-time sign-in link for the server running on --host/--port, and exit",
+    )
     p.set_defaults(func=run)
 
 
@@ -60,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from trn.paths import make_dirs, trn_home
     from trn.serve.settings import Settings, is_loopback, load_token, read_only_token
 
+    if args.link:
+        return print_link(args.host, args.port)
     if not is_loopback(args.host) and not args.allow_remote:
         raise UsageError(
             f"--host {args.host} is reachable from other machines; add --allow-remote, and put "
@@ -80,17 +90,81 @@ def run(args: argparse.Namespace) -> int:
         max_body=args.max_body,
     )
     sock = bind(args.host, args.port)
-    port = sock.getsockname()[1]
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"trn serve: http://{shown}:{port}/  (home {home}; Ctrl-C stops, jobs run on)")
+    app = make_app(settings)
+    origin = browsable(args.host, sock.getsockname()[1], args.allowed_host)
+    print(f"trn serve: {origin}/  (home {home}; Ctrl-C stops, jobs run on)")
     if made:
         print(f"trn serve: new token, saved in {home / 'serve.token'} (mode 0600): {token}")
     elif not os.environ.get("TRN_SERVE_TOKEN"):
         print(f"trn serve: token in {home / 'serve.token'}")
     if args.allow_remote:
         print("trn serve: listening beyond loopback; serve it behind TLS", file=sys.stderr)
+    print(f"trn serve: sign in: {origin}{new_link(app)}  (once, within 10 minutes)")
     sys.stdout.flush()
-    serve(settings, sock)
+    serve(app, sock)
+    return 0
+
+
+def browsable(host: str, port: int, allowed: list[str] | None = None) -> str:
+    """The origin a browser on this machine (or, with a wildcard address, elsewhere) opens."""
+    if host in ("0.0.0.0", "::", ""):
+        host = allowed[0] if allowed else socket.gethostname()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def make_app(settings: Any) -> Any:
+    from trn.serve.app import create_app
+
+    return create_app(settings)
+
+
+def new_link(app: Any) -> str:
+    from trn.serve.routes_session import link_path
+
+    return str(link_path(app.state.sessions.new_code()))
+
+
+def print_link(host: str, port: int) -> int:
+    """Ask the running server for a new sign-in link, with this home's token."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from trn.errors import NotFound, UsageError
+    from trn.paths import trn_home
+    from trn.serve.settings import existing_token
+
+    home = trn_home()
+    token = existing_token(home)
+    if token is None:
+        raise UsageError(
+            f"no token in {home / 'serve.token'} nor TRN_SERVE_TOKEN; run --link with the "
+            "TRN_HOME (or TRN_SERVE_TOKEN) of the running trn serve"
+        )
+    local = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    origin = browsable(local, port)
+    ask = urllib.request.Request(
+        origin + "/api/v1/session/link",
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(ask, timeout=30) as reply:
+            path = json.load(reply)["path"]
+    except urllib.error.HTTPError as err:
+        if err.code == 401:
+            raise UsageError(
+                f"the trn serve on {origin} has another token than {home / 'serve.token'}; "
+                "run --link with its TRN_HOME (or TRN_SERVE_TOKEN)"
+            ) from None
+        raise UsageError(f"the server on {origin} refused the link ({err.code})") from None
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as err:
+        reason = getattr(err, "reason", err)
+        raise NotFound(
+            f"no trn serve answers on {origin} ({reason}); start one, or give its --host/--port"
+        ) from None
+    print(origin + path)
     return 0
 
 
@@ -110,13 +184,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Any, sock: socket.socket) -> None:
+def serve(app: Any, sock: socket.socket) -> None:
     import uvicorn
 
-    from trn.serve.app import create_app
-
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level="warning",
         access_log=False,
         lifespan="off",

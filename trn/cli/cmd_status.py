@@ -36,6 +36,7 @@ FIELDS = [
     "overrides",
     "exit_code",
     "error",
+    "stop_reason",  # a completed job that stopped early: early stopping, max_time
     "warnings",  # e.g. an event sink that failed (the job itself went on)
     "checkpoint",
     "mlflow_run_id",  # logger=mlflow: the run to look up in MLflow
@@ -44,14 +45,14 @@ FIELDS = [
 
 
 def run(args: argparse.Namespace) -> int:
-    from trn.ids import check_job_id
     from trn.lifecycle.backends import backend_of
     from trn.registry.store import Registry
-    from trn.registry.sweeps import find_sweep
+    from trn.registry.sweeps import job_or_sweep
 
     registry = Registry()
-    if find_sweep(registry.home, check_job_id(args.job)) is not None:
-        return _sweep(args.job, registry.home, args.json)
+    sweep_dir = job_or_sweep(registry.home, args.job)
+    if sweep_dir is not None:
+        return _sweep(sweep_dir.name, registry.home, args.json)
     record = registry.find(args.job)
     backend = backend_of(record)
     details = backend.details(record)  # e.g. Slurm's view of a queued job
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         record.get("extra", {}).get("log_tail", [])[-5:] if record["state"] == "failed" else []
     ):
         print(f"{'log:':<15}{line}")
+    print(f"{'home:':<15}{_home(registry.home)}")
     return 0
 
 
@@ -115,6 +117,14 @@ def _about(record: dict[str, Any]) -> list[tuple[str, str]]:
         }.get(str(objective.get("source")), "")
         out.append(("objective", by + why))
     return out
+
+
+def _home(home: Any) -> str:
+    """The TRN_HOME this read, and what chose it (TRN_HOME, a project, the working dir)."""
+    from trn.paths import home_and_source
+
+    default, chosen = home_and_source()
+    return f"{home} ({'chosen by ' + chosen if home == default else 'given'})"
 
 
 def _sweep(sweep_id: str, home: Any, as_json: bool) -> int:

@@ -148,6 +148,11 @@ def config_tree() -> tuple[dict[str, Any], set[str]]:
             tree[key] = {**tree[key], **value}
         else:
             tree[key] = value
+    from trn.config.arguments import TRN_OWNED, trainer_arguments
+
+    # every argument of the installed Trainer, as `trn run trainer.KEY=` takes them
+    args = {name: None for name in trainer_arguments() if name not in TRN_OWNED}
+    tree["trainer"] = {**args, **(tree.get("trainer") or {})}
     return tree, groups
 
 

@@ -54,7 +54,9 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
+    from trn.config.arguments import open_trainer
     from trn.config.compose import PRIMARY, compose, find_project, hydra_session
+    from trn.config.resolvers import resolving
 
     if (args.resolve or args.package) and not args.cfg:
         raise UsageError("--resolve and --package go with --cfg; add --cfg job")
@@ -65,7 +67,8 @@ def show(args: argparse.Namespace, overrides: list[str], config_dir: Path | None
             f"--package {args.package}: no such node in the config; "
             "see the top-level keys with `trn run --cfg job`"
         )
-    with hydra_session(project), root_logging_kept():
+    overrides = open_trainer(overrides)  # trainer.KEY for any Trainer argument, as compose
+    with hydra_session(project), root_logging_kept(), resolving(project.root):
         hydra = GlobalHydra.instance().hydra
         assert hydra is not None
         if args.info:

@@ -1,12 +1,13 @@
-"""Entry point of the ``trn`` program: :func:`program` for the console script and ``python -m
-trn``, :func:`main` (``argv`` in, exit status out) for tests and embedders."""
+"""The ``trn`` program's verbs: :func:`main` (``argv`` in, exit status out) for tests and
+embedders; :func:`trn.cli.program` is the console script and ``python -m trn``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import signal
+import re
 import sys
+from typing import NoReturn
 
 from trn.errors import TrnError
 
@@ -51,8 +52,43 @@ from Python (import trn; trn.submit([...])).
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors one line that names the nearest known choice or flag (every
+    verb's parser is one of these: subparsers take their parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_suggest(self, message)}; see `{self.prog} --help`\n")
+
+
+def _suggest(parser: argparse.ArgumentParser, message: str) -> str:
+    from trn.text import did_you_mean
+
+    choice = re.match(r"argument (\S+): invalid choice: '(.*)' \(choose from (.*)\)$", message)
+    if choice:
+        what, word, listed = choice.groups()
+        known = re.findall(r"'([^']*)'", listed)
+        hint = did_you_mean(word, known, "")
+        if what == "COMMAND":
+            return f"unknown command {word!r}{hint}"
+        return f"{what}: {word!r} is not one of {', '.join(known)}{hint}"
+    unknown = re.match(r"unrecognized arguments: (.*)$", message)
+    if unknown:
+        flags = [a for a in parser._option_string_actions if a.startswith("--")]
+        words = unknown.group(1).split()
+        hints = "".join(did_you_mean(w.split("=")[0], flags) for w in words if w.startswith("-"))
+        return f"{message}{hints}"
+    return message
+
+
+def _verb_parser(parser: argparse.ArgumentParser, verb: str | None) -> argparse.ArgumentParser:
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
+            return action.choices[verb]
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="trn",
         description="Hydra-configured training jobs: run, sweep, watch and resume.",
         epilog=EPILOG,
@@ -68,38 +104,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    from trn.config.project import from_args
-
+    command = "trn"
     try:
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the verb's parser, which knows the flags the user meant
+            _verb_parser(parser, getattr(args, "command", None)).error(
+                f"unrecognized arguments: {' '.join(extra)}"
+            )
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        command = f"trn {args.command}"
+        from trn.config.project import from_args
+
         with from_args(args):  # -cd/--config-dir: the project every composer of this command uses
             return int(args.func(args) or 0)
-    except TrnError as err:
-        print(f"trn {args.command}: error: {err}", file=sys.stderr)
-        return err.code
-    except KeyboardInterrupt:
-        print(f"trn {args.command}: interrupted", file=sys.stderr)
+    except BaseException as err:
+        return _failed(command, err)
+
+
+def _failed(command: str, err: BaseException) -> int:
+    """The exit status for ``err``, and its one line; a bug's traceback is re-raised."""
+    from trn.cli import interrupted
+
+    if isinstance(err, KeyboardInterrupt) or interrupted():
+        # also what a library made of our Ctrl-C (an import broken half way, an empty error)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `trn list | head`
+    if isinstance(err, TrnError):
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return err.code
+    if isinstance(err, BrokenPipeError):  # `trn list | head`
         return 0
-    except OSError as err:  # a file or directory of the user's machine: say which, no traceback
+    if isinstance(err, OSError):  # a file or directory of the user's machine: say which
         where = f"{err.filename}: " if err.filename else ""
-        print(f"trn {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        print(f"{command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
+    raise err
 
 
 def program() -> None:
-    """Run the command of ``sys.argv`` and exit with its status."""
-    code = main()
-    # The command is over and its status decided. A Ctrl-C from here on (the second of a
-    # cancelled sweep, say) would otherwise land in the interpreter's exit, where Python has put
-    # SIGINT back to its default and the process dies of it: -2 for an exit that was 130 or 0.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(code)
+    """The console script as it was named before ``trn.cli.program``: the same program."""
+    from trn.cli import program as run
+
+    run()
 
 
 if __name__ == "__main__":

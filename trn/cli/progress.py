@@ -28,7 +28,8 @@ def verbosity(args: argparse.Namespace) -> int:
 
 
 def final_line(record: dict[str, Any], job_dir: str | None = None) -> str:
-    return f"job {record['job_id']} {record['state']}: {job_dir or record['job_dir']}"
+    why = f" ({record['stop_reason']})" if record.get("stop_reason") else ""  # stopped early
+    return f"job {record['job_id']} {record['state']}{why}: {job_dir or record['job_dir']}"
 
 
 class PlainLines:

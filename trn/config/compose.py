@@ -69,10 +69,12 @@ def compose(overrides: list[str], config_dir: Path | None = None, *, project: An
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
+    from trn.config.arguments import open_trainer
+
     project = find_project(config_dir) if project is None else project
     try:
         with hydra_session(project):
-            return hydra_compose(config_name=PRIMARY, overrides=list(overrides))
+            return hydra_compose(config_name=PRIMARY, overrides=open_trainer(list(overrides)))
     except OverrideParseException as err:
         raise UsageError(explain_parse_error(overrides, str(err))) from None
     except MissingConfigException as err:
@@ -118,12 +120,28 @@ def explain_parse_error(overrides: list[str], message: str) -> str:
 
 
 def explain_missing_option(message: str, options: Sequence[str] | None) -> str:
-    m = re.search(r"Could not find '([^']+)'", message)
+    m = re.search(r"Could not (?:find|load) '([^']+)'", message)
     if m and "/" in m.group(1):
         group, _, option = m.group(1).rpartition("/")
+        if not options:  # one option of a list (group=[a,b]): Hydra does not list them
+            from trn.config.searchpath import options as options_of
+
+            options = list(options_of(group, find_project()))
         avail = ", ".join(sorted(options or [])) or "none"
-        return f"{group}={option}: no such option in group {group!r}; available: {avail}"
+        line = f"{group}={option}: no such option in group {group!r}; available: {avail}"
+        return line + _unsearched(group, option)
     return message.strip().splitlines()[0]
+
+
+def _unsearched(group: str, option: str) -> str:
+    """Where ``group/option.yaml`` is, when it lies in a ``./conf`` that is not searched."""
+    from trn.config.project import unsearched_conf, unsearched_hint
+
+    project = find_project()
+    conf = unsearched_conf(project)
+    if conf is None or not (conf / group / f"{option}.yaml").is_file():
+        return ""
+    return f" ({conf / group / option}.yaml exists, but {unsearched_hint(project)})"
 
 
 def explain_compose_error(err: Exception) -> str:
@@ -132,6 +150,12 @@ def explain_compose_error(err: Exception) -> str:
     if m:
         key = m.group(1)
         parent, _, leaf = key.rpartition(".")
+        if parent == "trainer":  # not an argument of the Trainer (open_trainer took the rest)
+            from trn.config.arguments import check_trainer
+
+            said = check_trainer({leaf: None})  # none when Lightning's source is not readable
+            if said:
+                return said[0]
         inside = f" in {parent}" if parent else ""
         return (
             f"{key}: no key {leaf!r}{inside}; check the spelling (`trn run --cfg job` prints the "

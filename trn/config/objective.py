@@ -52,3 +52,13 @@ def fallback(logged: list[str] | set[str]) -> tuple[str, str] | None:
     """The objective of a module that never logs the default: the first of :data:`FALLBACK`
     that it logs, or None (then "best" is the last checkpoint)."""
     return next(((m, mode) for m, mode in FALLBACK if m in logged), None)
+
+
+def ranking(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The objective a job starts with, as ``job_started`` and the record carry it:
+    ``source`` is ``default`` (trn's, nobody chose it) or ``config``; None without one."""
+    objective = config.get("objective")
+    if not isinstance(objective, dict):
+        return None
+    source = "default" if objective.get("default") else "config"
+    return {"metric": objective.get("metric"), "mode": objective.get("mode"), "source": source}

@@ -29,9 +29,9 @@ from typing import Any
 
 from trn.errors import UsageError
 from trn.jobdir import JobDir
+from trn.paths import CONFIG_DIR_ENV, PYPROJECT, nearest_pyproject, tool_tables
 
-ENV = "TRN_CONFIG_DIR"
-PYPROJECT = "pyproject.toml"
+ENV = CONFIG_DIR_ENV
 DEFAULT_CONFIG_DIR = "conf"
 # [tool.trn] key -> (what it must be, an example of a right value)
 KEYS = {
@@ -200,26 +200,45 @@ def check_dir(directory: Path, name: str) -> None:
             f"{name}: no .yaml files in {directory}; put configs there (e.g. model/NAME.yaml) "
             "or point at the directory that has them"
         )
+    groups = [p for p in directory.iterdir() if p.is_dir() and any(p.glob("*.yaml"))]
+    if not groups and not (directory / "config.yaml").is_file():
+        # e.g. conf/model: its files would be read as nothing at all, and trn's model trained
+        raise UsageError(
+            f"{name}: no config group in {directory} (a group is a directory of options, e.g. "
+            f"model/NAME.yaml); give the directory above the groups"
+            + (f", e.g. --config-dir {directory.parent}" if directory.parent != directory else "")
+        )
 
 
-def nearest_pyproject(start: Path) -> Path | None:
-    """The nearest ``pyproject.toml`` with a ``[tool.trn]`` table at or above ``start``."""
-    for directory in [start, *start.parents]:
-        candidate = directory / PYPROJECT
-        if candidate.is_file() and "trn" in _tool_tables(candidate):
-            return candidate.resolve()
-    return None
+def unsearched_conf(project: Project, cwd: Path | None = None) -> Path | None:
+    """``./conf`` when it holds configs but is not on the search path (no ``[tool.trn]`` found
+    it, or another project's dir is searched): its options would silently not be used."""
+    from trn.paths import conf_dir
+
+    try:
+        here = (cwd or Path.cwd()) / DEFAULT_CONFIG_DIR
+    except OSError:
+        return None
+    if not here.is_dir() or not any(here.glob("*/*.yaml")):
+        return None
+    here = here.resolve()
+    return None if here in (project.config_dir, conf_dir().resolve()) else here
 
 
-def _tool_tables(path: Path) -> dict[str, Any]:
-    data = _toml(path)
-    tool = data.get("tool")
-    return tool if isinstance(tool, dict) else {}
+def unsearched_hint(project: Project) -> str:
+    """The fix for :func:`unsearched_conf`, in words."""
+    conf = unsearched_conf(project)
+    if conf is None:
+        return ""
+    return (
+        f"{conf} is not searched: pass --config-dir {conf}, or add [tool.trn] to "
+        f"{conf.parent / PYPROJECT} (`trn init --here` writes it)"
+    )
 
 
 def read_table(path: Path) -> dict[str, Any]:
     """``[tool.trn]`` of ``path``, checked: an unknown key or a wrong type is a usage error."""
-    table = _tool_tables(path).get("trn")
+    table = tool_tables(path).get("trn")
     if not isinstance(table, dict):
         raise UsageError(f"{path}: tool.trn must be a table; write [tool.trn] on its own line")
     for key, value in table.items():
@@ -237,23 +256,6 @@ def read_table(path: Path) -> dict[str, Any]:
         if not ok:
             raise UsageError(f"{path}: [tool.trn] {key} must be {want}; e.g. {example}")
     return table
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ImportError:
-            raise UsageError(
-                f"reading {path} needs Python 3.11 or the tomli package; pip install tomli"
-            ) from None
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"{path} is not valid TOML ({err}); fix the file") from None
 
 
 def trust_of(table: dict[str, Any], config_dir: Path | None) -> tuple[str, ...]:

@@ -142,3 +142,45 @@ def defaults_of(project: Any = None) -> dict[str, str]:
         if key and "/" not in key:
             out[key] = str(next(iter(entry.values())))
     return out
+
+
+def package_of(path: Path) -> str | None:
+    """The ``# @package`` a config file's header names, or None (the group's own)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                text = line.strip()
+                if text and not text.startswith("#"):
+                    return None  # the header is the comments before the first key
+                if text.startswith("#") and text[1:].strip().startswith("@package"):
+                    return text[1:].strip()[len("@package") :].strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def declared_keys(project: Any) -> set[str]:
+    """The top-level keys a project's config dir defines, which are the project's own (trn's
+    schema does not judge them): its groups (an option is composed under its group's name), the
+    keys of its ``config.yaml``, and those of every file of ``# @package _global_`` (an
+    ``experiment=NAME`` file) or another package. Read without Hydra."""
+    directory = getattr(project, "config_dir", None)
+    if directory is None:
+        return set()
+    keys = {p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith(SKIP)}
+    for path in sorted(directory.rglob("*.yaml")):
+        relative = path.relative_to(directory).parts
+        if relative[0].startswith(SKIP):
+            continue
+        package = package_of(path)
+        if package is None and len(relative) > 1:
+            continue  # an option of its group: under the group's name
+        if package not in (None, "_global_"):
+            keys.add(package.split(".")[0])
+            continue
+        try:
+            data = load_yaml(path)
+        except Exception:  # noqa: BLE001 - a broken file is reported when it is composed
+            continue
+        keys |= {str(k) for k in data if k not in ("defaults", "hydra")}
+    return keys

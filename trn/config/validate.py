@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
+from trn.config.arguments import key_of as _key
 from trn.errors import ConfigError
 from trn.paths import schema_path
 
 # `_target_`s instantiated without asking; `allow_targets` in the config extends this.
-ALLOWED_TARGETS = ("trn.", "torch.nn.", "torch.optim.", "lightning.pytorch.demos.")
+ALLOWED_TARGETS = (
+    "trn.",
+    "torch.nn.",
+    "torch.optim.",
+    "lightning.pytorch.demos.",
+    "lightning.pytorch.callbacks.",
+)
 
 
 @lru_cache(maxsize=1)
@@ -18,27 +26,35 @@ def config_schema() -> dict[str, Any]:
     return json.loads(schema_path("config.schema.json").read_text())
 
 
-def resolve(cfg: Any) -> dict[str, Any]:
-    """Resolve interpolations into a plain dict; missing values and bad interpolations are errors."""
+def resolve(cfg: Any, root: Any = None) -> dict[str, Any]:
+    """Resolve interpolations into a plain dict, trn's resolvers answering for ``root`` (the
+    project root); missing values and bad interpolations are errors."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    from trn.config.resolvers import explain, resolving
+
     try:
-        missing = sorted(OmegaConf.missing_keys(cfg))
-        if missing:
-            raise ConfigError([f"{key} has no value; set {key}=VALUE" for key in missing])
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+        with resolving(root):  # missing_keys resolves interpolations too
+            missing = sorted(OmegaConf.missing_keys(cfg))
+            if missing:
+                raise ConfigError([f"{key} has no value; set {key}=VALUE" for key in missing])
+            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", "") or "config"
         reason = str(err).strip().splitlines()[0]
+        ours = explain(reason)
+        if ours is not None:
+            raise ConfigError([f"{key}: {ours}"]) from None
+        gone = re.match(r"Interpolation key '([^']+)' not found", reason)
+        if gone:
+            raise ConfigError(
+                [
+                    f"{key}: interpolates ${{{gone[1]}}}, which is not in the config; set "
+                    f"{gone[1]}=VALUE or fix the interpolation"
+                ]
+            ) from None
         raise ConfigError([f"{key}: {reason}; fix the ${{...}} interpolation"]) from None
-
-
-def _key(path: list[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "config"
 
 
 def _explain(error: Any) -> str:
@@ -91,16 +107,21 @@ def _top(target: str) -> str:
     return f"{head}." if "." in target else target
 
 
+def allowed(config: dict[str, Any]) -> tuple[str, ...]:
+    """The ``_target_`` prefixes ``config`` may instantiate."""
+    return ALLOWED_TARGETS + tuple(config.get("allow_targets") or [])
+
+
 def check_targets(config: dict[str, Any], project: Any = None) -> list[str]:
     """A problem per ``_target_`` outside the allowlist; ``project``: whose files say how to
     trust it (see :meth:`trn.config.project.Project.trust_hint`)."""
-    allowed = ALLOWED_TARGETS + tuple(config.get("allow_targets") or [])
+    trusted = allowed(config)
     problems = []
 
     def walk(node: Any, path: list[Any]) -> None:
         if isinstance(node, dict):
             target = node.get("_target_")
-            if isinstance(target, str) and not target.startswith(allowed):
+            if isinstance(target, str) and not target.startswith(trusted):
                 key = _key(path + ["_target_"])
                 if project is None:
                     fix = f"add its prefix with 'allow_targets=[{_top(target)}]' if you trust it"
@@ -133,15 +154,38 @@ def targets(node: Any, path: list[Any] | None = None) -> list[tuple[str, str]]:
 
 
 def validate(config: dict[str, Any], project: Any = None) -> None:
-    """Raise :class:`ConfigError` listing every problem of a resolved config; with ``project``
-    the refusals say which of its files would trust a target."""
+    """Raise :class:`ConfigError` listing every problem of a resolved config: trn's schema over
+    trn's keys (the keys the project's config dir defines are its own), the allowlist, and
+    each ``_target_``'s and the Trainer's arguments read from source. With ``project`` the
+    refusals say which of its files would trust a target."""
     import jsonschema
 
+    from trn.config.arguments import check_arguments
+    from trn.config.callbacks import check_callbacks
+
     validator = jsonschema.Draft202012Validator(config_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    judged = {k: v for k, v in config.items() if k not in project_keys(config, project)}
+    errors = sorted(validator.iter_errors(judged), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_explain(e) for e in errors] + check_targets(config, project)
+    root = getattr(project, "root", None)
+    judged_keys = {_key(list(e.absolute_path)) for e in errors}
+    for problem in check_arguments(config, allowed(config), root):
+        if re.match(r"[^=: ]+", problem).group(0) not in judged_keys:  # type: ignore[union-attr]
+            problems.append(problem)  # (a key the schema refused already is said once)
+    problems += check_callbacks(config, allowed(config), root)
     if problems:
         raise ConfigError(problems)
+
+
+def project_keys(config: dict[str, Any], project: Any) -> set[str]:
+    """The top-level keys of ``config`` that are not trn's but the project's: defined in its
+    config dir (:func:`trn.config.searchpath.declared_keys`; read only when there are any)."""
+    unknown = set(config) - set(config_schema()["properties"])
+    if not unknown or project is None:
+        return set()
+    from trn.config.searchpath import declared_keys
+
+    return unknown & declared_keys(project)
 
 
 def trust(config: dict[str, Any], project: Any) -> dict[str, Any]:
@@ -159,6 +203,6 @@ def load(overrides: list[str], config_dir: Any = None, *, project: Any = None) -
     from trn.config.objective import settle
 
     project = find_project(config_dir) if project is None else project
-    config = settle(trust(resolve(compose(overrides, project=project)), project))
+    config = settle(trust(resolve(compose(overrides, project=project), project.root), project))
     validate(config, project)
     return config

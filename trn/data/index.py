@@ -90,12 +90,14 @@ def fingerprint(path: Path | str) -> str:
     return hashlib.sha256((path / INDEX if path.is_dir() else path).read_bytes()).hexdigest()
 
 
-def resolve_dataset(name_or_path: str) -> Path:
+def resolve_dataset(name_or_path: str, base: Path | str | None = None) -> Path:
     """An existing directory wins; else ``./datasets/<name>``; else the bundled datasets. An
-    absolute path is only ever that path."""
-    places = [Path(name_or_path)]
-    if not places[0].is_absolute():
-        places += [Path("datasets") / name_or_path, paths.bundled_datasets_dir() / name_or_path]
+    absolute path is only ever that path; a relative one is from ``base`` (default: the
+    working directory; a job's runner works in its project root)."""
+    where = Path(base) if base else Path()
+    places = [where / name_or_path]
+    if not Path(name_or_path).is_absolute():
+        places += [where / "datasets" / name_or_path, paths.bundled_datasets_dir() / name_or_path]
     for place in places:
         if place.is_dir():
             return place.resolve()

@@ -15,6 +15,7 @@ from typing import Any
 from trn.devices.request import DeviceRequest
 from trn.devices.select import closest
 from trn.devices.snapshot import GpuInfo, Snapshot
+from trn.devices.threads import Threads, choose
 from trn.errors import UsageError
 
 
@@ -37,6 +38,7 @@ class Allocation:
     device_ids: list[str] = field(default_factory=lambda: ["cpu"])  # GPU/MIG UUIDs, or "cpu"
     env: dict[str, str] = field(default_factory=dict)
     labels: list[str] = field(default_factory=list)  # cuda:N (NVML index), for people
+    threads: dict[str, Any] | None = None  # Threads.to_dict(): per process, and why
 
     def trainer_kwargs(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,12 @@ class Allocation:
         return asdict(self)
 
     @property
+    def threads_total(self) -> int:
+        """Threads of all the job's processes on this node (what its CPU lease holds)."""
+        per = int((self.threads or {}).get("count") or 1)
+        return per * (self.devices if isinstance(self.devices, int) else len(self.devices))
+
+    @property
     def gpus(self) -> list[str]:
         """The UUIDs to lease (none for a CPU job)."""
         return [] if self.accelerator == "cpu" else list(self.device_ids)
@@ -61,13 +69,21 @@ def allocate(
     leases: Mapping[str, str] | Iterable[str] = (),
     *,
     strict: bool = True,
+    env: Mapping[str, str] | None = None,
+    held_threads: int = 0,
 ) -> Allocation:
     """Pick devices. ``leases`` maps leased UUIDs to their holder; ``strict=False`` ignores
-    leases and load (a preview of what the job would get on an idle machine)."""
+    leases and load (a preview of what the job would get on an idle machine). ``env``: the
+    environment the job starts from (the user's thread settings win); ``held_threads``: threads
+    other trn jobs hold on this process's CPUs (:mod:`trn.devices.threads`)."""
     req = DeviceRequest.from_config(request)
     pool = snapshot.usable()
     if req.kind == "cpu" or (req.kind == "auto" and not (pool and snapshot.gpu_build())):
-        return cpu_allocation(req, snapshot.cpus)
+        processes = max(1, req.processes)
+        threads = choose(
+            req.threads, env or {}, snapshot.cpus, snapshot.cpu_detail, held_threads, processes
+        )
+        return cpu_allocation(req, threads)
     wanted = check(req, snapshot, pool)
     held = leases if isinstance(leases, Mapping) else {u: "another trn job" for u in leases}
     why = {g.uuid: None if not strict else busy_reason(g, req, held) for g in wanted}
@@ -80,7 +96,8 @@ def allocate(
             reasons,
         )
     chosen = free if req.ids else closest(snapshot, free, req.count)
-    return gpu_allocation(req, snapshot, chosen)
+    threads = choose(req.threads, env or {}, snapshot.cpus, snapshot.cpu_detail, 0, len(chosen))
+    return gpu_allocation(req, chosen, threads)
 
 
 def check(req: DeviceRequest, snap: Snapshot, pool: list[GpuInfo]) -> list[GpuInfo]:
@@ -137,9 +154,9 @@ def busy_reason(gpu: GpuInfo, req: DeviceRequest, leases: Mapping[str, str]) -> 
     return None
 
 
-def cpu_allocation(req: DeviceRequest, cpus: int) -> Allocation:
+def cpu_allocation(req: DeviceRequest, threads: Threads) -> Allocation:
     processes = max(1, req.processes)
-    env = {"OMP_NUM_THREADS": str(max(1, cpus // processes)), "CUDA_VISIBLE_DEVICES": ""}
+    env = {**threads.env(), "CUDA_VISIBLE_DEVICES": ""}
     ddp = processes > 1 or req.num_nodes > 1
     return Allocation(
         devices=processes,
@@ -148,12 +165,13 @@ def cpu_allocation(req: DeviceRequest, cpus: int) -> Allocation:
         device_ids=["cpu"] * processes,
         env=env,
         labels=["cpu"] * processes,
+        threads=threads.to_dict(),
     )
 
 
-def gpu_allocation(req: DeviceRequest, snap: Snapshot, chosen: list[GpuInfo]) -> Allocation:
+def gpu_allocation(req: DeviceRequest, chosen: list[GpuInfo], threads: Threads) -> Allocation:
     uuids = [g.uuid for g in chosen]
-    env = {"OMP_NUM_THREADS": str(max(1, snap.cpus // len(chosen)))}
+    env = threads.env()
     if chosen[0].vendor == "amd":
         env["HIP_VISIBLE_DEVICES"] = ",".join(str(g.index) for g in chosen)
     else:  # UUIDs: immune to CUDA's own device order; PCI order makes cuda:N match nvidia-smi
@@ -166,4 +184,5 @@ def gpu_allocation(req: DeviceRequest, snap: Snapshot, chosen: list[GpuInfo]) ->
         device_ids=uuids,
         env=env,
         labels=[g.label for g in chosen],
+        threads=threads.to_dict(),
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trn.devices.allocate import Unavailable, allocate
+from trn.devices.host import affinity
 from trn.devices.leases import LeaseStore
 from trn.devices.probe import take_snapshot
 from trn.devices.request import DeviceRequest
@@ -41,8 +42,9 @@ def check(node: dict[str, Any], home: Path, snap: Snapshot | None = None) -> dic
         "request": req.to_dict(),
     }
     report["warnings"] = warnings(report, snap)
+    held = LeaseStore(home).held_threads(affinity()) if (home / "leases").is_dir() else 0
     try:
-        alloc = allocate(req, snap, leases)
+        alloc = allocate(req, snap, leases, env=os.environ, held_threads=held)
         report.update(ok=True, reason=None, allocation=alloc.to_dict())
     except Unavailable as err:
         waits = " (a job would wait: devices.wait=true)" if req.wait else ""

@@ -93,7 +93,10 @@ def _result(r: dict[str, Any]) -> str:
         return f"NOT READY: {r['reason']}"
     a = r["allocation"]
     where = ", ".join(a["labels"])
-    return f"ready: {where} (accelerator={a['accelerator']}, devices={a['devices']}, strategy={a['strategy']}, num_nodes={a['num_nodes']})"
+    threads = a.get("threads") or {}
+    n = threads.get("count")
+    per = f"; {n} thread{'s' * (n != 1)} per process: {threads['why']}" if threads else ""
+    return f"ready: {where} (accelerator={a['accelerator']}, devices={a['devices']}, strategy={a['strategy']}, num_nodes={a['num_nodes']}){per}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

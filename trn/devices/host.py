@@ -21,16 +21,21 @@ def usable_cpus(cgroup_root: Path = CGROUP) -> int:
     return cpu_limit(cgroup_root)[0]
 
 
+def affinity() -> list[int]:
+    """The CPUs this process may run on (its affinity mask; every CPU where there is none)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
 def cpu_limit(cgroup_root: Path = CGROUP) -> tuple[int, str]:
     """Usable CPUs and how that number came about (for ``trn doctor``)."""
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        affinity = os.cpu_count() or 1
+    mask = len(affinity())
     quota = cgroup_quota(cgroup_root)
-    if quota is not None and quota < affinity:
-        return quota, f"{affinity} in affinity, cgroup quota {quota}"
-    return affinity, f"{affinity} in affinity" + ("" if quota is None else f", quota {quota}")
+    if quota is not None and quota < mask:
+        return quota, f"{mask} in affinity, cgroup quota {quota}"
+    return mask, f"{mask} in affinity" + ("" if quota is None else f", quota {quota}")
 
 
 def cgroup_quota(root: Path = CGROUP) -> int | None:

@@ -1,9 +1,13 @@
-"""GPU leases between trn processes on one machine: files under ``$TRN_HOME/leases/``.
+"""Leases between trn processes on one machine: files under ``$TRN_HOME/leases/``.
 
 One lock file (``fcntl.flock``) serialises every read-decide-write; each leased GPU has a JSON
 file naming its holder (pid, pid start time, host, job id). A lease whose process is gone (or
 whose pid now belongs to another process) is reclaimed by the next trn that looks, so a
 supervisor killed with SIGKILL never keeps a GPU.
+
+CPU jobs lease no CPU exclusively (the CPU is shared), but say how many threads they compute
+with on which CPUs (key ``cpu:JOB``), so the next job counts only the cores left to it
+(:mod:`trn.devices.threads`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from trn.paths import make_dirs
 from trn.registry.record import utc_now
 
 HOST = socket.gethostname()
+CPU_KEY = "cpu:"  # the key of a CPU job's thread lease; GPU leases are keyed by UUID
 
 
 def pid_start(pid: int) -> str | None:
@@ -94,24 +99,51 @@ class LeaseStore:
                 path.unlink(missing_ok=True)
         return out
 
+    def reclaim(self) -> None:
+        """Remove the leases of holders that are gone (a supervisor killed outright)."""
+        if self.dir.is_dir():
+            with self.locked():
+                self.read(reclaim=True)
+
     def holders(self) -> dict[str, str]:
         """UUID -> "job X (pid N)", what the allocator needs to say why a GPU is taken."""
-        return {u: describe(lease) for u, lease in self.read().items()}
+        return {u: describe(x) for u, x in self.read().items() if not u.startswith(CPU_KEY)}
 
     def take(self, uuids: list[str], job_id: str | None) -> Lease:
         """Write a lease for each GPU; call inside :meth:`locked`, after checking they are free."""
-        pid = os.getpid()
         for uuid in uuids:
-            record = {
-                "uuid": uuid,
-                "pid": pid,
-                "pid_start": pid_start(pid),
-                "host": HOST,
-                "job_id": job_id,
-                "created_at": utc_now(),
-            }
-            fsutil.atomic_write_json(self.path(uuid), record)
+            self._write(uuid, job_id)
         return Lease(self, list(uuids))
+
+    def take_threads(self, job_id: str | None, cpus: list[int], threads: int) -> Lease:
+        """Say that this process's job computes with ``threads`` threads on ``cpus``; call
+        inside :meth:`locked`, after counting :meth:`held_threads`."""
+        key = f"{CPU_KEY}{job_id or os.getpid()}"
+        self._write(key, job_id, cpus=sorted(cpus), threads=threads)
+        return Lease(self, [key])
+
+    def held_threads(self, cpus: list[int]) -> int:
+        """Threads other live trn jobs compute with on ``cpus`` (a job pinned elsewhere holds
+        none of them; one spread over more CPUs holds at most as many as it shares)."""
+        mine, held = set(cpus), 0
+        for key, lease in self.read().items():
+            if key.startswith(CPU_KEY) and lease.get("pid") != os.getpid():
+                shared = mine & set(lease.get("cpus") or ())
+                held += min(int(lease.get("threads") or 0), len(shared))
+        return held
+
+    def _write(self, key: str, job_id: str | None, **extra: Any) -> None:
+        pid = os.getpid()
+        record = {
+            "uuid": key,
+            "pid": pid,
+            "pid_start": pid_start(pid),
+            "host": HOST,
+            "job_id": job_id,
+            "created_at": utc_now(),
+            **extra,
+        }
+        fsutil.atomic_write_json(self.path(key), record)
 
     def release(self, uuids: list[str]) -> None:
         with self.locked():

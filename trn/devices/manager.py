@@ -4,12 +4,16 @@
 exists). ``lease_for_job`` (called by the supervisor) takes the machine-wide lease lock, takes a
 fresh snapshot, allocates, writes the leases and returns the allocation; when the GPUs are not free it waits (the job
 stays ``submitted`` and a ``devices_waiting`` event says why) or fails, per ``devices.wait``.
+A CPU job waits for nothing: it counts the threads other trn jobs hold on its CPUs and leases
+the count it takes (:mod:`trn.devices.threads`).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +49,8 @@ def plan_allocation(node: dict[str, Any], home: Path, snap: Snapshot | None = No
     req = DeviceRequest.from_config(node)
     snap = snap or take_snapshot()
     if req.wait:
-        return allocate(req, snap, strict=False)
-    return allocate(req, snap, LeaseStore(home).holders())
+        return allocate(req, snap, strict=False, env=os.environ)
+    return allocate(req, snap, LeaseStore(home).holders(), env=os.environ)
 
 
 def acquire(
@@ -56,13 +60,15 @@ def acquire(
     on_wait: Callable[[Unavailable, float], None] = lambda err, waited: None,
     snapshot: Callable[[], Snapshot] = take_snapshot,
     poll_s: float = POLL_S,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> tuple[Allocation, Lease]:
-    """Allocate under the lease lock and lease the GPUs; wait while they are taken."""
+    """Allocate under the lease lock and lease the GPUs; wait while they are taken (until
+    ``stopped()``: the caller's own stop signal)."""
     store, started, last = LeaseStore(home), time.monotonic(), ""
     while True:
         with store.locked():
             try:
-                alloc = allocate(req, snapshot(), store.holders())
+                alloc = allocate(req, snapshot(), store.holders(), env=os.environ)
                 return alloc, store.take(alloc.gpus, job_id)
             except Unavailable as err:
                 pending = err
@@ -79,20 +85,24 @@ def acquire(
             on_wait(pending, waited)
             last = str(pending)
         try:
-            time.sleep(poll_s)
+            deadline = time.monotonic() + poll_s
+            while time.monotonic() < deadline and not stopped():
+                time.sleep(min(0.1, poll_s))
         except KeyboardInterrupt:
-            raise DevicesUnavailable("interrupted while waiting for devices", "cancelled") from None
+            stopped = lambda: True  # noqa: E731
+        if stopped():
+            raise DevicesUnavailable("interrupted while waiting for devices", "cancelled")
 
 
 def lease_for_job(
-    plan: Any, job_id: str, emit: Callable[..., Any]
+    plan: Any, job_id: str, emit: Callable[..., Any], stopped: Callable[[], bool] = lambda: False
 ) -> tuple[Allocation, Lease | None]:
     """Lease the plan's GPUs for job ``job_id``: the allocation it got (the plan's preview, or
-    the GPUs free now when they differ) and the lease to release when it ends. CPU jobs lease
-    nothing: the CPU is shared."""
-    if plan.allocation.accelerator == "cpu":
-        return plan.allocation, None
+    the GPUs free now when they differ) and the lease to release when it ends. A CPU job's
+    lease says how many threads it took (the CPU is shared, never waited for)."""
     req = DeviceRequest.from_config(plan.config["devices"])
+    if plan.allocation.accelerator == "cpu":
+        return cpu_threads(plan.allocation, req, plan.home, job_id)
 
     def on_wait(err: Unavailable, waited: float) -> None:
         emit(
@@ -103,5 +113,26 @@ def lease_for_job(
             request=req.to_dict(),
         )
 
-    alloc, lease = acquire(req, plan.home, job_id, on_wait)
+    alloc, lease = acquire(req, plan.home, job_id, on_wait, stopped=stopped)
     return alloc, lease
+
+
+def cpu_threads(
+    preview: Allocation, req: DeviceRequest, home: Path, job_id: str | None
+) -> tuple[Allocation, Lease]:
+    """``preview`` with the threads this job takes now (the cores of this process's affinity and
+    quota less what other trn jobs hold on them, unless the user chose), and their lease."""
+    from trn.devices import host
+    from trn.devices.threads import CONFIG
+
+    store, cpus = LeaseStore(home), host.affinity()
+    usable, why = host.cpu_limit()
+    with store.locked():
+        if (preview.threads or {}).get("source") == CONFIG:
+            alloc = preview  # a count the config set (devices.threads, Slurm's CPUs per task)
+        else:
+            snap = Snapshot(cpus=usable, cpu_detail=why)
+            held = store.held_threads(cpus)
+            alloc = allocate(req, snap, env=os.environ, held_threads=held)
+        lease = store.take_threads(job_id, cpus, alloc.threads_total)
+    return replace(preview, env={**preview.env, **alloc.env}, threads=alloc.threads), lease

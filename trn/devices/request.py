@@ -23,6 +23,7 @@ class DeviceRequest:
     wait: bool = True  # wait for busy/leased GPUs (else fail at once)
     wait_timeout_s: float | None = None  # None: wait as long as it takes
     num_nodes: int = 1  # >1: multi-node DDP under Slurm/torchrun (count GPUs on each)
+    threads: int | None = None  # per process; None: the user's OMP_NUM_THREADS, else the cores
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -39,6 +40,7 @@ class DeviceRequest:
         if isinstance(ids, str | int):
             ids = [ids]
         timeout = node.pop("wait_timeout_s", None)
+        threads = node.pop("threads", None)
         count = len(ids) or int(node.pop("count", None) or 1)  # explicit ids win over count
         node.pop("count", None)
         return cls(
@@ -50,6 +52,7 @@ class DeviceRequest:
             wait=bool(node.pop("wait", True)),
             wait_timeout_s=None if timeout is None else float(timeout),
             num_nodes=int(node.pop("num_nodes", None) or 1),
+            threads=None if threads is None else int(threads),
             extra=node,
         )
 
@@ -63,6 +66,7 @@ class DeviceRequest:
             "wait": self.wait,
             "wait_timeout_s": self.wait_timeout_s,
             "num_nodes": self.num_nodes,
+            "threads": self.threads,
         }
 
 

@@ -12,7 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-TERMINAL_EVENTS = {"job_completed", "job_failed", "job_cancelled", "job_preempted"}
+TERMINAL_EVENTS = {
+    "job_completed",
+    "job_failed",
+    "job_cancelled",
+    "job_preempted",
+    "job_pruned",
+}
 
 
 def read_new(path: Path, offset: int) -> tuple[list[str], int]:

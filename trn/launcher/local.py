@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trn.errors import FailedFast
 from trn.launcher import trn_jobs
 from trn.launcher.batch import failed_return, sweep_config, why
 from trn.launcher.pool import Pool, build_pool, slots_needed
@@ -32,7 +33,13 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     is_trn = isinstance(task, TrnTask)
     home = task.home if is_trn else _home()
-    pool = build_pool(str(params.get("devices", "auto")), params.get("cpu_slots"), home, not is_trn)
+    pool = build_pool(
+        str(params.get("devices", "auto")),
+        params.get("cpu_slots"),
+        home,
+        not is_trn,
+        jobs=len(job_overrides),
+    )
     tmp = Path(tempfile.mkdtemp(prefix="trn-launch-"))
     nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
     try:
@@ -52,11 +59,23 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
             stagger_s=float(params.get("stagger_s") or 0.0),
             grace_s=float(params.get("grace_s") or 60.0),
         )
+        failed: list[tuple[str, str]] = []
+        if is_trn and task.fail_fast:  # the first failure cancels the rest, as Ctrl-C would
+
+            def stop(job_id: str, cause: str) -> None:
+                if not failed:
+                    failed.append((job_id, cause))
+                    scheduler.stop()
+
+            for job, _ in items:
+                trn_jobs.fail_fast(job, tmp, stop)
         outcomes = scheduler.run([job for job, _ in items])
         collect = trn_jobs.collect if is_trn else _collect
         returns = [collect(ret, out, tmp) for (_, ret), out in zip(items, outcomes, strict=True)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if failed:
+        raise FailedFast(*failed[0])
     if scheduler.interrupted:
         raise KeyboardInterrupt  # the sweeper must not launch another batch
     return returns

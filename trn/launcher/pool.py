@@ -10,9 +10,13 @@ by the launcher for it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from trn.devices.host import affinity
+from trn.devices.threads import choose, explicit
 
 CPU_SLOTS_MAX = 8  # default cap on CPU jobs at once: memory, not cores, runs out first
 
@@ -39,9 +43,13 @@ class Assignment:
     def cpus(self) -> list[int]:
         return sorted({c for s in self.slots for c in s.cpus})
 
-    def env(self) -> dict[str, str]:
-        threads = str(max(1, self.threads_per_slot * len(self.slots)))
-        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    def env(self, user_env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The job's devices and, unless ``user_env`` sets them, its thread count."""
+        env: dict[str, str] = {}
+        user = os.environ if user_env is None else user_env
+        if not explicit(user):
+            count = max(1, self.threads_per_slot * len(self.slots))
+            env.update(choose(None, user, count, "its slot's CPUs").env())
         if self.gpus:
             env.update(CUDA_VISIBLE_DEVICES=",".join(self.gpus), CUDA_DEVICE_ORDER="PCI_BUS_ID")
         else:
@@ -49,17 +57,14 @@ class Assignment:
         return env
 
 
-def usable_cpu_list() -> list[int]:
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return list(range(os.cpu_count() or 1))
-
-
-def cpu_slots(count: int | None, cpus: list[int] | None = None) -> list[Slot]:
-    """``count`` slots splitting ``cpus`` evenly (more slots than CPUs share them round-robin)."""
-    cpus = cpus or usable_cpu_list()
-    n = count or min(len(cpus), CPU_SLOTS_MAX)
+def cpu_slots(
+    count: int | None, cpus: list[int] | None = None, jobs: int | None = None
+) -> list[Slot]:
+    """``count`` slots splitting ``cpus`` evenly (more slots than CPUs share them round-robin).
+    Without a ``count``, one per CPU up to :data:`CPU_SLOTS_MAX`, and no more than ``jobs``: a
+    sweep of one job gets every CPU, as a single ``trn run`` does."""
+    cpus = cpus or affinity()
+    n = count or min(len(cpus), CPU_SLOTS_MAX, jobs or CPU_SLOTS_MAX)
     if n <= len(cpus):
         per = len(cpus) // n
         return [Slot(i, cpus=tuple(cpus[i * per : (i + 1) * per])) for i in range(n)]
@@ -119,8 +124,15 @@ class Pool:
         return Assignment(chosen, self.threads_per_slot)
 
 
-def build_pool(devices: str, cpu_count: int | None, home: Path | None, hold_leases: bool) -> Pool:
-    """GPU slots when ``devices`` is gpu (or auto and the pool has GPUs), else CPU slots."""
+def build_pool(
+    devices: str,
+    cpu_count: int | None,
+    home: Path | None,
+    hold_leases: bool,
+    jobs: int | None = None,
+) -> Pool:
+    """GPU slots when ``devices`` is gpu (or auto and the pool has GPUs), else CPU slots (for
+    ``jobs`` jobs at most, :func:`cpu_slots`)."""
     gpus = pool_gpus() if devices in ("auto", "gpu") else []
     if devices == "gpu" and not gpus:
         from trn.errors import UsageError
@@ -129,11 +141,11 @@ def build_pool(devices: str, cpu_count: int | None, home: Path | None, hold_leas
             "hydra.launcher.devices=gpu but this machine has no usable GPU; "
             "use hydra.launcher.devices=cpu (see `trn doctor`)"
         )
-    cpus = usable_cpu_list()
+    cpus = affinity()
     if gpus:
         per = max(1, len(cpus) // len(gpus))
         return Pool(gpu_slots(gpus), home, hold_leases, threads_per_slot=per)
-    slots = cpu_slots(cpu_count, cpus)
+    slots = cpu_slots(cpu_count, cpus, jobs)
     return Pool(slots, None, hold_leases, threads_per_slot=len(slots[0].cpus))
 
 

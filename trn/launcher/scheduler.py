@@ -225,6 +225,11 @@ class Scheduler:
         self.interrupted = True
         self.done.put(None)
 
+    def stop(self) -> None:
+        """Cancel from inside (``--fail-fast``): exactly one Ctrl-C, so jobs save first."""
+        if not self.stops:
+            self._on_signal(signal.SIGINT, None)
+
     def _install_handlers(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}

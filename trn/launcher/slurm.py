@@ -44,16 +44,19 @@ def resources(devices: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
 def allocation(res: dict[str, Any]) -> Any:
     """The Trainer's view of the Slurm request (``devices`` per node x ``num_nodes``)."""
     from trn.devices.allocate import Allocation
+    from trn.devices.threads import CONFIG, Threads
 
     gpu, tasks, nodes = "gpus_per_node" in res, res["ntasks_per_node"], res["nodes"]
-    threads = str(res["cpus_per_task"])
+    cpus = int(res["cpus_per_task"])
+    threads = Threads(cpus, CONFIG, f"hydra.launcher.cpus_per_task={cpus} (Slurm's CPUs per task)")
     return Allocation(
         accelerator="gpu" if gpu else "cpu",
         devices=tasks,
         strategy="ddp" if tasks * nodes > 1 else "auto",
         num_nodes=nodes,
         device_ids=[f"slurm:{'gpu' if gpu else 'cpu'}{i}" for i in range(tasks * nodes)],
-        env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
+        env=threads.env(),
+        threads=threads.to_dict(),
     )
 
 

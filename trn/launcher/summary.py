@@ -5,7 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-ORDER = {"completed": 0, "preempted": 1, "failed": 2, "cancelled": 3, "lost": 4}
+# completed jobs first (best first), then pruned ones (also ranked), the live, then the rest
+ORDER = {
+    "completed": 0,
+    "pruned": 1,
+    "running": 2,
+    "submitted": 3,
+    "preempted": 4,
+    "failed": 5,
+    "cancelled": 6,
+    "lost": 7,
+}
 
 
 def summarize(
@@ -14,21 +24,26 @@ def summarize(
     objective: dict[str, Any],
     state: str,
     duration_s: float,
+    first_failure: str | None = None,
 ) -> dict[str, Any]:
+    """The sweep's table as data; ``first_failure`` (``--fail-fast``: the job that stopped
+    the sweep) is listed first."""
     objective = ranked_by(objective, records)
     metric, mode = objective.get("metric"), objective.get("mode", "max")
-    rows = [_row(r, metric) for r in sorted(records, key=lambda r: r["job_id"])]
+    latest = current(records)
+    rows = [_row(r, metric) for r in sorted(latest, key=lambda r: r["job_id"])]
     sign = -1 if mode == "max" else 1
 
     def key(row: dict[str, Any]) -> tuple[Any, ...]:
         value = row["value"]
         has = isinstance(value, int | float) and math.isfinite(value)
-        return (ORDER.get(row["state"], 5), not has, sign * value if has else 0)
+        first = row["job_id"] != first_failure
+        return (first, ORDER.get(row["state"], 8), not has, sign * value if has else 0)
 
     rows.sort(key=key)
     counts = {s: sum(1 for r in rows if r["state"] == s) for s in ORDER}
     best = next((r for r in rows if r["state"] == "completed" and r["value"] is not None), None)
-    return {
+    summary = {
         "sweep_id": sweep_id,
         "state": state,
         "objective": {"metric": metric, "mode": mode},
@@ -37,6 +52,25 @@ def summarize(
         "counts": {k: v for k, v in counts.items() if v},
         "best": {"job_id": best["job_id"], "value": best["value"]} if best else None,
     }
+    if first_failure:
+        summary["first_failure"] = first_failure
+    if len(latest) < len(records):  # a resume's: jobs another job of their point took over
+        summary["superseded"] = len(records) - len(latest)
+    return summary
+
+
+def current(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each sweep point's newest job (a resumed or rerun point's earlier jobs are history);
+    jobs that name no point are all kept."""
+    newest: dict[int, dict[str, Any]] = {}
+    rest = []
+    for record in sorted(records, key=lambda r: r["job_id"]):
+        point = record.get("sweep_point")
+        if point is None:
+            rest.append(record)
+        else:
+            newest[int(point)] = record
+    return rest + list(newest.values())
 
 
 def ranked_by(objective: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -58,8 +92,10 @@ def ranked_by(objective: dict[str, Any], records: list[dict[str, Any]]) -> dict[
 
 
 def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:
+    from trn.text import cause
+
     metrics = record.get("metrics") or {}
-    failed = record["state"] != "completed"
+    said = record["state"] not in ("completed", "running", "submitted")
     return {
         "job_id": record["job_id"],
         "state": record["state"],
@@ -67,22 +103,32 @@ def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:
         "overrides": list(record.get("overrides") or []),
         "metrics": metrics,
         "duration_s": _duration(record),
-        "error": ((record.get("error") or "").splitlines() or [""])[0][:200] if failed else None,
+        "error": cause(record.get("error")) if said else None,  # the innermost cause
     }
 
 
 def _duration(record: dict[str, Any]) -> float | None:
-    """Seconds from the job's start to its end (None until both are known)."""
+    """Seconds from the job's creation (its slot was free: it started starting) to its end,
+    or to now while it runs. ``started_at`` would leave out the runner's start-up."""
+    import time
+
+    start = seconds(record.get("created_at") or record.get("started_at"))
+    if start is None:
+        return None
+    end = seconds(record.get("ended_at"))
+    if end is None:
+        end = time.time() if record.get("state") in ("running", "submitted") else None
+    return None if end is None else round(max(0.0, end - start), 3)
+
+
+def seconds(ts: Any) -> float | None:
+    """An RFC 3339 timestamp as seconds since the epoch (None if it is not one)."""
     from datetime import datetime
 
     try:
-        start, end = (
-            datetime.fromisoformat(str(record[k]).replace("Z", "+00:00"))
-            for k in ("started_at", "ended_at")
-        )
-    except (KeyError, TypeError, ValueError):
+        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError):
         return None
-    return round((end - start).total_seconds(), 3)
 
 
 def varying(rows: list[dict[str, Any]]) -> set[str]:
@@ -95,7 +141,9 @@ def varying(rows: list[dict[str, Any]]) -> set[str]:
     return {k for k, v in seen.items() if len(v) > 1 or len(rows) == 1}
 
 
-def render(summary: dict[str, Any]) -> str:
+def render(summary: dict[str, Any], width: int | None = None) -> str:
+    """The sweep as a table whose every line fits ``width`` columns (the terminal's): a
+    failure's reason, the last column, is cut to what is left."""
     from trn import text as output
 
     rows, metric = summary["jobs"], summary["objective"]["metric"] or "objective"
@@ -107,15 +155,26 @@ def render(summary: dict[str, Any]) -> str:
             row["state"],
             output._num(row["value"]) if row["value"] is not None else "-",
             output.fmt_duration(row["duration_s"]) if row.get("duration_s") is not None else "-",
-            " ".join(o for o in row["overrides"] if o.partition("=")[0] in swept)
-            + (f"  ({row['error']})" if row["error"] else ""),
+            " ".join(o for o in row["overrides"] if o.partition("=")[0] in swept),
         ]
         for i, row in enumerate(rows, 1)
     ]
     arrow = "max" if summary["objective"]["mode"] == "max" else "min"
     head = ["#", "JOB", "STATE", f"{metric} ({arrow})", "TIME", "OVERRIDES / REASON"]
+    width = width or output.terminal_width()
+    table_lines = output.table(table, head).splitlines()
+    lines = table_lines[:1]
+    for line, row in zip(table_lines[1:], rows, strict=True):
+        room = width - len(line) - 4
+        if row["error"] and room >= 20:
+            line = f"{line}  ({output.fit(row['error'], room)})"
+        lines.append(line)
+        if row["error"] and room < 20:  # no room beside it: on a line of its own, below
+            lines.append(f"   {row['error']}")
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items()) or "no jobs"
     title = (
         f"sweep {summary['sweep_id']} {summary['state']} in {summary['duration_s']:.1f}s: {counts}"
     )
-    return title + "\n" + output.table(table, head)
+    if summary.get("first_failure"):
+        title += f"; --fail-fast: job {summary['first_failure']} failed first"
+    return output.fit(title, width) + "\n" + "\n".join(output.fit(ln, width) for ln in lines)

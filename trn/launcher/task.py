@@ -20,14 +20,37 @@ from trn.errors import JobFailed
 
 
 @dataclass
+class Point:
+    """One point of a sweep's search space, as a job runs it: a basic sweep's combination, or
+    an Optuna trial (``index`` is then the trial's number)."""
+
+    index: int
+    overrides: list[str]
+    plan: Any = None  # the plan checked up front, or a resume's; None: the job plans itself
+
+
+@dataclass
 class TrnTask:
     sweep_id: str
     home: Path
     config_dir: Path | None = None
     to_stderr: bool = False  # `trn run -m --json`: stdout carries the summary only
-    plans: dict[tuple[str, ...], Any] = field(default_factory=dict)  # checked jobs' plans
+    points: list[Point] = field(default_factory=list)  # what the sweep launches (so far)
+    first_num: int = 0  # the first job's number: a resumed sweep numbers on, never reuses one
+    fail_fast: bool = False  # the first failed job cancels the rest (`--fail-fast`)
+    resume: Any = None  # a resumed Optuna sweep's unfinished trials (trn.launcher.optuna)
 
     job_module: ClassVar[str]  # ``python -m job_module SPEC.json`` runs one job, fresh process
+
+    def point(self, overrides: list[str]) -> Point:
+        """The point a launcher was handed these overrides for (a new one if unknown)."""
+        key = list(overrides)
+        for point in reversed(self.points):  # the newest: a resumed trial's replaces its first
+            if point.overrides == key:
+                return point
+        point = Point(len(self.points), key)
+        self.points.append(point)
+        return point
 
     def __call__(self, cfg: Any) -> Any:
         raise NotImplementedError
@@ -43,7 +66,7 @@ def objective_of(record: dict[str, Any]) -> Any:
     objective: trn's default may have fallen back to another metric), in the direction the
     sweep was started with (its config's mode); raises if the job failed."""
     if record["state"] != "completed":
-        raise JobFailed(f"job {record['job_id']} {record['state']}: {record.get('error')}")
+        raise JobFailed(f"job {record['job_id']} {record['state']}: {record.get('error')}", record)
     ranked, planned = record.get("objective") or {}, _objective(record)
     metric = ranked.get("metric") or planned.get("metric")
     value = record.get("metrics", {}).get(metric)

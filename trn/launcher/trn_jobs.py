@@ -23,13 +23,15 @@ def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
     from omegaconf import OmegaConf
 
     task = launcher.task_function
-    plan = task.plans.get(tuple(overrides))
+    point = task.point(overrides)
+    plan = point.plan
     spec: dict[str, Any] = {
         "overrides": overrides,
         "sweep_id": task.sweep_id,
         "home": str(task.home),
         "config_dir": str(task.config_dir) if task.config_dir else None,
         "num": num,
+        "point": point.index,
         "stderr": task.to_stderr,
         "result": str(tmp / f"{num}.result"),
     }
@@ -80,3 +82,34 @@ def _ended_record(submitted: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError):
         return None
     return {"record": record} if record.get("state") in TERMINAL else None
+
+
+def failure(tmp: Path, index: int) -> tuple[str, str] | None:
+    """``(job id, cause)`` when job ``index`` of the batch failed (``--fail-fast`` stops the
+    sweep on it); None when it completed, was cancelled, pruned or preempted."""
+    from trn.text import cause
+
+    try:
+        data = json.loads((tmp / f"{index}.result").read_text())
+    except (OSError, ValueError):
+        data = _ended_record(tmp / f"{index}.job") or {}
+    record = data.get("record")
+    if record is None:
+        return (f"#{index}", cause(data.get("error"))) if data.get("error") else None
+    if record.get("state") != "failed":
+        return None
+    return str(record["job_id"]), cause(record.get("error"))
+
+
+def fail_fast(job: WorkItem, tmp: Path, stop: Any) -> None:
+    """Chain onto the job's exit: a failure calls ``stop(job_id, cause)``."""
+    reap = job.on_exit
+
+    def on_exit(rc: int | None, cancelled: bool) -> None:
+        if reap is not None:
+            reap(rc, cancelled)
+        failed = None if cancelled else failure(tmp, job.index)
+        if failed:
+            stop(*failed)
+
+    job.on_exit = on_exit

@@ -3,6 +3,7 @@
 - :mod:`trn.lifecycle.plan`        the frozen :class:`~trn.lifecycle.plan.Plan` (JSON across processes)
 - :mod:`trn.lifecycle.planning`    ``make_plan``: config + devices + checks -> Plan (``--dry-run``)
 - :mod:`trn.lifecycle.resume`      a plan continuing a checkpoint (``trn resume``, ``resume=``)
+- :mod:`trn.lifecycle.attempts`    a resumed job's chain of attempts and where each one resumed
 - :mod:`trn.lifecycle.supervisor`  submit (job dir, record, ``job_submitted``), lease, run, finalize
 - :mod:`trn.lifecycle.end`         ``end_job``: every path that ends a job; the reaper
 - :mod:`trn.lifecycle.detach`      detached jobs and sweeps (one mechanism)

@@ -16,10 +16,11 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, SWEEP_SUMMARY, JobDir
+from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, JobDir
 
 USAGE = "usage: python -m trn.lifecycle.detach JOB_DIR | sweep SWEEP_DIR"
 
@@ -51,9 +52,12 @@ def submit(plan: Any) -> dict[str, Any]:
 
     sup = Supervisor(plan)
     record = sup.submit()
+    if sup.stop_signal is not None:  # Ctrl-C while it was being created: it never starts
+        sup.run(record)
+        raise KeyboardInterrupt
     sup.events.close()  # the detached supervisor opens its own writer
     job_dir = JobDir(record.job_dir)
-    fsutil.atomic_write_bytes(job_dir.plan, plan.to_json().encode())
+    fsutil.atomic_write_bytes(job_dir.plan, sup.plan.to_json().encode())  # its config filled in
     pid, go = start("job", job_dir.path, job_dir.supervisor_log, plan.home)
     if pid is None:  # it died before forking: say so in the record, not by a hang
         go.close()
@@ -89,46 +93,79 @@ def take_over(job_dir: Path, early: list[int] | None = None) -> dict[str, Any]:
         print(event_line(event), flush=True)
 
     sup = Supervisor(load_plan(job_dir), echo=echo)
-    for s in (signal.SIGINT, signal.SIGTERM):  # Supervisor.run installs the same, later
-        signal.signal(s, sup._on_signal)
-    for signum in early or []:
-        sup._on_signal(signum, None)
-    record = JobRecord.from_dict(Registry.read(job_dir))
-    record.pid = os.getpid()  # already so, unless the caller died before writing it
-    sup.open_events(record)
-    sup.registry.write(record)
-    return sup.run(record)
+    with sup.catching_stops():  # Supervisor.run catches the same; this covers the time before
+        for signum in early or []:
+            sup.request_stop(signum)
+        record = JobRecord.from_dict(Registry.read(job_dir))
+        record.pid = os.getpid()  # already so, unless the caller died before writing it
+        sup.open_events(record)
+        sup.registry.write(record)
+        return sup.run(record)
 
 
 # -- a sweep --------------------------------------------------------------------------------
-def submit_sweep(overrides: list[str], home: Path) -> dict[str, Any]:
+@dataclass
+class SweepRequest:
+    """``request.json``: what a detached sweep's process runs. ``resume``: the options of a
+    ``trn resume SWEEP --detach`` (the process plans the resume again, as it starts)."""
+
+    sweep_id: str
+    overrides: list[str]
+    home: str
+    fail_fast: bool = False
+    resume: dict[str, bool] | None = None  # trn.lifecycle.sweep_resume.ResumeOptions
+
+    @classmethod
+    def read(cls, path: Path) -> SweepRequest:
+        data = json.loads(path.read_text())
+        return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
+
+
+def submit_sweep(
+    overrides: list[str],
+    home: Path,
+    *,
+    fail_fast: bool = False,
+    resume: tuple[str, Any] | None = None,
+) -> dict[str, Any]:
     """Check the sweep (bad input: exit 2, nothing on disk), make its dir, start it detached;
     ``{sweep_id, sweep_dir, jobs, pid}``. Its output goes to ``sweep.log``, its summary to
-    ``summary.json``, its pid to ``sweep.json`` (``trn cancel SWEEP`` signals it, like Ctrl-C)."""
+    ``summary.json``, its pid to ``sweep.json`` (``trn cancel SWEEP`` signals it, like Ctrl-C).
+    ``resume``: ``(sweep id, ResumeOptions)``: the rest of that sweep, every refusal first."""
     from trn import fsutil
     from trn.errors import JobFailed
-    from trn.lifecycle import expand
     from trn.registry.sweeps import new_sweep_dir, record_process
 
-    checked = expand.check(overrides, home, None)  # UsageError: nothing has started
-    sweep_id, sweep_dir = new_sweep_dir(home)
-    fsutil.atomic_write_json(
-        sweep_dir / SWEEP_REQUEST,
-        {"sweep_id": sweep_id, "overrides": overrides, "home": str(home)},
-    )
+    if resume is not None:
+        from trn.lifecycle.sweep_resume import plan_sweep_resume
+
+        resumed = plan_sweep_resume(home, resume[0], resume[1])
+        sweep_id, sweep_dir = resumed.sweep_id, resumed.sweep_dir
+        overrides, attempt = resumed.overrides, resumed.attempt.number
+        jobs = len(resumed.attempt.points) if resumed.attempt.checked.jobs is not None else None
+        options: dict[str, bool] | None = asdict(resume[1])
+    else:
+        from trn.lifecycle import expand
+
+        checked = expand.check(overrides, home, None)  # UsageError: nothing has started
+        sweep_id, sweep_dir = new_sweep_dir(home)
+        jobs = len(checked.jobs) if checked.jobs is not None else None
+        attempt, options = 1, None
+    request = SweepRequest(sweep_id, list(overrides), str(home), fail_fast, options)
+    fsutil.atomic_write_json(sweep_dir / SWEEP_REQUEST, asdict(request))
     pid, go = start("sweep", sweep_dir, sweep_dir / SWEEP_LOG, home)
     if pid is None:
         go.close()
         raise JobFailed(f"sweep {sweep_id}: its detached process did not start; see {SWEEP_LOG}")
-    jobs = len(checked.jobs) if checked.jobs is not None else None
-    info = record_process(sweep_dir, sweep_id, jobs, pid)  # the sweep writes it again, the same
+    # the sweep writes it again, the same
+    info = record_process(sweep_dir, sweep_id, jobs, pid, attempt=attempt)
     go.close()
     return info
 
 
 def run_sweep(sweep_dir: Path, early: list[int]) -> int:
-    """In the detached process: the sweep, exactly as in the foreground."""
-    from trn import fsutil
+    """In the detached process: the sweep, exactly as in the foreground (which writes its
+    ``summary.json``)."""
     from trn.lifecycle.sweep import print_summary
     from trn.lifecycle.sweep import run_sweep as run
 
@@ -136,11 +173,22 @@ def run_sweep(sweep_dir: Path, early: list[int]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for signum in early:  # a cancel before now: as if it came now
         os.kill(os.getpid(), signum)
-    request = json.loads((sweep_dir / SWEEP_REQUEST).read_text())
-    result = run(
-        request["overrides"], Path(request["home"]), sweep=(request["sweep_id"], sweep_dir)
-    )
-    fsutil.atomic_write_json(sweep_dir / SWEEP_SUMMARY, result.summary)
+    request = SweepRequest.read(sweep_dir / SWEEP_REQUEST)
+    home, sweep = Path(request.home), (request.sweep_id, sweep_dir)
+    if request.resume is not None:
+        from trn.lifecycle.sweep_resume import ResumeOptions, plan_sweep_resume
+
+        resumed = plan_sweep_resume(home, request.sweep_id, ResumeOptions(**request.resume))
+        result = run(
+            resumed.overrides,
+            home,
+            config_dir=resumed.config_dir,
+            sweep=sweep,
+            fail_fast=request.fail_fast,
+            attempt=resumed.attempt,
+        )
+    else:
+        result = run(request.overrides, home, sweep=sweep, fail_fast=request.fail_fast)
     print_summary(result.summary, as_json=False)
     return result.exit_code
 

@@ -121,11 +121,16 @@ def _finish(
         )
     elif state == "completed":
         fields["checkpoint"] = rec.checkpoint
+        if outcome.get("reason"):  # it stopped before its limits: a callback said why
+            rec.stop_reason = fields["reason"] = outcome["reason"]
         if exit_code is not None:  # a reaper does not know it
             fields["exit_code"] = exit_code
     else:
         rec.error = outcome.get("reason") or reason or exit_reason(exit_code)
         fields.update(reason=rec.error, checkpoint=rec.checkpoint)
+        if state == "pruned":  # early stopping's decision: the rung and why
+            rec.pruned = outcome.get("pruned")
+            fields["pruned"] = rec.pruned
     return fields
 
 

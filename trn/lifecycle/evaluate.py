@@ -98,6 +98,7 @@ def plan_eval(
     """A plan for an eval job of ``target`` (a job id/prefix, or a checkpoint's meta path)."""
     from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
+    from trn.config.resolvers import resolving, unfill
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
     from trn.paths import trn_home
@@ -108,16 +109,21 @@ def plan_eval(
     meta_path, named = find_checkpoint(target, home)
     meta, ckpt = verify(meta_path)
     project = for_resume(named, job_dir=meta_path.parent.parent)
-    restored = {**meta["config"], "allow_targets": list(project.allow_targets)}
-    config = apply_overrides(restored, overrides, FROZEN, FIX, "an eval")
+    # the trained job's own dir and id go back to ${trn:job_dir}/${trn:job_id}: the eval job's
+    # are new
+    job_dir = named["job_dir"] if named else meta_path.parent.parent
+    restored = dict(unfill(meta["config"], job_dir, meta["job_id"]))
+    restored["allow_targets"] = list(project.allow_targets)
+    with resolving(project.root):
+        config = apply_overrides(restored, overrides, FROZEN, FIX, "an eval")
     config["resume"], config["weights"] = None, None
     validate(config, project)
-    check_data(config)
+    check_data(config, project.root)
     home = Path(home) if home else trn_home()
     prepare_loggers(config, home)
     with project.on_path():  # the project's code: its classes, its module's stage
         judge(ckpt, f"checkpoint {ckpt}", config["allow_targets"], project.trust_hint)
-        check_stage(config, stage)
+        check_stage(config, stage, project.root)
         if config["model"] != meta["config"]["model"]:
             check_fits(config, meta_path)
     return Plan(
@@ -132,7 +138,7 @@ def plan_eval(
     )
 
 
-def check_stage(config: dict[str, Any], stage: str) -> None:
+def check_stage(config: dict[str, Any], stage: str, root: Any = None) -> None:
     """The model and the data have what ``stage`` runs: its step, and its data (a trn dataset's
     split, else the data module's, or the module's own, dataloader)."""
     from trn.runner import usermodule
@@ -142,7 +148,7 @@ def check_stage(config: dict[str, Any], stage: str) -> None:
         "validate": ("validation_step", "val_dataloader", "val"),
     }[stage]
     other = "validate" if stage == "test" else "test"
-    if usermodule.is_lightning_module(config):
+    if usermodule.is_lightning_module(config, root):
         cls = _class(config["model"]["_target_"])
         if not _overrides(cls, step, "lightning.pytorch.LightningModule"):
             raise UsageError(
@@ -151,7 +157,7 @@ def check_stage(config: dict[str, Any], stage: str) -> None:
             )
     data = config.get("data") or {}
     if data.get("_target_") == "trn.data.datamodule.ShardDataModule":
-        _check_split(data, split, other)
+        _check_split(data, split, other, root)
     elif data.get("_target_"):
         if not _overrides(
             _class(data["_target_"]), loader, "lightning.pytorch.LightningDataModule"
@@ -162,10 +168,10 @@ def check_stage(config: dict[str, Any], stage: str) -> None:
             )
 
 
-def _check_split(data: dict[str, Any], split: str, other: str) -> None:
+def _check_split(data: dict[str, Any], split: str, other: str, root: Any = None) -> None:
     from trn.data.index import load_index, resolve_dataset
 
-    splits = load_index(resolve_dataset(data["path"])).splits
+    splits = load_index(resolve_dataset(data["path"], root)).splits
     if split not in splits:
         raise UsageError(
             f"data.path={data['path']} has no {split} split (it has: {', '.join(splits)}); "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from trn.config.arguments import as_written
 from trn.errors import UsageError
 
 HYDRA_PREFIXES = ("hydra.", "hydra/", "+hydra", "++hydra", "~hydra")
@@ -22,6 +23,7 @@ class Checked:
     objective: dict[str, Any] = field(default_factory=dict)
     sweeper: str = "basic"
     plans: list[Any] = field(default_factory=list)  # the jobs' plans, when ``jobs`` is known
+    base: dict[str, Any] | None = None  # the first point's resolved config (Optuna: the fixed)
 
     def plans_by_overrides(self) -> dict[tuple[str, ...], Any]:
         return {tuple(j): p for j, p in zip(self.jobs or [], self.plans, strict=False)}
@@ -31,9 +33,36 @@ def is_hydra(override: str) -> bool:
     return override.startswith(HYDRA_PREFIXES)
 
 
+# the sweeper a user names -> trn's own, which `trn run -m` runs in its place
+OURS = {"basic": "trn", "optuna": "trn_optuna"}
+
+
 def sweeper_of(overrides: list[str]) -> str:
     chosen = [o.split("=", 1)[1] for o in overrides if o.startswith("hydra/sweeper=")]
-    return chosen[-1] if chosen else "basic"
+    name = chosen[-1] if chosen else "basic"
+    return next((user for user, ours in OURS.items() if ours == name), name)
+
+
+def ours(override: str) -> str:
+    """``hydra/sweeper=optuna`` as trn runs it (``trn_optuna``); any other override as it is."""
+    key, _, value = override.partition("=")
+    return f"{key}={OURS[value]}" if key == "hydra/sweeper" and value in OURS else override
+
+
+def need_optuna() -> None:
+    """``hydra/sweeper=optuna`` runs trn's Optuna loop, whose study is a journal file: Optuna
+    3.1 or newer (the optional extra)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(p) for p in version("optuna").split(".")[:2])
+    except PackageNotFoundError:
+        major, minor = 0, 0
+    if (major, minor) < (3, 1):
+        raise UsageError(
+            "hydra/sweeper=optuna needs Optuna 3.1 or newer (its journal storage keeps the "
+            "study in the sweep dir): pip install -c constraints-cpu.txt -e '.[optuna]'"
+        )
 
 
 def parse(overrides: list[str]) -> list[Any]:
@@ -49,6 +78,8 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
     hydra = [o for o in overrides if is_hydra(o)]
     parsed = parse(overrides)[: len(overrides)]
     sweeper = sweeper_of(overrides)
+    if sweeper == "optuna":
+        need_optuna()
     by_text = dict(zip(overrides, parsed, strict=True))
     if sweeper == "basic":
         jobs = expand([by_text[o] for o in task])
@@ -57,14 +88,18 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
     first = jobs[0] if jobs else [o for o in task if not by_text[o].is_sweep_override()]
     if any(by_text[o].is_sweep_override() for o in hydra):
         raise UsageError("hydra.* overrides cannot be swept; give them one value each")
-    plans = [_plan(make_plan, first + hydra, home, config_dir, 0, jobs)]
+    plans = [_plan(make_plan, first + [ours(o) for o in hydra], home, config_dir, 0, jobs)]
     if jobs:  # the config has no hydra key: the same config, recorded with the job's overrides
-        plans[0] = replace(plans[0], overrides=list(jobs[0]))
+        plans[0] = replace(plans[0], overrides=as_written(jobs[0]))
     for n, job in enumerate(jobs or [], 0):
         if n:
             plans.append(_plan(make_plan, job, home, config_dir, n, jobs))
     objective = dict(plans[0].config.get("objective") or {})
-    return Checked(jobs, objective, sweeper, plans if jobs else [])
+    from trn.registry.early_stop import Rule
+
+    for plan in plans[:1] if not jobs else plans:  # sweep.early_stop's schedule must fit
+        Rule.of(plan.config)
+    return Checked(jobs, objective, sweeper, plans if jobs else [], plans[0].config)
 
 
 def expand(parsed: list[Any]) -> list[list[str]]:
@@ -93,4 +128,4 @@ def _plan(
     except UsageError as err:
         if jobs is None or len(jobs) == 1:
             raise
-        raise UsageError(f"sweep job {n} ({' '.join(jobs[n])}): {err}") from None
+        raise UsageError(f"sweep job {n} ({' '.join(as_written(jobs[n]))}): {err}") from None

@@ -28,6 +28,8 @@ class Plan:
     attempt: int = 1
     parent_job_id: str | None = None
     sweep_id: str | None = None
+    sweep_num: int | None = None  # the job's number in its sweep (JobRecord.sweep_num)
+    sweep_point: int | None = None  # the sweep point it runs (JobRecord.sweep_point)
     env: dict[str, str] = field(default_factory=dict)
     runner: str = RUNNER_MODULE  # the module run as ``python -m RUNNER JOB_DIR``
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends)
@@ -53,15 +55,16 @@ class Plan:
         return cls(**{**data, "allocation": allocation, "home": Path(data["home"])})
 
 
-def check_data(config: dict[str, Any]) -> None:
-    """Check a trn dataset's index and shard files now, before any job dir exists."""
+def check_data(config: dict[str, Any], root: Path | str | None = None) -> None:
+    """Check a trn dataset's index and shard files now, before any job dir exists; a relative
+    path is from ``root``, the project root its runner will work in."""
     data = config.get("data") or {}  # none: the module feeds itself
     if data.get("_target_") != "trn.data.datamodule.ShardDataModule" or "path" not in data:
         return
     from trn.data.index import resolve_dataset
     from trn.data.verify import check_dataset
 
-    check_dataset(resolve_dataset(data["path"]))
+    check_dataset(resolve_dataset(data["path"], root))
 
 
 def describe(plan: Plan) -> dict[str, Any]:
@@ -69,7 +72,8 @@ def describe(plan: Plan) -> dict[str, Any]:
     from trn.runner.usermodule import summary
 
     return {
-        "training": summary(plan.config),  # a LightningModule, or an nn.Module in a task
+        # a LightningModule, or an nn.Module in a task
+        "training": summary(plan.config, plan.project.get("project_root")),
         "config": plan.config,
         "overrides": plan.overrides,
         "devices": plan.allocation.device_ids,

@@ -23,6 +23,7 @@ def make_plan(
     config_dir: Path | None = None,
     sweep_id: str | None = None,
 ) -> Plan:
+    from trn.config.arguments import as_written
     from trn.config.compose import find_project
     from trn.config.imports import check_imports
     from trn.config.validate import load
@@ -34,13 +35,13 @@ def make_plan(
     project = find_project(config_dir)  # its config dir first; its root on the job's path
     config = load(overrides, project=project)
     check_imports(config, project)  # a _target_ whose module the job could not import
-    check_data(config)
+    check_data(config, project.root)
     home = Path(home) if home else trn_home()
     prepare_loggers(config, home)  # a logger whose package is missing fails now, not at start
     from trn.runner.usermodule import check_plan
 
     with project.on_path():  # a LightningModule: trn's optimizer groups do not apply
-        check_plan(config, overrides)
+        check_plan(config, overrides, project.root)
     if config.get("weights"):  # a missing, corrupt or untrusted file fails now, not in the runner
         from trn.checkpoints.meta import check_weights
 
@@ -49,7 +50,7 @@ def make_plan(
             config["weights"] = check_weights(config["weights"], trusted, project.trust_hint)
     return Plan(
         config=config,
-        overrides=list(overrides),
+        overrides=as_written(overrides),  # a sweep's trainer.KEY, opened for Hydra, as given
         # a preview (UsageError if never possible here); the supervisor leases the real GPUs
         allocation=plan_allocation(config["devices"], home),
         home=home,

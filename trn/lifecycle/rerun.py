@@ -18,8 +18,9 @@ def plan_rerun(
     """The plan of the rerun, and the code-drift warning (None when the code is the same)."""
     from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
+    from trn.config.resolvers import unfill
     from trn.devices.manager import plan_allocation
-    from trn.provenance.code import capture_code
+    from trn.provenance.code import capture_project
     from trn.provenance.jobfiles import code_of, config_of
     from trn.provenance.rerun import check_drift, rerun_config
     from trn.registry.store import Registry
@@ -28,13 +29,15 @@ def plan_rerun(
     registry = Registry(home)
     record = registry.find(job)
     project = for_resume(record)  # the project the job ran in, its trust read afresh
-    rerun = rerun_config(config_of(record), list(overrides), record["job_id"])
-    root = project.root or Path.cwd()
-    warning = check_drift(record["job_id"], code_of(record), capture_code(root, None), strict)
-    check_data(rerun.config)
+    # the job's own dir and id go back to ${trn:job_dir}/${trn:job_id}: the rerun's are new
+    ran = unfill(config_of(record), record["job_dir"], record["job_id"])
+    rerun = rerun_config(ran, list(overrides), record["job_id"], project=project)
+    now = capture_project(project.root or Path.cwd(), None, found=project.root is not None)
+    warning = check_drift(record["job_id"], code_of(record), now, strict)
+    check_data(rerun.config, project.root)
     prepare_loggers(rerun.config, registry.home)
     with project.on_path():
-        check_plan(rerun.config, rerun.overrides)
+        check_plan(rerun.config, rerun.overrides, project.root)
     plan = Plan(
         config=rerun.config,
         overrides=rerun.overrides,

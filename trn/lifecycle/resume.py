@@ -94,9 +94,10 @@ def apply_overrides(
     sets a key of ``frozen`` is refused with its reason and ``fix``."""
     from omegaconf import OmegaConf
 
+    from trn.config.arguments import open_trainer
     from trn.config.compose import parse_overrides
 
-    parsed = parse_overrides(overrides)
+    parsed = parse_overrides(open_trainer(overrides))  # trainer.KEY: any Trainer argument
     cfg = OmegaConf.create(config)
     problems = []
     for text, o in zip(overrides, parsed):
@@ -108,14 +109,15 @@ def apply_overrides(
             problems.append(f"{text}: {what} cannot take it, it {frozen[hit]}; {fix}")
         elif o.is_sweep_override() or o.is_delete():
             problems.append(f"{text}: {what} takes plain key=value overrides only")
-        elif missing and not o.is_add():
+        elif missing and not (o.is_add() or o.is_force_add()):
             problems.append(f"{text}: no key {key!r} in the checkpoint's config; write +{text}")
         elif isinstance(OmegaConf.select(cfg, key), dict | type(cfg)) and isinstance(
             o.value(), str
         ):
             problems.append(f"{text}: {what} cannot swap config group {key!r}; set {key}.KEY=...")
         else:
-            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=o.is_add())
+            add = o.is_add() or o.is_force_add()
+            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=add)
     if problems:
         raise ConfigError(problems)
     result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
@@ -156,6 +158,7 @@ def plan_resume(
     nothing) unless ``allow_finished``: a requeue after a late preemption just completes."""
     from trn.config.loggers import prepare_loggers
     from trn.config.project import for_resume
+    from trn.config.resolvers import resolving, unfill
     from trn.config.validate import validate
     from trn.devices.manager import plan_allocation
     from trn.paths import trn_home
@@ -165,19 +168,22 @@ def plan_resume(
     meta, ckpt = verify(meta_path)
     parent_id = named["job_id"] if named else meta["job_id"]
     attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
-    restored = dict(meta["config"])
+    parent_dir = named["job_dir"] if named else meta_path.parent.parent
+    # the parent's own dir and id go back to ${trn:job_dir}/${trn:job_id}: this job's are new
+    restored = dict(unfill(meta["config"], parent_dir, meta["job_id"]))
     # Never trusted from a file: only the project's own declaration (read afresh now) and the
     # overrides given now may widen what is instantiated.
     project = for_resume(named, job_dir=meta_path.parent.parent)
     restored["allow_targets"] = list(project.allow_targets)
-    config = apply_overrides(restored, overrides)
+    with resolving(project.root):
+        config = apply_overrides(restored, overrides)
     config["resume"], config["weights"] = str(meta_path), None
     validate(config, project)
     with project.on_path():  # what its pickle names, judged as the runner's load will judge it
         judge(ckpt, f"checkpoint {ckpt}", config["allow_targets"], project.trust_hint)
     if not allow_finished:
         check_unfinished(meta, config, meta_path)
-    check_data(config)
+    check_data(config, project.root)
     home = Path(home) if home else trn_home()
     prepare_loggers(config, home)
     return Plan(
@@ -188,6 +194,7 @@ def plan_resume(
         attempt=attempt + 1,
         parent_job_id=parent_id,
         sweep_id=sweep_id,
+        sweep_point=named.get("sweep_point") if named else None,  # a sweep's point goes on
         env=project.env(),
         project=project.to_record(),
         mlflow_run_id=_mlflow_run(config, named, meta_path),

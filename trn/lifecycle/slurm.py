@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from trn.errors import JobFailed, UsageError
+from trn.errors import FailedFast, JobFailed, UsageError
 from trn.launcher.slurm import allocation, queued, resources
 from trn.lifecycle.end import end_job
 from trn.registry.record import LIVE
@@ -35,11 +35,27 @@ def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
         _submit(task, launcher.params, list(ov), initial_job_idx + i, folder)
         for i, ov in enumerate(job_overrides)
     ]
-    interrupted = _wait(jobs, float(launcher.params.get("poll_s") or 2.0))
+    failed: list[tuple[str, str]] = []
+    watch = (lambda: _first_failure(jobs, failed)) if task.fail_fast else None
+    interrupted = _wait(jobs, float(launcher.params.get("poll_s") or 2.0), watch)
     returns = [_job_return(job, interrupted) for job in jobs]
+    if failed:
+        raise FailedFast(*failed[0])
     if interrupted:
         raise KeyboardInterrupt
     return returns
+
+
+def _first_failure(jobs: list[dict[str, Any]], failed: list[tuple[str, str]]) -> bool:
+    """``--fail-fast``: True (cancel the rest) once a job of the batch has failed."""
+    from trn.registry.store import Registry
+    from trn.text import cause
+
+    for job in jobs:
+        record = Registry.read(Path(job["record"].job_dir))
+        if record.get("state") == "failed" and not failed:
+            failed.append((record["job_id"], cause(record.get("error"))))
+    return bool(failed)
 
 
 def _submit(
@@ -52,21 +68,29 @@ def _submit(
     from trn.lifecycle.supervisor import Supervisor
     from trn.lifecycle.sweep_job import make_echo
 
-    plan = task.plans.get(tuple(overrides))
+    point = task.point(overrides)
+    plan = point.plan
     if plan is None:
         from trn.lifecycle.planning import make_plan
 
         with detached_hydra():
             plan = make_plan(overrides, home=task.home, config_dir=task.config_dir)
     res = resources(plan.config["devices"], params)
-    plan = replace(plan, sweep_id=task.sweep_id, allocation=allocation(res), backend="slurm")
+    plan = replace(
+        plan,
+        sweep_id=task.sweep_id,
+        allocation=allocation(res),
+        backend="slurm",
+        sweep_num=num,
+        sweep_point=point.index,
+    )
     sup = Supervisor(plan, echo=make_echo(sys.stderr if task.to_stderr else sys.stdout, num))
     record = sup.submit()
     executor = submitit.SlurmExecutor(
         folder=folder / "%j", max_num_timeout=int(params.get("max_num_timeout") or 0)
     )
     executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
-    slurm_job = executor.submit(NodeJob(plan.to_json(), record.job_dir))
+    slurm_job = executor.submit(NodeJob(sup.plan.to_json(), record.job_dir))  # config filled
     record.pid = None  # its process is Slurm's now: `trn status` asks Slurm, never "lost"
     record.extra["slurm_job_id"] = slurm_job.job_id
     sup.registry.write(record)
@@ -80,8 +104,9 @@ def _submit(
     }
 
 
-def _wait(jobs: list[dict[str, Any]], poll_s: float) -> bool:
-    """Until every Slurm job has left the queue; Ctrl-C/SIGTERM cancels them all."""
+def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool:
+    """Until every Slurm job has left the queue; Ctrl-C/SIGTERM cancels them all, and so does
+    ``failed()`` turning true (``--fail-fast``)."""
     from trn.lifecycle.backends.slurm import SLURM
     from trn.registry.store import Registry
 
@@ -91,6 +116,8 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float) -> bool:
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
+            if not stop and failed is not None and failed():
+                stop.append(0)
             if len(stop) == 1:
                 stop.append(0)  # cancel once
                 for job in jobs:

@@ -107,7 +107,7 @@ class ResumeJob:
         sup = Supervisor(plan)
         record = sup.submit()
         record.extra["slurm_job_id"] = os.environ.get("SLURM_JOB_ID")
-        self._node = NodeJob(plan.to_json(), record.job_dir, sup, record)
+        self._node = NodeJob(sup.plan.to_json(), record.job_dir, sup, record)
         return sup.run(record)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:

@@ -52,20 +52,27 @@ class Started:
 
 
 def start_runner(plan: Plan, job_dir: JobDir, env: dict[str, str]) -> Started:
+    """The runner, started in the project root when the job has a project (a relative path in
+    its config means the same file from any directory, a resume's and a sweep's alike), else
+    where this process runs."""
     at = time.time()
     warning = None
+    cwd = _cwd(plan)
     if warm_allowed(plan):
         from trn.warm.client import spawn
         from trn.warm.where import WarmUnavailable, place
 
         try:
+            if cwd is None:
+                raise WarmUnavailable("the working directory is gone")
             request = {
                 "job_dir": str(job_dir.path),
-                "cwd": _cwd(),
+                "cwd": cwd,
                 "env": {**env, "TRN_START": "warm", "TRN_STARTED_AT": repr(at)},
                 "rlimits": _rlimits(),
                 "umask": _umask(),
                 "cpus": sorted(os.sched_getaffinity(0)),
+                "project": plan.project.get("project_root"),  # for `trn warm status`
             }
             return Started(spawn(place(plan.home, env), request), "warm", at)
         except WarmUnavailable as err:
@@ -77,6 +84,7 @@ def start_runner(plan: Plan, job_dir: JobDir, env: dict[str, str]) -> Started:
         proc = subprocess.Popen(
             plan.command(job_dir.path),
             env=env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -93,13 +101,14 @@ def warm_allowed(plan: Plan) -> bool:
     return plan.backend == "local" and plan.runner == RUNNER_MODULE and wanted(plan.config)
 
 
-def _cwd() -> str:
+def _cwd(plan: Plan) -> str | None:
+    root = plan.project.get("project_root")
+    if root and os.path.isdir(root):
+        return str(root)
     try:
         return os.getcwd()
-    except OSError:  # deleted under us: a cold runner would start there all the same
-        from trn.warm.where import WarmUnavailable
-
-        raise WarmUnavailable("the working directory is gone") from None
+    except OSError:  # deleted under us: a cold runner starts there all the same
+        return None
 
 
 def _rlimits() -> dict[str, list[int]]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ from typing import Any
 import yaml
 
 from trn import fsutil
+from trn.config.objective import ranking
+from trn.config.resolvers import fill
+from trn.devices.threads import observed
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.jobdir import JobDir
@@ -26,11 +31,12 @@ from trn.lifecycle.echo import Echo
 from trn.lifecycle.end import end_job, killpg
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
-from trn.provenance.code import capture_code
+from trn.provenance.code import capture_project
 from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
 from trn.registry.store import Registry
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 GRACE_S = 60.0  # after a forwarded signal, how long the runner may take to save and exit
 
 
@@ -46,8 +52,15 @@ class Supervisor:
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self) -> JobRecord:
-        """Create the job dir, its files, the ``submitted`` record and ``job_submitted``."""
+        """Create the job dir, its files, the ``submitted`` record and ``job_submitted``. A stop
+        signal meanwhile waits for the job to exist (:meth:`run` then ends it at once)."""
+        with self.catching_stops():
+            return self._submit()
+
+    def _submit(self) -> JobRecord:
         job_id, path = self.registry.create_job_dir()
+        # the config's ${trn:job_dir} and ${trn:job_id} are this job's from now on
+        self.plan = replace(self.plan, config=fill(self.plan.config, path, job_id))
         plan, job_dir = self.plan, JobDir(path)
         config_path = job_dir.config
         fsutil.atomic_write_bytes(
@@ -59,6 +72,9 @@ class Supervisor:
             attempt=plan.attempt,
             parent_job_id=plan.parent_job_id,
             sweep_id=plan.sweep_id,
+            sweep_num=plan.sweep_num,
+            sweep_point=plan.sweep_point,
+            objective=ranking(plan.config),
             name=plan.config.get("name"),
             devices=plan.allocation.device_ids,
             overrides=plan.overrides,
@@ -73,7 +89,8 @@ class Supervisor:
             evaluates=plan.evaluates,
         )
         # which code and environment made the job; neither call can raise
-        record.code = capture_code(plan.project.get("project_root") or Path.cwd(), job_dir.path)
+        root = plan.project.get("project_root")
+        record.code = capture_project(root or Path.cwd(), job_dir.path, plan.home, found=bool(root))
         write_environment(job_dir.path, plan.allocation.to_dict())
         self.registry.write(record)
         self.open_events(record)
@@ -84,6 +101,7 @@ class Supervisor:
             devices=record.devices,
             overrides=record.overrides,
             parent_job_id=plan.parent_job_id,
+            resumed_from_step=_resume_step(plan.config),
         )
         return record
 
@@ -107,26 +125,60 @@ class Supervisor:
         """Start the runner, watch it and end the job; its final record, once every event
         shown so far reached the console (or :data:`trn.lifecycle.echo.DRAIN_S` passed)."""
         try:
-            return self._run(record)
+            try:
+                with self.catching_stops():
+                    return self._run(record)
+            except KeyboardInterrupt:  # Ctrl-C in the instant before our handlers were in place
+                self.request_stop(signal.SIGINT)
+                return self._stopped_before_start(record)
         finally:
             if isinstance(self.echo, Echo):
                 self.echo.close()
 
+    @contextmanager
+    def catching_stops(self) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGUSR1 are this supervisor's meanwhile: they stop the job, whose
+        record and files are never left half made. (Only the main thread can set handlers;
+        elsewhere the caller owns the signals.) SIGUSR1: Slurm's --signal=USR1 reaches every
+        process; forwarded, it is a preemption."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    def _stopped_before_start(self, record: JobRecord) -> dict[str, Any]:
+        """End a job stopped before its runner started: nothing ran, nothing to save."""
+        name = signal.Signals(self.stop_signal or signal.SIGINT).name
+        state = "cancelled" if self.stop_signal in (None, signal.SIGINT) else "preempted"
+        outcome = {"state": state, "reason": f"received {name} before the runner started"}
+        fsutil.atomic_write_json(JobDir(record.job_dir).outcome, outcome)
+        return self.finalize(record, 1, 0.0)
+
     def _run(self, record: JobRecord) -> dict[str, Any]:
         job_dir = JobDir(record.job_dir)
+        if self.stop_signal is not None:  # stopped while the job was being created
+            return self._stopped_before_start(record)
         # Lease the GPUs right before the runner starts; while they are taken the job stays
         # `submitted` and a `devices_waiting` event says why. finalize() releases them; if this
         # process dies, the lease's dead pid lets the next trn reclaim it.
         from trn.devices.manager import DevicesUnavailable, lease_for_job
 
         try:
-            allocation, self.lease = lease_for_job(self.plan, record.job_id, self._emit)
+            allocation, self.lease = lease_for_job(
+                self.plan, record.job_id, self._emit, stopped=lambda: self.stop_signal is not None
+            )
         except DevicesUnavailable as err:  # the runner never starts; finalize says why
             fsutil.atomic_write_json(job_dir.outcome, err.outcome())
             return self.finalize(record, 1, 0.0)
-        if allocation != self.plan.allocation:  # other GPUs than the preview are free now
+        if allocation != self.plan.allocation:  # other GPUs (or threads) than the preview's
             self.plan = replace(self.plan, allocation=allocation)
             record.devices = allocation.device_ids
+        record.threads = allocation.threads
         launch = {"allocation": {**allocation.to_dict(), "trainer": allocation.trainer_kwargs()}}
         fsutil.atomic_write_json(job_dir.launch, launch)
         env = {
@@ -137,27 +189,22 @@ class Supervisor:
             "TRN_JOB_ID": record.job_id,
             "PYTHONUNBUFFERED": "1",
         }
-        # SIGUSR1 too: Slurm's --signal=USR1 reaches every process; forwarded, it is a preemption.
-        # Caught from before the start: a warm parent may take seconds to come up.
-        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
-        old = {s: signal.signal(s, self._on_signal) for s in stops}
-        try:
-            started = start_runner(self.plan, job_dir, env)
-            proc = started.process
-            record.state, record.started_at, record.runner_pid = (
-                JobState.RUNNING.value,
-                utc_now(),
-                proc.pid,
-            )
-            record.start = started.start
-            if started.warning:
-                record.warnings.append(started.warning)
-                self._emit("warning", message=started.warning)
-            self.registry.write(record)
-            rc = self._wait(proc, job_dir.events, record)
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
+        if self.stop_signal is not None:  # stopped while the devices were leased
+            return self._stopped_before_start(record)
+        # a stop from here on is forwarded to the runner (a warm parent may take seconds to fork)
+        started = start_runner(self.plan, job_dir, env)
+        proc = started.process
+        record.state, record.started_at, record.runner_pid = (
+            JobState.RUNNING.value,
+            utc_now(),
+            proc.pid,
+        )
+        record.start = started.start
+        if started.warning:
+            record.warnings.append(started.warning)
+            self._emit("warning", message=started.warning)
+        self.registry.write(record)
+        rc = self._wait(proc, job_dir.events, record)
         if proc.note and proc.note not in record.warnings:
             record.warnings.append(proc.note)
         return self.finalize(record, rc, time.time() - started.at)
@@ -166,9 +213,14 @@ class Supervisor:
         """Write an event and show it (``echo`` takes the parsed event, as it does the runner's)."""
         self.echo(json.loads(self.events.emit(event, **fields)))
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
+    def request_stop(self, signum: int) -> None:
+        """Stop the job as ``signum`` would: before its runner starts, it never starts; after,
+        the signal is forwarded to the runner, which saves and exits."""
         self.stop_signal = signum
         self.stop_at = self.stop_at or time.time()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.request_stop(signum)
 
     def _wait(self, proc: Any, events_file: Path, record: JobRecord) -> int:
         offset, forwarded = 0, None
@@ -210,6 +262,7 @@ class Supervisor:
                 # logger=mlflow: the job's end makes sure this run ends
                 record.mlflow_run_id = event.get("mlflow_run_id") or record.mlflow_run_id
                 record.objective = event.get("objective") or record.objective
+                record.threads = observed(record.threads, event.get("threads"))
                 self.registry.write(record)
             if event["event"] == "heartbeat":  # `trn list` shows lost when these stop
                 record.heartbeat_at = event["ts"]
@@ -252,3 +305,15 @@ class Supervisor:
             events=self.events,
             echo=self.echo,
         )
+
+
+def _resume_step(config: dict[str, Any]) -> int | None:
+    """The step of the checkpoint a resumed job continues (its meta was verified at plan time)."""
+    if not config.get("resume"):
+        return None
+    from trn.checkpoints.meta import read_meta
+
+    try:
+        return int(read_meta(Path(config["resume"]))["step"])
+    except Exception:  # noqa: BLE001 - only shown to people; the runner verifies it again
+        return None

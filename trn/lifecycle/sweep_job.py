@@ -27,6 +27,7 @@ SHOWN = {  # what a sweep prints per job (all events still go to the job's files
     "job_failed",
     "job_cancelled",
     "job_preempted",
+    "job_pruned",
     "warning",
 }
 
@@ -41,6 +42,7 @@ class SweepTask(TrnTask):
 
         hc = HydraConfig.get()
         overrides = list(hc.overrides.task)
+        point = self.point(overrides)
         with detached_hydra():  # make_plan composes with Hydra's compose API
             record = run_trn_job(
                 overrides,
@@ -48,14 +50,17 @@ class SweepTask(TrnTask):
                 home=self.home,
                 config_dir=self.config_dir,
                 echo=make_echo(sys.stderr if self.to_stderr else sys.stdout, hc.job.num),
-                plan=self.plans.get(tuple(overrides)),
+                plan=point.plan,
+                place=(hc.job.num, point.index),
             )
         return objective_of(record)
 
     def reap(self, submitted: Path, rc: int | None, cancelled: bool) -> None:
+        from trn.devices.leases import LeaseStore
         from trn.lifecycle.end import reap
 
         reap(submitted, rc, cancelled)
+        LeaseStore(self.home).reclaim()  # what a job process killed outright still held
 
 
 def make_echo(stream: IO[str], num: int | None) -> Callable[[dict[str, Any]], None]:
@@ -80,10 +85,12 @@ def run_trn_job(
     echo: Callable[[dict[str, Any]], None] | None = None,
     on_submit: Callable[[dict[str, Any]], None] | None = None,
     plan: Plan | None = None,
+    place: tuple[int | None, int | None] = (None, None),
 ) -> dict[str, Any]:
     """Plan (or take the plan ``trn run -m`` made while checking the sweep), submit and run
-    one job; its final record. Ctrl-C before the runner starts still ends the job
-    ``cancelled`` (never a record left ``submitted``)."""
+    one job; its final record. ``place``: the job's number in the sweep and the point it
+    runs. Ctrl-C before the runner starts still ends the job ``cancelled`` (never a record
+    left ``submitted``)."""
     from trn.lifecycle.supervisor import Supervisor
 
     if plan is None:
@@ -92,6 +99,7 @@ def run_trn_job(
         plan = make_plan(list(overrides), home=home, config_dir=config_dir, sweep_id=sweep_id)
     else:
         plan = replan(plan, sweep_id)
+    plan = replace(plan, sweep_num=place[0], sweep_point=place[1])
     sup = Supervisor(plan, echo=echo)
     record = sup.submit()
     if on_submit:
@@ -134,6 +142,7 @@ def main(argv: list[str]) -> int:
             echo=make_echo(stream, spec.get("num")),
             on_submit=lambda rec: fsutil.atomic_write_json(result.with_suffix(".job"), rec),
             plan=_load_plan(spec),
+            place=(spec.get("num"), spec.get("point")),
         )
     except KeyboardInterrupt:  # before any record existed
         fsutil.atomic_write_json(result, {"error": "cancelled before the job was created"})

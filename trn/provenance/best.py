@@ -18,6 +18,7 @@ from trn.registry.index import Search
 from trn.registry.store import Registry
 
 MODES = ("min", "max")
+PAGE = 200  # ranked jobs looked at first for one with the objective
 
 
 def objective(
@@ -32,12 +33,7 @@ def objective(
         raise NotFound(f"no completed job{where} (see `trn list --state completed`)")
     if metric and mode:
         return metric, mode
-    conf = newest[0].get("objective") or {}
-    if not conf.get("metric"):
-        try:
-            conf = config_of(newest[0]).get("objective") or {}
-        except UsageError:
-            conf = {}
+    conf = objective_of(newest[0])
     if metric and conf.get("metric") != metric:
         raise UsageError(f"--metric {metric}: give --mode min or --mode max too")
     metric, mode = metric or conf.get("metric"), mode or conf.get("mode")
@@ -49,23 +45,63 @@ def objective(
     return str(metric), str(mode)
 
 
+def objective_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A job's ``objective`` (``{metric, mode}``): its record's (what it was ranked by: a
+    fallback's too), else its config's."""
+    if (record.get("objective") or {}).get("metric"):
+        return dict(record["objective"])
+    try:
+        return dict(config_of(record).get("objective") or {})
+    except UsageError:
+        return {}
+
+
+def mode_of(registry: Registry, metric: str, sweep_id: str | None = None) -> str | None:
+    """Whether higher or lower ``metric`` is better, as the newest job whose objective names
+    it says (``max``, ``min``); None when no job's does."""
+    for record in registry.index.search(Search(["completed"], sweep_id, limit=200)):
+        conf = record.get("objective") or {}
+        if conf.get("metric") == metric and conf.get("mode") in MODES:
+            return str(conf["mode"])
+    return None
+
+
 def best_job(
     registry: Registry,
     sweep_id: str | None = None,
     metric: str | None = None,
     mode: str | None = None,
 ) -> dict[str, Any]:
+    """The best completed job. Without ``sweep_id`` and ``metric``, only the jobs whose own
+    objective is the newest job's are compared (a job that minimised val/loss is no rival of
+    one that maximised val/acc); ``left_out`` counts the others."""
+    chosen = metric is None
     metric, mode = objective(registry, sweep_id, metric, mode)
     index = registry.index
-    found = index.search(  # training jobs: an eval job's metrics are its checkpoint's again
+    ranked = index.search(  # training jobs: an eval job's metrics are its checkpoint's again
         Search(
-            ["completed"], sweep_id, sort=metric, descending=mode == "max", limit=1, kind="train"
+            ["completed"], sweep_id, sort=metric, descending=mode == "max", limit=PAGE, kind="train"
         )
     )
-    if not found:
+    if not ranked:
         known = ", ".join(index.metric_names()) or "none yet"
         raise UsageError(f"no completed job has the metric {metric}; metrics: {known}")
-    record = found[0]
+    alike, left_out = ranked, 0
+    if chosen and sweep_id is None:
+        want = {"metric": metric, "mode": mode}
+        alike = [r for r in ranked if _same(objective_of(r), want)]
+        if not alike and len(ranked) == PAGE:  # none alike among the best: look at them all
+            ranked = index.search(
+                Search(["completed"], None, sort=metric, descending=mode == "max", kind="train")
+            )
+            alike = [r for r in ranked if _same(objective_of(r), want)]
+        left_out = len(ranked) - len(alike)
+        if not alike:
+            raise UsageError(
+                f"no completed job has the objective {metric} ({mode}) and that metric; "
+                "give --metric M --mode min|max to compare them"
+            )
+    record = alike[0]
     chain = chain_of(registry, record)
     return {
         "job_id": record["job_id"],
@@ -76,7 +112,13 @@ def best_job(
         "chain": [r["job_id"] for r in chain],
         "checkpoint": best_checkpoint(chain, metric, mode),
         "job_dir": record["job_dir"],
+        "compared": len(alike),
+        "left_out": left_out,  # completed jobs with another objective, not compared
     }
+
+
+def _same(conf: dict[str, Any], want: dict[str, Any]) -> bool:
+    return conf.get("metric") == want["metric"] and conf.get("mode", "max") == want["mode"]
 
 
 def chain_of(registry: Registry, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -147,6 +189,11 @@ def render(best: dict[str, Any]) -> str:
         f"{'job:':<12}{best['job_id']}{sweep}",
         f"{'objective:':<12}{best['metric']}={best['value']:.6g} ({best['mode']})",
     ]
+    if best.get("left_out"):
+        lines.append(
+            f"{'compared:':<12}{best['compared']} job(s) with this objective; "
+            f"{best['left_out']} with another objective left out (--metric/--mode to choose)"
+        )
     ckpt = best["checkpoint"]
     if ckpt is None:
         lines.append(f"{'checkpoint:':<12}none (no valid checkpoint in {', '.join(best['chain'])})")

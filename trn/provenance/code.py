@@ -144,6 +144,24 @@ def capture_code(
     return code
 
 
+def capture_project(
+    root: Path | str, job_dir: Path | str | None, home: Path | None = None, *, found: bool = False
+) -> dict[str, Any] | None:
+    """git's view of the project in ``root``; for a ``found`` project (``[tool.trn]``,
+    ``--config-dir``) outside any work tree, a snapshot of its source
+    (:mod:`trn.provenance.snapshot`). Never raises."""
+    code = capture_code(root, job_dir)
+    if code is not None or not found:
+        return code
+    from trn.provenance.snapshot import capture_snapshot
+
+    try:
+        return capture_snapshot(Path(root), Path(job_dir) if job_dir else None, home)
+    except Exception as err:  # noqa: BLE001 - provenance must never fail a submission
+        _warn(f"code not recorded: {type(err).__name__}: {err}")
+        return {"error": f"code not recorded: {type(err).__name__}: {err}"}
+
+
 def _warn(message: str) -> None:
     print(f"trn: warning: {message}", file=sys.stderr)
 

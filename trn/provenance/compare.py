@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from trn.provenance import jobfiles
@@ -55,6 +56,11 @@ def _code_view(record: dict[str, Any]) -> dict[str, Any]:
         return {}
     if code.get("error"):
         return {"error": code["error"]}
+    if code.get("snapshot_sha256"):  # a project outside git: its files, compared one by one
+        from trn.provenance.snapshot import manifest_of
+
+        manifest = manifest_of(Path(record["job_dir"])) or {}
+        return {f"file {path}": digest for path, digest in manifest.items()}
     view = {k: code.get(k) for k in CODE_KEYS}
     view["patch"] = jobfiles.patch_sha256(record, code)  # compared by content, not by name
     return view

@@ -24,17 +24,24 @@ class Rerun:
 
 
 def rerun_config(
-    config: dict[str, Any], overrides: list[str], rerun_of: str, validate: bool = True
+    config: dict[str, Any],
+    overrides: list[str],
+    rerun_of: str,
+    validate: bool = True,
+    project: Any = None,
 ) -> Rerun:
-    """``config`` with ``overrides`` applied; raises :class:`UsageError` naming a bad one."""
+    """``config`` with ``overrides`` applied; raises :class:`UsageError` naming a bad one.
+    ``project``: the job's (its own keys are not trn's to judge)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
+    from trn.config.arguments import open_trainer
+
     parser, parsed = OverridesParser.create(), []
     for text in overrides:
-        try:
-            parsed += parser.parse_overrides([text])
+        try:  # trainer.KEY: any Trainer argument, listed in the job's config or not
+            parsed += parser.parse_overrides(open_trainer([text]))
         except HydraException as err:
             raise UsageError(f"{text}: {_first_line(err)} (see `trn run --help`)") from None
     cfg = OmegaConf.create(config)
@@ -63,12 +70,15 @@ def rerun_config(
                 f"changes values ({key}.NAME=VALUE), or start a fresh `trn run {text}`"
             )
         OmegaConf.update(cfg, key, value, merge=False, force_add=True)
-    result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    from trn.config.resolvers import resolving
+
+    with resolving(getattr(project, "root", None)):  # ${trn:job_dir} stays for the new job
+        result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     chosen(result, overrides)  # an objective set now is the user's, no longer trn's default
     if validate:
         from trn.config.validate import validate as check
 
-        check(result)
+        check(result, project)
     return Rerun(config=result, overrides=list(overrides), rerun_of=rerun_of)
 
 
@@ -103,6 +113,8 @@ def code_drift(job_id: str, then: dict[str, Any] | None, now: dict[str, Any] | N
         )
     elif then.get("dirty") and then.get("patch_sha256") != now.get("patch_sha256"):
         changes.append("other uncommitted changes than its code.patch")
+    if then.get("snapshot_sha256") and now.get("snapshot_sha256") != then["snapshot_sha256"]:
+        changes.append(f"its source files differ from its {then.get('snapshot') or 'snapshot'}")
     if not changes:
         return None
     return f"the code differs from what job {job_id} ran: {'; '.join(changes)}"

@@ -15,8 +15,11 @@ from typing import Any
 class JobState(str, enum.Enum):
     """Lifecycle of a job::
 
-        submitted ──> running ──> completed | failed | cancelled | preempted
+        submitted ──> running ──> completed | failed | cancelled | preempted | pruned
                          └──────> lost   (marked running, but its process is gone or its heartbeat stale)
+
+    ``pruned``: a sweep's early stopping (``sweep.early_stop``) ended a trial that fell behind
+    at a rung; it stopped with a checkpoint, so ``trn resume`` can continue it.
 
     A resumed job is a new job whose record points at its parent (``attempt`` + 1). The sets
     below are the one definition of which states are live, terminal and ended.
@@ -28,13 +31,23 @@ class JobState(str, enum.Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     PREEMPTED = "preempted"
+    PRUNED = "pruned"
     LOST = "lost"
 
 
 # Plain strings (a JobState compares equal to its value): records hold the text.
 TERMINAL = frozenset(
-    s.value for s in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED)
+    s.value
+    for s in (
+        JobState.COMPLETED,
+        JobState.FAILED,
+        JobState.CANCELLED,
+        JobState.PREEMPTED,
+        JobState.PRUNED,
+    )
 )
+# ended, and stopped with a checkpoint that `trn resume` continues (pruned: with --include-pruned)
+RESUMABLE = frozenset((JobState.CANCELLED.value, JobState.PREEMPTED.value, JobState.LOST.value))
 LIVE = frozenset((JobState.SUBMITTED.value, JobState.RUNNING.value))  # a process owns the record
 ENDED = TERMINAL | {JobState.LOST.value}  # where a waiter stops: nobody will end a lost job
 STATES = [s.value for s in JobState]
@@ -54,6 +67,8 @@ class JobRecord:
     attempt: int = 1
     parent_job_id: str | None = None
     sweep_id: str | None = None
+    sweep_num: int | None = None  # the job's number in its sweep: unique, continued by a resume
+    sweep_point: int | None = None  # which point of the sweep it runs (Optuna: the trial number)
     name: str | None = None
     created_at: str = field(default_factory=utc_now)
     started_at: str | None = None
@@ -66,6 +81,13 @@ class JobRecord:
     config_path: str | None = None
     exit_code: int | None = None
     error: str | None = None
+    pruned: dict[str, Any] | None = None  # early stopping's decision (trn.registry.early_stop)
+    # what best checkpoints and sweeps rank it by: {metric, mode, source}; at first its config's,
+    # then the runner's job_started says where it came from: config (the user's or the
+    # project's), default (trn's, nobody chose it) or fallback (the default was never logged;
+    # this is the first of val/loss, val/acc, ... that is)
+    objective: dict[str, Any] | None = None
+    stop_reason: str | None = None  # why a completed job stopped early (early stopping, max_time)
     metrics: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None  # the newest committed .meta.json
     warnings: list[str] = field(default_factory=list)
@@ -83,10 +105,8 @@ class JobRecord:
     project: dict[str, str | None] = field(default_factory=dict)
     kind: str = "train"  # train (trn run, resume, rerun) or eval (trn eval: a checkpoint tested)
     evaluates: dict[str, Any] | None = None  # an eval job's {checkpoint, stage, job_id}
-    # what best checkpoints and sweeps rank it by: {metric, mode, source}, source config (the
-    # user's or the project's), default (trn's, nobody chose it) or fallback (the default was
-    # never logged; this is the first of val/loss, val/acc, ... that is)
-    objective: dict[str, Any] | None = None
+    # threads per process and where the count came from (trn.devices.threads): count, source, why
+    threads: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trn import fsutil, ids
-from trn.errors import NotFound, UsageError
+from trn.errors import NotFound
 from trn.jobdir import JobDir
 from trn.paths import make_dirs, readable_home, trn_home
 from trn.registry.index import Index
@@ -98,15 +98,10 @@ class Registry:
         """The record of ``job_id`` or of the one job whose id starts with it."""
         ids.check_job_id(job_id)
         matches = self.index.by_prefix(job_id)
-        if not matches:
+        chosen = ids.pick(job_id, [m["job_id"] for m in matches])
+        if chosen is None:
             raise NotFound(f"no job {job_id!r} in {self.home} (see `trn list`; is TRN_HOME right?)")
-        exact = [m for m in matches if m["job_id"] == job_id]
-        if len(matches) > 1 and not exact:
-            raise UsageError(
-                f"job id prefix {job_id!r} is ambiguous ({matches[0]['job_id']}, "
-                f"{matches[1]['job_id']}, ...); give more characters"
-            )
-        record = exact[0] if exact else matches[0]
+        record = next(m for m in matches if m["job_id"] == chosen)
         try:  # job.json is the truth; the index may lag behind a running job
             record = self.read(Path(record["job_dir"]))
         except (OSError, ValueError):

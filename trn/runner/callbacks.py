@@ -108,6 +108,7 @@ class EventCallback(pl.Callback):
                 strategy=type(trainer.strategy).__name__,
                 max_epochs=fields.get("max_epochs"),
                 total_steps=fields.get("total_steps"),  # for the progress bar's ETA
+                threads=torch.get_num_threads(),  # after the module's own code: what it computes with
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
                 **_start_fields(),
                 **self.about,

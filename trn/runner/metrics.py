@@ -67,7 +67,8 @@ class ObjectiveCheck(pl.Callback):
 
     An objective the user or the project chose and the module never logs fails the job: best
     checkpoints and sweeps would silently rank by nothing; the error names what it does log.
-    trn's default (``source: default``, :func:`objective_of`) never fails a job: it falls back to the first of
+    trn's default (``source: default``,
+    :func:`trn.config.objective.ranking`) never fails a job: it falls back to the first of
     :data:`trn.config.objective.FALLBACK` the module logs, or to none ("best" is then the last
     checkpoint). ``objective`` is changed in place (the checkpoint writer shares it) and
     ``warn`` is told, with the objective now in force.
@@ -116,11 +117,3 @@ class ObjectiveCheck(pl.Callback):
             )
         if self.warn is not None:
             self.warn(message, dict(self.objective))
-
-
-def objective_of(config: dict[str, Any]) -> dict[str, Any]:
-    """The objective a job starts with, as ``job_started`` and the record carry it:
-    ``source`` is ``default`` (trn's, nobody chose it) or ``config``."""
-    objective = config["objective"]
-    source = "default" if objective.get("default") else "config"
-    return {"metric": objective["metric"], "mode": objective["mode"], "source": source}

@@ -1,8 +1,8 @@
 """A model that is a LightningModule is trained as it is; these are the checks around that.
 
-``is_lightning_module`` answers from the composed config alone, but it must import the module
-that defines the model's ``_target_`` (the user's code, and with it torch and lightning: about a
-second), so the planning path asks it only when the answer changes what happens.
+``is_lightning_module`` answers from the composed config alone, reading the model's source
+(:mod:`trn.config.classes`): planning never imports the user's code, torch or Lightning to look
+at a class unless its source cannot tell (then it says so first: that import takes seconds).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import importlib
 import inspect
 from typing import Any
 
+from trn.config import classes
 from trn.errors import ConfigError, UsageError
 
 # trn's own targets that are known plain nn.Modules or optimizers: no import needed to tell
@@ -38,8 +39,9 @@ def _target_object(target: str) -> Any:
         ) from None
 
 
-def is_lightning_module(config: dict[str, Any]) -> bool:
-    """Whether ``model._target_`` names a LightningModule class (imports its module).
+def is_lightning_module(config: dict[str, Any], root: Any = None) -> bool:
+    """Whether ``model._target_`` names a LightningModule class: read from its source
+    (:mod:`trn.config.classes`, no import); imported only when the source cannot tell.
 
     A factory function cannot be told without calling it: it counts as a plain ``nn.Module``
     here, and the runner decides again from the object it built (:func:`is_lightning`).
@@ -47,12 +49,23 @@ def is_lightning_module(config: dict[str, Any]) -> bool:
     target = str((config.get("model") or {}).get("_target_", ""))
     if not target or target.startswith(_PLAIN_PREFIXES):
         return False
+    read = classes.is_subclass(target, classes.LIGHTNING_MODULE, root)
+    if read is not None:
+        return read
+    slow(f"importing {target} to tell what it is (its source does not say)")
     obj = _target_object(target)
     if not inspect.isclass(obj):
         return False
     import lightning.pytorch as pl
 
     return issubclass(obj, pl.LightningModule)
+
+
+def slow(what: str) -> None:
+    """Say on stderr, before it starts, that planning does something slow."""
+    import sys
+
+    print(f"trn: {what}; this takes a few seconds", file=sys.stderr, flush=True)
 
 
 def is_lightning(model: Any) -> bool:
@@ -72,16 +85,23 @@ def task_overrides(overrides: list[str]) -> list[str]:
     return found
 
 
-def check_plan(config: dict[str, Any], overrides: list[str]) -> None:
+def check_plan(config: dict[str, Any], overrides: list[str], root: Any = None) -> None:
     """The plan-time checks of a LightningModule model (before any job dir exists, so a
     problem is exit 2 with nothing on disk): it defines ``training_step``, and no override sets
     trn's optimizer or scheduler, which would be ignored (the module's own
-    ``configure_optimizers`` decides). Imports the model's module unless it is trn's or
-    torch's own."""
-    if not is_lightning_module(config):
+    ``configure_optimizers`` decides). Read from the model's source; imported only when that
+    cannot tell."""
+    if not is_lightning_module(config, root):
         return
     target = config["model"]["_target_"]
-    check_training_step(_target_object(target))
+    read = classes.find(target, root)
+    owner = read.owners.get("training_step") if read is not None and read.complete else None
+    if owner is None:
+        check_training_step(_target_object(target))
+    elif owner == classes.canonical(classes.LIGHTNING_MODULE):
+        raise ConfigError(
+            [f"model._target_={target}: this LightningModule has no training_step; define one"]
+        )
     given = task_overrides(overrides)
     if given:
         raise UsageError(
@@ -103,9 +123,9 @@ def check_training_step(module: Any) -> None:
         )
 
 
-def summary(config: dict[str, Any]) -> dict[str, Any]:
-    """What ``--dry-run`` says about who trains the model (imports the model's module)."""
-    if is_lightning_module(config):
+def summary(config: dict[str, Any], root: Any = None) -> dict[str, Any]:
+    """What ``--dry-run`` says about who trains the model (read from its source)."""
+    if is_lightning_module(config, root):
         return {
             "module": "lightning",
             "task": None,

@@ -21,10 +21,12 @@ from starlette.schemas import SchemaGenerator
 from starlette.staticfiles import StaticFiles
 
 from trn.errors import TrnError
-from trn.serve import routes_events, routes_files, routes_jobs, routes_sweeps
+from trn.serve import routes_events, routes_files, routes_jobs, routes_session, routes_sweeps
 from trn.serve.guard import Guard
 from trn.serve.openapi import BASE
+from trn.serve.progress import Trackers
 from trn.serve.replies import BadRequest, on_bad_request, on_trn_error
+from trn.serve.session import Sessions
 from trn.serve.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -77,6 +79,8 @@ def routes() -> list[Route | Mount]:
     return [
         Route(f"{API}/health", health, methods=["GET"]),
         Route(f"{API}/openapi.json", openapi, methods=["GET"]),
+        Route(f"{API}/session", routes_session.create_session, methods=["POST"]),
+        Route(f"{API}/session/link", routes_session.create_link, methods=["POST"]),
         Route(j, routes_jobs.list_jobs, methods=["GET"]),
         Route(j, routes_jobs.create_job, methods=["POST"]),
         Route(j + "/{job_id}", routes_jobs.get_job, methods=["GET"]),
@@ -84,10 +88,14 @@ def routes() -> list[Route | Mount]:
         Route(j + "/{job_id}/resume", routes_jobs.resume_job, methods=["POST"]),
         Route(j + "/{job_id}/events", routes_events.job_events, methods=["GET"]),
         Route(j + "/{job_id}/metrics", routes_files.job_metrics, methods=["GET"]),
+        Route(j + "/{job_id}/attempts", routes_files.job_attempts, methods=["GET"]),
+        Route(j + "/{job_id}/progress", routes_files.job_progress, methods=["GET"]),
         Route(j + "/{job_id}/config", routes_files.job_config, methods=["GET"]),
         Route(j + "/{job_id}/log", routes_files.job_log, methods=["GET"]),
         Route(f"{API}/events", routes_events.all_events, methods=["GET"]),
+        Route(f"{API}/sweeps", routes_sweeps.list_sweeps, methods=["GET"]),
         Route(f"{API}/sweeps/{{sweep_id}}", routes_sweeps.get_sweep, methods=["GET"]),
+        Route(f"{API}/sweeps/{{sweep_id}}/resume", routes_sweeps.resume_sweep, methods=["POST"]),
         Route("/", dashboard, methods=["GET"], include_in_schema=False),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -104,14 +112,17 @@ def create_app(settings: Settings) -> Starlette:
                 allow_headers=["authorization", "content-type", "last-event-id"],
             )
         )
-    middleware.append(Middleware(Guard, settings=settings))  # type: ignore[arg-type]
+    sessions = Sessions(settings.token)
+    middleware.append(Middleware(Guard, settings=settings, sessions=sessions))  # type: ignore[arg-type]
     app = Starlette(
         routes=routes(),
         middleware=middleware,
         exception_handlers={TrnError: on_trn_error, BadRequest: on_bad_request},
     )
     app.state.settings = settings
+    app.state.sessions = sessions
     app.state.streams = routes_events.Streams()
+    app.state.progress = Trackers()
     app.state.submit_lock = threading.Lock()
     app.state.started = time.monotonic()
     app.state.openapi = None  # made on first request: parsing the docstrings costs ~50 ms

@@ -2,7 +2,9 @@
 
 Pure ASGI (no BaseHTTPMiddleware) so event streams pass through unbuffered. A wrong or missing
 token gets a bare 401: nothing about jobs, tokens or the server. Tokens are compared with
-``hmac.compare_digest`` against both configured tokens every time, so timing tells nothing.
+``hmac.compare_digest`` against both configured tokens every time, so timing tells nothing; a
+dashboard's session token (:mod:`~trn.serve.session`) is checked by its signature and gets full
+access.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trn.serve.replies import BodyTooLarge, error
+from trn.serve.session import Sessions
 from trn.serve.settings import Settings
 
-OPEN = {"/api/v1/health"}  # and everything outside /api/: the dashboard's static files
+# and everything outside /api/ (the dashboard's files); a sign-in code is its own credential
+OPEN = {"/api/v1/health", "/api/v1/session"}
 READS = {"GET", "HEAD", "OPTIONS"}
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -31,9 +35,10 @@ SECURITY_HEADERS = [
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, settings: Settings):
+    def __init__(self, app: ASGIApp, settings: Settings, sessions: Sessions):
         self.app = app
         self.settings = settings
+        self.sessions = sessions
         self.full = _digest(settings.token)
         self.read = _digest(settings.read_token) if settings.read_token else None
 
@@ -67,12 +72,15 @@ class Guard:
     def access(self, header: str) -> str | None:
         """``full``, ``read``, or None for no or a wrong token."""
         scheme, _, given = header.partition(" ")
-        token = _digest(given.strip())
+        given = given.strip()
+        token = _digest(given)
         full = hmac.compare_digest(token, self.full)
         read = hmac.compare_digest(token, self.read) if self.read else False
-        if scheme.lower() != "bearer" or not given.strip():
+        if scheme.lower() != "bearer" or not given:
             return None
-        return "full" if full else "read" if read else None
+        if full or self.sessions.valid(given):
+            return "full"
+        return "read" if read else None
 
 
 def _digest(token: str) -> bytes:

@@ -27,14 +27,16 @@ def _overrides(*example: str) -> dict[str, Any]:
 
 
 _OBJECT: dict[str, Any] = {"type": "object"}
+_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
 BASE: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "trn serve",
         "version": __version__,
         "description": "Start, follow and cancel trn jobs over HTTP. Every endpoint but "
-        "/api/v1/health needs `Authorization: Bearer TOKEN`; a read-only token gets 403 on "
-        "writes. Errors are {error: one line, the CLI's own}.",
+        "/api/v1/health and POST /api/v1/session needs `Authorization: Bearer TOKEN` (the "
+        "server's token, or a session token from a sign-in link); a read-only token gets 403 "
+        "on writes. Errors are {error: one line, the CLI's own}.",
     },
     "security": [{"bearer": []}],
     "components": {
@@ -80,6 +82,20 @@ BASE: dict[str, Any] = {
                 },
             ),
             "Resume": _body(overrides=_overrides("trainer.max_epochs=40")),
+            "SignIn": _body(
+                code={"type": "string", "description": "the part after #login= of the link"}
+            ),
+            "ResumeSweep": _body(
+                **{
+                    k: {"type": "boolean", "description": d}
+                    for k, d in (
+                        ("retry_failed", "run failed points again"),
+                        ("include_pruned", "continue pruned trials to the end"),
+                        ("force", "accept a changed search space or base config"),
+                        ("fail_fast", "the first failure cancels the rest"),
+                    )
+                }
+            ),
         },
         "schemas": {
             "Error": {
@@ -122,6 +138,7 @@ BASE: dict[str, Any] = {
                     "sweep_dir": {"type": "string"},
                     "jobs": {"type": ["integer", "null"]},
                     "pid": {"type": "integer"},
+                    "attempt": {"type": "integer"},
                 },
             },
             "Sweep": {
@@ -133,6 +150,31 @@ BASE: dict[str, Any] = {
                     "jobs": {"type": "array", "items": _OBJECT},
                     "best": {"type": ["object", "null"]},
                     "varied": {"type": "array", "items": {"type": "string"}},
+                    "counts": {"type": "object", "description": "jobs per state"},
+                },
+            },
+            "SweepPage": {
+                "type": "object",
+                "properties": {
+                    "sweeps": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "sweep_id": {"type": "string"},
+                                "state": {"type": "string"},
+                                "objective": _OBJECT,
+                                "best": {"type": ["object", "null"]},
+                                "counts": {"type": "object", "description": "jobs per state"},
+                                "jobs": {"type": "integer"},
+                                "varied": {"type": "array", "items": {"type": "string"}},
+                                "started_at": {"type": ["string", "null"]},
+                            },
+                        },
+                    },
+                    "offset": {"type": "integer"},
+                    "limit": {"type": "integer"},
+                    "next_offset": {"type": ["integer", "null"]},
                 },
             },
             "Metrics": {
@@ -141,6 +183,66 @@ BASE: dict[str, Any] = {
                     "job_id": {"type": "string"},
                     "metrics": _OBJECT,
                     "last_seq": {"type": "integer"},
+                },
+            },
+            "Attempts": {
+                "type": "object",
+                "properties": {
+                    "job_id": {"type": "string"},
+                    "attempts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "job_id": {"type": "string"},
+                                "attempt": {"type": "integer"},
+                                "state": {"type": "string"},
+                                "until_step": {
+                                    "type": ["integer", "null"],
+                                    "description": "the step the next attempt resumed from",
+                                },
+                                "metrics": _OBJECT,
+                            },
+                        },
+                    },
+                },
+            },
+            "Progress": {
+                "type": "object",
+                "description": "fraction = step / total_steps (Lightning's estimated stepping "
+                "batches), else finished epochs / max_epochs; eta_s = units left / this job's "
+                "own rate, less the seconds since its newest event",
+                "properties": {
+                    "job_id": {"type": "string"},
+                    "state": {"type": "string"},
+                    "step": _NUMBER,
+                    "epoch": _NUMBER,
+                    "epochs_done": {"type": "integer"},
+                    "total_steps": _NUMBER,
+                    "max_epochs": _NUMBER,
+                    "unit": {"enum": ["steps", "epochs", None]},
+                    "done": _NUMBER,
+                    "total": _NUMBER,
+                    "fraction": _NUMBER,
+                    "per_s": _NUMBER,
+                    "eta_s": _NUMBER,
+                    "updated_at": {"type": ["string", "null"]},
+                },
+            },
+            "Session": {
+                "type": "object",
+                "required": ["session", "expires_at"],
+                "properties": {
+                    "session": {"type": "string", "description": "send as the bearer token"},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                    "access": {"type": "string"},
+                },
+            },
+            "SignInLink": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "example": "/#login=CODE"},
+                    "expires_in_s": {"type": "number"},
                 },
             },
             "Health": {

@@ -1,4 +1,5 @@
-"""What a job dir holds, as JSON for charts and pages: metric series, config, runner log."""
+"""What a job dir holds, as JSON for charts and pages: metric series (and those of the attempts
+a resumed job continues), progress, config, runner log."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.responses import JSONResponse
 
 from trn import api
 from trn.events.reader import parse, read_new, tail_offset
+from trn.jobdir import JobDir
 from trn.serve.routes_jobs import call, home, whole
 
 
@@ -52,6 +54,55 @@ async def job_metrics(request: Request) -> JSONResponse:
     after = whole(request.query_params, "after", 0, 0, 10**12)
     found, last = await call(series, job.job_dir / "events.jsonl", after)
     return JSONResponse({"job_id": job.job_id, "metrics": found, "last_seq": last})
+
+
+async def job_attempts(request: Request) -> JSONResponse:
+    """The attempts a resumed job continues, with their metric series.
+    ---
+    summary: "The attempts a resumed job continues, oldest first, each with its metric series up to the step the next one resumed from ([] for a first attempt)"
+    parameters: [{$ref: '#/components/parameters/job_id'}]
+    responses:
+      200: {description: the earlier attempts, content: {application/json: {schema: {$ref: '#/components/schemas/Attempts'}}}}
+      401: {$ref: '#/components/responses/Unauthorized'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
+    job = await call(api.job, request.path_params["job_id"], home(request))
+    return JSONResponse({"job_id": job.job_id, "attempts": await call(earlier_attempts, job)})
+
+
+def earlier_attempts(job: api.Job) -> list[dict[str, Any]]:
+    """The attempts before ``job`` with their series up to the step the next one resumed from."""
+    from trn.lifecycle.attempts import chain
+    from trn.registry.store import Registry
+
+    out = []
+    for attempt in chain(job.record(), Registry.of_job(job.job_dir))[:-1]:
+        found, _ = series(JobDir(attempt.job_dir).events)
+        cut = attempt.until_step
+        if cut is not None:
+            found = {
+                metric: {phase: [p for p in points if p[0] <= cut] for phase, points in by.items()}
+                for metric, by in found.items()
+            }
+        out.append({**attempt.to_dict(), "metrics": found})
+    return out
+
+
+async def job_progress(request: Request) -> JSONResponse:
+    """How far a job is, and its ETA.
+    ---
+    summary: "A job's progress: step and epoch of max_steps/max_epochs, the fraction done and an ETA"
+    parameters: [{$ref: '#/components/parameters/job_id'}]
+    responses:
+      200: {description: the progress (nulls where unknown), content: {application/json: {schema: {$ref: '#/components/schemas/Progress'}}}}
+      401: {$ref: '#/components/responses/Unauthorized'}
+      404: {$ref: '#/components/responses/NotFound'}
+    """
+    job = await call(api.job, request.path_params["job_id"], home(request))
+    record = await call(job.record)
+    trackers = request.app.state.progress
+    progress = await call(trackers.progress, JobDir(job.job_dir).events)
+    return JSONResponse({"job_id": job.job_id, "state": record["state"], **progress.to_dict()})
 
 
 async def job_config(request: Request) -> JSONResponse:

@@ -54,7 +54,7 @@ async def list_jobs(request: Request) -> JSONResponse:
     ---
     summary: List jobs, newest first (trn list)
     parameters:
-      - {name: state, in: query, schema: {type: string, enum: [submitted, running, completed, failed, cancelled, preempted, lost]}}
+      - {name: state, in: query, schema: {type: string, enum: [submitted, running, completed, failed, cancelled, preempted, pruned, lost]}}
       - {name: sweep, in: query, description: only the jobs of this sweep, schema: {type: string}}
       - {name: kind, in: query, description: only training jobs or only eval jobs, schema: {type: string, enum: [train, eval]}}
       - {name: limit, in: query, description: page size (default 20), schema: {type: integer, minimum: 1, maximum: 1000}}

@@ -52,17 +52,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def load_token(home: Path) -> tuple[str, bool]:
-    """``TRN_SERVE_TOKEN``, else the token in ``$TRN_HOME/serve.token``, made (mode 0600) on the
-    first start. True when it was made just now (print it once)."""
+def existing_token(home: Path) -> str | None:
+    """``TRN_SERVE_TOKEN``, else the token in ``$TRN_HOME/serve.token``; None if neither."""
     given = os.environ.get("TRN_SERVE_TOKEN")
     if given:
-        return _checked(given, "TRN_SERVE_TOKEN"), False
+        return _checked(given, "TRN_SERVE_TOKEN")
     path = home / TOKEN_FILE
     try:
-        return _checked(path.read_text().strip(), str(path)), False
+        return _checked(path.read_text().strip(), str(path))
     except FileNotFoundError:
-        pass
+        return None
+
+
+def load_token(home: Path) -> tuple[str, bool]:
+    """:func:`existing_token`, else a new one in ``$TRN_HOME/serve.token``, made (mode 0600) on
+    the first start. True when it was made just now (print it once)."""
+    token = existing_token(home)
+    if token is not None:
+        return token, False
+    path = home / TOKEN_FILE
     home.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -1,6 +1,8 @@
 """Asking a warm parent for a runner, starting one first when there is none.
 
-No torch here: this runs in ``trn run`` and in the supervisor before any job starts.
+No torch here: this runs in ``trn run`` and in the supervisor before any job starts. A parent
+starts under two locks: its place's (one starter per place) and the runtime dir's (one start at
+a time for the user, so that ``TRN_WARM_MAX`` holds: :func:`trn.warm.parents.make_room`).
 """
 
 from __future__ import annotations
@@ -13,15 +15,24 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from trn.jobdir import JobDir
 from trn.warm import protocol
-from trn.warm.where import START_TIMEOUT_S, Place, WarmUnavailable, import_env
+from trn.warm.parents import make_room
+from trn.warm.where import (
+    START_TIMEOUT_S,
+    Place,
+    WarmUnavailable,
+    idle_s,
+    import_env,
+    max_parents,
+    runtime_dir,
+)
 
-REPLY_TIMEOUT_S = 30.0  # a parent answers at once; one that does not is wedged
 # not the parent's business: the job's own values travel in each spawn request
 _PARENT_ENV_DROP = ("TRN_JOB_ID", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
 
@@ -93,7 +104,7 @@ def spawn(place: Place, request: dict[str, Any]) -> WarmRunner:
     parent if none listens, and a fresh one if the one listening is stale."""
     for attempt in (1, 2):
         conn = connect(place, start=True, env=request["env"])
-        reply = _ask(conn, {"op": "spawn", **request})
+        reply = protocol.ask(conn, {"op": "spawn", **request})
         if reply.get("ok"):
             early = reply.pop("_rest", b"")
             return WarmRunner(conn, int(reply["pid"]), Path(request["job_dir"]), early)
@@ -104,47 +115,40 @@ def spawn(place: Place, request: dict[str, Any]) -> WarmRunner:
     raise AssertionError("unreachable")
 
 
-def ping(place: Place) -> dict[str, Any] | None:
-    """The parent's status, or None when none listens."""
-    try:
-        conn = _connect(place.socket)
-    except OSError:
-        return None
-    with conn:
-        return _ask(conn, {"op": "ping"})
-
-
-def stop(path: Path) -> int | None:
-    """Ask the parent on socket ``path`` to exit (its runners go on); its pid, or None."""
-    try:
-        conn = _connect(path)
-    except OSError:
-        return None
-    with conn:
-        reply = _ask(conn, {"op": "stop"})
-    return int(reply["pid"]) if reply.get("ok") else None
-
-
 def connect(place: Place, start: bool, env: Mapping[str, str] | None = None) -> socket.socket:
     """A connection to ``place``'s parent; with ``start``, one is started first if none listens,
     its import-time variables those of ``env`` (a job's; default this process's)."""
     try:
-        return _connect(place.socket)
+        return protocol.connect(place.socket)
     except OSError:
         if not start:
             raise WarmUnavailable("no warm parent is running") from None
-    # One starter per place: the others wait on the lock, then find its socket.
+    limit = max_parents()  # bad settings are said before anything is made
+    idle_s()
     try:
         place.log.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(place.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise WarmUnavailable(f"cannot start a warm parent: {err}") from None
+    # One starter per place: the others wait on the lock, then find its socket.
+    with _locked(place.lock):
+        try:
+            return protocol.connect(place.socket)
+        except OSError:
+            pass
+        with _locked(runtime_dir() / "start.lock"):
+            make_room(limit)
+            return _start(place, os.environ if env is None else env)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as err:
         raise WarmUnavailable(f"cannot start a warm parent: {err}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            return _connect(place.socket)
-        except OSError:
-            return _start(place, os.environ if env is None else env)
+        yield
     finally:
         os.close(fd)  # releases the lock
 
@@ -155,7 +159,7 @@ def _start(place: Place, job_env: Mapping[str, str]) -> socket.socket:
     env["OPENBLAS_NUM_THREADS"] = "1"  # NumPy's BLAS would start its threads at import
     with open(place.log, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trn.warm.parent", str(place.socket)],
+            [sys.executable, "-m", "trn.warm.parent", str(place.socket), str(place.home)],
             cwd="/",  # nothing of the starter's directory on the parent's sys.path
             env=env,
             stdin=subprocess.DEVNULL,
@@ -166,7 +170,7 @@ def _start(place: Place, job_env: Mapping[str, str]) -> socket.socket:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
-            return _connect(place.socket)
+            return protocol.connect(place.socket)
         except OSError:
             pass
         rc = proc.poll()
@@ -178,38 +182,3 @@ def _start(place: Place, job_env: Mapping[str, str]) -> socket.socket:
             proc.kill()
             raise WarmUnavailable(f"the warm parent took over {START_TIMEOUT_S:.0f} s to start")
         time.sleep(0.05)
-
-
-def _connect(path: Path) -> socket.socket:
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.connect(str(path))
-    except OSError:
-        conn.close()
-        raise
-    return conn
-
-
-def _ask(conn: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
-    """Send one request and read its one-line reply."""
-    conn.settimeout(REPLY_TIMEOUT_S)
-    try:
-        conn.sendall(protocol.encode(message))
-        buffer = b""
-        while b"\n" not in buffer:
-            data = conn.recv(65536)
-            if not data:
-                raise WarmUnavailable("the warm parent closed the connection without a reply")
-            buffer += data
-    except TimeoutError:
-        raise WarmUnavailable(
-            f"the warm parent did not answer in {REPLY_TIMEOUT_S:.0f} s"
-        ) from None
-    except OSError as err:
-        raise WarmUnavailable(f"the warm parent is unreachable: {err}") from None
-    conn.settimeout(None)
-    line, _, rest = buffer.partition(b"\n")
-    reply: dict[str, Any] = json.loads(line)
-    if rest:  # a spawn's exit line can only follow later; keep what came early
-        reply["_rest"] = rest
-    return reply

@@ -1,16 +1,20 @@
-"""``python -m trn.warm.parent SOCKET``: the warm parent (see :mod:`trn.warm`).
+"""``python -m trn.warm.parent SOCKET HOME``: the warm parent of ``HOME`` (see :mod:`trn.warm`).
 
 One thread, one loop: accept connections on ``SOCKET``, answer pings, fork a runner per spawn
 request, reap runners (``SIGCHLD`` wakes the loop) and tell each one's supervisor its exit
 status. :meth:`Parent.serve` returns only in a forked child, with its request, after closing
 everything of the parent's; :func:`main` then runs the job there, on a clean stack, and the
 child exits as a cold runner does (:func:`trn.runner.shutdown.exit_process`).
+
+It never exits under a running runner (that would lose the runner's exit status): told to
+stop, found stale, or its home or socket gone, it *retires*: takes no more jobs, answers on
+its retiring socket (:func:`trn.warm.where.retiring_socket`), and exits when its last runner
+has ended.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import selectors
 import signal
@@ -21,80 +25,27 @@ from pathlib import Path
 from typing import Any
 
 from trn.warm import protocol
-from trn.warm.where import idle_s
+from trn.warm.preload import module_files, preload
+from trn.warm.where import idle_s, retiring_socket
 
-# What every job imports before its first step; the user's code is never among them.
-PRELOAD = (
-    "numpy",
-    "torch",
-    "lightning.pytorch",
-    "yaml",
-    "hydra.utils",  # instantiate: the data, model and optimizer
-    "jsonschema",  # the checkpoint meta and event checks
-    "logging.config",
-    "trn.runner.main",
-    "trn.runner.build",
-    "trn.runner.callbacks",
-    "trn.runner.checkpoint",
-    "trn.runner.loggers",
-    "trn.runner.metrics",
-    "trn.runner.tasks",
-    "trn.runner.usermodule",
-    "trn.checkpoints.io",
-    "trn.checkpoints.meta",
-    "trn.events.writer",
-    "trn.events.sinks",
-    "trn.models",
-    "trn.data.datamodule",
-)
-
-
-def preload() -> list[str]:
-    """Import :data:`PRELOAD`; the problems that make forking unsafe (none: fork away)."""
-    gc.disable()  # no collection while importing: fewer freed holes in pages forks share
-    for name in PRELOAD:
-        importlib.import_module(name)
-    gc.enable()
-    import torch
-
-    problems = []
-    if torch.cuda.is_initialized():
-        problems.append("CUDA was initialised while importing")
-    threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
-    if threads > 1:
-        problems.append(f"{threads} threads run after importing (a fork keeps only one)")
-    return problems
-
-
-def module_files() -> dict[str, int]:
-    """``{path: mtime_ns}`` of every imported module's file, and of the interpreter."""
-    paths = {os.path.realpath(sys.executable)}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if path:
-            paths.add(path)
-    stamps = {}
-    for path in paths:
-        try:
-            stamps[path] = os.stat(path).st_mtime_ns
-        except OSError:
-            stamps[path] = -1
-    return stamps
+MAX_PROJECTS = 8  # the project roots a status lists, latest first
 
 
 class Parent:
-    def __init__(self, path: Path, problems: list[str]):
-        self.path, self.problems = path, problems
-        self.started, self.last_active = time.time(), time.time()
+    def __init__(self, path: Path, home: Path, problems: list[str]):
+        self.path, self.home, self.problems = path, home, problems
+        self.started, self.last_active = time.time(), time.time()  # active: forks, runner ends
         self.idle_s = idle_s()
         self.stamps = module_files()
+        self.projects: list[str | None] = []  # of the jobs it forked, latest first
         # sys.path as every job starts it: the job's cwd and PYTHONPATH go in front
         ours = set(filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
         self.base_path = [p for p in sys.path[1:] if p not in ours]
         self.children: dict[int, socket.socket | None] = {}  # runner pid -> its supervisor
         self.buffers: dict[socket.socket, bytes] = {}
-        self.retired = False  # stale: no new forks; exit once the last runner ended
-        self.stopping = False
+        self.retired: str | None = None  # why it takes no more jobs; it exits after its runners
+        self.stopping = False  # exit now (no runner runs)
+        self.signalled: int | None = None  # SIGTERM or SIGINT: stop as `trn warm stop` does
         self.selector = selectors.DefaultSelector()
         self.listener = self._listen(path)
         self.wake_r, self.wake_w = os.pipe()
@@ -124,13 +75,17 @@ class Parent:
         return sock
 
     def _stop(self, signum: int, frame: Any) -> None:
-        self.stopping = True
+        self.signalled = signum  # acted on by the loop: a handler could interrupt it anywhere
 
     # -- the loop -------------------------------------------------------------------------------
     def serve(self) -> dict[str, Any] | None:
         """Serve until stopped or idle; in a forked child, return its spawn request."""
         while not self.stopping:
+            if self.signalled:
+                self.retire(f"{signal.Signals(self.signalled).name} received")
+            self._watch()
             if self.retired and not self.children:
+                print(f"exiting: {self.retired}", flush=True)
                 break
             if not self.children and time.time() - self.last_active > self.idle_s:
                 print(f"idle for {self.idle_s:.0f} s: exiting", flush=True)
@@ -181,7 +136,6 @@ class Parent:
         if b"\n" not in buffer and len(buffer) > protocol.MAX_LINE:
             self._reply(conn, {"ok": False, "error": "request too long"}, close=True)
             return None
-        self.last_active = time.time()
         while b"\n" in buffer and conn in self.buffers:
             line, _, buffer = buffer.partition(b"\n")
             self.buffers[conn] = buffer
@@ -200,9 +154,13 @@ class Parent:
         op = message["op"]
         if op == "ping":
             self._reply(conn, self.status())
-        elif op == "stop":
-            self._reply(conn, {"ok": True, "pid": os.getpid()}, close=True)
-            self.stopping = True
+        elif op == "stop":  # never under a running runner: its supervisor waits for its status
+            runners = sorted(self.children)
+            if runners:
+                self.retire("stopped (trn warm stop) once its runners end")
+            else:
+                self.stopping = True
+            self._reply(conn, {"ok": True, "pid": os.getpid(), "runners": runners}, close=True)
         elif op == "spawn":
             request = protocol.check_spawn(message)
             refusal = self._refusal()
@@ -216,10 +174,10 @@ class Parent:
         if self.problems:
             return "unsafe to fork: " + "; ".join(self.problems)
         if self.retired or self.stopping:
-            return "stale: it is exiting"
+            return f"stale: it is exiting ({self.retired or 'stopped'})"
         changed = self.changed()
         if changed:
-            self.retire()
+            self.retire(f"stale: {changed} changed since it started")
             return f"stale: {changed} changed since it started"
         return None
 
@@ -230,12 +188,41 @@ class Parent:
                 return path
         return None
 
-    def retire(self) -> None:
-        """Stop taking jobs: a new parent may take the socket's name now."""
-        self.retired = True
-        self.selector.unregister(self.listener)
-        self.listener.close()
-        self._unlink()
+    def retire(self, why: str) -> None:
+        """Take no more jobs and free the socket's name for a new parent, still answering
+        pings and stops on the retiring socket; exit when the last runner has ended."""
+        if self.retired:
+            return
+        self.retired = why
+        print(f"retiring: {why}", flush=True)
+        retiring = retiring_socket(self.path, os.getpid())
+        try:
+            if self._ours():
+                os.rename(self.path, retiring)  # the listener goes on, under the new name
+            else:  # removed or taken over: listen anew where status and stop will look
+                self.selector.unregister(self.listener)
+                self.listener.close()
+                self.listener = self._listen(retiring)
+                self.selector.register(self.listener, selectors.EVENT_READ, "listen")
+        except OSError as err:
+            print(f"cannot listen on {retiring}: {err}", flush=True)
+            return
+        self.path = retiring
+
+    def _watch(self) -> None:
+        """Retire when the home it serves was deleted or its socket is no longer its own."""
+        if self.retired:
+            return
+        if not self.home.is_dir():
+            self.retire(f"its home {self.home} was deleted")
+        elif not self._ours():
+            self.retire(f"its socket {self.path} was removed or replaced")
+
+    def _ours(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == self.inode
+        except OSError:
+            return False
 
     def _fork(self, conn: socket.socket, request: dict[str, Any]) -> dict[str, Any] | None:
         sys.stdout.flush()
@@ -248,6 +235,9 @@ class Parent:
             self._become_child()
             return {**request, "base_path": self.base_path}
         self.children[pid] = conn
+        self.last_active = time.time()
+        project = request["project"]
+        self.projects = [project, *(p for p in self.projects if p != project)][:MAX_PROJECTS]
         self._reply(conn, {"ok": True, "pid": pid})
         print(f"forked {pid} for {request['job_dir']}", flush=True)
         return None
@@ -259,8 +249,7 @@ class Parent:
             signal.signal(signum, signal.SIG_DFL)
         for conn in list(self.buffers):
             conn.close()
-        if not self.retired:
-            self.listener.close()
+        self.listener.close()
         self.selector.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
@@ -300,58 +289,72 @@ class Parent:
 
     def _unlink(self) -> None:
         try:
-            if os.stat(self.path).st_ino == self.inode:
+            if self._ours():
                 os.unlink(self.path)
         except OSError:
             pass
 
     def status(self) -> dict[str, Any]:
-        memory = _memory()
-        return {
-            "ok": True,
-            "pid": os.getpid(),
-            "started": self.started,
-            "python": sys.executable,
-            "runners": sorted(self.children),
-            "idle_s": self.idle_s,
-            "problems": self.problems,
-            "stale": self.changed(),
-            **memory,
-        }
+        info = protocol.ParentInfo(
+            pid=os.getpid(),
+            home=str(self.home),
+            python=sys.executable,
+            socket=str(self.path),
+            started=self.started,
+            last_active=self.last_active,
+            idle_s=self.idle_s,
+            runners=sorted(self.children),
+            projects=list(self.projects),
+            state="retiring" if self.retired else "serving",
+            why=self.retired,
+            stale=self.changed(),
+            problems=self.problems,
+            **_memory(),
+        )
+        return {"ok": True, **info.to_dict()}
 
 
 def _memory() -> dict[str, int]:
-    """Resident and peak resident memory in bytes (``VmRSS``, ``VmHWM``)."""
-    out = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                out["rss" if name == "VmRSS" else "peak_rss"] = int(value.split()[0]) * 1024
-    except OSError:
-        pass
-    return out
+    """Bytes of memory: its own (anonymous: what it made, freed once it and its runners have
+    ended; the libraries' file pages are the page cache's, not counted), resident, and peak
+    resident."""
+    kib = {}
+    for path, names in (
+        ("/proc/self/smaps_rollup", ("Anonymous",)),
+        ("/proc/self/status", ("VmRSS", "VmHWM")),
+    ):
+        try:
+            for line in Path(path).read_text().splitlines():
+                name, _, value = line.partition(":")
+                if name in names:
+                    kib[name] = int(value.split()[0])
+        except (OSError, ValueError):
+            continue
+    return {
+        "private": 1024 * kib.get("Anonymous", 0),
+        "rss": 1024 * kib.get("VmRSS", 0),
+        "peak_rss": 1024 * kib.get("VmHWM", 0),
+    }
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m trn.warm.parent SOCKET", file=sys.stderr)
+    if len(argv) != 2:
+        print("usage: python -m trn.warm.parent SOCKET HOME", file=sys.stderr)
         return 2
     t0 = time.time()
     problems = preload()
-    parent = Parent(Path(argv[0]), problems)
+    parent = Parent(Path(argv[0]), Path(argv[1]), problems)
     print(
         f"warm parent {os.getpid()} ready in {time.time() - t0:.1f} s on {argv[0]}"
         + (f" (will not fork: {'; '.join(problems)})" if problems else ""),
         flush=True,
     )
     request = parent.serve()
-    if request is None:
-        return 0
     from trn.runner.shutdown import exit_process
     from trn.warm.child import run
 
-    exit_process(run(request))
+    # the parent leaves as its runners do, without a second of tearing down torch
+    exit_process(0 if request is None else run(request))
     return 0  # not reached
 
 

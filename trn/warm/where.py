@@ -6,6 +6,11 @@ many ``$TRN_HOME`` paths. Its name is a hash of what makes a parent usable by th
 the home, the interpreter and its environment (``sys.prefix``), trn's version, the directory
 trn is imported from, and the variables read at import (:data:`IMPORT_TIME_ENV`): a job run with
 ``TORCH_LOGS`` or ``PYTHONHASHSEED`` set gets a parent that started with them.
+
+A parent that stops taking jobs while its runners still run (stale, stopped, its home deleted)
+renames its socket to :func:`retiring_socket`: the name is free for a new parent at once, and
+``trn warm status`` and ``stop`` still reach the old one. Every parent of this user answers on a
+socket in :func:`runtime_dir` (:func:`all_sockets`); ``TRN_WARM_MAX`` bounds how many serve.
 """
 
 from __future__ import annotations
@@ -21,9 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import trn
+from trn.devices.threads import PASSIVE, WAIT_POLICY
 from trn.paths import trn_home
 
 IDLE_S = 900.0  # a parent with no job and no request for this long exits (TRN_WARM_IDLE_S)
+# Parents serving at once (TRN_WARM_MAX): each holds about 320 MiB of its own memory
+# (docs/performance.md); two cover the homes a user switches between, and a third home's first
+# job retires the least recently used idle one.
+MAX_PARENTS = 2
 START_TIMEOUT_S = 120.0  # how long a client waits for a new parent's imports
 
 
@@ -71,15 +81,33 @@ IMPORT_TIME_ENV = (
 IMPORT_TIME_EXTRA = ("LD_PRELOAD", "LD_LIBRARY_PATH")
 # ... except these, which the child applies itself or which are read later than the imports
 PER_JOB_ENV = ("PYTHONPATH", "PYTHONUNBUFFERED", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# ... and these, which importing Lightning (and seeding) sets in whatever process does it: in
+# `trn run` while it plans, so in every job's environment, and in the parent by its own imports.
+# Each is read when used, not at import; keyed on, they would make the planning process's jobs
+# ask for another parent than the one `trn warm` computes from the shell (tests check the list
+# against what the imports set).
+SET_BY_IMPORTS = (
+    "PYTORCH_NVML_BASED_CUDA_CHECK",
+    "TORCHINDUCTOR_CACHE_DIR",
+    "PL_GLOBAL_SEED",
+    "PL_SEED_WORKERS",
+)
 
 
 def import_env(env: Mapping[str, str]) -> dict[str, str]:
     """The part of ``env`` a warm parent fixes for every runner it forks."""
-    return {
+    fixed = {
         k: v
-        for k, v in sorted(env.items())
-        if (k.startswith(IMPORT_TIME_ENV) or k in IMPORT_TIME_EXTRA) and k not in PER_JOB_ENV
+        for k, v in env.items()
+        if (k.startswith(IMPORT_TIME_ENV) or k in IMPORT_TIME_EXTRA)
+        and k not in PER_JOB_ENV
+        and k not in SET_BY_IMPORTS
     }
+    # OpenMP reads its wait policy as torch loads it, and every job runs with one: the user's,
+    # else trn's (trn.devices.threads). A shell without one (`trn warm start`) must still name
+    # the parent its jobs will ask for, and start it with their policy.
+    fixed.setdefault(WAIT_POLICY, PASSIVE)
+    return dict(sorted(fixed.items()))
 
 
 def key(home: Path, env: Mapping[str, str]) -> str:
@@ -95,19 +123,49 @@ def place(home: Path | None = None, env: Mapping[str, str] | None = None) -> Pla
     home = (home or trn_home()).resolve()
     k = key(home, os.environ if env is None else env)
     run = runtime_dir()
-    return Place(home, k, run / f"{k}.sock", run / f"{k}.lock", home / "warm" / f"{k}.log")
+    return Place(home, k, run / f"{k}.sock", run / f"{k}.lock", log_path(home, k))
+
+
+def log_path(home: Path, key_or_socket: str) -> Path:
+    """The log of the parent of ``home`` with this key (or socket: its name starts with it)."""
+    return home / "warm" / f"{Path(key_or_socket).name.split('.')[0]}.log"
 
 
 def all_sockets() -> list[Path]:
-    """Every warm parent's socket of this user (``trn warm stop --all``)."""
+    """The sockets of every warm parent of this user, serving or retiring (a dead parent's
+    file may be among them: nothing answers there)."""
     return sorted(runtime_dir().glob("*.sock"))
 
 
+def retiring_socket(path: Path, pid: int) -> Path:
+    """Where the parent of ``path`` answers once it takes no more jobs."""
+    return path.with_name(f"{path.name.split('.')[0]}.{pid}.sock")
+
+
 def idle_s() -> float:
+    """Seconds a parent without jobs waits for one before it exits (``TRN_WARM_IDLE_S``)."""
+    return _setting("TRN_WARM_IDLE_S", IDLE_S, float)
+
+
+def max_parents() -> int:
+    """How many parents of this user may serve at once (``TRN_WARM_MAX``)."""
+    return int(_setting("TRN_WARM_MAX", MAX_PARENTS, int))
+
+
+def _setting(name: str, default: float, kind: type) -> float:
+    given = os.environ.get(name, "").strip()
+    if not given:
+        return default
     try:
-        return float(os.environ.get("TRN_WARM_IDLE_S") or IDLE_S)
+        value = kind(given)
     except ValueError:
-        return IDLE_S
+        value = 0
+    if value <= 0:
+        raise WarmUnavailable(
+            f"{name}={given} is not a positive number; set it to one (default {default:g}), "
+            "or TRN_WARM=0 to start every job cold"
+        )
+    return float(value)
 
 
 def wanted(config: dict[str, Any]) -> bool:

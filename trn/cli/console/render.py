@@ -95,6 +95,9 @@ def header(job: JobState) -> Text:
     where = short_path(job.job_dir) if job.job_dir else "?"
     text = Text("job ", style="bold")
     text.append(str(job.job_id), style="bold cyan")
+    parent, step = job.resumed
+    if parent:  # said first: the rows below continue an earlier attempt
+        text.append(f"  resumed from {parent}" + ("" if step is None else f" at step {step}"))
     text.append(f"  devices {devices}  dir {where}")
     text.overflow, text.no_wrap = "ellipsis", True
     return text

@@ -14,6 +14,7 @@ ENDS = {
     "job_failed": "failed",
     "job_cancelled": "cancelled",
     "job_preempted": "preempted",
+    "job_pruned": "pruned",
 }
 
 
@@ -67,6 +68,9 @@ class JobState:
     best_row: Row | None = None
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None  # the terminal event
+    resumed: tuple[str | None, int | None] = (None, None)  # a resume: the parent and its step
+    started_at: float | None = None  # when it was submitted (the event's ts)
+    ended_at: float | None = None  # when it ended
     _first: tuple[float, int] | None = None  # (emitted at, step) of the first step seen
     _last: tuple[float, int, float] | None = None  # ... of the latest, and when it arrived
 
@@ -82,8 +86,10 @@ class JobState:
         name = event.get("event")
         self.job_id = event.get("job_id") or self.job_id
         if name == "job_submitted":
+            self.started_at = _seconds(event.get("ts"))  # its slot was free: it is starting
             self.job_dir, self.devices = event.get("job_dir"), list(event.get("devices") or [])
             self.overrides = list(event.get("overrides") or [])
+            self.resumed = (event.get("parent_job_id"), event.get("resumed_from_step"))
         elif name == "devices_waiting":
             self.state = "waiting"
         elif name == "job_started":
@@ -97,6 +103,7 @@ class JobState:
                 self.rows[-1].saved = True
         elif name in ENDS:
             self.state, self.end = ENDS[name], event
+            self.ended_at = _seconds(event.get("ts"))
 
     def _progress(self, event: dict[str, Any]) -> None:
         self.state = "running" if self.state in ("submitted", "waiting") else self.state
@@ -117,6 +124,12 @@ class JobState:
             if self.metric and better(metrics.get(self.metric), self.best, self.mode):
                 self.best, self.best_row, row.best = metrics[self.metric], row, True
             self.rows.append(row)
+
+    def elapsed(self) -> float | None:
+        """Seconds it ran: start to end, or to now while it runs (None before it started)."""
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.ended_at or time.time()) - self.started_at)
 
     def rate(self) -> float | None:
         """Steps per second since the first step seen."""

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from trn.cli.console.state import JobState
+from trn.cli.console.state import JobState, _seconds
 
 _SWEPT = re.compile(r"^\w+\(|,")  # a=1,2 / range(...) / choice(...) / interval(...)
-ORDER = {"completed": 0, "running": 1, "waiting": 2, "submitted": 2, "preempted": 3}
+ORDER = {"completed": 0, "pruned": 1, "running": 2, "waiting": 3, "submitted": 3, "preempted": 4}
 
 
 @dataclass
@@ -22,6 +22,7 @@ class SweepState:
     planned: int | None = None
     swept: set[str] = field(default_factory=set)
     jobs: dict[str, JobState] = field(default_factory=dict)
+    started_at: float | None = None  # its sweep_started's ts: the live table's clock
 
     def update(self, event: dict[str, Any]) -> None:
         name = event.get("event")
@@ -30,6 +31,7 @@ class SweepState:
                 self.sweep_id = event.get("sweep_id")
                 self.objective = dict(event.get("objective") or {})
                 self.planned = event.get("jobs")
+                self.started_at = _seconds(event.get("ts"))
                 self.swept = {
                     o.partition("=")[0].lstrip("+~")
                     for o in event.get("overrides") or []
@@ -54,7 +56,7 @@ class SweepState:
         def key(job: JobState) -> tuple[Any, ...]:
             value = self.value(job)
             has = isinstance(value, int | float) and math.isfinite(value)
-            return (ORDER.get(job.state, 4), not has, sign * value if has else 0, job.job_id)
+            return (ORDER.get(job.state, 5), not has, sign * value if has else 0, job.job_id)
 
         return sorted(self.jobs.values(), key=key)
 

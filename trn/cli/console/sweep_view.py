@@ -3,6 +3,7 @@ the overrides that vary), best finished job first, redrawn in place."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, TextIO
 
 from rich.console import Console, Group, RenderableType
@@ -12,9 +13,15 @@ from rich.text import Text
 
 from trn.cli.console import render
 from trn.cli.console.sweep_state import SweepState
-from trn.text import _num
+from trn.text import _num, fmt_duration
 
-STYLE = {"completed": "green", "running": "cyan", "failed": "red", "cancelled": "yellow"}
+STYLE = {
+    "completed": "green",
+    "running": "cyan",
+    "failed": "red",
+    "cancelled": "yellow",
+    "pruned": "magenta",
+}
 
 
 class SweepView:
@@ -43,9 +50,11 @@ class SweepView:
         done = sum(v for k, v in counts.items() if k not in ("running", "waiting", "submitted"))
         planned = state.planned or len(state.jobs)
         title = Text(f"sweep {state.sweep_id or '...'}", style="bold")
+        if state.started_at is not None:  # the sweep's own clock, not its jobs' sum
+            title.append(f"  {fmt_duration(time.time() - state.started_at)}")
         title.append(f"  {done}/{planned} done")
         counts["queued"] = planned - len(state.jobs)
-        for name in ("running", "waiting", "queued", "failed", "cancelled"):
+        for name in ("running", "waiting", "queued", "pruned", "failed", "cancelled"):
             if counts.get(name, 0) > 0:
                 title.append(f"  {counts[name]} {name}", style=STYLE.get(name, ""))
         title.overflow, title.no_wrap = "ellipsis", True
@@ -55,6 +64,7 @@ class SweepView:
         table.add_column("PROGRESS", no_wrap=True, min_width=8)
         mode = state.objective.get("mode", "max")
         table.add_column(f"{metric} ({mode})", justify="right", no_wrap=True)
+        table.add_column("TIME", justify="right", no_wrap=True)
         table.add_column("OVERRIDES", overflow="ellipsis", no_wrap=True)
         jobs = state.ordered()
         room = max(1, self.console.height - 4)
@@ -65,6 +75,7 @@ class SweepView:
                 Text(job.state, style=STYLE.get(job.state, "")),
                 self._progress(job),
                 "-" if value is None else _num(value),
+                "-" if job.elapsed() is None else fmt_duration(job.elapsed() or 0.0),
                 state.varying(job),
             )
         more = [Text(f"... and {len(jobs) - room} more", style="dim")] if len(jobs) > room else []

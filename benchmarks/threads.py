@@ -1,0 +1,96 @@
+"""What does a job's thread count cost when the machine is busy? One training step of two small
+models (the bundled MLP's size, and a 3x32x32 CNN), timed with 1 thread and with every usable
+CPU, OpenMP's waiting threads spinning (its default) or sleeping (OMP_WAIT_POLICY=PASSIVE), first
+on the machine as it is, then with one busy process pinned to each CPU (what a shared 2-core CI
+machine or a laptop building something looks like). Each configuration is a fresh Python: OpenMP
+reads its variables once, at start.
+
+    python benchmarks/threads.py [--steps 300] [--repeats 3]
+
+Prints the median seconds per 100 steps and the ratio to 1 thread on the same machine state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+STEP = r"""
+import sys, time, torch
+from torch import nn
+torch.manual_seed(0)
+if sys.argv[1] == "mlp":
+    net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    x = torch.randn(64, 64)
+else:
+    net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(64 * 8 * 8, 10))
+    x = torch.randn(128, 3, 32, 32)
+y = torch.randint(0, 10, (x.shape[0],))
+opt = torch.optim.AdamW(net.parameters(), 1e-3)
+def step():
+    loss = nn.functional.cross_entropy(net(x), y)
+    opt.zero_grad(); loss.backward(); opt.step()
+for _ in range(20):
+    step()
+n = int(sys.argv[2]); t = time.perf_counter()
+for _ in range(n):
+    step()
+print((time.perf_counter() - t) / n * 100)
+"""
+
+BUSY = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
+
+
+def per_100(model: str, steps: int, threads: int, passive: bool) -> float:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env.pop("OMP_WAIT_POLICY", None)
+    if passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    out = subprocess.run(
+        [sys.executable, "-c", STEP, model, str(steps)], env=env, capture_output=True, text=True
+    )
+    return float(out.stdout.strip())
+
+
+def table(steps: int, repeats: int, cpus: int, load: str) -> None:
+    print(f"\n{load} (load average {os.getloadavg()[0]:.1f} at the start)")
+    print(f"{'model':<6}{'threads':>9}{'waiting':>10}{'s/100 steps':>13}{'vs 1 thread':>13}")
+    for model in ("mlp", "cnn"):
+        configs = [(1, False), (cpus, False), (cpus, True)]
+        # alternated, so a change in the machine's load falls on every configuration alike
+        runs: dict[tuple[int, bool], list[float]] = {c: [] for c in configs}
+        for _ in range(repeats):
+            for threads, passive in configs:
+                runs[(threads, passive)].append(per_100(model, steps, threads, passive))
+        base = statistics.median(runs[(1, False)])
+        for (threads, passive), got in runs.items():
+            median = statistics.median(got)
+            waiting = "-" if threads == 1 else ("passive" if passive else "spin")
+            print(f"{model:<6}{threads:>9}{waiting:>10}{median:>13.3f}{median / base:>12.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        sys.exit("needs 2 CPUs or more: with one, 1 thread is the only choice")
+    table(args.steps, args.repeats, len(cpus), "the machine as it is")
+    busy = [subprocess.Popen([sys.executable, "-c", BUSY, str(c)]) for c in cpus]
+    try:
+        table(args.steps, args.repeats, len(cpus), f"{len(cpus)} busy processes, one per CPU")
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
