@@ -350,3 +350,23 @@ def test_a_transformer_with_an_infinite_mask_trains_resumes_and_falls_back_to_va
     assert evaluated["state"] == "completed" and {"test/loss", "test/ppl"} <= set(
         evaluated["metrics"]
     )
+
+
+def test_an_early_stopping_on_the_default_objective_follows_its_fallback(tmp_path):
+    """tinylm never logs val/acc: trn's early_stopping callback (monitor ${objective.metric})
+    watches val/loss, lower better, once the default falls back at the first validation."""
+    home = tmp_path / "home"
+    root = lightning_projects.tinylm(tmp_path / "project")
+    proc = trn(
+        home, "run", "-cd", str(root / "conf"), "model=tinylm", "data=chars", "profile=dev",
+        *ALL, "trainer.max_epochs=3", f"data.data_dir={tmp_path / 'fresh' / 'chars'}",
+        "callbacks=early_stopping", "+callbacks.early_stopping.stopping_threshold=1000.0",
+        "--json",
+    )  # fmt: skip
+    record = record_of(proc)
+    assert record["state"] == "completed", proc.stderr[-3000:]
+    assert record["objective"] == {"metric": "val/loss", "mode": "min", "source": "fallback"}
+    # below the threshold at once: a min-mode stop on val/loss after the first epoch
+    assert "val/loss" in record["stop_reason"] and "<" in record["stop_reason"], record
+    epochs = {e["epoch"] for e in metrics_events(events_of(record), "epoch")}
+    assert epochs == {0}, epochs

@@ -9,6 +9,7 @@ sets is the user's: never logged, it fails the job, as it always did.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 DEFAULT = {"metric": "val/acc", "mode": "max"}
@@ -25,16 +26,21 @@ FALLBACK = (
 )
 
 
-def settle(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with its objective filled in: an unset metric is trn's default, marked so."""
+def settle(config: Any) -> Any:
+    """``config`` (composed, before its interpolations resolve, so that ``${objective.metric}``
+    in a callback's ``monitor`` reads the metric in force) with its objective filled in: an
+    unset metric is trn's default, marked so."""
+    from omegaconf import DictConfig, open_dict
+
     objective = config.get("objective")
-    if not isinstance(objective, dict):
+    if not isinstance(objective, dict | DictConfig):
         return config
     unset = objective.get("metric") is None
-    if unset:
-        objective["metric"] = DEFAULT["metric"]
-    objective["mode"] = objective.get("mode") or DEFAULT["mode"]  # a metric alone: max
-    objective["default"] = unset or bool(objective.get("default"))
+    with open_dict(objective) if isinstance(objective, DictConfig) else nullcontext():
+        if unset:
+            objective["metric"] = DEFAULT["metric"]
+        objective["mode"] = objective.get("mode") or DEFAULT["mode"]  # a metric alone: max
+        objective["default"] = unset or bool(objective.get("default"))
     return config
 
 

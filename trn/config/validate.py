@@ -203,6 +203,6 @@ def load(overrides: list[str], config_dir: Any = None, *, project: Any = None) -
     from trn.config.objective import settle
 
     project = find_project(config_dir) if project is None else project
-    config = settle(trust(resolve(compose(overrides, project=project), project.root), project))
+    config = trust(resolve(settle(compose(overrides, project=project)), project.root), project)
     validate(config, project)
     return config

@@ -67,10 +67,11 @@ class ObjectiveCheck(pl.Callback):
 
     An objective the user or the project chose and the module never logs fails the job: best
     checkpoints and sweeps would silently rank by nothing; the error names what it does log.
-    trn's default (``source: default``,
-    :func:`trn.config.objective.ranking`) never fails a job: it falls back to the first of
-    :data:`trn.config.objective.FALLBACK` the module logs, or to none ("best" is then the last
-    checkpoint). ``objective`` is changed in place (the checkpoint writer shares it) and
+    trn's default (``source: default``, :func:`trn.config.objective.ranking`) never fails a job:
+    it falls back to the first of :data:`trn.config.objective.FALLBACK` the module logs (already
+    at the first validation's end when one is logged by then), or to none ("best" is then the
+    last checkpoint). ``objective`` is changed in place (the checkpoint writer and a sweep's
+    early stopping share it), an early stopping that monitored the default follows it, and
     ``warn`` is told, with the objective now in force.
     """
 
@@ -80,7 +81,19 @@ class ObjectiveCheck(pl.Callback):
         self.checked = self.validated = False
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.validated = self.validated or not trainer.sanity_checking
+        if trainer.sanity_checking:
+            return
+        self.validated = True
+        if self.checked or self.objective.get("source") != "default":
+            return
+        # trn's default, not logged by the first validation while a fallback is: fall back now,
+        # before a callback of the project's that monitors the objective (the callbacks group's
+        # early_stopping, listed after this one) looks for it at this validation's end
+        logged = sorted(scalar_metrics(trainer.callback_metrics))
+        metric = self.objective["metric"]
+        if metric not in logged and fallback(logged):
+            self.checked = True
+            self.warn_fallback(metric, logged, ", ".join(logged), trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.checked or not (self.validated or not trainer.enable_validation):
@@ -96,13 +109,14 @@ class ObjectiveCheck(pl.Callback):
                 f"objective.metric={metric} is never logged by the module (it logs: "
                 f"{have}); set objective.metric to one of them"
             )
-        self.warn_fallback(metric, logged, have)
+        self.warn_fallback(metric, logged, have, trainer)
 
-    def warn_fallback(self, metric: str, logged: list[str], have: str) -> None:
+    def warn_fallback(self, metric: str, logged: list[str], have: str, trainer: Any) -> None:
         found = fallback(logged)
         names = ", ".join(m for m, _ in FALLBACK[:3])
         if found:
             self.objective.update(metric=found[0], mode=found[1], source="fallback")
+            follow(trainer, metric, *found)
             message = (
                 f"objective.metric={metric} (trn's default) is never logged by the module; "
                 f"ranking by {found[0]} ({found[1]}), the first of {names}, ... that it logs; "
@@ -117,3 +131,14 @@ class ObjectiveCheck(pl.Callback):
             )
         if self.warn is not None:
             self.warn(message, dict(self.objective))
+
+
+def follow(trainer: Any, old: str, metric: str, mode: str) -> None:
+    """Lightning's early stoppings that monitored trn's default objective (``${objective.metric}``
+    in the callbacks group) monitor the metric it fell back to, in its direction."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    for cb in trainer.callbacks:
+        if isinstance(cb, EarlyStopping) and cb.monitor == old:
+            cb.monitor, cb.mode = metric, mode
+            cb.best_score = torch.tensor(torch.inf if mode == "min" else -torch.inf)
