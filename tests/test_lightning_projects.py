@@ -13,7 +13,7 @@ from pathlib import Path
 
 import lightning_projects
 import pytest
-from conftest import read_events, run_trn
+from conftest import read_events, run_trn, wait_until
 from test_faults_support import Job, runs
 
 from trn.config.project import ENV
@@ -306,12 +306,14 @@ def test_a_transformer_with_an_infinite_mask_trains_resumes_and_falls_back_to_va
     root = lightning_projects.tinylm(tmp_path / "project")
     argv = [
         "-cd", str(root / "conf"), "model=tinylm", "data=chars", "profile=dev", *ALL,
-        "trainer.max_epochs=3", f"data.data_dir={tmp_path / 'fresh' / 'chars'}",
+        "trainer.max_epochs=8", f"data.data_dir={tmp_path / 'fresh' / 'chars'}",
         "checkpoint.every_n_steps=3", "checkpoint.keep_last=4", "checkpoint.save_best=true",
         "events.metrics_every_n_steps=1", "events.flush_s=0",
     ]  # fmt: skip
     job = Job(home, "run", *argv)
     job.wait_step(11)  # epoch 1 (8 steps an epoch)
+    # the supervisor has read the fallback (the runner said it at the first validation's end)
+    wait_until(lambda: job.record()["objective"]["source"] == "fallback", "the fallback")
     job.sigkill_all()
     killed = job.record()
     assert killed["objective"] == {"metric": "val/loss", "mode": "min", "source": "fallback"}
