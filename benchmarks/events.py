@@ -112,7 +112,6 @@ def make_trainer_parts() -> tuple[Any, Any]:
 
     config = load(["profile=dev", "devices=cpu"])
     datamodule = build.build_data(config)
-    datamodule.setup("fit")
     model = build.build_model(config, datamodule)
     return Classifier(model, build.optimizer_factory(config), config["scheduler"]), datamodule
 

@@ -50,12 +50,21 @@ def test_non_finite_loss_fails_with_its_step_and_commits_nothing_non_finite(trn_
         assert all(bool(torch.isfinite(t).all()) for t in state.values()), meta.name
 
 
-def test_non_finite_weights_are_never_checkpointed():
-    model = torch.nn.Linear(2, 2)
+def test_non_finite_weights_are_never_checkpointed_and_the_parameter_is_named():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
     with torch.no_grad():
-        model.weight[0, 0] = float("nan")
-    with pytest.raises(NonFiniteError, match=r"non-finite weights \(weight\) at step 7"):
+        model[1].weight[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match=r"non-finite weights: parameter 1.weight at step 7"):
         check_finite_weights(model, 7)
+
+
+def test_a_buffer_that_is_infinite_by_design_never_stops_a_job():
+    model = torch.nn.Linear(2, 2)
+    mask = torch.triu(torch.full((4, 4), float("-inf")), diagonal=1)  # a causal mask
+    model.register_buffer("mask", mask)  # persistent: it is in the state_dict
+    model.register_buffer("unset", torch.tensor(float("nan")))
+    assert "mask" in model.state_dict()
+    check_finite_weights(model, 3)  # no error
 
 
 def test_disk_full_fails_clearly_and_keeps_the_old_checkpoint(trn_home):

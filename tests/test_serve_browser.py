@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian's chromium + chromedriver, driven by Selenium): sign in
 with the printed one-time link (and with the token), see a job's progress, watch its charts grow
 with their legends and a log axis for the learning rate, fold Lightning's notices in its log,
-cancel it; a resumed job's whole chain; the sweeps list and a sweep's overlaid curves."""
+cancel it; a resumed job's whole chain; the sweeps list and a sweep's overlaid curves; a tested
+job's test metrics and its eval job."""
 
 from __future__ import annotations
 
@@ -193,3 +194,37 @@ def test_a_resumed_job_draws_its_earlier_attempt_and_a_sweep_overlays_its_jobs(b
     assert "★ best" in legend
     objective = summary["objective"]["metric"]
     assert page.find("#sweep-curves .chart").get_attribute("data-metric") == objective  # first
+
+
+def test_a_tested_job_and_its_eval_job_show_their_test_metrics(browser, server, tmp_path):
+    import numpy as np
+    from conftest import run_trn
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    g = np.random.default_rng(1)
+    x = g.normal(size=(300, 8)).astype("float32")
+    np.savez(tmp_path / "xy.npz", x=x, y=(x[:, 1] > 0).astype("int64"))
+    data = tmp_path / "with-test"
+    run_trn("data", "build", str(data), "--from", str(tmp_path / "xy.npz"),
+            "--split", "train=0.6,val=0.2,test=0.2")  # fmt: skip
+    http = server.client()
+    job = http.post("/jobs", json={"overrides": [*FAST, f"data.path={data}"]}).json()
+    assert wait_state(http, job["job_id"], {"completed", "failed"})["state"] == "completed"
+    evaluated = http.post("/jobs", json={"kind": "eval", "checkpoint": job["job_id"]}).json()
+    assert wait_state(http, evaluated["job_id"], {"completed", "failed"})["state"] == "completed"
+
+    page = Page(browser)
+    browser.get(server.sign_in_link())
+    page.shown("#jobs-view")
+    for job_id in (job["job_id"], evaluated["job_id"]):
+        row = f"#jobs-table tr[data-job='{job_id}']"
+        page.wait(lambda d, row=row: "test/acc=" in page.find(row).text)
+    eval_row = f"#jobs-table tr[data-job='{evaluated['job_id']}']"
+    assert f"eval {job['job_id']} (test)" in page.find(eval_row).text
+    Select(page.find("#filter-kind")).select_by_visible_text("eval")
+    page.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")) == 1)
+
+    browser.get(f"{server.url}/#/job/{job['job_id']}")
+    page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".chart[data-metric='test/acc']"))
+    page.wait(lambda d: "val/acc (max), trn's default" in page.find("#job-facts").text)

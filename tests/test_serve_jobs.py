@@ -201,3 +201,48 @@ def test_a_sweep_over_http_reports_its_jobs_best_first(server):
     assert row["best"] == summary["best"] and row["counts"] == {"completed": 2}
     assert row["varied"] == ["optimizer.lr"] and row["started_at"]
     assert trn.Client(server.url, TOKEN).sweeps() == [row]
+
+
+def test_an_eval_job_over_http_and_through_trn_client(server, trn_home, tmp_path):
+    """POST /jobs with kind eval is `trn eval --detach`: an eval job of a job's best checkpoint,
+    listed with ?kind=eval; trn.Client.evaluate is the same call; what is not an eval request
+    is refused before any job exists."""
+    import numpy as np
+
+    g = np.random.default_rng(0)
+    x = g.normal(size=(300, 8)).astype("float32")
+    np.savez(tmp_path / "xy.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
+    data = tmp_path / "with-test"
+    built = run_trn("data", "build", str(data), "--from", str(tmp_path / "xy.npz"),
+                    "--split", "train=0.6,val=0.2,test=0.2")  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    http = server.client()
+    job = http.post("/jobs", json={"overrides": [*FAST, f"data.path={data}"]}).json()
+    trained = wait_state(http, job["job_id"], {"completed", "failed"})
+    assert trained["state"] == "completed" and "test/acc" in trained["metrics"], trained
+
+    reply = http.post("/jobs", json={"kind": "eval", "checkpoint": job["job_id"]})
+    assert reply.status_code == 201, reply.text
+    evaluated = wait_state(http, reply.json()["job_id"], {"completed", "failed"})
+    assert evaluated["state"] == "completed" and evaluated["kind"] == "eval"
+    assert evaluated["evaluates"]["job_id"] == job["job_id"]
+    assert evaluated["metrics"]["test/acc"] == pytest.approx(trained["metrics"]["test/acc"])
+    listed = http.get("/jobs", params={"kind": "eval"}).json()["jobs"]
+    assert [r["job_id"] for r in listed] == [evaluated["job_id"]]
+
+    client = trn.Client(server.url, TOKEN)
+    again = client.evaluate(job["job_id"], stage="validate").wait(240)
+    assert again["evaluates"]["stage"] == "validate" and "val/acc" in again["metrics"]
+    assert {r["job_id"] for r in client.jobs(kind="eval")} == {evaluated["job_id"], again["job_id"]}
+
+    before = {r["job_id"] for r in client.jobs()}
+    for body, status, says in (
+        ({"kind": "eval"}, 400, 'needs "checkpoint"'),
+        ({"checkpoint": job["job_id"]}, 400, 'add "kind": "eval"'),
+        ({"kind": "test", "checkpoint": job["job_id"]}, 400, "kind='test'"),
+        ({"kind": "eval", "checkpoint": job["job_id"], "stage": "fit"}, 400, "stage='fit'"),
+        ({"kind": "eval", "checkpoint": str(data / "index.json")}, 422, "not a trn checkpoint"),
+    ):
+        reply = http.post("/jobs", json=body)
+        assert reply.status_code == status and says in reply.json()["error"], reply.text
+    assert {r["job_id"] for r in client.jobs()} == before

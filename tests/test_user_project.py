@@ -87,7 +87,9 @@ def test_its_own_module_trains_with_its_own_loss_metrics_and_optimizer(trn_home,
 def test_an_objective_it_never_logs_fails_at_the_first_validation_naming_what_it_logs(
     trn_home, project
 ):
+    """Chosen on the command line (even trn's own default metric, val/acc): an error."""
     argv = [a for a in userproject.overrides() if not a.startswith("objective.")]
+    argv.append("objective.metric=val/acc")
     proc = trn("run", *CPU, *argv, "trainer.max_epochs=3", "--json", cwd=project)
     assert proc.returncode == 1
     record = json.loads(proc.stdout)
@@ -100,6 +102,31 @@ def test_an_objective_it_never_logs_fails_at_the_first_validation_naming_what_it
     epochs = [e for e in events if e["event"] == "metrics" and e["phase"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [0]  # it stopped at the first epoch's end
     assert not [e for e in events if e["event"] == "checkpoint_saved"]
+
+
+def test_an_objective_nobody_chose_never_fails_it_and_best_is_then_the_last_checkpoint(
+    trn_home, project
+):
+    """trn's default, val/acc, which it never logs, nor val/loss or any other fallback: it
+    trains on, says so, and has no best."""
+    argv = [a for a in userproject.overrides() if not a.startswith("objective.")]
+    proc = trn("run", *CPU, *argv, "trainer.max_epochs=2", "--json", cwd=project)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads(proc.stdout)
+    assert record["state"] == "completed"
+    assert record["objective"] == {"metric": None, "mode": "max", "source": "fallback"}
+    (warning,) = [w for w in record["warnings"] if "objective" in w]
+    assert warning.startswith("objective.metric=val/acc (trn's default) is never logged")
+    assert "(it logs: check/mse, check/rmse, fit/rmse)" in warning
+    assert "the last one stands for it" in warning and warning in proc.stderr  # a warning line
+    events = events_of(record)
+    started = next(e for e in events if e["event"] == "job_started")
+    assert started["objective"] == {"metric": "val/acc", "mode": "max", "source": "default"}
+    said = next(e for e in events if e["event"] == "warning" and "objective" in e)
+    assert said["objective"] == record["objective"]
+    assert not (Path(record["job_dir"]) / "checkpoints" / "best.json").exists()
+    status = trn("status", record["job_id"])
+    assert "objective:     nothing: the last checkpoint stands for the best" in status.stdout
 
 
 def test_it_sweeps_over_a_hyperparameter_of_its_own_module(trn_home, project):

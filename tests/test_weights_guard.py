@@ -102,6 +102,19 @@ def test_a_pickle_carrying_code_is_refused_by_the_cli_and_never_runs(tmp_path, k
     assert not marker.exists()
 
 
+def test_no_allow_targets_trusts_the_standard_library(tmp_path):
+    """allow_targets widens trust to a project's classes; os.system stays refused whatever it
+    says (a checkpoint may name nothing of the standard library but its plain types)."""
+    marker = tmp_path / "payload-ran"
+    path = code_pickles(tmp_path, marker)["zip"]
+    home = tmp_path / "home"
+    for trusted in ("allow_targets=[os.,posix.]", "allow_targets=[builtins.,posix.system]"):
+        done = run_trn("run", f"weights={path}", *RUN, trusted, env={"TRN_HOME": str(home)})
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "refused, its pickle asks for posix.system, which nothing trusts" in done.stderr
+    assert not marker.exists() and not (home / "runs").exists()
+
+
 def test_the_flag_and_the_api_refuse_it_too(tmp_path, trn_home):
     marker = tmp_path / "payload-ran"
     path = code_pickles(tmp_path, marker)["zip"]

@@ -1,7 +1,7 @@
 """trn: a Hydra-configured experiment framework for PyTorch.
 
 Importing ``trn`` stays light: nothing here imports torch, lightning or hydra. The Python API
-(:mod:`trn.api`: ``trn.run``, ``trn.submit``, ``trn.jobs``, ``trn.job``) and the typed errors
+(:mod:`trn.api`: ``trn.run``, ``trn.submit``, ``trn.evaluate``, ``trn.jobs``, ``trn.job``) and the typed errors
 (:mod:`trn.errors`) load on first use, and so does ``trn.Client`` (:mod:`trn.client`), which
 drives a remote ``trn serve`` with the same calls.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("run", "submit", "jobs", "job", "Job")
+_API = ("run", "submit", "evaluate", "jobs", "job", "Job")
 _ERRORS = ("TrnError", "UsageError", "ConfigError", "NotFound", "NothingToDo", "JobFailed")
 __all__ = [*_API, *_ERRORS, "Client", "__version__"]
 

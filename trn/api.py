@@ -151,8 +151,10 @@ def jobs(
     sweep: str | None = None,
     limit: int | None = None,
     home: str | Path | None = None,
+    kind: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Job records, newest first (``trn list``); ``home`` defaults to ``$TRN_HOME``."""
+    """Job records, newest first (``trn list``); ``home`` defaults to ``$TRN_HOME``; ``kind``:
+    only ``train`` or only ``eval`` jobs."""
     from trn.ids import check_job_id
     from trn.registry.record import STATES
     from trn.registry.store import Registry
@@ -164,7 +166,9 @@ def jobs(
         from trn.registry.sweeps import sweep_id_of
 
         sweep = sweep_id_of(registry.home, check_job_id(sweep))  # a unique prefix works
-    return registry.list(state, sweep, limit)
+    if kind not in (None, "train", "eval"):
+        raise UsageError(f"kind={kind!r}: use 'train' or 'eval'")
+    return registry.list(state, sweep, limit, kind)
 
 
 def job(job_id: str, home: str | Path | None = None) -> Job:
@@ -183,6 +187,20 @@ def resume(job_id: str, overrides: Sequence[str] = ()) -> Job:
     from trn.lifecycle.resume import plan_resume
 
     record = start_detached(plan_resume(check_job_id(job_id), list(overrides)))
+    return Job(record["job_id"], record["job_dir"])
+
+
+def evaluate(target: str | Path, overrides: Sequence[str] = (), *, stage: str = "test") -> Job:
+    """An eval job of a checkpoint (``trn eval --detach``): ``trainer.test`` (``stage=
+    "validate"``: ``trainer.validate``) on a job's best checkpoint (``target`` a job id) or a
+    checkpoint's ``.meta.json``, with the job's model and data config and ``overrides`` on top;
+    its handle. Its record has ``kind: "eval"``; its metrics are the module's ``test/*``."""
+    from trn.lifecycle.detach import submit as start_detached
+    from trn.lifecycle.evaluate import plan_eval
+
+    if isinstance(overrides, str):
+        raise TypeError("overrides is a list of strings, e.g. ['data.batch_size=32']")
+    record = start_detached(plan_eval(str(target), list(overrides), stage=stage))
     return Job(record["job_id"], record["job_dir"])
 
 

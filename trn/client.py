@@ -55,19 +55,33 @@ class Client:
         record = self.request("POST", "/jobs", body)
         return RemoteJob(self, record["job_id"])
 
+    def evaluate(
+        self, target: str, overrides: Sequence[str] = (), *, stage: str = "test"
+    ) -> RemoteJob:
+        """An eval job of a job's best checkpoint or a server-side ``.meta.json``
+        (``trn.evaluate``); its handle."""
+        body = {"kind": "eval", "checkpoint": target, "stage": stage}
+        record = self.request("POST", "/jobs", {**body, "overrides": _strings(overrides)})
+        return RemoteJob(self, record["job_id"])
+
     def submit_sweep(self, overrides: Sequence[str]) -> dict[str, Any]:
         """Start a sweep (``trn run -m --detach``): ``{sweep_id, sweep_dir, jobs, pid}``."""
         return self.request("POST", "/jobs", {"overrides": _strings(overrides), "multirun": True})
 
     def jobs(
-        self, state: str | None = None, sweep: str | None = None, limit: int | None = None
+        self,
+        state: str | None = None,
+        sweep: str | None = None,
+        limit: int | None = None,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Job records, newest first (``trn.jobs``); ``limit=None``: all of them, page by page."""
+        """Job records, newest first (``trn.jobs``); ``limit=None``: all of them, page by page;
+        ``kind``: train or eval."""
         out: list[dict[str, Any]] = []
         offset: int | None = 0
         while offset is not None and (limit is None or len(out) < limit):
             size = min(1000, limit - len(out)) if limit else 1000
-            query = {"state": state, "sweep": sweep, "limit": size, "offset": offset}
+            query = {"state": state, "sweep": sweep, "limit": size, "offset": offset, "kind": kind}
             page = self.request("GET", "/jobs", query=query)
             out += page["jobs"]
             offset = page["next_offset"]

@@ -117,8 +117,10 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def fmt_metrics(metrics: dict[str, Any], limit: int = 4) -> str:
-    preferred = ["val/acc", "val/loss", "train/loss"]
-    keys = [k for k in preferred if k in metrics] + sorted(k for k in metrics if k not in preferred)
+    """``k=v`` pairs, the test stage's first (a tested job's result), then validation's."""
+    preferred = ["test/acc", "test/loss", "val/acc", "val/loss", "train/loss"]
+    rest = sorted((not k.startswith("test/"), k) for k in metrics if k not in preferred)
+    keys = [k for k in preferred if k in metrics] + [k for _, k in rest]
     return " ".join(f"{k}={_num(metrics[k])}" for k in keys[:limit] if metrics[k] is not None)
 
 

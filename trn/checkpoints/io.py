@@ -8,6 +8,7 @@ path in the destination directory and renames it after: here the bytes only need
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ from trn.checkpoints.meta import META_SUFFIX, CheckpointError
 
 
 class TrnCheckpointIO(CheckpointIO):
+    """``trusted``: the job's ``allow_targets``, whose classes a checkpoint it loads may name
+    (:mod:`trn.checkpoints.trust`)."""
+
+    def __init__(self, trusted: Sequence[str] = ()):
+        self.trusted = tuple(trusted)
+
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
     ) -> None:
@@ -43,7 +50,8 @@ class TrnCheckpointIO(CheckpointIO):
         path = Path(path)
         if not path.name.endswith(".ckpt"):
             raise CheckpointError(f"{path}: resume from a trn checkpoint (NAME{META_SUFFIX})")
-        return load_checkpoint(path.with_name(path.name[: -len(".ckpt")] + META_SUFFIX))[1]
+        meta = path.with_name(path.name[: -len(".ckpt")] + META_SUFFIX)
+        return load_checkpoint(meta, self.trusted)[1]
 
     def remove_checkpoint(self, path: Any) -> None:
         Path(path).unlink(missing_ok=True)

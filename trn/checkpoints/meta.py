@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from trn.checkpoints import trust
 from trn.checkpoints.scan import Broken, CarriesCode, NotWeights, check_torch_file
 from trn.errors import NotFound, UsageError
 
@@ -160,12 +162,38 @@ def _step_of(meta_path: Path) -> tuple[int, str]:
 
 
 _GIVE = "give a trn .meta.json, a Lightning .ckpt or a torch.save(state_dict) file"
+Hint = Callable[[str], str]  # an allow_targets prefix -> the line that would trust it
 
 
-def check_weights(path: str) -> str:
+def default_hint(prefix: str) -> str:
+    return f"add its prefix with 'allow_targets=[{prefix}]'"
+
+
+def judge(
+    path: Path, label: str, trusted: Sequence[str] = (), hint: Hint | None = None
+) -> set[str]:
+    """The one judgement of a checkpoint before trn loads it (``resume``, ``weights=``, ``trn
+    eval`` and the runner's load alike): a whole ``torch.save`` file whose pickle names only
+    what torch's ``weights_only`` rules or :mod:`trn.checkpoints.trust` allow with the
+    ``trusted`` prefixes, each of the latter a class. Returns those; raises
+    :class:`CheckpointError` naming ``label``, the global and the fix (``hint``)."""
+    try:
+        found = check_torch_file(path, tuple(trusted))
+    except OSError as err:
+        raise CheckpointError(f"{label}: cannot read it ({err.strerror})") from None
+    except NotWeights as err:
+        raise CheckpointError(f"{label}: {_refusal(err, hint or default_hint)}") from None
+    try:
+        trust.objects(found)  # imports what it names: torch, the project's code
+    except ValueError as err:
+        raise CheckpointError(f"{label}: refused, {err}") from None
+    return found
+
+
+def check_weights(path: str, trusted: Sequence[str] = (), hint: Hint | None = None) -> str:
     """``weights=PATH`` as an absolute path, checked now, before any job dir exists: a meta
-    verifies; the torch.save file (a meta's ``.ckpt`` too) must be whole and hold only what
-    ``torch.load(weights_only=True)`` accepts, judged from its pickle's opcodes, never run."""
+    verifies; the torch.save file (a meta's ``.ckpt`` too) must be whole and pass
+    :func:`judge`, from its pickle's opcodes, never run."""
     resolved = Path(path).expanduser().resolve()
     target = resolved
     if resolved.name.endswith(META_SUFFIX):
@@ -173,16 +201,13 @@ def check_weights(path: str) -> str:
     elif not resolved.is_file():
         raise NotFound(f"weights={path}: no such file; give a .meta.json, .ckpt or state_dict file")
     label = path if target == resolved else f"{path} ({target.name})"
-    try:
-        check_torch_file(target)
-    except OSError as err:
-        raise CheckpointError(f"weights={label}: cannot read it ({err.strerror})") from None
-    except NotWeights as err:
-        raise CheckpointError(f"weights={label}: {_refusal(err)}") from None
+    judge(target, f"weights={label}", trusted, hint)
     return str(resolved)
 
 
-def _refusal(err: NotWeights) -> str:
+def _refusal(err: NotWeights, hint: Hint) -> str:
+    if isinstance(err, CarriesCode) and err.prefix:
+        return f"{err}; if you trust it, {hint(err.prefix)}"
     if isinstance(err, CarriesCode):
         what, fix = f"refused, {err} (loading it could run code)", f"{_GIVE} of tensors only"
     elif isinstance(err, Broken):

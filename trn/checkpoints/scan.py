@@ -8,7 +8,10 @@ same opcodes, the same allowed globals (:mod:`trn.checkpoints.torch_rules`), sto
 persistent ids. It also checks that the file is whole: a zip's central directory and the storage records
 its pickle names, or a legacy file's storage bytes after its pickles.
 
-The runner still loads with ``weights_only=True``; this is the early, torch-free refusal.
+Beyond torch's own globals, a pickle may name what :mod:`trn.checkpoints.trust` trusts (the
+classes of a ``save_hyperparameters()``): given the trusted prefixes, the scan lets those by
+(built by ``__new__``, called only when plain) and says which it met, for the loader's
+``safe_globals``. The runner loads with ``weights_only=True`` and that list, after the same scan.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 import pickletools
 import struct
 import zipfile
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from pathlib import Path
 from typing import IO, Any
 
+from trn.checkpoints import trust
 from trn.checkpoints.torch_rules import ALLOWED_GLOBALS, ANY_CLASS, BYTES_PER, NEWER, OPCODES
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -37,7 +42,14 @@ class NotWeights(Exception):
 
 
 class CarriesCode(NotWeights):
-    """Its pickle asks for something other than tensors and plain containers."""
+    """Its pickle asks for something other than tensors and plain containers.
+
+    ``name``: the global at fault, if one; ``prefix``: the ``allow_targets`` entry that would
+    trust it (None: nothing would)."""
+
+    def __init__(self, what: str, fix: str = "", name: str = "", prefix: str | None = None):
+        super().__init__(what, fix)
+        self.name, self.prefix = name, prefix
 
 
 class Broken(NotWeights):
@@ -52,24 +64,32 @@ class _Global(str):
     """An allowed global, by name: the only thing REDUCE and NEWOBJ may call."""
 
 
+class _Trusted(_Global):
+    """A global that :mod:`trn.checkpoints.trust` lets by: NEWOBJ builds it, REDUCE may call it
+    only if it is plain (:data:`trust.CALLABLE`)."""
+
+
 _INERT = object()  # whatever a call or a container would have built
 
 
-def check_torch_file(path: Path) -> None:
-    """Return if ``path`` is a whole ``torch.save`` file that ``weights_only`` would load;
-    else raise :class:`NotWeights` saying why."""
+def check_torch_file(path: Path, trusted: tuple[str, ...] | None = None) -> set[str]:
+    """Return if ``path`` is a whole ``torch.save`` file that ``weights_only`` would load (with
+    ``trusted`` prefixes: and the globals :mod:`trn.checkpoints.trust` allows, which are
+    returned); else raise :class:`NotWeights` saying why."""
+    found: set[str] = set()
     with open(path, "rb") as f:
         head = f.read(4)
         f.seek(0)
         if head == ZIP_MAGIC:
-            _check_zip(f)
+            _check_zip(f, trusted, found)
         elif head[:1] == b"\x80":
-            _check_legacy(f, path.stat().st_size)
+            _check_legacy(f, path.stat().st_size, trusted, found)
         else:
             raise Foreign("not a torch.save zip or pickle")
+    return found
 
 
-def _check_zip(f: IO[bytes]) -> None:
+def _check_zip(f: IO[bytes], trusted: tuple[str, ...] | None, found: set[str]) -> None:
     try:
         archive = zipfile.ZipFile(f)
         names = archive.namelist()
@@ -80,7 +100,7 @@ def _check_zip(f: IO[bytes]) -> None:
             raise Foreign("a zip archive, but not torch.save's (no data.pkl)") from None
     except (zipfile.BadZipFile, EOFError, OSError) as err:
         raise Broken(f"truncated or corrupt zip archive ({err})") from None
-    for kind, key, numel in _play(data):
+    for kind, key, numel in _play(data, trusted=trusted, found=found):
         try:
             size = archive.getinfo(f"{prefix}/data/{key}").file_size
         except KeyError:
@@ -89,14 +109,16 @@ def _check_zip(f: IO[bytes]) -> None:
             raise Broken(f"truncated: storage {key} holds {size} bytes of {numel} {kind}")
 
 
-def _check_legacy(f: IO[bytes], size: int) -> None:
+def _check_legacy(
+    f: IO[bytes], size: int, trusted: tuple[str, ...] | None, found: set[str]
+) -> None:
     magic = _only_value(f, "magic number", strict=False)
     if magic != LEGACY_MAGIC:
         raise Foreign("a pickle, but not a torch.save file (no torch magic number)")
     if _only_value(f, "protocol version") != LEGACY_PROTOCOL:
         raise Foreign("a torch.save file of an unknown legacy protocol")
     _play(f)  # sys info
-    storages = {key: (kind, numel) for kind, key, numel in _play(f)}
+    storages = {key: (kind, numel) for kind, key, numel in _play(f, trusted=trusted, found=found)}
     keys = _only_value(f, "storage keys")
     if not isinstance(keys, list):
         raise Broken("corrupt: no list of storage keys")
@@ -121,13 +143,19 @@ def _only_value(f: IO[bytes], what: str, strict: bool = True) -> Any:
 
 
 def _play(
-    source: bytes | IO[bytes], out: list[Any] | None = None, *, strict: bool = True
+    source: bytes | IO[bytes],
+    out: list[Any] | None = None,
+    *,
+    strict: bool = True,
+    trusted: tuple[str, ...] | None = None,
+    found: set[str] | None = None,
 ) -> list[tuple[str, str, int]]:
     """Play one pickle on inert values; ``(storage kind, key, numel)`` of each storage it names.
 
     The top of the stack at STOP goes to ``out``. ``strict``: refuse a pickle that uses
-    opcodes of protocol 4+, which torch's ``weights_only`` loader cannot read."""
-    machine = _Machine()
+    opcodes of protocol 4+, which torch's ``weights_only`` loader cannot read. ``trusted``:
+    let by what :func:`trust.judge` allows with those prefixes, adding each to ``found``."""
+    machine = _Machine(trusted, found if found is not None else set())
     try:
         storages = machine.run(source, out)
     except (ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as err:
@@ -141,7 +169,8 @@ def _play(
 
 
 class _Machine:
-    def __init__(self) -> None:
+    def __init__(self, trusted: tuple[str, ...] | None, found: set[str]) -> None:
+        self.trusted, self.found = trusted, found
         self.stack: list[Any] = []
         self.marks: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
@@ -168,7 +197,7 @@ class _Machine:
     def step_newer(self, name: str, arg: Any) -> None:
         if name == "STACK_GLOBAL":
             attr, module = self.stack.pop(), self.stack.pop()
-            self.stack.append(_global(f"{module} {attr}"))
+            self.stack.append(self.named(f"{module} {attr}"))
         elif name == "MEMOIZE":
             self.memo[len(self.memo)] = self.stack[-1]
         elif name != "FRAME":
@@ -177,11 +206,18 @@ class _Machine:
     def step(self, name: str, arg: Any) -> None:
         stack = self.stack
         if name == "GLOBAL":
-            stack.append(_global(arg))
+            stack.append(self.named(arg))
         elif name in ("REDUCE", "NEWOBJ"):
             stack.pop()  # the arguments
-            if not isinstance(stack[-1], _Global):
+            called = stack[-1]
+            if not isinstance(called, _Global):
                 raise CarriesCode(f"its pickle calls something that is not a global ({name})")
+            if name == "REDUCE" and isinstance(called, _Trusted) and called not in trust.CALLABLE:
+                raise CarriesCode(
+                    f"its pickle calls {called} (REDUCE); a trusted class is only ever rebuilt "
+                    "from its state, never called",
+                    name=str(called),
+                )
             stack[-1] = _INERT
         elif name == "BINPERSID":
             stack.append(self.persistent(stack.pop()))
@@ -219,15 +255,28 @@ class _Machine:
         self.storages.append((kind.rpartition(".")[2].removesuffix("Storage"), key, numel))
         return _INERT
 
-
-def _global(arg: str) -> _Global:
-    module, _, name = arg.partition(" ")
-    if module == "__builtin__":  # torch maps Python 2 names; this is the only one it allows
-        module = "builtins"
-    full = f"{module}.{name}"
-    if full not in ALLOWED_GLOBALS:
-        raise CarriesCode(f"its pickle asks for {full}, which weights_only refuses")
-    return _Global(full)
+    def named(self, arg: str) -> _Global:
+        """The global ``arg`` (``module name``) if torch's rules or the trusted prefixes
+        allow it."""
+        module, _, name = arg.partition(" ")
+        # torch maps Python 2 names as pickle does (__builtin__.long is builtins.int)
+        if (module, name) in NAME_MAPPING:
+            module, name = NAME_MAPPING[(module, name)]
+        elif module in IMPORT_MAPPING:
+            module = IMPORT_MAPPING[module]
+        full = f"{module}.{name}"
+        if full in ALLOWED_GLOBALS:
+            return _Global(full)
+        if self.trusted is None:
+            raise CarriesCode(f"its pickle asks for {full}, which weights_only refuses", name=full)
+        verdict = trust.judge(full, self.trusted)
+        if not verdict.ok:
+            what = trust.NEVER.format(name=full)
+            if verdict.prefix:
+                what = f"its pickle asks for {full}, which is not trusted"
+            raise CarriesCode(what, name=full, prefix=verdict.prefix)
+        self.found.add(full)
+        return _Trusted(full)
 
 
 def _add(target: Any, items: list[Any]) -> None:

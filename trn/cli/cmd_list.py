@@ -18,6 +18,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--state", choices=STATES, help="only jobs in this state")
     p.add_argument("--sweep", metavar="SWEEP_ID", help="only the jobs of this sweep")
+    p.add_argument(
+        "--kind", choices=["train", "eval"], help="only training jobs, or only eval jobs (trn eval)"
+    )
     p.add_argument("--limit", type=_positive, default=20, help="at most N jobs (default 20)")
     p.add_argument("--all", action="store_true", help="no limit")
     p.add_argument("--json", action="store_true", help="a JSON array of job records")
@@ -75,10 +78,10 @@ def run(args: argparse.Namespace) -> int:
 
         registry = Registry()
         descending = (mode_of(registry, args.sort, sweep) or "max") == "max" if args.sort else True
-        query = Search(None, sweep, where, args.sort, descending != args.reverse, limit)
+        query = Search(None, sweep, where, args.sort, descending != args.reverse, limit, args.kind)
         records = select(registry, state, query)
     else:
-        records = Registry().list(state, sweep, limit)
+        records = Registry().list(state, sweep, limit, args.kind)
     if args.size:
         from pathlib import Path
 
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         output.print_json(records)
         return 0
     if not records:
-        filtered = state or sweep or where or args.sort
+        filtered = state or sweep or where or args.sort or args.kind
         if filtered:
             print("no jobs match")
             return 0
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             r["created_at"][:19].replace("T", " "),
             ",".join(r.get("devices") or []),
             output.fmt_metrics(r.get("metrics") or {}, 2),
-            r.get("name") or " ".join(r.get("overrides") or [])[:40],
+            r.get("name") or _label(r),
         ]
         + ([output.fmt_bytes(r["bytes"])] if args.size else [])
         for r in records
@@ -119,6 +122,15 @@ def run(args: argparse.Namespace) -> int:
     header = ["JOB", "STATE", "CREATED (UTC)", "DEVICES", "METRICS", "NAME"]
     print(output.table(rows, header + (["SIZE"] if args.size else [])))
     return 0
+
+
+def _label(record: dict[str, Any]) -> str:
+    """What a job without a name is: its overrides; an eval job says what it evaluated."""
+    given = " ".join(record.get("overrides") or [])
+    if record.get("kind") == "eval":
+        what = record.get("evaluates") or {}
+        given = f"eval {what.get('job_id') or '?'} ({what.get('stage', 'test')}) {given}"
+    return given[:40]
 
 
 def _one(name: str, flag: str | None, where: str | None) -> str | None:

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'start:':<15}{record['start']}{took}")
     if record.get("metrics"):
         print(f"{'metrics:':<15}{output.fmt_metrics(record['metrics'], 10)}")
+    for label, line in _about(record):
+        print(f"{label + ':':<15}{line}")
     code = record.get("code") or {}
     if code.get("commit"):  # which code made the job (trn diff compares two)
         dirty = (
@@ -95,6 +97,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'log:':<15}{line}")
     print(f"{'home:':<15}{_home(registry.home)}")
     return 0
+
+
+def _about(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """What an eval job evaluated, and what a training job is ranked by (and who chose it)."""
+    out = []
+    what = record.get("evaluates")
+    if record.get("kind") == "eval" and what:
+        out.append(("evaluates", f"{what.get('checkpoint')} ({what.get('stage')})"))
+    objective = record.get("objective") or {}
+    if objective:
+        by = f"{objective.get('metric')} ({objective.get('mode')})"
+        if objective.get("metric") is None:
+            by = "nothing: the last checkpoint stands for the best"
+        why = {
+            "default": ", trn's default",
+            "fallback": ", trn's default val/acc was never logged: the first it logs of "
+            "val/loss, val/acc, ...",
+        }.get(str(objective.get("source")), "")
+        out.append(("objective", by + why))
+    return out
 
 
 def _home(home: Any) -> str:

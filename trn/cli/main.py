@@ -17,6 +17,7 @@ COMMANDS = {
     "list": "cmd_list",
     "status": "cmd_status",
     "resume": "cmd_resume",
+    "eval": "cmd_eval",
     "rerun": "cmd_rerun",
     "cancel": "cmd_cancel",
     "reindex": "cmd_reindex",

@@ -200,8 +200,9 @@ def load(overrides: list[str], config_dir: Any = None, *, project: Any = None) -
     """Compose, resolve and validate: the config a job will run, as a plain dict, on the
     search path of ``project`` (default: the one found from ``config_dir`` or the environment)."""
     from trn.config.compose import compose, find_project
+    from trn.config.objective import settle
 
     project = find_project(config_dir) if project is None else project
-    config = trust(resolve(compose(overrides, project=project), project.root), project)
+    config = trust(resolve(settle(compose(overrides, project=project)), project.root), project)
     validate(config, project)
     return config

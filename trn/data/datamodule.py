@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from trn.data.dataset import ShardDataset
 from trn.data.errors import DatasetError, Problem
-from trn.data.index import Index, load_index, resolve_dataset
+from trn.data.index import Index, fingerprint, load_index, resolve_dataset
 from trn.data.sampler import ShardSampler
 from trn.data.verify import check_dataset
 
@@ -23,8 +23,8 @@ X, Y = "x", "y"
 
 
 class ShardDataModule(pl.LightningDataModule):
-    """Batches ``(x, y)``: x float32 [B, num_features], y [B] or [B, k], from splits train and
-    val. y is int64 class labels (``num_classes``) or float targets (``num_targets``: regression).
+    """Batches ``(x, y)``: x float32 [B, num_features], y [B] or [B, k], from splits train,
+    val and (when the dataset has one) test. y is int64 class labels (``num_classes``) or float targets (``num_targets``: regression).
 
     ``path`` is a dataset name or directory (see ``resolve_dataset``). ``setup()`` validates the
     index and checks every shard (checksums on first use) before any batch is read. Lightning
@@ -76,6 +76,11 @@ class ShardDataModule(pl.LightningDataModule):
         return int(self.index.feature(Y).num_classes or 0)
 
     @property
+    def fingerprint(self) -> str:
+        """The sha256 of the dataset's ``index.json``: checkpoint metas record it."""
+        return fingerprint(self.index.root)
+
+    @property
     def num_targets(self) -> int:
         """Values per sample of a float target (1 for a scalar); 0 for class labels."""
         y = self.index.feature(Y)
@@ -96,10 +101,18 @@ class ShardDataModule(pl.LightningDataModule):
         return self._loader(data, self._sampler)
 
     def val_dataloader(self) -> DataLoader | list:
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader | list:
+        """The ``test`` split (trn tests after training, and ``trn eval``, only when there is
+        one)."""
+        return self._eval_loader("test")
+
+    def _eval_loader(self, split: str) -> DataLoader | list:
         self.setup()
-        if "val" not in self.index.splits:
+        if split not in self.index.splits:
             return []
-        data = ShardDataset(index=self.index, split="val", features=(X, Y))
+        data = ShardDataset(index=self.index, split=split, features=(X, Y))
         return self._loader(data, self._make_sampler(len(data), False, False))
 
     def state_dict(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ def summarize(
 ) -> dict[str, Any]:
     """The sweep's table as data; ``first_failure`` (``--fail-fast``: the job that stopped
     the sweep) is listed first."""
+    objective = ranked_by(objective, records)
     metric, mode = objective.get("metric"), objective.get("mode", "max")
     latest = current(records)
     rows = [_row(r, metric) for r in sorted(latest, key=lambda r: r["job_id"])]
@@ -70,6 +71,24 @@ def current(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             newest[int(point)] = record
     return rest + list(newest.values())
+
+
+def ranked_by(objective: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the sweep ranks by: its objective, unless that is trn's default (nobody chose it)
+    and its jobs fell back to another metric they log (their records say which): then that one,
+    when they all agree."""
+    if not objective.get("default"):
+        return objective
+    theirs = {
+        (o.get("metric"), o.get("mode"))
+        for r in records
+        if r["state"] == "completed" and (o := r.get("objective") or {}).get("source") == "fallback"
+    }
+    if len(theirs) == 1:
+        metric, mode = theirs.pop()
+        if metric:
+            return {"metric": metric, "mode": mode}
+    return objective
 
 
 def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:

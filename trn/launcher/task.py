@@ -62,23 +62,26 @@ class TrnTask:
 
 
 def objective_of(record: dict[str, Any]) -> Any:
-    """What a sweeper optimises: the job's ``objective.metric``; raises if the job failed."""
+    """What a sweeper optimises: the value of the metric the job is ranked by (its record's
+    objective: trn's default may have fallen back to another metric), in the direction the
+    sweep was started with (its config's mode); raises if the job failed."""
     if record["state"] != "completed":
         raise JobFailed(f"job {record['job_id']} {record['state']}: {record.get('error')}", record)
-    metric = (record.get("objective") or {}).get("metric")
-    if metric is None:
-        metric = _objective_metric(record)
-    return record.get("metrics", {}).get(metric)
+    ranked, planned = record.get("objective") or {}, _objective(record)
+    metric = ranked.get("metric") or planned.get("metric")
+    value = record.get("metrics", {}).get(metric)
+    flipped = ranked.get("mode") and planned.get("mode") and ranked["mode"] != planned["mode"]
+    return -value if flipped and isinstance(value, int | float) else value
 
 
-def _objective_metric(record: dict[str, Any]) -> str | None:
+def _objective(record: dict[str, Any]) -> dict[str, Any]:
     import yaml
 
     try:
         with open(record["config_path"], encoding="utf-8") as f:
-            return (yaml.safe_load(f).get("objective") or {}).get("metric")
+            return dict(yaml.safe_load(f).get("objective") or {})
     except (OSError, KeyError, AttributeError):
-        return None
+        return {}
 
 
 @contextmanager

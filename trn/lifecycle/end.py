@@ -108,6 +108,7 @@ def _finish(
     if outcome.get("resume_exact") is not None:
         rec.resume_exact = bool(outcome["resume_exact"])
     rec.mlflow_run_id = outcome.get("mlflow_run_id") or rec.mlflow_run_id
+    rec.objective = outcome.get("objective") or rec.objective
     fields: dict[str, Any] = {"duration_s": round(max(duration_s, 0.0), 3), "metrics": rec.metrics}
     if state == "failed":
         rec.error = outcome.get("error") or reason or exit_reason(exit_code)

@@ -36,6 +36,8 @@ class Plan:
     rerun_of: str | None = None  # the job whose resolved config this one runs again
     project: dict[str, str | None] = field(default_factory=dict)  # Project.to_record()
     mlflow_run_id: str | None = None  # the MLflow run a resume continues (its parent's)
+    kind: str = "train"  # or "eval": trn eval, the runner tests a checkpoint (trn.runner.stages)
+    evaluates: dict[str, Any] | None = None  # an eval's {checkpoint (a meta), stage, job_id}
 
     def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
         return [sys.executable, "-m", self.runner, str(job_dir)]
@@ -85,4 +87,5 @@ def describe(plan: Plan) -> dict[str, Any]:
         "parent_job_id": plan.parent_job_id,
         "sweep_id": plan.sweep_id,
         "project": {**plan.project, "env": plan.env},
+        **({"kind": plan.kind, "evaluates": plan.evaluates} if plan.kind != "train" else {}),
     }

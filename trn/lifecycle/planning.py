@@ -42,10 +42,12 @@ def make_plan(
 
     with project.on_path():  # a LightningModule: trn's optimizer groups do not apply
         check_plan(config, overrides, project.root)
-    if config.get("weights"):  # a missing or corrupt weights file fails now, not in the runner
+    if config.get("weights"):  # a missing, corrupt or untrusted file fails now, not in the runner
         from trn.checkpoints.meta import check_weights
 
-        config["weights"] = check_weights(config["weights"])
+        with project.on_path():  # the classes its pickle names are imported to be judged
+            trusted = config["allow_targets"]
+            config["weights"] = check_weights(config["weights"], trusted, project.trust_hint)
     return Plan(
         config=config,
         overrides=as_written(overrides),  # a sweep's trainer.KEY, opened for Hydra, as given

@@ -46,5 +46,7 @@ def plan_rerun(
         rerun_of=rerun.rerun_of,
         env=project.env(),
         project=project.to_record(),
+        kind=record.get("kind") or "train",  # an eval job's rerun evaluates its checkpoint again
+        evaluates=record.get("evaluates"),
     )
     return plan, warning

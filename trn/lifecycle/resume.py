@@ -16,7 +16,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from trn.checkpoints.meta import META_SUFFIX, find_latest, verify
+from trn.checkpoints.meta import META_SUFFIX, find_latest, judge, verify
+from trn.config.objective import chosen
 from trn.errors import ConfigError, NotFound, UsageError
 from trn.jobdir import JobDir
 from trn.lifecycle.plan import Plan, check_data
@@ -50,6 +51,9 @@ def resolve_checkpoint(
 
     registry = Registry(home)
     named = record = registry.find(text)
+    if named.get("kind") == "eval":  # it trained nothing: there is nothing of its to continue
+        of = (named.get("evaluates") or {}).get("job_id") or "the job it evaluated"
+        raise UsageError(f"job {named['job_id']} is an eval job; resume {of} instead")
     if named["state"] in LIVE and named.get("host") == socket.gethostname():
         raise UsageError(
             f"job {named['job_id']} is still {named['state']}; stop it first "
@@ -79,8 +83,15 @@ def parent_attempt(meta_path: Path, meta: dict[str, Any]) -> int:
     return int(meta.get("attempt") or 1)
 
 
-def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied."""
+def apply_overrides(
+    config: dict[str, Any],
+    overrides: list[str],
+    frozen: dict[str, str] = FROZEN,
+    fix: str = FIX,
+    what: str = "a resume",
+) -> dict[str, Any]:
+    """``config`` with Hydra-syntax ``key=value`` / ``+key=value`` overrides applied; one that
+    sets a key of ``frozen`` is refused with its reason and ``fix``."""
     from omegaconf import OmegaConf
 
     from trn.config.arguments import open_trainer
@@ -91,25 +102,26 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
     problems = []
     for text, o in zip(overrides, parsed):
         key = o.key_or_group
-        frozen = next((p for p in FROZEN if key == p or key.startswith(p + ".")), None)
-        frozen = frozen or next((p for p in FROZEN if p.startswith(key + ".")), None)
+        hit = next((p for p in frozen if key == p or key.startswith(p + ".")), None)
+        hit = hit or next((p for p in frozen if p.startswith(key + ".")), None)
         missing = OmegaConf.select(cfg, key, default=_MISSING) is _MISSING
-        if frozen:
-            problems.append(f"{text}: a resume cannot take it, it {FROZEN[frozen]}; {FIX}")
+        if hit:
+            problems.append(f"{text}: {what} cannot take it, it {frozen[hit]}; {fix}")
         elif o.is_sweep_override() or o.is_delete():
-            problems.append(f"{text}: a resume takes plain key=value overrides only")
+            problems.append(f"{text}: {what} takes plain key=value overrides only")
         elif missing and not (o.is_add() or o.is_force_add()):
             problems.append(f"{text}: no key {key!r} in the checkpoint's config; write +{text}")
         elif isinstance(OmegaConf.select(cfg, key), dict | type(cfg)) and isinstance(
             o.value(), str
         ):
-            problems.append(f"{text}: a resume cannot swap config group {key!r}; set {key}.KEY=...")
+            problems.append(f"{text}: {what} cannot swap config group {key!r}; set {key}.KEY=...")
         else:
             add = o.is_add() or o.is_force_add()
             OmegaConf.update(cfg, key, o.value(), merge=False, force_add=add)
     if problems:
         raise ConfigError(problems)
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    return chosen(result, overrides)  # an objective set now is the user's, not trn's default
 
 
 _MISSING = object()
@@ -153,7 +165,7 @@ def plan_resume(
 
     overrides = list(overrides or [])
     meta_path, named = resolve_checkpoint(job_or_meta, home)
-    meta, _ = verify(meta_path)
+    meta, ckpt = verify(meta_path)
     parent_id = named["job_id"] if named else meta["job_id"]
     attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
     parent_dir = named["job_dir"] if named else meta_path.parent.parent
@@ -167,6 +179,8 @@ def plan_resume(
         config = apply_overrides(restored, overrides)
     config["resume"], config["weights"] = str(meta_path), None
     validate(config, project)
+    with project.on_path():  # what its pickle names, judged as the runner's load will judge it
+        judge(ckpt, f"checkpoint {ckpt}", config["allow_targets"], project.trust_hint)
     if not allow_finished:
         check_unfinished(meta, config, meta_path)
     check_data(config, project.root)

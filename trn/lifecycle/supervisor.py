@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from trn import fsutil
+from trn.config.objective import ranking
 from trn.config.resolvers import fill
 from trn.devices.threads import observed
 from trn.events import sinks as event_sinks
@@ -73,7 +74,7 @@ class Supervisor:
             sweep_id=plan.sweep_id,
             sweep_num=plan.sweep_num,
             sweep_point=plan.sweep_point,
-            objective=plan.config.get("objective"),
+            objective=ranking(plan.config),
             name=plan.config.get("name"),
             devices=plan.allocation.device_ids,
             overrides=plan.overrides,
@@ -84,6 +85,8 @@ class Supervisor:
             rerun_of=plan.rerun_of,
             project=plan.project,
             mlflow_run_id=plan.mlflow_run_id,
+            kind=plan.kind,
+            evaluates=plan.evaluates,
         )
         # which code and environment made the job; neither call can raise
         root = plan.project.get("project_root")
@@ -249,6 +252,8 @@ class Supervisor:
                 continue
             if event["event"] == "warning" and event["message"] not in record.warnings:
                 record.warnings.append(event["message"])  # a job warning, shown by `trn status`
+                # trn's default objective fell back to another metric: rank by that one now
+                record.objective = event.get("objective") or record.objective
                 self.registry.write(record)
             if event.get("source") != "runner":
                 continue
@@ -256,6 +261,7 @@ class Supervisor:
                 record.startup_s = event.get("startup_s", record.startup_s)
                 # logger=mlflow: the job's end makes sure this run ends
                 record.mlflow_run_id = event.get("mlflow_run_id") or record.mlflow_run_id
+                record.objective = event.get("objective") or record.objective
                 record.threads = observed(record.threads, event.get("threads"))
                 self.registry.write(record)
             if event["event"] == "heartbeat":  # `trn list` shows lost when these stop

@@ -22,7 +22,7 @@ from typing import Any
 
 from trn.errors import NotFound, NothingToDo, UsageError
 from trn.jobdir import SWEEP_SPACE, SWEEP_STATE
-from trn.launcher.task import Point
+from trn.launcher.task import Point, objective_of
 from trn.lifecycle import expand
 from trn.lifecycle.sweep import Attempt
 from trn.registry.record import LIVE, RESUMABLE, pid_alive
@@ -78,7 +78,7 @@ def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = Non
     nums = [r["sweep_num"] for r in records if r.get("sweep_num") is not None]
     first_num = max(1 + max(nums, default=-1), len(records))  # never a number used before
     if checked.sweeper == "optuna":
-        optuna, counts = _optuna(sweep_dir, records, options, home, checked.objective)
+        optuna, counts = _optuna(sweep_dir, records, options, home)
         attempt = Attempt(checked, [], number, first_num, optuna)
     else:
         points, counts = _points(checked, records, options, home, sweep_dir.name)
@@ -287,7 +287,6 @@ def _optuna(
     records: list[dict[str, Any]],
     options: ResumeOptions,
     home: Path,
-    objective: dict[str, Any],
 ) -> tuple[Any, dict[str, int]]:
     """An Optuna sweep's study, finished where its trials' jobs tell (a job that completed
     while no sweep listened), resumed where they stopped; new trials up to ``n_trials``."""
@@ -299,14 +298,15 @@ def _optuna(
     total = int(study.user_attrs.get("n_trials") or len(study.trials))
     resume = OptunaResume(left=max(0, total - len(study.trials)))
     counts = dict.fromkeys(("kept", "resumed", "started", "rerun", "failed", "pruned"), 0)
-    newest, metric = newest_by_point(records, None), objective.get("metric")
+    newest = newest_by_point(records, None)
     for trial in study.trials:
         if trial.state not in (TrialState.RUNNING, TrialState.WAITING):
             counts["kept"] += 1
             continue
         record = newest.get(trial.number)
-        value = ((record or {}).get("metrics") or {}).get(metric or "")
-        if record and record["state"] == "completed" and isinstance(value, int | float):
+        # what the sweep would have told: the metric the job is ranked by (a fallback's too)
+        value = objective_of(record) if record and record["state"] == "completed" else None
+        if record and isinstance(value, int | float):
             resume.tell[trial.number] = float(value)
             counts["kept"] += 1
             continue

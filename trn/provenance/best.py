@@ -24,8 +24,10 @@ PAGE = 200  # ranked jobs looked at first for one with the objective
 def objective(
     registry: Registry, sweep_id: str | None, metric: str | None, mode: str | None
 ) -> tuple[str, str]:
-    """``(metric, mode)``: the flags, completed by the newest completed job's ``objective``."""
-    newest = registry.index.search(Search(["completed"], sweep_id, limit=1))
+    """``(metric, mode)``: the flags, completed by the newest completed training job's
+    ``objective``: the one its record says it was ranked by (trn's default may have fallen back
+    to another metric), else its config's."""
+    newest = registry.index.search(Search(["completed"], sweep_id, limit=1, kind="train"))
     if not newest:
         where = f" in sweep {sweep_id}" if sweep_id else ""
         raise NotFound(f"no completed job{where} (see `trn list --state completed`)")
@@ -44,8 +46,9 @@ def objective(
 
 
 def objective_of(record: dict[str, Any]) -> dict[str, Any]:
-    """A job's ``objective`` (``{metric, mode}``): its record's, else its config's."""
-    if record.get("objective"):
+    """A job's ``objective`` (``{metric, mode}``): its record's (what it was ranked by: a
+    fallback's too), else its config's."""
+    if (record.get("objective") or {}).get("metric"):
         return dict(record["objective"])
     try:
         return dict(config_of(record).get("objective") or {})
@@ -75,8 +78,10 @@ def best_job(
     chosen = metric is None
     metric, mode = objective(registry, sweep_id, metric, mode)
     index = registry.index
-    ranked = index.search(
-        Search(["completed"], sweep_id, sort=metric, descending=mode == "max", limit=PAGE)
+    ranked = index.search(  # training jobs: an eval job's metrics are its checkpoint's again
+        Search(
+            ["completed"], sweep_id, sort=metric, descending=mode == "max", limit=PAGE, kind="train"
+        )
     )
     if not ranked:
         known = ", ".join(index.metric_names()) or "none yet"
@@ -87,7 +92,7 @@ def best_job(
         alike = [r for r in ranked if _same(objective_of(r), want)]
         if not alike and len(ranked) == PAGE:  # none alike among the best: look at them all
             ranked = index.search(
-                Search(["completed"], None, sort=metric, descending=mode == "max")
+                Search(["completed"], None, sort=metric, descending=mode == "max", kind="train")
             )
             alike = [r for r in ranked if _same(objective_of(r), want)]
         left_out = len(ranked) - len(alike)

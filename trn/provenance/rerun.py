@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from trn.config.objective import chosen
 from trn.errors import UsageError
 
 
@@ -73,6 +74,7 @@ def rerun_config(
 
     with resolving(getattr(project, "root", None)):  # ${trn:job_dir} stays for the new job
         result: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    chosen(result, overrides)  # an objective set now is the user's, no longer trn's default
     if validate:
         from trn.config.validate import validate as check
 

@@ -104,6 +104,7 @@ class Search:
     sort: str | None = None
     descending: bool = True
     limit: int | None = None
+    kind: str | None = None  # train or eval
 
 
 class Index:
@@ -196,8 +197,9 @@ class Index:
         state: str | None = None,
         sweep_id: str | None = None,
         limit: int | None = None,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Records newest first (job ids sort by creation time)."""
+        """Records newest first (job ids sort by creation time); ``kind``: train or eval."""
         where, args = [], []
         if state:
             where.append("state = ?")
@@ -205,6 +207,9 @@ class Index:
         if sweep_id:
             where.append("sweep_id = ?")
             args.append(sweep_id)
+        if kind:  # records from before there were eval jobs have no kind: they trained
+            where.append("COALESCE(json_extract(record, '$.kind'), 'train') = ?")
+            args.append(kind)
         sql = "SELECT record FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -238,6 +243,9 @@ class Index:
         if q.sweep_id:
             conds.append("j.sweep_id = ?")
             args.append(q.sweep_id)
+        if q.kind:
+            conds.append("COALESCE(json_extract(j.record, '$.kind'), 'train') = ?")
+            args.append(q.kind)
         for key, value in (q.where or {}).items():
             conds.append(  # driven by the params indexes: a rare value costs a rare lookup
                 "j.job_id IN (SELECT job_id FROM params"

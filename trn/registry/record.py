@@ -82,7 +82,11 @@ class JobRecord:
     exit_code: int | None = None
     error: str | None = None
     pruned: dict[str, Any] | None = None  # early stopping's decision (trn.registry.early_stop)
-    objective: dict[str, Any] | None = None  # its config's objective: {metric, mode}
+    # what best checkpoints and sweeps rank it by: {metric, mode, source}; at first its config's,
+    # then the runner's job_started says where it came from: config (the user's or the
+    # project's), default (trn's, nobody chose it) or fallback (the default was never logged;
+    # this is the first of val/loss, val/acc, ... that is)
+    objective: dict[str, Any] | None = None
     stop_reason: str | None = None  # why a completed job stopped early (early stopping, max_time)
     metrics: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None  # the newest committed .meta.json
@@ -99,6 +103,8 @@ class JobRecord:
     backend: str = "local"  # who runs the job's processes (trn.lifecycle.backends): local, slurm
     # the user's project (trn.config.project): config_dir, project_root; resume finds it again
     project: dict[str, str | None] = field(default_factory=dict)
+    kind: str = "train"  # train (trn run, resume, rerun) or eval (trn eval: a checkpoint tested)
+    evaluates: dict[str, Any] | None = None  # an eval job's {checkpoint, stage, job_id}
     # threads per process and where the count came from (trn.devices.threads): count, source, why
     threads: dict[str, Any] | None = None
 

@@ -110,16 +110,21 @@ class Registry:
         return record
 
     def list(
-        self, state: str | None = None, sweep_id: str | None = None, limit: int | None = 20
+        self,
+        state: str | None = None,
+        sweep_id: str | None = None,
+        limit: int | None = 20,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
         if state == "lost":  # derived: stored as running/submitted
-            cands = self.index.query("running", sweep_id) + self.index.query("submitted", sweep_id)
+            running = self.index.query("running", sweep_id, kind=kind)
+            cands = running + self.index.query("submitted", sweep_id, kind=kind)
             cands.sort(key=lambda r: r["job_id"], reverse=True)
             out = [r for r in cands if effective_state(r) == "lost"]
             for r in out:
                 r["state"] = "lost"
             return out[:limit] if limit else out
-        records = self.index.query(state, sweep_id, limit)
+        records = self.index.query(state, sweep_id, limit, kind)
         for r in records:
             r["state"] = effective_state(r)
         return records

@@ -47,17 +47,19 @@ def build_data(config: dict[str, Any]) -> Any:
 
 def build_model(config: dict[str, Any], datamodule: Any) -> Any:
     """The model; ``in_features`` and the head's width (``num_classes``) come from the data when
-    it knows them and the model takes them: the classes, or the targets of a regression."""
+    it knows them (:func:`known`) and the model takes them: the classes, or the targets of a
+    regression."""
     from trn.runner import tasks, usermodule
+    from trn.runner.datainfo import known
 
     if not usermodule.is_lightning_module(config):  # a task trains it: the data must fit
         tasks.check_data_fits(task_name(config), datamodule)
     node = dict(config["model"])
-    known = {
-        "in_features": getattr(datamodule, "num_features", None),
+    known_sizes = {
+        "in_features": known(datamodule, "num_features"),
         "num_classes": tasks.output_size(task_name(config), datamodule),
     }
-    for key, value in known.items():
+    for key, value in known_sizes.items():
         if key not in node and value and _accepts(node["_target_"], key):
             node[key] = value
     return instantiate(node, _allow=config.get("allow_targets") or [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 from typing import Any
 
 import lightning.pytorch as pl
@@ -18,8 +19,10 @@ class EventCallback(pl.Callback):
     """Rank 0 emits ``job_started``, ``metrics`` every N steps and per epoch, and a
     ``heartbeat`` every ``heartbeat_s`` seconds from a daemon thread (0: none).
 
-    Step metrics are what the training step logged on_step (:func:`step_metrics`), plus the
-    learning rate. They are queued (``EventWriter.emit_later``): with an event every step, the
+    Step events come at the step cadence for every module, whether or not it logs per step:
+    what the training step logged on_step (:func:`step_metrics`), the learning rates of its
+    optimizers (:func:`learning_rates`) and the samples per second since the last one. They
+    are queued (``EventWriter.emit_later``): with an event every step, the
     step pays for reading those values and an append (docs/performance.md). ``about`` are extra
     ``job_started`` fields: who trains the model, and whether a resume is exact.
     """
@@ -31,16 +34,22 @@ class EventCallback(pl.Callback):
         devices: list[str],
         heartbeat_s: float = 0,
         about: dict[str, Any] | None = None,
+        at: tuple[int, int] | None = None,
     ):
         self.events = events
+        self.at = at  # (step, epoch) a test or validate stage's metrics are at; default the loop's
         self.about = dict(about or {})
         self.every = max(1, every_n_steps)
         self.devices = devices
         self.heartbeat_s = heartbeat_s
         self.heartbeat: Heartbeat | None = None
         self.last_metrics: dict[str, float] = {}
+        self.stage_metrics: dict[str, float] = {}  # of the last test or validate stage
         self._step_writer: EventWriter | None = None  # rank 0's writer, set at fit start
         self._world_size = 1
+        self._last_step = -1
+        self._pace = Pace()
+        self.started = False
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # read once: Lightning's properties cost more than the event itself on a short step
@@ -49,11 +58,47 @@ class EventCallback(pl.Callback):
         # every rank: the estimate may set up the train loader, which ends in a barrier (a
         # module whose configure_optimizers did not ask already would hang rank 0 alone)
         total_steps = _total_steps(trainer)
+        self._start(trainer, max_epochs=trainer.max_epochs, total_steps=total_steps)
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start(trainer)  # an eval job starts here; after fit, the heartbeat beats again
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if _stage(trainer) == "validate":  # an eval job's --stage validate
+            self._start(trainer)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._stage_end(trainer, "test")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if _stage(trainer) == "validate":
+            self._stage_end(trainer, "val")
+
+    def _stage_end(self, trainer: pl.Trainer, phase: str) -> None:
+        """A test or validate stage's metrics: what the stage logged (Lightning resets them at
+        its start), once every hook of its end ran and before the loggers are finalized."""
+        self.stage_metrics = scalar_metrics(trainer.callback_metrics)
         if self.events and trainer.is_global_zero:
+            step, epoch = self.at or (trainer.global_step, trainer.current_epoch)
+            self.events.emit(
+                "metrics",
+                phase=phase,
+                step=step,
+                epoch=epoch,
+                world_size=trainer.world_size,
+                metrics=self.stage_metrics,
+            )
+
+    def _start(self, trainer: pl.Trainer, **fields: Any) -> None:
+        """``job_started`` once (at the first stage the job runs), and the heartbeat."""
+        if not (self.events and trainer.is_global_zero):
+            return
+        if not self.started:
             import os
 
             import lightning
 
+            self.started = True
             self.events.emit(
                 "job_started",
                 runner_pid=os.getpid(),
@@ -61,32 +106,38 @@ class EventCallback(pl.Callback):
                 devices=self.devices,
                 accelerator=type(trainer.accelerator).__name__,
                 strategy=type(trainer.strategy).__name__,
-                max_epochs=trainer.max_epochs,
-                total_steps=total_steps,  # for the progress bar's ETA
+                max_epochs=fields.get("max_epochs"),
+                total_steps=fields.get("total_steps"),  # for the progress bar's ETA
                 threads=torch.get_num_threads(),  # after the module's own code: what it computes with
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
                 **_start_fields(),
                 **self.about,
             )
+        if self.heartbeat is None:
             progress = lambda: {"step": trainer.global_step, "epoch": trainer.current_epoch}  # noqa: E731
             self.heartbeat = Heartbeat(self.events.emit, self.heartbeat_s, progress).start()
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.heartbeat:  # runs after a failure too
             self.heartbeat.stop()
+            self.heartbeat = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._pace.restart()  # the time between epochs (validation, loaders) is not training
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         step = trainer.global_step
         writer = self._step_writer
-        if writer is None or step % self.every:
-            return
-        try:
+        self._pace.batches += 1
+        if writer is None or step % self.every or step == self._last_step:
+            return  # (the same step twice: batches accumulated into one optimizer step)
+        self._last_step = step
+        try:  # what the module logged on_step, if anything; every module gets the rest
             metrics = step_metrics(trainer)
+            metrics.update(learning_rates(trainer.optimizers))
+            throughput = self._pace.samples_per_s(batch, self._world_size)
         except Exception:  # noqa: BLE001 - telemetry never stops training
             return
-        if not metrics:
-            return
-        metrics["lr"] = _lr(trainer)
         writer.emit_later(
             "metrics",
             phase="train",
@@ -94,6 +145,7 @@ class EventCallback(pl.Callback):
             epoch=trainer.current_epoch,
             world_size=self._world_size,
             metrics=metrics,
+            **({"samples_per_s": throughput} if throughput is not None else {}),
         )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -107,6 +159,11 @@ class EventCallback(pl.Callback):
                 world_size=trainer.world_size,
                 metrics=self.last_metrics,
             )
+
+
+def _stage(trainer: pl.Trainer) -> str | None:
+    """What the trainer runs: ``fit``, ``validate``, ``test``, ``predict`` (None: nothing)."""
+    return trainer.state.fn.value if trainer.state.fn is not None else None
 
 
 def _start_fields() -> dict[str, Any]:
@@ -132,11 +189,47 @@ def _total_steps(trainer: pl.Trainer) -> int | None:
     return int(total) if math.isfinite(total) else None
 
 
-def _lr(trainer: pl.Trainer) -> float:
-    try:
-        return float(trainer.optimizers[0].param_groups[0]["lr"])
-    except (IndexError, KeyError):
-        return math.nan
+def learning_rates(optimizers: list[Any]) -> dict[str, float]:
+    """``lr`` of the first optimizer's first parameter group; the others as ``lr/pgN`` (more
+    groups) and ``lr/optN`` (more optimizers), ``lr/optN/pgM`` for both."""
+    out: dict[str, float] = {}
+    for i, optimizer in enumerate(optimizers):
+        for g, group in enumerate(optimizer.param_groups):
+            name = "/".join(["lr"] + ([f"opt{i}"] if i else []) + ([f"pg{g}"] if g else []))
+            out[name] = float(group["lr"])
+    return out
+
+
+class Pace:
+    """Samples per second over the batches since the last step event, across all ranks (each
+    rank reads a batch of the same size)."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.since = time.monotonic()
+
+    def restart(self) -> None:
+        self.batches, self.since = 0, time.monotonic()
+
+    def samples_per_s(self, batch: Any, world_size: int) -> float | None:
+        now = time.monotonic()
+        size, elapsed, batches = batch_size(batch), now - self.since, self.batches
+        self.batches, self.since = 0, now
+        if size is None or elapsed <= 0 or not batches:
+            return None
+        return round(size * batches * world_size / elapsed, 3)
+
+
+def batch_size(batch: Any) -> int | None:
+    """The length of the first tensor in a batch (a tensor, or tuples, lists and dicts of them)."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.dim() else None
+    items = list(batch.values()) if isinstance(batch, dict) else batch
+    for item in items if isinstance(items, list | tuple) else ():
+        size = batch_size(item)
+        if size is not None:
+            return size
+    return None
 
 
 class StopOnSignal(pl.Callback):
@@ -167,3 +260,24 @@ class StopOnSignal(pl.Callback):
                 self.requested = "cancelled"
         if stop:
             trainer.should_stop = True
+
+    def on_test_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:  # type: ignore[no-untyped-def]
+        self._stop_stage(trainer)
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:  # type: ignore[no-untyped-def]
+        if _stage(trainer) == "validate":  # not fit's validation: fit stops at a step
+            self._stop_stage(trainer)
+
+    def _stop_stage(self, trainer: pl.Trainer) -> None:
+        """A test or validate stage has no step boundary to stop at: it ends at this batch."""
+        stop = self.requested is not None
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        if stop:
+            from trn.runner.stages import StageStopped
+
+            raise StageStopped(f"stopped by {self.signal_name or 'a signal'} during the stage")

@@ -39,7 +39,8 @@ class CheckpointWriteError(TrnError):
 
 
 class NonFiniteError(TrnError):
-    """A non-finite loss or weight: the job stops as failed, nothing non-finite is committed."""
+    """A non-finite loss or parameter: the job stops as failed, nothing non-finite is
+    committed."""
 
     def __init__(self, message: str, step: int):
         super().__init__(message)
@@ -288,8 +289,12 @@ class FiniteGuard(pl.Callback):
 
 
 def check_finite_weights(module: torch.nn.Module, step: int) -> None:
-    for name, tensor in module.state_dict().items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+    """Every floating-point parameter is finite. Buffers are not looked at: they are not what
+    training changes, and some are infinite by design (a causal mask of ``-inf``)."""
+    for name, param in module.named_parameters():
+        if param.is_floating_point() and not bool(torch.isfinite(param.detach()).all()):
             raise NonFiniteError(
-                f"non-finite weights ({name}) at step {step}; not checkpointed", step
+                f"non-finite weights: parameter {name} at step {step}; not checkpointed (lower "
+                "optimizer.lr or set trainer.gradient_clip_val)",
+                step,
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,30 @@ from trn.registry.early_stop import Report, Rule, decide, read_reports, report
 
 
 class EarlyStop(pl.Callback):
-    def __init__(self, rule: Rule, sweep_dir: Path, home: Path, record: dict[str, Any]):
+    def __init__(
+        self,
+        rule: Rule,
+        sweep_dir: Path,
+        home: Path,
+        record: dict[str, Any],
+        objective: dict[str, Any] | None = None,
+    ):
         self.rule, self.sweep_dir, self.home = rule, sweep_dir, home
         self.job_id, self.sweep_id = record["job_id"], record["sweep_id"]
         self.point = int(record.get("sweep_point") or 0)
         self.decision: dict[str, Any] | None = None
+        # the runner's objective, shared with its objective check: trn's default that a module
+        # never logs falls back to a metric it does, and the trials compare that one
+        self.objective = objective
 
     @classmethod
-    def of(cls, config: dict[str, Any], record: dict[str, Any], home: Path) -> EarlyStop | None:
+    def of(
+        cls,
+        config: dict[str, Any],
+        record: dict[str, Any],
+        home: Path,
+        objective: dict[str, Any] | None = None,
+    ) -> EarlyStop | None:
         """The callback for a sweep job whose config asks for early stopping, else None."""
         if not record.get("sweep_id") or record.get("sweep_point") is None:
             return None
@@ -38,7 +55,14 @@ class EarlyStop(pl.Callback):
         from trn.registry.sweeps import find_sweep
 
         sweep_dir = find_sweep(home, record["sweep_id"])
-        return cls(rule, sweep_dir, home, record) if sweep_dir is not None else None
+        return cls(rule, sweep_dir, home, record, objective) if sweep_dir is not None else None
+
+    def _settled(self) -> None:
+        """The rule over the objective in force (a fallback's metric and direction)."""
+        objective = self.objective or {}
+        metric, mode = objective.get("metric"), objective.get("mode") or self.rule.mode
+        if metric and metric != self.rule.metric:
+            self.rule = replace(self.rule, metric=str(metric), mode=str(mode))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.rule.unit == "epoch":
@@ -49,6 +73,7 @@ class EarlyStop(pl.Callback):
             self._check(trainer, trainer.global_step)
 
     def _check(self, trainer: pl.Trainer, t: int) -> None:
+        self._settled()
         decision = None
         if trainer.is_global_zero:
             decision = self._decide(trainer, t)

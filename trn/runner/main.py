@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,24 @@ def load_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, A
     return config, record, launch
 
 
+@dataclass
+class Run:
+    """What every stage of a job's runner works with."""
+
+    job_dir: Path
+    config: dict[str, Any]
+    record: dict[str, Any]
+    launch: dict[str, Any]
+    events: Any  # rank 0's writer, which also feeds the loggers; None on the other ranks
+    loggers: list[Any]  # for the Trainer (trn.runner.loggers.build)
+    stopper: Any  # StopOnSignal
+
+    def warn(self, message: str, **fields: Any) -> None:
+        print(f"trn: warning: {message}", file=sys.stderr)
+        if self.events is not None:
+            self.events.emit("warning", message=message, **fields)
+
+
 def train(
     job_dir: Path,
     config: dict[str, Any],
@@ -59,15 +78,13 @@ def train(
     events: Any,
     loggers: tuple[Any, list[Any]] | None = None,
 ) -> dict[str, Any]:
-    """Train; the outcome. ``loggers``: the writer that also feeds the loggers, and the
-    loggers for the Trainer (:func:`trn.runner.loggers.build`); default none."""
+    """Train and test, or (an eval job) evaluate; the outcome. ``loggers``: the writer that also
+    feeds the loggers, and the loggers for the Trainer (:func:`trn.runner.loggers.build`);
+    default none."""
     import lightning.pytorch as pl
 
-    from trn.checkpoints.io import TrnCheckpointIO  # fsync'd saves, verified loads
-    from trn.runner import build, usercallbacks
-    from trn.runner.callbacks import EventCallback, StopOnSignal
-    from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
-    from trn.runner.metrics import ObjectiveCheck
+    from trn.runner import build
+    from trn.runner.callbacks import StopOnSignal
 
     # What is imported by now (torch, Lightning, trn) lives as long as the process. Frozen, it
     # is left out of the collector's full passes: otherwise the first one, some 20-40 steps into
@@ -79,77 +96,148 @@ def train(
     for signum in _early_signals:
         stopper._handle(signum, None)
     pl.seed_everything(int(config["seed"]), workers=True, verbose=False)
+    writer, fed = loggers or (events, [])
+    run = Run(job_dir, config, record, launch, writer, fed, stopper)
+    # Lightning runs the data's prepare_data and setup, once, in its order; trn never calls
+    # them. What the model needs of the data comes from a trn dataset's index, checked (shards
+    # included) when the job was planned, or from the data module's plain attributes.
     datamodule = build.build_data(config)
-    if hasattr(datamodule, "setup"):
-        datamodule.setup("fit")  # validates the dataset before any model is built
     model = build.build_model(config, datamodule)
     module, about = build.trainable(config, model, datamodule)
+    if record.get("kind") == "eval":
+        return evaluate(run, module, datamodule, about)
     if config.get("weights"):  # initialise the model from a checkpoint, at step 0
         from trn.checkpoints.load import apply_weights, load_weights
 
-        apply_weights(model, load_weights(config["weights"]), config["weights"])
-    fingerprint = getattr(datamodule, "fingerprint", None)
+        trusted = config.get("allow_targets") or []
+        apply_weights(model, load_weights(config["weights"], trusted), config["weights"])
+    return fit(run, module, datamodule, about)
+
+
+def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[str, Any]:
+    """``trainer.fit``, then the test stage on the best checkpoint; the outcome."""
+    from trn.config.objective import ranking
+    from trn.runner import stages, usercallbacks
+    from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
+    from trn.runner.datainfo import known
+    from trn.runner.early_stop import EarlyStop  # a sweep's sweep.early_stop, else None
+    from trn.runner.metrics import ObjectiveCheck
+
+    config, objective = run.config, ranking(run.config)
+    assert objective is not None  # the config schema requires one
     ckpt = AtomicCheckpoint(
-        job_dir / "checkpoints",
-        job=record,
+        run.job_dir / "checkpoints",
+        job=run.record,
         config=config,
-        events=events,
-        objective=config["objective"],
-        dataset_fingerprint=fingerprint,
+        events=run.events,
+        objective=objective,  # shared: the objective check may fall back to another metric
+        dataset_fingerprint=known(datamodule, "fingerprint"),
         resume_exact=about["resume_exact"],
         **config["checkpoint"],
     )
-    metric_events_writer, fed_loggers = loggers or (events, [])
     # job_started names the MLflow run: the supervisor keeps it in the record, so a job whose
     # runner dies without a word still has its run ended, and a resume continues it
-    runs = {"mlflow_run_id": f.run_id for f in fed_loggers if f.run_id}
-    metric_events = EventCallback(
-        metric_events_writer,
-        config["events"]["metrics_every_n_steps"],
-        launch["allocation"]["device_ids"],
-        heartbeat_s=config["events"].get("heartbeat_s", 0),
-        about={**about, **runs},
+    runs = {"mlflow_run_id": f.run_id for f in run.loggers if f.run_id}
+    metric_events = _event_callback(run, {**about, **runs, "objective": dict(objective)})
+    check = ObjectiveCheck(objective, lambda message, now: run.warn(message, objective=now))
+    # shared too: a sweep's early stopping compares what the objective check settled on
+    pruner = EarlyStop.of(config, run.record, trn_home(), objective)
+    # ckpt last: it saves on stop, and after the objective check at an epoch's end
+    ours = [run.stopper, metric_events, FiniteGuard(), check, *filter(None, [pruner])]
+    trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
+    outcome: dict[str, Any] = {"metrics": {}, "step": 0, "checkpoint": None}
+    outcome.update(resume_exact=about["resume_exact"], objective=objective)
+    if run.stopper.requested:  # stopped while starting up: nothing trained, nothing to save
+        return {**outcome, **_stopped(run.stopper)}
+    trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
+    outcome.update(
+        state=run.stopper.requested or "completed",
+        reason=f"received {run.stopper.signal_name}"
+        if run.stopper.signal_name
+        else usercallbacks.stop_reason(trainer),  # early stopping, max_time
+        metrics=metric_events.last_metrics or {},
+        step=trainer.global_step,
+        checkpoint=str(ckpt.latest_meta) if ckpt.latest_meta else None,
     )
-    objective = ObjectiveCheck(config["objective"]["metric"])
-    from trn.runner.early_stop import EarlyStop  # a sweep's sweep.early_stop, else None
+    if pruner and not run.stopper.requested:
+        outcome.update(pruner.outcome())  # early stopping's: the job ends pruned, not tested
+    if outcome["state"] == "completed" and config.get("test", True):
+        if stages.has_test(module, datamodule):
+            outcome.update(_test(run, trainer, module, datamodule, ckpt))
+            outcome["metrics"] = {**outcome["metrics"], **metric_events.stage_metrics}
+    return outcome
 
-    pruner = EarlyStop.of(config, record, trn_home())
+
+def _test(run: Run, trainer: Any, module: Any, datamodule: Any, ckpt: Any) -> dict[str, Any]:
+    """The test stage after fit: the outcome's changes. A stage that raises or is stopped
+    leaves the fit's result and checkpoints as they are."""
+    from trn.runner import stages
+
+    try:
+        best = stages.best_checkpoint(trainer, ckpt)
+        stages.run(trainer, "test", module, datamodule, best)
+    except stages.StageStopped:
+        return _stopped(run.stopper)
+    except Exception as err:  # noqa: BLE001 - the fit stands: the job fails naming the test
+        traceback.print_exc()
+        return {"state": "failed", "error": f"test stage failed: {stages.first_line(err)}"}
+    return {"tested": best}
+
+
+def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[str, Any]:
+    """An eval job: ``trainer.test`` or ``trainer.validate`` on the checkpoint it names."""
+    from trn.checkpoints.meta import verify
+    from trn.runner import stages
+
+    what = run.record["evaluates"]
+    meta, ckpt = verify(what["checkpoint"])
+    events = _event_callback(run, {**about, "evaluates": what}, at=(meta["step"], meta["epoch"]))
+    trainer = _trainer(run, [run.stopper, events])
+    outcome: dict[str, Any] = {"metrics": {}, "step": meta["step"], "checkpoint": None}
+    if run.stopper.requested:
+        return {**outcome, **_stopped(run.stopper)}
+    try:
+        stages.run(trainer, what["stage"], module, datamodule, str(ckpt))
+    except stages.StageStopped:
+        return {**outcome, **_stopped(run.stopper)}
+    return {**outcome, "state": "completed", "metrics": events.stage_metrics}
+
+
+def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None = None) -> Any:
+    from trn.runner.callbacks import EventCallback
+
+    return EventCallback(
+        run.events,
+        run.config["events"]["metrics_every_n_steps"],
+        run.launch["allocation"]["device_ids"],
+        heartbeat_s=run.config["events"].get("heartbeat_s", 0),
+        about=about,
+        at=at,
+    )
+
+
+def _trainer(run: Run, callbacks: list[Any]) -> Any:
+    """The job's Trainer: its devices, the config's ``trainer``, trn's callbacks and loggers."""
+    import lightning.pytorch as pl
+
+    from trn.checkpoints.io import TrnCheckpointIO  # fsync'd saves, verified loads
+
     trainer = pl.Trainer(
-        **launch["allocation"]["trainer"],
-        **config["trainer"],
-        # ckpt last: it saves on stop, and after the objective check at an epoch's end
-        callbacks=[stopper, metric_events, FiniteGuard(), objective, *filter(None, [pruner])]
-        + usercallbacks.build(config)  # the project's: the callbacks group
-        + [ckpt],
-        plugins=[TrnCheckpointIO()],
-        **{**QUIET_TRAINER, "logger": fed_loggers or False},
-        default_root_dir=str(job_dir),
+        **run.launch["allocation"]["trainer"],
+        **run.config["trainer"],
+        callbacks=callbacks,
+        plugins=[TrnCheckpointIO(run.config.get("allow_targets") or [])],
+        **{**QUIET_TRAINER, "logger": run.loggers or False},
+        default_root_dir=str(run.job_dir),
     )
     # trn owns SIGTERM/SIGINT/SIGUSR1 (StopOnSignal); Lightning's own handlers would abort the
     # loop with SIGTERMException before the checkpoint is written.
     trainer._signal_connector.register_signal_handlers = lambda: None  # type: ignore[method-assign]
-    if stopper.requested:  # stopped while starting up: nothing trained, nothing to save
-        return {
-            "state": stopper.requested,
-            "reason": f"received {stopper.signal_name}",
-            "metrics": {},
-            "step": 0,
-            "checkpoint": None,
-            "resume_exact": about["resume_exact"],
-        }
-    trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
-    metrics = metric_events.last_metrics or {}
-    return {
-        "state": stopper.requested or "completed",
-        "reason": f"received {stopper.signal_name}"
-        if stopper.signal_name
-        else usercallbacks.stop_reason(trainer),  # early stopping, max_time
-        "metrics": metrics,
-        "step": trainer.global_step,
-        "checkpoint": str(ckpt.latest_meta) if ckpt.latest_meta else None,
-        "resume_exact": about["resume_exact"],
-        **(pruner.outcome() if pruner and not stopper.requested else {}),  # early stopping's
-    }
+    return trainer
+
+
+def _stopped(stopper: Any) -> dict[str, Any]:
+    return {"state": stopper.requested, "reason": f"received {stopper.signal_name}"}
 
 
 def _resume_ckpt(config: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from trn.config.objective import FALLBACK, fallback
 from trn.errors import TrnError
 
 
@@ -60,27 +61,84 @@ def step_metrics(trainer: pl.Trainer) -> dict[str, float]:
 
 
 class ObjectiveCheck(pl.Callback):
-    """Fails the job at the end of the first epoch that validated (of the first epoch, when the
-    module has no validation) if ``objective.metric`` is not logged: best checkpoints and sweeps
-    would silently rank by nothing. The error names the metrics the module does log. It runs
-    before the epoch's checkpoint, and after the epoch's values are reduced, so metrics logged
-    on_epoch only in the training step count too."""
+    """At the end of the first epoch that validated (of the first epoch, when the module has no
+    validation), after the epoch's values are reduced (metrics logged on_epoch only in the
+    training step count too) and before the epoch's checkpoint: is ``objective.metric`` logged?
 
-    def __init__(self, metric: str):
-        self.metric = metric
+    An objective the user or the project chose and the module never logs fails the job: best
+    checkpoints and sweeps would silently rank by nothing; the error names what it does log.
+    trn's default (``source: default``, :func:`trn.config.objective.ranking`) never fails a job:
+    it falls back to the first of :data:`trn.config.objective.FALLBACK` the module logs (already
+    at the first validation's end when one is logged by then), or to none ("best" is then the
+    last checkpoint). ``objective`` is changed in place (the checkpoint writer and a sweep's
+    early stopping share it), an early stopping that monitored the default follows it, and
+    ``warn`` is told, with the objective now in force.
+    """
+
+    def __init__(self, objective: dict[str, Any], warn: Any = None):
+        self.objective = objective
+        self.warn = warn  # (message, objective) -> None
         self.checked = self.validated = False
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.validated = self.validated or not trainer.sanity_checking
+        if trainer.sanity_checking:
+            return
+        self.validated = True
+        if self.checked or self.objective.get("source") != "default":
+            return
+        # trn's default, not logged by the first validation while a fallback is: fall back now,
+        # before a callback of the project's that monitors the objective (the callbacks group's
+        # early_stopping, listed after this one) looks for it at this validation's end
+        logged = sorted(scalar_metrics(trainer.callback_metrics))
+        metric = self.objective["metric"]
+        if metric not in logged and fallback(logged):
+            self.checked = True
+            self.warn_fallback(metric, logged, ", ".join(logged), trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.checked or not (self.validated or not trainer.enable_validation):
             return
         self.checked = True
         logged = sorted(scalar_metrics(trainer.callback_metrics))
-        if self.metric not in logged:
-            have = ", ".join(logged) or "none"
+        metric = self.objective["metric"]
+        if metric in logged:
+            return
+        have = ", ".join(logged) or "none"
+        if self.objective.get("source") != "default":
             raise ObjectiveError(
-                f"objective.metric={self.metric} is never logged by the module (it logs: "
+                f"objective.metric={metric} is never logged by the module (it logs: "
                 f"{have}); set objective.metric to one of them"
             )
+        self.warn_fallback(metric, logged, have, trainer)
+
+    def warn_fallback(self, metric: str, logged: list[str], have: str, trainer: Any) -> None:
+        found = fallback(logged)
+        names = ", ".join(m for m, _ in FALLBACK[:3])
+        if found:
+            self.objective.update(metric=found[0], mode=found[1], source="fallback")
+            follow(trainer, metric, *found)
+            message = (
+                f"objective.metric={metric} (trn's default) is never logged by the module; "
+                f"ranking by {found[0]} ({found[1]}), the first of {names}, ... that it logs; "
+                "set objective.metric to choose"
+            )
+        else:
+            self.objective.update(metric=None, source="fallback")
+            message = (
+                f"objective.metric={metric} (trn's default) is never logged by the module (it "
+                f"logs: {have}), nor is any of {names}, ...: no checkpoint is ranked best, the "
+                "last one stands for it; set objective.metric to rank by one of its metrics"
+            )
+        if self.warn is not None:
+            self.warn(message, dict(self.objective))
+
+
+def follow(trainer: Any, old: str, metric: str, mode: str) -> None:
+    """Lightning's early stoppings that monitored trn's default objective (``${objective.metric}``
+    in the callbacks group) monitor the metric it fell back to, in its direction."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    for cb in trainer.callbacks:
+        if isinstance(cb, EarlyStopping) and cb.monitor == old:
+            cb.monitor, cb.mode = metric, mode
+            cb.best_score = torch.tensor(torch.inf if mode == "min" else -torch.inf)

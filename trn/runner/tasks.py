@@ -49,20 +49,28 @@ class Task(pl.LightningModule):
 
 
 class Classifier(Task):
-    """Cross-entropy; logs ``train/loss``, ``val/loss`` and ``val/acc``."""
+    """Cross-entropy; logs ``train/loss``, ``val/loss`` and ``val/acc`` (``test/loss`` and
+    ``test/acc`` in the test stage: the dataset's ``test`` split)."""
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, y)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def _evaluate(self, batch: Any, stage: str) -> None:
         x, y = batch
         logits = self(x)
-        self.log("val/loss", F.cross_entropy(logits, y), sync_dist=True)
-        self.log("val/acc", (logits.argmax(-1) == y).float().mean(), sync_dist=True)
+        self.log(f"{stage}/loss", F.cross_entropy(logits, y), sync_dist=True)
+        self.log(f"{stage}/acc", (logits.argmax(-1) == y).float().mean(), sync_dist=True)
 
 
 class Regressor(Task):
-    """Mean squared error; logs ``train/loss`` (the MSE), ``val/mse``, ``val/mae`` and ``val/r2``.
+    """Mean squared error; logs ``train/loss`` (the MSE), ``val/mse``, ``val/mae`` and ``val/r2``
+    (``test/...`` in the test stage).
 
     ``val/r2`` is ``1 - SSE / SST`` over the whole validation split: its sums are accumulated
     per batch (Lightning's epoch sum, synced across ranks), not averaged per batch.
@@ -72,14 +80,20 @@ class Regressor(Task):
         return F.mse_loss(_like(out, y), y.to(out.dtype))
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def _evaluate(self, batch: Any, stage: str) -> None:
         x, y = batch
         out = self(x)
         pred, y = _like(out, y), y.to(out.dtype)
         err = pred - y
         n = y.shape[0]
-        self.log("val/mse", (err**2).mean(), sync_dist=True, batch_size=n)
-        self.log("val/mae", err.abs().mean(), sync_dist=True, batch_size=n)
-        # the three sums r2 needs, summed over the epoch; on_epoch_end turns them into r2
+        self.log(f"{stage}/mse", (err**2).mean(), sync_dist=True, batch_size=n)
+        self.log(f"{stage}/mae", err.abs().mean(), sync_dist=True, batch_size=n)
+        # the three sums r2 needs, summed over the epoch; the epoch's end turns them into r2
         for name, value in (("sse", (err**2).sum()), ("sy", y.sum()), ("syy", (y**2).sum())):
             self._sum(name, value)
         self._sum("n", torch.tensor(float(n), device=y.device))
@@ -89,6 +103,12 @@ class Regressor(Task):
         sums[name] = sums.get(name, 0) + value.detach().double()
 
     def on_validation_epoch_end(self) -> None:
+        self._log_r2("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_r2("test")
+
+    def _log_r2(self, stage: str) -> None:
         sums = self.__dict__.pop("_sums", None)
         if not sums:
             return
@@ -98,7 +118,7 @@ class Regressor(Task):
         sse, sy, syy, n = gathered.reshape(-1, 4).sum(0)
         sst = syy - sy * sy / n
         r2 = 1 - sse / sst if sst > 0 else torch.tensor(0.0, dtype=sse.dtype)
-        self.log("val/r2", r2.float())
+        self.log(f"{stage}/r2", r2.float())
 
 
 def _like(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -111,14 +131,18 @@ TASKS: dict[str, type[Task]] = {"classification": Classifier, "regression": Regr
 
 def output_size(task: str, datamodule: Any) -> int | None:
     """The model head's width the data implies: its classes, or its regression targets."""
+    from trn.runner.datainfo import known
+
     if task == "regression":
-        return int(getattr(datamodule, "num_targets", 1) or 1)
-    return getattr(datamodule, "num_classes", None)
+        return int(known(datamodule, "num_targets") or 1)
+    return known(datamodule, "num_classes")
 
 
 def check_data_fits(task: str, datamodule: Any) -> None:
     """Classification needs class labels: float targets are a regression."""
-    if task == "classification" and getattr(datamodule, "num_targets", None):
+    from trn.runner.datainfo import known
+
+    if task == "classification" and known(datamodule, "num_targets"):
         from trn.errors import ConfigError
 
         raise ConfigError(

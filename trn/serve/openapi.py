@@ -66,6 +66,20 @@ BASE: dict[str, Any] = {
                     "type": "boolean",
                     "description": "a sweep: one job per combination (a=1,2)",
                 },
+                kind={
+                    "type": "string",
+                    "enum": ["train", "eval"],
+                    "description": "eval: test a checkpoint (trn eval); default train",
+                },
+                checkpoint={
+                    "type": "string",
+                    "description": "kind eval: a job id (its best checkpoint) or a .meta.json",
+                },
+                stage={
+                    "type": "string",
+                    "enum": ["test", "validate"],
+                    "description": "kind eval: trainer.test (default) or trainer.validate",
+                },
             ),
             "Resume": _body(overrides=_overrides("trainer.max_epochs=40")),
             "SignIn": _body(
@@ -103,6 +117,9 @@ BASE: dict[str, Any] = {
                     "overrides": {"type": "array", "items": {"type": "string"}},
                     "metrics": _OBJECT,
                     "devices": {"type": "array", "items": {"type": "string"}},
+                    "kind": {"type": "string", "enum": ["train", "eval"]},
+                    "evaluates": {"type": ["object", "null"]},
+                    "objective": {"type": ["object", "null"]},
                 },
             },
             "JobPage": {

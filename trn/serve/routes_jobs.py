@@ -7,6 +7,7 @@ validation, the ``_target_`` allowlist and the job records are theirs. Submits r
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,14 @@ from trn.registry.record import STATES, TERMINAL
 from trn.serve.replies import BadRequest, body, error, string_list
 
 NAME_RE = re.compile(r"^[A-Za-z0-9 _.:/+-]{1,100}$")
-SUBMIT_FIELDS: dict[str, Any] = {"overrides": list, "name": str, "multirun": bool}
+SUBMIT_FIELDS: dict[str, Any] = {
+    "overrides": list,
+    "name": str,
+    "multirun": bool,
+    "kind": str,
+    "checkpoint": str,
+    "stage": str,
+}
 
 
 async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -48,6 +56,7 @@ async def list_jobs(request: Request) -> JSONResponse:
     parameters:
       - {name: state, in: query, schema: {type: string, enum: [submitted, running, completed, failed, cancelled, preempted, pruned, lost]}}
       - {name: sweep, in: query, description: only the jobs of this sweep, schema: {type: string}}
+      - {name: kind, in: query, description: only training jobs or only eval jobs, schema: {type: string, enum: [train, eval]}}
       - {name: limit, in: query, description: page size (default 20), schema: {type: integer, minimum: 1, maximum: 1000}}
       - {name: offset, in: query, description: jobs to skip, schema: {type: integer, minimum: 0}}
     responses:
@@ -56,16 +65,18 @@ async def list_jobs(request: Request) -> JSONResponse:
       401: {$ref: '#/components/responses/Unauthorized'}
     """
     q = request.query_params
-    unknown = sorted(set(q) - {"state", "sweep", "limit", "offset"})
+    unknown = sorted(set(q) - {"state", "sweep", "limit", "offset", "kind"})
     if unknown:
         raise BadRequest(
-            f"unknown query parameter {unknown[0]!r}; known: state, sweep, limit, offset"
+            f"unknown query parameter {unknown[0]!r}; known: state, sweep, limit, offset, kind"
         )
-    state, sweep = q.get("state") or None, q.get("sweep") or None
+    state, sweep, kind = q.get("state") or None, q.get("sweep") or None, q.get("kind") or None
+    if kind not in (None, "train", "eval"):
+        raise BadRequest(f"kind={kind!r}: use train or eval")
     if state is not None and state not in STATES:
         raise BadRequest(f"state={state!r} is not a job state; use one of {', '.join(STATES)}")
     limit, offset = whole(q, "limit", 20, 1, 1000), whole(q, "offset", 0, 0, 10**9)
-    records = await call(api.jobs, state, sweep, offset + limit + 1, home(request))
+    records = await call(api.jobs, state, sweep, offset + limit + 1, home(request), kind)
     page = records[offset : offset + limit]
     more = len(records) > offset + limit
     return JSONResponse(
@@ -103,9 +114,10 @@ async def get_job(request: Request) -> JSONResponse:
 
 
 async def create_job(request: Request) -> JSONResponse:
-    """Validate, record and start a job (or a sweep) detached: ``trn run --detach [-m]``.
+    """Validate, record and start a job (or a sweep) detached: ``trn run --detach [-m]``; with
+    ``kind: eval``, an eval job of ``checkpoint``: ``trn eval --detach``.
     ---
-    summary: Start a job, or with multirun a sweep, detached (trn run --detach [-m])
+    summary: Start a job, with multirun a sweep, or with kind eval an eval job, detached (trn run --detach [-m], trn eval --detach)
     requestBody: {$ref: '#/components/requestBodies/Submit'}
     responses:
       201: {description: the job is recorded and started; its record, headers: {Location: {schema: {type: string}}}, content: {application/json: {schema: {$ref: '#/components/schemas/Job'}}}}
@@ -121,12 +133,36 @@ async def create_job(request: Request) -> JSONResponse:
     refuse_trust(overrides)
     if data.get("name") is not None:
         overrides.append(name_override(data["name"], overrides))
+    if eval_request(data):
+        evaluate = functools.partial(api.evaluate, stage=data["stage"])
+        job = await locked(request, evaluate, data["checkpoint"], overrides)
+        return created(await call(job.record))
     if data.get("multirun"):
         info = await locked(request, api.submit_sweep, overrides)
         where = f"/api/v1/sweeps/{info['sweep_id']}"
         return JSONResponse(info, status_code=202, headers={"location": where})
     job = await locked(request, api.submit, overrides)
     return created(await call(job.record))
+
+
+def eval_request(data: dict[str, Any]) -> bool:
+    """``kind: eval`` (``trn eval``): checked, with its stage filled in; else a training job."""
+    kind = data.get("kind") or "train"
+    if kind not in ("train", "eval"):
+        raise BadRequest(f"kind={kind!r}: use 'train' (the default) or 'eval'")
+    if kind == "train":
+        for key in ("checkpoint", "stage"):
+            if data.get(key) is not None:
+                raise BadRequest(f'{key!r} is for an eval job; add "kind": "eval"')
+        return False
+    if not data.get("checkpoint"):
+        raise BadRequest('an eval job needs "checkpoint": a job id or a checkpoint\'s .meta.json')
+    if data.get("multirun"):
+        raise BadRequest("an eval job is one job; drop multirun")
+    data["stage"] = data.get("stage") or "test"
+    if data["stage"] not in ("test", "validate"):
+        raise BadRequest(f"stage={data['stage']!r}: use 'test' (the default) or 'validate'")
+    return True
 
 
 def created(record: dict[str, Any]) -> JSONResponse:

@@ -1,7 +1,7 @@
 // The trn dashboard: plain modules, no build step. Signing in (a one-time link or the token),
 // the jobs table, and which view the address shows.
 import { KEY, Unauthorized, api, credential, redeem } from "./api.js";
-import { $, age, badge, el, every, link, metricsText, onUnauthorized, progressBar, show } from "./dom.js";
+import { $, age, badge, el, every, link, metricsText, onUnauthorized, progressBar, show, whatText } from "./dom.js";
 import { drawRecord, jobView } from "./job.js";
 import { sweepView, sweepsView } from "./sweeps.js";
 
@@ -22,6 +22,7 @@ function jobsView() {
     const q = new URLSearchParams({ limit: "50", offset: String(offset) });
     if ($("#filter-state").value) q.set("state", $("#filter-state").value);
     if ($("#filter-sweep").value.trim()) q.set("sweep", $("#filter-sweep").value.trim());
+    if ($("#filter-kind").value) q.set("kind", $("#filter-kind").value);
     const page = await api(`/jobs?${q}`);
     const running = page.jobs.filter((r) => r.state === "running");
     const progress = new Map(await Promise.all(running.map(async (r) =>
@@ -49,7 +50,7 @@ function jobRow(r, progress) {
   state.append(badge(r.state));
   if (progress) state.append(progressBar(progress));
   tr.append(id, state,
-    el("td", r.name || (r.overrides || []).join(" "), "what"),
+    el("td", whatText(r), "what"),
     el("td", metricsText(r.metrics), "metrics"),
     el("td", (r.devices || []).join(", ")),
     el("td", age(r.created_at), "muted age"));
@@ -109,6 +110,7 @@ $("#cancel-button").addEventListener("click", () => act("cancel"));
 $("#resume-button").addEventListener("click", () => act("resume"));
 $("#filter-state").addEventListener("change", () => { offset = 0; route(); });
 $("#filter-sweep").addEventListener("change", () => { offset = 0; route(); });
+$("#filter-kind").addEventListener("change", () => { offset = 0; route(); });
 $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - 50); route(); });
 $("#next").addEventListener("click", () => { offset += 50; route(); });
 window.addEventListener("hashchange", route);

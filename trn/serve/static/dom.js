@@ -40,9 +40,10 @@ export function duration(s) {
   return `${(s / 86400).toFixed(1)}d`;
 }
 
-// The first metrics worth a glance: validation, then test, then the rest.
+// The first metrics worth a glance: a tested job's test results, then validation, then the rest.
+const glance = (name) => (/(^|\/)test/.test(name) ? -1 : rank(name));
 export function metricsText(m, n = 3) {
-  const keys = Object.keys(m || {}).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const keys = Object.keys(m || {}).sort((a, b) => glance(a) - glance(b) || a.localeCompare(b));
   return keys.slice(0, n).map((k) => `${k}=${fmt(m[k])}`).join("  ");
 }
 
@@ -100,4 +101,14 @@ export function every(ms, fn) {
   };
   tick();
   return () => { alive = false; clearTimeout(timer); };
+}
+
+// A job's "what": its name, else its overrides; an eval job says which job's checkpoint it
+// evaluated and how.
+export function whatText(r) {
+  if (r.name) return r.name;
+  const given = (r.overrides || []).join(" ");
+  if (r.kind !== "eval") return given;
+  const e = r.evaluates || {};
+  return `eval ${e.job_id || "?"} (${e.stage || "test"}) ${given}`.trim();
 }

@@ -2,7 +2,7 @@
 // resumed job's earlier attempts drawn first), its events, its runner log, its config.
 import { api, follow } from "./api.js";
 import { LineChart } from "./chart.js";
-import { $, ENDED, badge, el, every, fmt, link, metricsText, progressBar, rank, show } from "./dom.js";
+import { $, ENDED, badge, el, every, fmt, link, metricsText, progressBar, rank, show, whatText } from "./dom.js";
 import { drawLog } from "./log.js";
 
 const TERMINAL = new Set(["job_completed", "job_failed", "job_cancelled", "job_preempted", "job_pruned"]);
@@ -129,6 +129,13 @@ function eventLine(ev) {
   return `${t}  #${ev.seq}  ${what}  ${rest}`;
 }
 
+// What the job is ranked by, and who chose it (trn's default, or what it fell back to).
+function objectiveText(o) {
+  if (!o) return null;
+  const by = o.metric ? `${o.metric} (${o.mode})` : "none: the last checkpoint";
+  return by + ({ default: ", trn's default", fallback: ", fell back from trn's default" }[o.source] || "");
+}
+
 export function drawRecord(r, page = {}) {
   $("#job-state").replaceWith(Object.assign(badge(r.state), { id: "job-state" }));
   $("#cancel-button").disabled = ENDED.has(r.state);
@@ -139,6 +146,8 @@ export function drawRecord(r, page = {}) {
     ["devices", (r.devices || []).join(", ")], ["attempt", r.attempt],
     ["sweep", r.sweep_id], ["resumed from", r.parent_job_id],
     ["overrides", (r.overrides || []).join(" ")], ["metrics", metricsText(r.metrics)],
+    ["evaluates", r.kind === "eval" ? whatText({ ...r, name: null, overrides: [] }) : null],
+    ["objective", objectiveText(r.objective)],
     ["error", r.error], ["checkpoint", r.checkpoint?.split("/").pop()],
   ].filter(([, v]) => v !== null && v !== undefined && v !== "");
   $("#job-facts").replaceChildren(...facts.flatMap(([k, v]) => {
