@@ -113,3 +113,31 @@ def test_targets_outside_the_allowlist_are_refused_unless_allowed():
         load(["model._target_=os.system"])
     config = load(["model._target_=mypkg.Net", "allow_targets=[mypkg.]"])
     assert config["model"]["_target_"] == "mypkg.Net"
+
+
+@pytest.mark.parametrize(
+    "override, says",
+    [
+        # the unknown part is named, wherever it stands, with the nearest known key or group
+        ("traner.max_epochs=3", "traner.max_epochs: no key 'traner' (did you mean trainer?)"),
+        ("dat=sample", "dat: no key 'dat' (did you mean data?)"),
+        (
+            "optimizer.lrr=0.1",
+            "optimizer.lrr: no key 'lrr' in optimizer (did you mean optimizer.lr?)",
+        ),
+        ("model.hiden=3", "model.hiden: no key 'hiden' in model (did you mean model.hidden?)"),
+        ("optimizer.lr.x=1", "optimizer.lr is a value, not a group of keys; set optimizer.lr="),
+        ("zzz=1", "zzz: no key 'zzz'; check the spelling"),
+        ("model=mpl", "model=mpl: no such option in group 'model' (did you mean mlp?)"),
+        ("trainer.max_epoch=3", "(did you mean trainer.max_epochs?)"),
+    ],
+)
+def test_an_unknown_name_is_named_with_the_nearest_known_one(override, says):
+    with pytest.raises((ConfigError, UsageError)) as caught:
+        load([override])
+    assert says in str(caught.value)
+
+
+def test_an_unknown_key_the_schema_refuses_suggests_the_known_one():
+    with pytest.raises(ConfigError, match=r"checkpoint.evry_n_steps: unknown key \(did you mean "):
+        load(["+checkpoint.evry_n_steps=5"])

@@ -4,7 +4,9 @@ in a real pseudo-terminal (tmux, 100x30), and the views' pieces fed with events.
 from __future__ import annotations
 
 import io
+import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import FAST
@@ -37,9 +39,14 @@ def test_trn_run_in_a_terminal_is_a_header_a_row_per_epoch_and_a_summary(
     assert "checkpoint_saved" not in "\n".join(lines)  # a mark on the row, no line of its own
     saved = [r for r in rows if r.rstrip().endswith("ckpt")]
     assert len(saved) >= 2 and rows[1] in saved and rows[-1] in saved  # every 2nd + the end
-    best = [ln for ln in lines if ln.startswith("best checkpoint ")]
-    assert len(best) == 1
-    ckpt = tmp_path / best[0].split()[-1]  # relative to the working dir, and it exists
+    # keep_last=1, no save_best: the job dir holds one checkpoint, the last, and the summary
+    # names it (not the best printed row's, deleted since)
+    at = [i for i, ln in enumerate(lines) if ln.startswith(("last checkpoint", "best checkpoint"))]
+    assert len(at) == 1 and lines[at[0]].startswith("last checkpoint (step 20)")
+    path, more = lines[at[0]].removeprefix("last checkpoint (step 20)").strip(), at[0] + 1
+    while not path.endswith(".ckpt"):  # folded at the terminal's width, never cut
+        path, more = path + lines[more].strip(), more + 1
+    ckpt = tmp_path / path  # relative to the working dir, and it exists
     assert ckpt.is_file() and ckpt.suffix == ".ckpt"
     assert lines[-1].startswith("job ") and " completed: " in lines[-1]
     assert any(ln.startswith("next: ") and "trn plot " in ln for ln in lines)
@@ -76,7 +83,9 @@ def test_trn_run_m_in_a_terminal_is_one_live_table_then_the_summary(trn_home, te
     assert len(lines) <= 6, lines
 
 
-def _feed(events: list[dict], width: int = 100, verbose: bool = False) -> list[str]:
+def _feed(
+    events: list[dict], width: int = 100, verbose: bool = False, record: dict | None = None
+) -> list[str]:
     """What the run view prints for these events (the live area itself is transient)."""
     from rich.console import Console
 
@@ -89,14 +98,16 @@ def _feed(events: list[dict], width: int = 100, verbose: bool = False) -> list[s
     for event in events:
         view(event)
     view.close()
-    view.finish({"job_id": "j1", "state": "completed"}, "job j1 completed: x")
+    view.finish(record or {"job_id": "j1", "state": "completed"}, "job j1 completed: x")
     return out.getvalue().splitlines()
 
 
-def _job(metrics: list[dict], ckpt_steps: tuple[int, ...] = ()) -> list[dict]:
+def _job(
+    metrics: list[dict], ckpt_steps: tuple[int, ...] = (), job_dir: str = "/x/runs/j1"
+) -> list[dict]:
     base = {"ts": "2026-11-28T15:20:48.123Z", "job_id": "j1"}
     events = [
-        {**base, "event": "job_submitted", "devices": ["cpu"], "job_dir": "/x/runs/j1"},
+        {**base, "event": "job_submitted", "devices": ["cpu"], "job_dir": job_dir},
         {**base, "event": "job_started", "max_epochs": len(metrics), "total_steps": 10},
     ]
     for i, m in enumerate(metrics):
@@ -107,16 +118,36 @@ def _job(metrics: list[dict], ckpt_steps: tuple[int, ...] = ()) -> list[dict]:
                        "metrics": m})  # fmt: skip
         if step in ckpt_steps:
             events.append({**base, "event": "checkpoint_saved", "step": step, "epoch": i + 1,
-                           "path": f"/x/runs/j1/checkpoints/s{step}.ckpt",
-                           "meta_path": f"/x/runs/j1/checkpoints/s{step}.meta.json",
+                           "path": f"{job_dir}/checkpoints/s{step}.ckpt",
+                           "meta_path": f"{job_dir}/checkpoints/s{step}.meta.json",
                            "metrics": m})  # fmt: skip
     events.append({**base, "event": "warning", "message": "event sink redis failed"})
     events.append({**base, "event": "job_completed", "duration_s": 3.0, "metrics": metrics[-1]})
     return events
 
 
-def test_rows_are_the_metrics_the_module_logs_with_its_own_objective_and_checkpoints():
-    lines = _feed(_job([{"val/f1": 0.5}, {"val/f1": 0.3}, {"val/f1": 0.4}], ckpt_steps=(4, 6)))
+def _saved(job_dir: Path, metas: dict[str, dict], latest: str, best: str | None = None) -> None:
+    """A job dir's committed checkpoints as the runner leaves them: metas, latest.json,
+    best.json (the .ckpt files themselves are not read by a summary)."""
+    folder = job_dir / "checkpoints"
+    folder.mkdir(parents=True)
+    for name, meta in metas.items():
+        (folder / f"{name}.meta.json").write_text(json.dumps({"ckpt": f"{name}.ckpt", **meta}))
+    (folder / "latest.json").write_text(json.dumps({"meta": f"{latest}.meta.json"}))
+    if best:
+        (folder / "best.json").write_text(json.dumps({"meta": f"{best}.meta.json"}))
+
+
+def test_rows_are_the_metrics_the_module_logs_with_its_own_objective_and_checkpoints(tmp_path):
+    job_dir = tmp_path / "j1"
+    _saved(
+        job_dir,
+        {"s4": {"step": 4, "epoch": 1, "metrics": {"val/f1": 0.3}}, "s6": {"step": 6, "epoch": 2}},
+        latest="s6",
+        best="s4",
+    )
+    metrics = [{"val/f1": 0.5}, {"val/f1": 0.3}, {"val/f1": 0.4}]
+    lines = _feed(_job(metrics, ckpt_steps=(4, 6), job_dir=str(job_dir)), width=300)
     head = next(ln for ln in lines if "epoch" in ln and "step" in ln and "val/f1" in ln)
     assert "train/loss" not in "\n".join(lines)  # nothing assumed about names
     rows = [ln for ln in lines if re.match(r"^\s+\d+\s+\d+\s", ln)]
@@ -127,7 +158,24 @@ def test_rows_are_the_metrics_the_module_logs_with_its_own_objective_and_checkpo
         (False, True),
     ]
     assert "warning: event sink redis failed" in lines
-    assert "best checkpoint /x/runs/j1/checkpoints/s4.ckpt" in lines  # the best, not the last
+    assert f"best checkpoint {job_dir}/checkpoints/s4.ckpt" in lines  # the best, and the last
+    assert f"last checkpoint (step 6) {job_dir}/checkpoints/s6.ckpt" in lines
+
+
+def test_the_summary_names_what_the_job_dir_holds_not_what_was_printed(tmp_path):
+    # the best printed checkpoint (s4) was deleted by keep_last; a stop checkpoint came last
+    job_dir = tmp_path / "j1"
+    _saved(job_dir, {"e002-s0000029-stop": {"step": 29, "epoch": 2}}, latest="e002-s0000029-stop")
+    events = _job([{"val/f1": 0.5}, {"val/f1": 0.3}], ckpt_steps=(4,), job_dir=str(job_dir))
+    lines = _feed(
+        events[:-1],
+        record={"job_id": "j1", "state": "cancelled", "error": "received SIGINT"},
+        width=300,
+    )
+    ckpts = [ln for ln in lines if ln.startswith(("best checkpoint", "last checkpoint"))]
+    assert ckpts == [f"last checkpoint (step 29) {job_dir}/checkpoints/e002-s0000029-stop.ckpt"]
+    assert "stopped by Ctrl-C or trn cancel" in lines  # a cancel, not an error
+    assert not any(ln.startswith("error:") for ln in lines)
 
 
 def test_many_metrics_never_make_a_line_wider_than_the_terminal():

@@ -204,7 +204,10 @@ def test_a_config_dir_that_is_missing_or_holds_no_yaml(project, cli, trn_home, t
 @pytest.mark.parametrize(
     "table, expected",
     [
-        ('config_dir = "conf"\nallow_target = ["x."]', "[tool.trn] has no key 'allow_target'"),
+        (
+            'config_dir = "conf"\nallow_target = ["x."]',
+            "[tool.trn] has no key 'allow_target' (did you mean allow_targets?)",
+        ),
         ("config_dir = 3", "[tool.trn] config_dir must be a string"),
         (
             'allow_targets = "projnet."',
@@ -306,3 +309,36 @@ def test_a_conf_dir_that_is_not_searched_is_named(tmp_path, cli, trn_home, monke
     trust = f"allow_targets=[{PACKAGE}.]"
     code, _, err = cli("run", "--dry-run", "-cd", str(conf), "model=wide", trust, "devices=cpu")
     assert code == 0 and err == ""  # searched now: no warning
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        ("  - dat: wide", "line 3: dat=wide: no config group 'dat' (did you mean data?)"),
+        (
+            "  - model: wdie",
+            "line 3: model=wdie: no such option in group 'model' (did you mean wide?); "
+            "available: mlp, wide",
+        ),
+        (
+            "  - override /model: wdie",
+            "line 3: model=wdie: no such option in group 'model' (did you mean wide?)",
+        ),
+    ],
+)
+def test_a_typo_in_the_projects_defaults_names_its_file_and_line(
+    project, cli, trn_home, monkeypatch, line, says
+):
+    config = project / "conf" / "config.yaml"
+    config.write_text(f"defaults:\n  - _self_\n{line}\n\nseed: 3\n")
+    monkeypatch.chdir(project)
+    err = bad(cli, "run", "--dry-run")
+    assert f"{config} {says}" in err
+    assert not trn_home.exists()
+
+
+def test_a_typo_on_the_command_line_names_no_file(project, cli, trn_home, monkeypatch):
+    (project / "conf" / "config.yaml").write_text("defaults:\n  - _self_\n  - model: wide\n")
+    monkeypatch.chdir(project)
+    err = bad(cli, "run", "model=wdie", "--dry-run")
+    assert err.startswith("trn run: error: model=wdie: no such option in group 'model' (did")

@@ -160,7 +160,8 @@ def bad(cli, home: Path, *overrides: str) -> str:
     [
         (
             ["callbacks=[early_stopping,lr_monitr]"],
-            "callbacks=lr_monitr: no such option in group 'callbacks'; available: default, "
+            "callbacks=lr_monitr: no such option in group 'callbacks' (did you mean lr_monitor?); "
+            "available: default, "
             "early_stopping, epoch_marker, lr_monitor, none",
         ),
         (
@@ -246,7 +247,10 @@ def test_an_experiment_that_sets_an_unknown_trn_key(tpl, cli, trn_home):
         "# @package _global_\ncheckpoint:\n  every_n_epoch: 2\ntrainer:\n  max_epoch: 3\n"
     )
     err = bad(cli, trn_home, "experiment=typo")
-    assert "checkpoint.every_n_epoch: unknown key; remove it (known keys of checkpoint:" in err
+    assert (
+        "checkpoint.every_n_epoch: unknown key (did you mean checkpoint.every_n_epochs?); "
+        "remove it (known keys of checkpoint:"
+    ) in err
     assert "trainer.max_epoch: lightning.Trainer has no argument 'max_epoch' (did you mean " in err
 
 

@@ -158,3 +158,17 @@ def test_processes_opening_a_new_index_together_all_get_it(tmp_path):
             args = [(str(tmp_path / f"index-{round_}.db"), go)] * 6
             failures += [r for r in pool.starmap(_open_and_write, args) if r != "ok"]
     assert not failures, failures
+
+
+def test_a_mistyped_job_or_sweep_id_is_answered_with_the_nearest_one(trn_home, cli):
+    registry = Registry()
+    (job,) = make_jobs(registry, 1)
+    typo = job.job_id[:-2] + job.job_id[-1] + job.job_id[-2]  # the last two letters swapped
+    with pytest.raises(NotFound, match=f"no job '{typo}' in .* \\(did you mean {job.job_id}\\?\\)"):
+        registry.find(typo)
+    sweep = trn_home / "sweeps" / "2026" / "12" / "07" / "261207-101010-abcd"
+    sweep.mkdir(parents=True)
+    code, out, err = cli("resume", "261207-101010-abdc")
+    assert code != 0 and out == "" and "Traceback" not in err
+    assert "no job '261207-101010-abdc'" in err, err
+    assert "(did you mean 261207-101010-abcd?)" in err, err

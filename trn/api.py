@@ -237,16 +237,22 @@ def submit_sweep(overrides: Sequence[str]) -> dict[str, Any]:
 def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
     """A sweep now: its jobs sorted by the objective (``summary.json`` once it ended), which
     overrides it varies, and ``state`` (``running`` until its ``sweep_completed`` event)."""
-    from trn.errors import NotFound
     from trn.jobdir import SWEEP_SUMMARY
     from trn.launcher.summary import seconds, summarize, varying
     from trn.paths import trn_home
-    from trn.registry.sweeps import attempts, find_sweep, sweep_alive, sweep_end, sweep_started
+    from trn.registry.sweeps import (
+        attempts,
+        find_sweep,
+        no_sweep,
+        sweep_alive,
+        sweep_end,
+        sweep_started,
+    )
 
     root = Path(home) if home else trn_home()
     sweep_dir = find_sweep(root, sweep_id)  # a unique prefix works
     if sweep_dir is None:
-        raise NotFound(f"no sweep {sweep_id!r} in {root} (see `trn list`; is TRN_HOME right?)")
+        raise no_sweep(root, sweep_id)
     end, tries = sweep_end(sweep_dir), attempts(sweep_dir)
     summary = None
     try:  # ended: the summary its process left, if this attempt's

@@ -12,10 +12,10 @@ read) is let through: the job's own construction still checks it.
 from __future__ import annotations
 
 import ast
-import difflib
 from typing import Any
 
 from trn.config import classes
+from trn.text import did_you_mean
 
 TRAINER = "lightning.pytorch.Trainer"
 # what trn passes to a target itself, by its config key: never required of the config
@@ -78,7 +78,9 @@ def check_node(node: dict[str, Any], path: list[Any], root: Any) -> list[str]:
     if missing is not None:
         module, names = missing
         attr = target.rsplit(".", 1)[1]
-        return [f"{where}._target_={target}: module {module} has no {attr!r}{_near(attr, names)}"]
+        return [
+            f"{where}._target_={target}: module {module} has no {attr!r}{did_you_mean(attr, names)}"
+        ]
     info = classes.find(target, root)
     if info is None or info.signature is None:
         return []
@@ -95,7 +97,7 @@ def check_node(node: dict[str, Any], path: list[Any], root: Any) -> list[str]:
                 takes = ", ".join(n for n in sig.names() if n not in supplied) or "nothing"
                 problems.append(
                     f"{where}.{key}: {target} takes no argument {key!r}"
-                    f"{_near(key, sig.names())}; remove it (it takes: {takes})"
+                    f"{did_you_mean(key, sig.names())}; remove it (it takes: {takes})"
                 )
             continue
         wrong = _wrong_type(value, param.annotation)
@@ -134,7 +136,7 @@ def check_trainer(trainer: Any) -> list[str]:
                 names = [n for n in params if n not in TRN_OWNED]
                 problems.append(
                     f"trainer.{key}: lightning.Trainer has no argument {key!r}"
-                    f"{_near(key, names, 'trainer.')}; remove it"
+                    f"{did_you_mean(key, names, 'trainer.')}; remove it"
                 )
             else:
                 wrong = _wrong_type(value, params[key].annotation)
@@ -183,11 +185,6 @@ def as_written(overrides: list[str]) -> list[str]:
                 override = override[2:]
         out.append(override)
     return out
-
-
-def _near(name: str, names: list[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
-    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 def _show(value: Any) -> str:

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from trn.errors import ConfigError, UsageError
+from trn.errors import ConfigError, TrnError, UsageError
+from trn.text import did_you_mean
 
 PRIMARY = "config"
 
@@ -78,9 +79,9 @@ def compose(overrides: list[str], config_dir: Path | None = None, *, project: An
     except OverrideParseException as err:
         raise UsageError(explain_parse_error(overrides, str(err))) from None
     except MissingConfigException as err:
-        raise UsageError(explain_missing_option(str(err), err.options)) from None
+        raise UsageError(explain_missing_option(str(err), err.options, overrides)) from None
     except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError([explain_compose_error(err)]) from None
+        raise ConfigError([explain_compose_error(err, overrides, project)]) from None
     except (ValueError, OSError) as err:  # e.g. a malformed YAML file or package header
         raise UsageError(f"cannot read the configs: {err}") from None
     except yaml.YAMLError as err:  # a config file that is not YAML: one line naming it
@@ -119,18 +120,52 @@ def explain_parse_error(overrides: list[str], message: str) -> str:
     return " ".join(message.split())[:300]
 
 
-def explain_missing_option(message: str, options: Sequence[str] | None) -> str:
+def explain_missing_option(
+    message: str, options: Sequence[str] | None, overrides: Sequence[str] = ()
+) -> str:
     m = re.search(r"Could not (?:find|load) '([^']+)'", message)
     if m and "/" in m.group(1):
-        group, _, option = m.group(1).rpartition("/")
-        if not options:  # one option of a list (group=[a,b]): Hydra does not list them
-            from trn.config.searchpath import options as options_of
+        from trn.config.searchpath import groups
+        from trn.config.searchpath import options as options_of
 
-            options = list(options_of(group, find_project()))
+        group, _, option = m.group(1).rpartition("/")
+        project = find_project()
+        if not options:  # one option of a list (group=[a,b]): Hydra does not list them
+            options = list(options_of(group, project))
+        where = "" if f"{group}={option}" in overrides else _selected_in(group, option, project)
+        if not options and group not in groups(project):
+            hint = did_you_mean(group, sorted(groups(project)))
+            return f"{where}{group}={option}: no config group {group!r}{hint}; fix the name"
         avail = ", ".join(sorted(options or [])) or "none"
-        line = f"{group}={option}: no such option in group {group!r}; available: {avail}"
+        hint = did_you_mean(option, options or [])
+        line = (
+            f"{where}{group}={option}: no such option in group {group!r}{hint}; available: {avail}"
+        )
         return line + _unsearched(group, option)
     return message.strip().splitlines()[0]
+
+
+def _selected_in(group: str, option: str, project: Any) -> str:
+    """``FILE line N: `` of the project's config file whose defaults list selects
+    ``group: option``; "" when no file of the project's does (the selection is trn's own)."""
+    from trn.config.searchpath import entries
+
+    pattern = re.compile(
+        rf"^\s*-\s*(?:override\s+|optional\s+)*/?{re.escape(group)}(?:@\S+)?\s*:"
+        rf"\s*['\"]?{re.escape(option)}['\"]?\s*(?:#.*)?$"
+    )
+    for entry in entries(project):
+        if entry.provider != "project":
+            continue
+        for path in sorted(entry.path.rglob("*.yaml")):
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            for number, text in enumerate(lines, 1):
+                if pattern.match(text):
+                    return f"{path} line {number}: "
+    return ""
 
 
 def _unsearched(group: str, option: str) -> str:
@@ -144,7 +179,9 @@ def _unsearched(group: str, option: str) -> str:
     return f" ({conf / group / option}.yaml exists, but {unsearched_hint(project)})"
 
 
-def explain_compose_error(err: Exception) -> str:
+def explain_compose_error(
+    err: Exception, overrides: Sequence[str] = (), project: Any = None
+) -> str:
     text = str(err)
     m = re.search(r"Could not override '([^']+)'", text)
     if m:
@@ -156,11 +193,7 @@ def explain_compose_error(err: Exception) -> str:
             said = check_trainer({leaf: None})  # none when Lightning's source is not readable
             if said:
                 return said[0]
-        inside = f" in {parent}" if parent else ""
-        return (
-            f"{key}: no key {leaf!r}{inside}; check the spelling (`trn run --cfg job` prints the "
-            f"config) or write +{key}=VALUE to add a new key"
-        )
+        return _unknown_key(key, [o for o in overrides if _override_key(o) != key], project)
     m = re.search(r"Could not delete from config. '([^']+)'", text)
     if m:
         return f"~{m.group(1)}: there is no such key to delete"
@@ -168,6 +201,45 @@ def explain_compose_error(err: Exception) -> str:
     if m:
         return f"+{m.group(1)}: the key already exists; drop the '+' to override it"
     return " ".join(text.split())[:300]
+
+
+def _override_key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def _unknown_key(key: str, others: list[str], project: Any) -> str:
+    """``KEY: no key 'PART' ...`` for the first part of ``key`` the config lacks, with the
+    nearest key (or config group) at that level: the config is composed again without the
+    override that failed, to see what it does have there."""
+    from omegaconf import DictConfig
+
+    parts = key.split(".")
+    node: Any = None
+    try:
+        node = compose(others, project=project)
+    except TrnError:  # another override fails too: it is named once this one is fixed
+        pass
+    depth, known = 0, []
+    while isinstance(node, DictConfig) and depth < len(parts):
+        known = [str(k) for k in node.keys()]
+        if parts[depth] not in node:
+            break
+        node, depth = node[parts[depth]], depth + 1
+    if node is not None and not isinstance(node, DictConfig) and 0 < depth < len(parts):
+        whole = ".".join(parts[:depth])
+        return f"{key}: {whole} is a value, not a group of keys; set {whole}=VALUE instead"
+    part = parts[min(depth, len(parts) - 1)]
+    where = ".".join(parts[:depth])
+    if depth == 0:  # a top-level name may be a mistyped config group as well as a key
+        from trn.config.searchpath import groups
+
+        known = sorted(set(known) | groups(project))
+    hint = did_you_mean(part, known, f"{where}." if where else "")
+    inside = f" in {where}" if where else ""
+    return (
+        f"{key}: no key {part!r}{inside}{hint}; check the spelling (`trn run --cfg job` prints "
+        f"the config) or write +{key}=VALUE to add a new key"
+    )
 
 
 def explain_yaml_error(err: Exception) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 from trn.errors import UsageError
 from trn.jobdir import JobDir
 from trn.paths import CONFIG_DIR_ENV, PYPROJECT, nearest_pyproject, tool_tables
+from trn.text import did_you_mean
 
 ENV = CONFIG_DIR_ENV
 DEFAULT_CONFIG_DIR = "conf"
@@ -244,7 +245,7 @@ def read_table(path: Path) -> dict[str, Any]:
     for key, value in table.items():
         if key not in KEYS:
             raise UsageError(
-                f"{path}: [tool.trn] has no key {key!r}; remove it "
+                f"{path}: [tool.trn] has no key {key!r}{did_you_mean(key, KEYS)}; remove it "
                 f"(known keys: {', '.join(sorted(KEYS))})"
             )
         want, example = KEYS[key]

@@ -10,6 +10,7 @@ from typing import Any
 from trn.config.arguments import key_of as _key
 from trn.errors import ConfigError
 from trn.paths import schema_path
+from trn.text import did_you_mean
 
 # `_target_`s instantiated without asking; `allow_targets` in the config extends this.
 ALLOWED_TARGETS = (
@@ -66,8 +67,10 @@ def _explain(error: Any) -> str:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         known = ", ".join(sorted(error.schema.get("properties", {})))
         where = f"{key}." if key != "config" else ""
+        props = list(error.schema.get("properties", {}))
+        hint = "".join(did_you_mean(e, props, where) for e in extra)
         return (
-            f"{', '.join(where + e for e in extra)}: unknown key; remove it "
+            f"{', '.join(where + e for e in extra)}: unknown key{hint}; remove it "
             f"(known keys{' of ' + key if where else ''}: {known})"
         )
     if v == "required":

@@ -26,7 +26,14 @@ from trn.launcher.task import Point, objective_of
 from trn.lifecycle import expand
 from trn.lifecycle.sweep import Attempt
 from trn.registry.record import LIVE, RESUMABLE, pid_alive
-from trn.registry.sweeps import SweepSpace, attempts, find_sweep, sweep_end, sweep_started
+from trn.registry.sweeps import (
+    SweepSpace,
+    attempts,
+    find_sweep,
+    no_sweep,
+    sweep_end,
+    sweep_started,
+)
 
 IGNORED_KEYS = ("resume", "weights", "allow_targets")  # not what a sweep sweeps or starts from
 
@@ -63,7 +70,7 @@ def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = Non
     options = options or ResumeOptions()
     sweep_dir = find_sweep(home, text)
     if sweep_dir is None:
-        raise NotFound(f"no sweep {text!r} in {home} (see `trn list`; is TRN_HOME right?)")
+        raise no_sweep(home, text)
     space = _space(sweep_dir)
     _check_not_running(sweep_dir)
     config_dir = Path(space.config_dir) if space.config_dir else None

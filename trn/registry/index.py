@@ -226,6 +226,11 @@ class Index:
         )
         return [json.loads(row[0]) for row in rows]
 
+    def ids(self, limit: int = 5000) -> list[str]:
+        """The newest ``limit`` job ids (what a mistyped id is compared with)."""
+        rows = self.db.execute("SELECT job_id FROM jobs ORDER BY job_id DESC LIMIT ?", (limit,))
+        return [row[0] for row in rows]
+
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 

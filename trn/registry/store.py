@@ -16,6 +16,7 @@ from trn.jobdir import JobDir
 from trn.paths import make_dirs, readable_home, trn_home
 from trn.registry.index import Index
 from trn.registry.record import JobRecord, effective_state
+from trn.text import did_you_mean
 
 RECORD = JobDir.RECORD
 
@@ -100,7 +101,12 @@ class Registry:
         matches = self.index.by_prefix(job_id)
         chosen = ids.pick(job_id, [m["job_id"] for m in matches])
         if chosen is None:
-            raise NotFound(f"no job {job_id!r} in {self.home} (see `trn list`; is TRN_HOME right?)")
+            # many commands take a sweep's id too: the nearest of either is the likely typo
+            sweeps = [p.name for p in (self.home / "sweeps").glob("*/*/*/*")]
+            hint = did_you_mean(job_id, self.index.ids() + sweeps)
+            raise NotFound(
+                f"no job {job_id!r} in {self.home}{hint} (see `trn list`; is TRN_HOME right?)"
+            )
         record = next(m for m in matches if m["job_id"] == chosen)
         try:  # job.json is the truth; the index may lag behind a running job
             record = self.read(Path(record["job_dir"]))

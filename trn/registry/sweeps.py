@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from trn.errors import NotFound
 from trn.jobdir import SWEEP_SPACE, SWEEP_STATE, JobDir
+from trn.text import did_you_mean
 
 EVENTS = JobDir.EVENTS  # a sweep dir's events file has a job dir's name
 
@@ -75,6 +77,13 @@ def find_sweep(home: Path, sweep_id: str) -> Path | None:
     found = {p.name: p for p in (Path(home) / "sweeps").glob(f"*/*/*/{sweep_id}*") if p.is_dir()}
     chosen = ids.pick(sweep_id, sorted(found), "sweep")
     return found[chosen] if chosen else None
+
+
+def no_sweep(home: Path, text: str) -> NotFound:
+    """The error for a sweep id that names none, with the nearest sweep id if one is close."""
+    known = [p.name for p in (Path(home) / "sweeps").glob("*/*/*/*") if p.is_dir()]
+    hint = did_you_mean(text, known)
+    return NotFound(f"no sweep {text!r} in {home}{hint} (see `trn list`; is TRN_HOME right?)")
 
 
 def sweep_id_of(home: Path, text: str) -> str:

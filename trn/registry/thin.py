@@ -9,6 +9,7 @@ without a meta, which nothing reads and the next gc removes.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,34 @@ def removable(checkpoint_dir: Path, protected: set[Path]) -> list[Path]:
             if ckpt.name[:-5] + META_SUFFIX not in metas or ckpt.name.startswith(".tmp-"):
                 out.append(ckpt)
     return [p for p in out if p.name and p.exists()]
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A committed checkpoint as its meta describes it."""
+
+    meta: Path
+    ckpt: Path
+    step: int | None
+    epoch: int | None
+    metrics: dict[str, Any]
+
+
+def saved(checkpoint_dir: Path, pointer: str) -> Saved | None:
+    """The checkpoint ``latest.json`` or ``best.json`` names, if its meta is still there: what
+    a summary of the job says was saved (what was last printed may have been deleted since)."""
+    name = _read(Path(checkpoint_dir) / pointer).get("meta")
+    if not isinstance(name, str) or "/" in name:
+        return None
+    meta = _read(Path(checkpoint_dir) / name)
+    if not meta:
+        return None
+    step, epoch, metrics = meta.get("step"), meta.get("epoch"), meta.get("metrics")
+    return Saved(
+        meta=Path(checkpoint_dir) / name,
+        ckpt=Path(checkpoint_dir)
+        / str(meta.get("ckpt") or name.removesuffix(META_SUFFIX) + ".ckpt"),
+        step=step if isinstance(step, int) else None,
+        epoch=epoch if isinstance(epoch, int) else None,
+        metrics=metrics if isinstance(metrics, dict) else {},
+    )

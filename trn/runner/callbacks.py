@@ -150,6 +150,10 @@ class EventCallback(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_metrics = scalar_metrics(trainer.callback_metrics)
+        if any(isinstance(cb, StopOnSignal) and cb.cut_short for cb in trainer.callbacks):  # type: ignore[attr-defined]
+            # an epoch cut short by a signal is no epoch's row: its val/ values are the previous
+            # epoch's, and would read as this one's
+            return
         if self.events and trainer.is_global_zero:
             self.events.emit(
                 "metrics",
@@ -244,6 +248,7 @@ class StopOnSignal(pl.Callback):
     def __init__(self) -> None:
         self.requested: str | None = None
         self.signal_name: str | None = None
+        self.cut_short = False  # stopped before the epoch's last batch (every rank agrees)
         for signum in self.STATES:
             signal.signal(signum, self._handle)
 
@@ -260,6 +265,12 @@ class StopOnSignal(pl.Callback):
                 self.requested = "cancelled"
         if stop:
             trainer.should_stop = True
+            if batch_idx + 1 < trainer.num_training_batches:
+                # Lightning validates once more after should_stop (for early stopping's sake):
+                # an epoch cut short by a signal is not, as a plain Lightning run's Ctrl-C is
+                # not, so its stop checkpoint is the job's last word
+                self.cut_short = True
+                trainer.limit_val_batches = 0
 
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0

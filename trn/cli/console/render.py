@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from trn.cli.console.state import JobState, Row
+from trn.jobdir import JobDir
+from trn.registry.thin import saved
 from trn.text import _num, fmt_duration, short_path
 
 MIN_CELL = 9  # a metric column: room for "-0.0001234" style numbers and the best mark
@@ -103,28 +105,51 @@ def header(job: JobState) -> Text:
     return text
 
 
+STOPPED = {  # what a stopped job's reason means to the person who stopped it
+    "received SIGINT": "stopped by Ctrl-C or trn cancel",
+    "received SIGTERM": "stopped by SIGTERM (a preemption, or a kill)",
+    "received SIGUSR1": "stopped by SIGUSR1 (the scheduler's notice before its time limit)",
+}
+
+
 def summary(job: JobState, record: dict[str, Any], env: str = "") -> list[Text]:
-    """State and duration, the best objective and its checkpoint, what to run next."""
+    """State and duration, the best objective and the checkpoints, what to run next. The
+    checkpoints are those the job dir holds (``latest.json``, ``best.json``), not the last ones
+    printed: keep_last may have deleted those since."""
     state = record.get("state", job.state)
     style = {"completed": "bold green", "failed": "bold red"}.get(state, "bold yellow")
     duration = (job.end or {}).get("duration_s")
     first = Text(state, style=style)
     if duration is not None:
         first.append(f" in {fmt_duration(duration)}")
-    if job.best_row is not None:
+    folder = JobDir(record.get("job_dir") or job.job_dir or ".").checkpoints
+    latest, best = saved(folder, JobDir.LATEST), saved(folder, "best.json")
+    best_value = best.metrics.get(job.metric) if best and job.metric else None
+    if best is not None and best_value is not None:
+        first.append(f"  best {job.metric} {_num(best_value)} at epoch {best.epoch}")
+    elif job.best_row is not None:
         first.append(f"  best {job.metric} {_num(job.best)} at epoch {job.best_row.epoch}")
     lines = [first]
-    if state != "completed" and record.get("error"):
-        lines.append(Text("error: " + str(record["error"]).splitlines()[0], style="red"))
-    ckpt, is_best = job.best_checkpoint()
-    ckpt = ckpt or record.get("checkpoint")
-    if ckpt:
-        label = "best checkpoint" if is_best else "last checkpoint"
-        lines.append(Text(f"{label} {short_path(str(ckpt))}"))
+    error = str(record.get("error") or "").splitlines()
+    if state in ("cancelled", "preempted") and error:
+        lines.append(Text(STOPPED.get(error[0], error[0]), style="yellow"))
+    elif state != "completed" and error:
+        lines.append(Text("error: " + error[0], style="red"))
+    # a path cut short is no use: these lines fold at the terminal's width instead
+    paths = []
+    if best is not None:
+        also = " (also the last)" if latest is not None and best.meta == latest.meta else ""
+        paths.append(f"best checkpoint{also} {short_path(str(best.ckpt))}")
+    if latest is not None and (best is None or best.meta != latest.meta):
+        at = f" (step {latest.step})" if latest.step is not None else ""
+        paths.append(f"last checkpoint{at} {short_path(str(latest.ckpt))}")
+    if not paths and record.get("checkpoint"):  # a dir without latest.json: the record's word
+        paths.append(f"last checkpoint {short_path(str(record['checkpoint']))}")
+    ckpt = latest or best or record.get("checkpoint")
     job_id = record.get("job_id", job.job_id)
     resume = f"{env}trn resume {job_id}" + (" trainer.max_epochs=N" if state == "completed" else "")
     nexts = [f"{env}trn plot {job_id}", resume] if ckpt else [f"{env}trn logs {job_id} --log"]
     lines.append(Text("next: " + "   ".join(nexts), style="dim"))
     for line in lines:
         line.overflow, line.no_wrap = "ellipsis", True
-    return lines
+    return lines[:-1] + [Text(p, overflow="fold") for p in paths] + lines[-1:]

@@ -59,7 +59,10 @@ class RunView:
             self.live.refresh()  # each state drawn at least once, not only on the 4/s ticks
 
     def _print(self, text: Text) -> None:
-        self.console.print(text, crop=True, no_wrap=True, overflow="ellipsis")
+        if text.overflow == "fold":  # a path: whole over two lines rather than cut on one
+            self.console.print(text, crop=True, overflow="fold")
+        else:
+            self.console.print(text, crop=True, no_wrap=True, overflow="ellipsis")
 
     def _settle(self, moved_on: bool) -> None:
         """Print the rows that can no longer change; the newest waits in the live area until

@@ -156,17 +156,3 @@ class JobState:
             keys.remove(self.metric)
             keys.insert(0, self.metric)
         return keys
-
-    def best_checkpoint(self) -> tuple[str | None, bool]:
-        """The checkpoint saved with the best objective (else the last one saved), and whether
-        it holds the best objective seen."""
-        best, path = None, None
-        for ckpt in self.checkpoints:
-            value = (ckpt.get("metrics") or {}).get(self.metric) if self.metric else None
-            if better(value, best, self.mode):  # the first best, as best.json keeps it
-                best, path = value, ckpt.get("path")
-        if path:
-            return path, best == self.best
-        if self.end and self.end.get("checkpoint"):
-            return str(self.end["checkpoint"]), self.best is None
-        return (self.checkpoints[-1].get("path") if self.checkpoints else None), self.best is None
