@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import userproject
 from conftest import wait_until
 from test_faults_support import ARGS, Job
 
@@ -37,12 +38,26 @@ def assert_clean(checkpoints: Path) -> None:
         assert ckpt[: -len(".ckpt")] + ".meta.json" in names, f"uncommitted {ckpt}"
 
 
+def test_a_modules_own_optimizer_is_what_a_non_finite_loss_advises_to_change(
+    trn_home, tmp_path, monkeypatch
+):
+    # the module's configure_optimizers takes its lr from its own argument: optimizer.lr,
+    # which trn refuses for such a module, would be no fix
+    monkeypatch.setenv("PYTHONPATH", userproject.pythonpath(userproject.write(tmp_path / "p")))
+    short = ["profile=dev", "devices=cpu", "trainer.max_epochs=1"]
+    record = Job(trn_home, "run", *short, *userproject.overrides(), "+model.lr=1e30").finish()
+    assert record["state"] == "failed" and "non-finite loss" in record["error"], record
+    assert "optimizer.lr" not in record["error"]
+    assert "the learning rate the module's configure_optimizers uses" in record["error"]
+
+
 def test_non_finite_loss_fails_with_its_step_and_commits_nothing_non_finite(trn_home):
     # lr=1e30: the first update makes the weights huge, the next forward overflows
     bad = ["optimizer=sgd", "optimizer.lr=1e30", "checkpoint.every_n_steps=1"]
     record = Job(trn_home, "run", *ARGS, *bad).finish()
     assert record["state"] == "failed", record
     assert "non-finite loss" in record["error"] and "at step 1" in record["error"]
+    assert "lower optimizer.lr" in record["error"]  # trn's optimizer group: its lr is the fix
     events = [json.loads(ln) for ln in (Path(record["job_dir"]) / "events.jsonl").open()]
     assert events[-1]["event"] == "job_failed" and events[-1]["step"] == 1
     for meta in (Path(record["job_dir"]) / "checkpoints").glob("*.meta.json"):

@@ -32,7 +32,7 @@ def did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
     near enough to be a typo of it."""
     import difflib
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1, cutoff=0.6)
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 

@@ -272,7 +272,17 @@ def restart_interrupted_epoch(checkpoint: dict[str, Any]) -> None:
 
 
 class FiniteGuard(pl.Callback):
-    """Stops the job (failed, with step) on a non-finite loss, before it reaches the weights."""
+    """Stops the job (failed, with step) on a non-finite loss, before it reaches the weights.
+    Its advice names what this job can change: ``optimizer.lr`` where trn's optimizer group
+    builds the optimizer, the module's own learning rate where ``configure_optimizers`` does."""
+
+    def __init__(self, lr_in_config: bool = True) -> None:
+        self.fix = (
+            "lower optimizer.lr or set trainer.gradient_clip_val"
+            if lr_in_config
+            else "lower the learning rate the module's configure_optimizers uses, or set "
+            "trainer.gradient_clip_val"
+        )
 
     def on_before_backward(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
@@ -283,7 +293,7 @@ class FiniteGuard(pl.Callback):
         if bad:
             raise NonFiniteError(
                 f"non-finite loss {float(loss.detach().float().mean())} at step "
-                f"{trainer.global_step}; lower optimizer.lr or set trainer.gradient_clip_val",
+                f"{trainer.global_step}; {self.fix}",
                 trainer.global_step,
             )
 

@@ -143,7 +143,8 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
     # shared too: a sweep's early stopping compares what the objective check settled on
     pruner = EarlyStop.of(config, run.record, trn_home(), objective)
     # ckpt last: it saves on stop, and after the objective check at an epoch's end
-    ours = [run.stopper, metric_events, FiniteGuard(), check, *filter(None, [pruner])]
+    guard = FiniteGuard(about.get("optimizer_from") == "config")
+    ours = [run.stopper, metric_events, guard, check, *filter(None, [pruner])]
     trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
     outcome: dict[str, Any] = {"metrics": {}, "step": 0, "checkpoint": None}
     outcome.update(resume_exact=about["resume_exact"], objective=objective)
