@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     backend = backend_of(record)
     details = backend.details(record)  # e.g. Slurm's view of a queued job
     record.update(details)
+    progress = _progress(record)
+    record["progress"] = progress.to_dict() if progress else None
     if args.json:
         output.print_json(record)
         return 0
@@ -79,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             f" ({record['startup_s']:.2f} s to start training)" if record.get("startup_s") else ""
         )
         print(f"{'start:':<15}{record['start']}{took}")
+    if progress is not None and progress.step is not None:
+        print(f"{'progress:':<15}{_progress_line(progress, record['state'] == 'running')}")
     if record.get("metrics"):
         print(f"{'metrics:':<15}{output.fmt_metrics(record['metrics'], 10)}")
     for label, line in _about(record):
@@ -97,6 +101,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'log:':<15}{line}")
     print(f"{'home:':<15}{_home(registry.home)}")
     return 0
+
+
+def _progress(record: dict[str, Any]) -> Any:
+    """How far the job got and how fast it trains, from its events (the dashboard's reading)."""
+    from trn.jobdir import JobDir
+    from trn.serve.progress import snapshot
+
+    try:
+        return snapshot(JobDir(record["job_dir"]).events)
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+def _progress_line(p: Any, running: bool) -> str:
+    """``step 120 of 400 (30%), 1850 samples/s, ETA 0:42``; the ETA only while it runs."""
+    where = f"step {p.step}" + (f" of {p.total_steps}" if p.total_steps else "")
+    if p.unit == "epochs":
+        where = f"epoch {p.epochs_done} of {p.max_epochs}"
+    parts = [where + (f" ({p.fraction:.0%})" if p.fraction is not None else "")]
+    if p.samples_per_s:
+        parts.append(f"{p.samples_per_s:.4g} samples/s")
+    if running and p.eta_s is not None:
+        parts.append(f"ETA {output.fmt_duration(p.eta_s)}")
+    return ", ".join(parts)
 
 
 def _about(record: dict[str, Any]) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ import torch
 from trn.events.heartbeat import Heartbeat
 from trn.events.writer import EventWriter
 from trn.runner.metrics import scalar_metrics, step_metrics
+from trn.runner.throughput import ThroughputWatch
 
 
 class EventCallback(pl.Callback):
@@ -35,8 +36,10 @@ class EventCallback(pl.Callback):
         heartbeat_s: float = 0,
         about: dict[str, Any] | None = None,
         at: tuple[int, int] | None = None,
+        watch: ThroughputWatch | None = None,
     ):
         self.events = events
+        self.watch = watch  # a warning when training slows far below its first minutes
         self.at = at  # (step, epoch) a test or validate stage's metrics are at; default the loop's
         self.about = dict(about or {})
         self.every = max(1, every_n_steps)
@@ -136,6 +139,16 @@ class EventCallback(pl.Callback):
             metrics = step_metrics(trainer)
             metrics.update(learning_rates(trainer.optimizers))
             throughput = self._pace.samples_per_s(batch, self._world_size)
+            drop = (
+                self.watch.feed(time.monotonic(), throughput) if self.watch and throughput else None
+            )
+            if drop is not None:
+                writer.emit(
+                    "warning",
+                    message=drop.message(),
+                    samples_per_s=drop.samples_per_s,
+                    baseline_samples_per_s=drop.baseline,
+                )
         except Exception:  # noqa: BLE001 - telemetry never stops training
             return
         writer.emit_later(

@@ -206,6 +206,7 @@ def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> d
 
 def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None = None) -> Any:
     from trn.runner.callbacks import EventCallback
+    from trn.runner.throughput import ThroughputWatch
 
     return EventCallback(
         run.events,
@@ -214,6 +215,7 @@ def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None 
         heartbeat_s=run.config["events"].get("heartbeat_s", 0),
         about=about,
         at=at,
+        watch=ThroughputWatch(**run.config["events"].get("slowdown") or {}),
     )
 
 

@@ -227,6 +227,10 @@ BASE: dict[str, Any] = {
                     "per_s": _NUMBER,
                     "eta_s": _NUMBER,
                     "updated_at": {"type": ["string", "null"]},
+                    "samples_per_s": {
+                        **_NUMBER,
+                        "description": "the training speed the newest step event measured",
+                    },
                 },
             },
             "Session": {

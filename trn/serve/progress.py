@@ -44,6 +44,7 @@ class Progress:
     per_s: float | None = None  # units per second
     eta_s: float | None = None
     updated_at: str | None = None
+    samples_per_s: float | None = None  # the newest step event's (the runner's own measure)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +67,7 @@ class Tracker:
     last: _Point | None = None
     last_ts: str | None = None
     epoch: int | None = None
+    samples_per_s: float | None = None
 
     def read(self) -> None:
         lines, self.offset = read_new(self.path, self.offset)
@@ -88,9 +90,13 @@ class Tracker:
             point = _Point(_seconds(event.get("ts")), event["step"], max(done, previous))
             self.first = self.first or point
             self.last, self.last_ts, self.epoch = point, event.get("ts"), epoch
+            rate = event.get("samples_per_s")
+            if isinstance(rate, int | float) and event.get("phase") == "train":
+                self.samples_per_s = float(rate)
 
     def progress(self, now: float | None = None) -> Progress:
         out = Progress(total_steps=self.total_steps, max_epochs=self.max_epochs)
+        out.samples_per_s = self.samples_per_s
         if self.last is None:
             return out
         out.step, out.epoch, out.epochs_done = self.last.step, self.epoch, self.last.epochs_done
@@ -117,6 +123,34 @@ class Tracker:
         since = max(0.0, (time.time() if now is None else now) - last.at)
         out.eta_s = max(0.0, max(0.0, out.total - out.done) / out.per_s - since)
         return out
+
+
+HEAD_BYTES = 256 * 1024  # job_started is among a job's first events
+TAIL_BYTES = 1024 * 1024  # and the newest positions among its last: what a long file is read for
+
+
+def snapshot(events: Path) -> Progress:
+    """A job's progress read once (``trn status``): its whole events file when small, else its
+    head (the totals) and its tail (the position and rate lately)."""
+    tracker = Tracker(events)
+    try:
+        size = events.stat().st_size
+    except OSError:
+        return tracker.progress()
+    if size <= HEAD_BYTES + TAIL_BYTES:
+        tracker.read()
+        return tracker.progress()
+    with open(events, "rb") as f:
+        head = f.read(HEAD_BYTES)
+        f.seek(size - TAIL_BYTES)
+        tail = f.read()
+    lines = head[: head.rfind(b"\n") + 1].splitlines()
+    lines += tail[tail.find(b"\n") + 1 : tail.rfind(b"\n") + 1].splitlines()
+    for line in lines:
+        event = parse(line.decode("utf-8", errors="replace"))
+        if event and (event.get("event") != "job_started" or tracker.last is None):
+            tracker.take(event)
+    return tracker.progress()
 
 
 class Trackers:

@@ -71,13 +71,18 @@ export function progressBar(p) {
   return box;
 }
 
+function formatRate(v) {
+  return v >= 100 ? String(Math.round(v)) : v.toPrecision(3);
+}
+
 function progressText(p) {
   if (p.step === null || p.step === undefined) return "starting";
   const where = p.unit === "epochs" ? `epoch ${p.epochs_done} of ${p.max_epochs}`
     : p.unit === "steps" ? `step ${p.step} of ${p.total_steps}` : `step ${p.step}`;
-  if (p.fraction === null || p.fraction === undefined) return `${where} · no total known`;
+  const speed = p.samples_per_s ? ` · ${formatRate(p.samples_per_s)} samples/s` : "";
+  if (p.fraction === null || p.fraction === undefined) return `${where}${speed} · no total known`;
   const eta = p.eta_s === null || p.eta_s === undefined ? "ETA after a few more steps" : `ETA ${duration(p.eta_s)}`;
-  return `${Math.floor(100 * p.fraction)}% · ${where} · ${eta}`;
+  return `${Math.floor(100 * p.fraction)}% · ${where}${speed} · ${eta}`;
 }
 
 // -- views ------------------------------------------------------------------------------------
