@@ -65,11 +65,21 @@ def doc_lines() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> dict[str, str]:
     """A home with what the docs' examples refer to: two jobs and a sweep, finished."""
+    import numpy as np
+
     root = tmp_path_factory.mktemp("docs")
     env = {"TRN_HOME": str(root / "home")}
+    # the reader's own dataset (datasets/mine in the docs), with the test split `trn eval` needs
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 8)).astype("float32")
+    np.savez(root / "mine.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
+    built = run_trn("data", "build", str(root / "mine"), "--from", str(root / "mine.npz"),
+                    "--split", "train=0.7,val=0.15,test=0.15")  # fmt: skip
+    assert built.returncode == 0, built.stderr
     ids = []
     for lr in ("0.003", "0.01"):
-        proc = run_trn("run", "--json", *FAST, f"optimizer.lr={lr}", env=env)
+        proc = run_trn("run", "--json", *FAST, f"data.path={root / 'mine'}", f"optimizer.lr={lr}",
+                       env=env)  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
         ids.append(json.loads(proc.stdout)["job_id"])
     proc = run_trn("run", "-m", "--json", *FAST, "optimizer.lr=0.001,0.1", env=env)
@@ -86,6 +96,7 @@ def concrete(command: str, home: dict[str, str], tmp: Path) -> list[str]:
     for example in ("261128-1700", "$SWEEP"):
         command = command.replace(example, home["SWEEP"])
     command = command.replace("curves.png", str(tmp / "curves.png"))
+    command = command.replace("datasets/mine", str(Path(home["ROOT"]) / "mine"))
     command = command.split(" | ")[0]  # `| jq .state`: the JSON itself is checked instead
     argv = shlex.split(command)
     env = [a for a in argv[: argv.index("trn")]]
@@ -101,7 +112,9 @@ def planned(argv: list[str], sweep: str) -> list[str]:
         return [*argv, *FAST]
     if argv[:2] == ["resume", sweep]:
         return argv
-    if verb in ("run", "resume", "rerun") and not {"--cfg", "--info", "--dry-run"} & set(argv):
+    if verb in ("run", "resume", "rerun", "eval") and not {"--cfg", "--info", "--dry-run"} & set(
+        argv
+    ):
         return [*argv, "--dry-run"]
     return argv
 
