@@ -101,7 +101,9 @@ def test_sign_in_with_the_printed_link_watch_a_job_train_and_cancel_it(browser, 
     page.shown("#jobs-view")
     assert page.storage() == TOKEN
 
-    job = server.client().post("/jobs", json={"overrides": LONG, "name": "browser run"}).json()
+    # trains until cancelled (an idle machine runs LONG's 800 steps in seconds)
+    endless = [*LONG, "trainer.max_epochs=20000"]
+    job = server.client().post("/jobs", json={"overrides": endless, "name": "browser run"}).json()
     row = f"#jobs-table tr[data-job='{job['job_id']}']"
     page.wait(lambda d: "running" in page.find(row).text)
     page.wait(lambda d: float(page.attr(f"{row} .progress", "data-fraction") or 0) > 0)
@@ -110,7 +112,7 @@ def test_sign_in_with_the_printed_link_watch_a_job_train_and_cancel_it(browser, 
     page.click(row)
     page.shown("#job-view")
     bar = "#job-progress .progress"
-    page.wait(lambda d: "of 800" in page.find(bar).text)  # 200 epochs of 4 steps
+    page.wait(lambda d: "of 80000" in page.find(bar).text)  # 20000 epochs of 4 steps
     page.wait(lambda d: page.find(bar).get_attribute("data-eta"))  # once it has a rate
     assert "ETA" in page.find(bar).text
     chart = ".chart[data-metric='train/loss']"
@@ -148,7 +150,8 @@ def test_a_resumed_job_draws_its_earlier_attempt_and_a_sweep_overlays_its_jobs(b
     sweep = http.post(
         "/jobs", json={"overrides": [*FAST, "optimizer.lr=1e-3,3e-3"], "multirun": True}
     ).json()
-    first = http.post("/jobs", json={"overrides": LONG}).json()["job_id"]
+    first = http.post("/jobs", json={"overrides": [*LONG, "trainer.max_epochs=20000"]}).json()
+    first = first["job_id"]  # cancelled below, whatever the machine's speed
 
     def epochs(job_id: str) -> int:
         found = http.get(f"/jobs/{job_id}/metrics").json()["metrics"]
