@@ -42,3 +42,22 @@ def test_the_backend_is_the_records_and_old_slurm_records_stay_slurm():
     assert backend_of(old).name == "slurm" and backend_of(old).handle(old) == "42"
     assert JobRecord.from_dict(old).backend == "slurm"
     assert backend_of(local).handle(local) is None
+
+
+def test_a_multi_node_job_without_a_launcher_that_starts_the_other_nodes_is_refused(cli, trn_home):
+    # run here alone, rank 0 would wait forever at "MEMBER: 1/2" for ranks nobody starts
+    code, out, err = cli("run", *FAST, "devices.num_nodes=2")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "devices.num_nodes=2: this machine cannot start the ranks of other machines" in err
+    assert "hydra/launcher=slurm" in err  # the fix
+    assert not trn_home.exists()  # refused before anything was written
+    code, out, err = cli("run", "-m", *FAST, "devices.num_nodes=1,2")
+    assert code == 2 and "sweep job 1 (" in err and "devices.num_nodes=2" in err, err
+    assert not (trn_home / "runs").exists() and not (trn_home / "sweeps").exists()
+
+
+def test_a_slurm_sweep_may_span_nodes(trn_home):
+    from trn.lifecycle.expand import check
+
+    checked = check([*FAST, "devices.num_nodes=2", "hydra/launcher=slurm"], trn_home)
+    assert checked.plans[0].config["devices"]["num_nodes"] == 2

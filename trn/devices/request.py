@@ -94,3 +94,19 @@ def parse_devices_flag(text: str) -> list[str]:
     ids = [m.group(1) for m in matches if m]
     quoted = ",".join(i if i.isdigit() else f"'{i}'" for i in ids)
     return ["devices=gpu", f"devices.ids=[{quoted}]"]
+
+
+MULTI_NODE_LAUNCHERS = ("slurm",)  # launchers that start a job's ranks on every node
+
+
+def check_one_machine(devices: dict[str, Any]) -> None:
+    """A job this machine starts alone runs on this machine: ``devices.num_nodes > 1`` needs a
+    launcher that starts ranks on the other nodes too, else rank 0 waits for them forever."""
+    nodes = DeviceRequest.from_config(devices).num_nodes
+    if nodes > 1:
+        raise UsageError(
+            f"devices.num_nodes={nodes}: this machine cannot start the ranks of other machines, "
+            f"so they would never join; run it on Slurm, a sweep of one point: trn run -m "
+            f"hydra/launcher=slurm devices.num_nodes={nodes} ... (docs/sweeps.md), or set "
+            "devices.num_nodes=1"
+        )

@@ -7,11 +7,13 @@ A problem is one line naming the job's overrides (exit 2), and no job has starte
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from trn.config.arguments import as_written
+from trn.devices.request import MULTI_NODE_LAUNCHERS
 from trn.errors import UsageError
 
 HYDRA_PREFIXES = ("hydra.", "hydra/", "+hydra", "++hydra", "~hydra")
@@ -65,6 +67,12 @@ def need_optuna() -> None:
         )
 
 
+def launcher_of(overrides: list[str]) -> str:
+    """The Hydra launcher the overrides pick (trn's local one unless they say)."""
+    picked = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("hydra/launcher=")]
+    return picked[-1] if picked else "trn"
+
+
 def parse(overrides: list[str]) -> list[Any]:
     from trn.config.compose import parse_overrides
 
@@ -88,12 +96,16 @@ def check(overrides: list[str], home: Path, config_dir: Path | None = None) -> C
     first = jobs[0] if jobs else [o for o in task if not by_text[o].is_sweep_override()]
     if any(by_text[o].is_sweep_override() for o in hydra):
         raise UsageError("hydra.* overrides cannot be swept; give them one value each")
-    plans = [_plan(make_plan, first + [ours(o) for o in hydra], home, config_dir, 0, jobs)]
+    # the local launcher starts every job on this machine: none may span nodes
+    make = functools.partial(
+        make_plan, one_machine=launcher_of(overrides) not in MULTI_NODE_LAUNCHERS
+    )
+    plans = [_plan(make, first + [ours(o) for o in hydra], home, config_dir, 0, jobs)]
     if jobs:  # the config has no hydra key: the same config, recorded with the job's overrides
         plans[0] = replace(plans[0], overrides=as_written(jobs[0]))
     for n, job in enumerate(jobs or [], 0):
         if n:
-            plans.append(_plan(make_plan, job, home, config_dir, n, jobs))
+            plans.append(_plan(make, job, home, config_dir, n, jobs))
     objective = dict(plans[0].config.get("objective") or {})
     from trn.registry.early_stop import Rule
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from trn.config.loggers import prepare_loggers
 from trn.devices.manager import plan_allocation
+from trn.devices.request import check_one_machine
 from trn.lifecycle.plan import Plan, check_data
 from trn.lifecycle.resume import plan_resume
 from trn.paths import trn_home
@@ -22,7 +23,10 @@ def make_plan(
     home: Path | None = None,
     config_dir: Path | None = None,
     sweep_id: str | None = None,
+    one_machine: bool = False,
 ) -> Plan:
+    """The plan of a job of ``overrides``; ``one_machine``: this machine's launcher starts it,
+    so it cannot span nodes (a Slurm job's plan may)."""
     from trn.config.arguments import as_written
     from trn.config.compose import find_project
     from trn.config.imports import check_imports
@@ -34,6 +38,8 @@ def make_plan(
         return plan_resume(resume[-1], rest, home=home, sweep_id=sweep_id)
     project = find_project(config_dir)  # its config dir first; its root on the job's path
     config = load(overrides, project=project)
+    if one_machine:
+        check_one_machine(config["devices"])
     check_imports(config, project)  # a _target_ whose module the job could not import
     check_data(config, project.root)
     home = Path(home) if home else trn_home()
@@ -72,6 +78,7 @@ def plan_with_flags(flags: Any, overrides: list[str], **kwargs: Any) -> Plan:
         kwargs.setdefault("home", resolved.home)
         try:
             with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
-                return make_plan(resolved.overrides, **kwargs)
+                # a single job: this machine starts it, alone
+                return make_plan(resolved.overrides, one_machine=True, **kwargs)
         except UsageError as err:
             raise annotate(err, resolved.origins) from None
