@@ -1,11 +1,12 @@
 """What does a job's thread count cost when the machine is busy? One training step of two small
 models (the bundled MLP's size, and a 3x32x32 CNN), timed with 1 thread and with every usable
-CPU, OpenMP's waiting threads spinning (its default) or sleeping (OMP_WAIT_POLICY=PASSIVE), first
-on the machine as it is, then with one busy process pinned to each CPU (what a shared 2-core CI
-machine or a laptop building something looks like). Each configuration is a fresh Python: OpenMP
-reads its variables once, at start.
+CPU, OpenMP's waiting threads spinning (its default: 300,000 rounds before they sleep), sleeping
+at once (OMP_WAIT_POLICY=PASSIVE), or spinning briefly (GOMP_SPINCOUNT=10000, trn's default for
+its jobs), first on the machine as it is, then with one busy process pinned to each CPU (what a
+shared 2-core CI machine or a laptop building something looks like). Each configuration is a
+fresh Python: OpenMP reads its variables once, at start.
 
-    python benchmarks/threads.py [--steps 300] [--repeats 3]
+    python benchmarks/threads.py [--steps 300] [--cnn-steps 30] [--repeats 3]
 
 Prints the median seconds per 100 steps and the ratio to 1 thread on the same machine state.
 """
@@ -46,46 +47,54 @@ print((time.perf_counter() - t) / n * 100)
 BUSY = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
 
 
-def per_100(model: str, steps: int, threads: int, passive: bool) -> float:
+WAITING = {  # how the threads of a multi-threaded run wait: the variables that say so
+    "spin": {},
+    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "trn": {"GOMP_SPINCOUNT": "10000"},
+}
+
+
+def per_100(model: str, steps: int, threads: int, waiting: str) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    env.pop("OMP_WAIT_POLICY", None)
-    if passive:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        env.pop(var, None)
+    env.update(WAITING.get(waiting, {}))
     out = subprocess.run(
         [sys.executable, "-c", STEP, model, str(steps)], env=env, capture_output=True, text=True
     )
     return float(out.stdout.strip())
 
 
-def table(steps: int, repeats: int, cpus: int, load: str) -> None:
-    print(f"\n{load} (load average {os.getloadavg()[0]:.1f} at the start)")
+def table(steps: dict[str, int], repeats: int, cpus: int, load: str) -> None:
+    print(f"\n{load} (load average {os.getloadavg()[0]:.1f} at the start)", flush=True)
     print(f"{'model':<6}{'threads':>9}{'waiting':>10}{'s/100 steps':>13}{'vs 1 thread':>13}")
     for model in ("mlp", "cnn"):
-        configs = [(1, False), (cpus, False), (cpus, True)]
+        configs = [(1, "-")] + [(cpus, w) for w in WAITING]
         # alternated, so a change in the machine's load falls on every configuration alike
-        runs: dict[tuple[int, bool], list[float]] = {c: [] for c in configs}
+        runs: dict[tuple[int, str], list[float]] = {c: [] for c in configs}
         for _ in range(repeats):
-            for threads, passive in configs:
-                runs[(threads, passive)].append(per_100(model, steps, threads, passive))
-        base = statistics.median(runs[(1, False)])
-        for (threads, passive), got in runs.items():
+            for threads, waiting in configs:
+                runs[(threads, waiting)].append(per_100(model, steps[model], threads, waiting))
+        base = statistics.median(runs[(1, "-")])
+        for (threads, waiting), got in runs.items():
             median = statistics.median(got)
-            waiting = "-" if threads == 1 else ("passive" if passive else "spin")
             print(f"{model:<6}{threads:>9}{waiting:>10}{median:>13.3f}{median / base:>12.2f}x")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=300, help="of the MLP (about 1 ms each)")
+    ap.add_argument("--cnn-steps", type=int, default=30, help="of the CNN (about 100 ms each)")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         sys.exit("needs 2 CPUs or more: with one, 1 thread is the only choice")
-    table(args.steps, args.repeats, len(cpus), "the machine as it is")
+    steps = {"mlp": args.steps, "cnn": args.cnn_steps}
+    table(steps, args.repeats, len(cpus), "the machine as it is")
     busy = [subprocess.Popen([sys.executable, "-c", BUSY, str(c)]) for c in cpus]
     try:
-        table(args.steps, args.repeats, len(cpus), f"{len(cpus)} busy processes, one per CPU")
+        table(steps, args.repeats, len(cpus), f"{len(cpus)} busy processes, one per CPU")
     finally:
         for proc in busy:
             proc.kill()

@@ -41,8 +41,9 @@ def test_the_config_wins_then_the_users_environment_then_the_cores():
         == "8 usable CPUs (8 in affinity), 2 held by other trn jobs, split between 3 processes"
     )
     assert choose(None, {}, 2, "2 in affinity", held=5).count == 1  # never fewer than one
-    assert choose(None, {}, 2, "").env()["OMP_WAIT_POLICY"] == "PASSIVE"
-    assert "OMP_WAIT_POLICY" not in choose(None, {"OMP_WAIT_POLICY": "active"}, 2, "").env()
+    assert choose(None, {}, 2, "").env()["GOMP_SPINCOUNT"] == "10000"
+    assert "GOMP_SPINCOUNT" not in choose(None, {"OMP_WAIT_POLICY": "active"}, 2, "").env()
+    assert "GOMP_SPINCOUNT" not in choose(None, {"GOMP_SPINCOUNT": "0"}, 2, "").env()
 
 
 def test_what_trn_set_itself_or_cannot_be_parsed_is_not_the_users_choice():

@@ -8,10 +8,12 @@ this home hold on those cores (their CPU leases), split between the job's proces
 and a one-point sweep on the same machine get the same count.
 
 trn marks the variables it sets itself with ``TRN_THREADS``, so a process they reach (a sweep's
-job in its slot) does not take them for the user's. It also sets ``OMP_WAIT_POLICY=PASSIVE``
-unless the user chose a policy: OpenMP's threads then sleep while they wait instead of spinning,
-which costs next to nothing on an idle machine and saves a step from costing tens of times more
-when other work shares the cores (docs/performance.md#threads).
+job in its slot) does not take them for the user's. It also bounds how long OpenMP's idle
+threads spin before they sleep (``GOMP_SPINCOUNT=10000``, some microseconds) unless the user set
+``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``: the default spin (300,000 rounds) makes a step cost
+several times more when other work shares the cores, and never spinning (``PASSIVE``) makes a
+small model's step 3x slower on an idle machine, where each operator wakes sleeping threads
+(docs/performance.md#threads).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SET_BY_TRN = "TRN_THREADS"
-WAIT_POLICY, PASSIVE = "OMP_WAIT_POLICY", "PASSIVE"
+WAIT_POLICY = "OMP_WAIT_POLICY"
+SPIN, SPIN_COUNT = "GOMP_SPINCOUNT", "10000"  # GNU OpenMP's (torch's on Linux): rounds, then sleep
 # Where a count came from, as the record and `trn doctor` name it.
 CONFIG, ENVIRONMENT, CORES, CODE = "devices.threads", "environment", "cores", "code"
 
@@ -35,14 +38,14 @@ class Threads:
     count: int
     source: str
     why: str
-    wait_policy: str | None = PASSIVE  # OMP_WAIT_POLICY; None: the user's own stands
+    spin: str | None = SPIN_COUNT  # GOMP_SPINCOUNT; None: the user's own waiting stands
 
     def env(self) -> dict[str, str]:
         """The variables that give the runner (and its DDP ranks) this count."""
         value = str(self.count)
         env = {**dict.fromkeys(THREAD_VARS, value), SET_BY_TRN: value}
-        if self.wait_policy:
-            env[WAIT_POLICY] = self.wait_policy
+        if self.spin:
+            env[SPIN] = self.spin
         return env
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def choose(
 ) -> Threads:
     """The count per process: ``requested`` (``devices.threads``), else the user's ``env``, else
     ``usable`` cores less ``held`` by other trn jobs, split between ``processes``."""
-    policy = None if env.get(WAIT_POLICY) else PASSIVE
+    policy = None if env.get(WAIT_POLICY) or env.get(SPIN) else SPIN_COUNT
     if requested:
         return Threads(int(requested), CONFIG, f"devices.threads={requested}", policy)
     found = explicit(env)

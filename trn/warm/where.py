@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import trn
-from trn.devices.threads import PASSIVE, WAIT_POLICY
+from trn.devices.threads import SPIN, SPIN_COUNT, WAIT_POLICY
 from trn.paths import trn_home
 
 IDLE_S = 900.0  # a parent with no job and no request for this long exits (TRN_WARM_IDLE_S)
@@ -103,10 +103,11 @@ def import_env(env: Mapping[str, str]) -> dict[str, str]:
         and k not in PER_JOB_ENV
         and k not in SET_BY_IMPORTS
     }
-    # OpenMP reads its wait policy as torch loads it, and every job runs with one: the user's,
-    # else trn's (trn.devices.threads). A shell without one (`trn warm start`) must still name
-    # the parent its jobs will ask for, and start it with their policy.
-    fixed.setdefault(WAIT_POLICY, PASSIVE)
+    # OpenMP reads how its threads wait as torch loads it, and every job runs with a setting:
+    # the user's, else trn's spin bound (trn.devices.threads). A shell without one (`trn warm
+    # start`) must still name the parent its jobs will ask for, and start it with theirs.
+    if WAIT_POLICY not in fixed and SPIN not in fixed:
+        fixed[SPIN] = SPIN_COUNT
     return dict(sorted(fixed.items()))
 
 
