@@ -13,6 +13,7 @@ from conftest import FAST
 from terminal import Terminal
 
 from trn.cli.progress import PlainLines
+from trn.text import short_path
 
 EPOCHS = [*FAST[:-3], "trainer.max_epochs=5", "trainer.limit_train_batches=4"]
 EPOCHS += ["trainer.limit_val_batches=1", "checkpoint.every_n_epochs=2"]
@@ -158,8 +159,9 @@ def test_rows_are_the_metrics_the_module_logs_with_its_own_objective_and_checkpo
         (False, True),
     ]
     assert "warning: event sink redis failed" in lines
-    assert f"best checkpoint {job_dir}/checkpoints/s4.ckpt" in lines  # the best, and the last
-    assert f"last checkpoint (step 6) {job_dir}/checkpoints/s6.ckpt" in lines
+    saved = job_dir / "checkpoints"  # shown as short_path shows any path: relative to the cwd
+    assert f"best checkpoint {short_path(str(saved / 's4.ckpt'))}" in lines  # the best, and
+    assert f"last checkpoint (step 6) {short_path(str(saved / 's6.ckpt'))}" in lines  # the last
 
 
 def test_the_summary_names_what_the_job_dir_holds_not_what_was_printed(tmp_path):
@@ -173,7 +175,8 @@ def test_the_summary_names_what_the_job_dir_holds_not_what_was_printed(tmp_path)
         width=300,
     )
     ckpts = [ln for ln in lines if ln.startswith(("best checkpoint", "last checkpoint"))]
-    assert ckpts == [f"last checkpoint (step 29) {job_dir}/checkpoints/e002-s0000029-stop.ckpt"]
+    stop = short_path(str(job_dir / "checkpoints" / "e002-s0000029-stop.ckpt"))
+    assert ckpts == [f"last checkpoint (step 29) {stop}"]
     assert "stopped by Ctrl-C or trn cancel" in lines  # a cancel, not an error
     assert not any(ln.startswith("error:") for ln in lines)
 
