@@ -200,6 +200,7 @@ def evaluate(target: str | Path, overrides: Sequence[str] = (), *, stage: str = 
 
     if isinstance(overrides, str):
         raise TypeError("overrides is a list of strings, e.g. ['data.batch_size=32']")
+    # safe: plan_eval plans an evaluation job (trainer.test); nothing is eval()ed
     record = start_detached(plan_eval(str(target), list(overrides), stage=stage))
     return Job(record["job_id"], record["job_dir"])
 

@@ -23,16 +23,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from trn.errors import ConfigError, NotFound, TrnError, UsageError
+from trn.events.reader import TERMINAL_EVENTS
 from trn.waiting import wait_for_end
 
 ENDED = {"completed", "failed", "cancelled", "preempted", "pruned", "lost"}
-TERMINAL_EVENTS = {
-    "job_completed",
-    "job_failed",
-    "job_cancelled",
-    "job_preempted",
-    "job_pruned",
-}
 
 
 class Client:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from trn.lifecycle.evaluate import plan_eval
     from trn.lifecycle.plan import describe
 
-    plan = plan_eval(args.target, args.overrides, stage=args.stage)
+    plan = plan_eval(args.target, args.overrides, stage=args.stage)  # safe: plans a test stage
     if args.dry_run:
         return print_plan(describe(plan), args.json)
     if args.detach:

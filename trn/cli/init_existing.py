@@ -135,7 +135,7 @@ def _line(param: Any) -> str:
     if param.required:
         return f"{param.name}: ???   # required"
     try:
-        value = ast.literal_eval(param.default)
+        value = ast.literal_eval(param.default)  # safe: literals only, never code
         return f"{param.name}: {json.dumps(value)}"
     except (ValueError, TypeError, SyntaxError):
         return f"# {param.name}: {ast.unparse(param.default)}   (the default; not a plain value)"
