@@ -37,7 +37,7 @@ def test_profiles_set_the_trainer():
         load(["profile=dev"])["trainer"]["max_epochs"]
         < load(["profile=prod"])["trainer"]["max_epochs"]
     )
-    assert load(["profile=prod"])["trainer"]["deterministic"] is True
+    assert load(["profile=prod"])["trainer"]["deterministic"] == "warn"
 
 
 def test_overrides_apply_and_interpolations_resolve():

@@ -83,7 +83,7 @@ def test_a_partial_config_yaml_is_laid_over_trns(project, monkeypatch):
     cfg = compose([])
     assert cfg.model._target_ == f"{PACKAGE}.models.WideNet" and cfg.scheduler.name == "cosine"
     assert cfg.trainer.max_epochs == 5 and cfg.name == "mine"  # its values win over profiles
-    assert cfg.trainer.deterministic is True and cfg.seed == 0  # the rest is trn's
+    assert cfg.trainer.deterministic == "warn" and cfg.seed == 0  # the rest is trn's
     assert compose(["trainer.max_epochs=7"]).trainer.max_epochs == 7  # overrides still win
     assert compose(["model=mlp"]).model._target_ == "trn.models.MLP"
     # `_self_` first: its values come before trn's groups, so profile=prod's 20 epochs win

@@ -83,7 +83,7 @@ def train(
     default none."""
     import lightning.pytorch as pl
 
-    from trn.runner import build
+    from trn.runner import build, determinism
     from trn.runner.callbacks import StopOnSignal
 
     # What is imported by now (torch, Lightning, trn) lives as long as the process. Frozen, it
@@ -98,6 +98,8 @@ def train(
     pl.seed_everything(int(config["seed"]), workers=True, verbose=False)
     writer, fed = loggers or (events, [])
     run = Run(job_dir, config, record, launch, writer, fed, stopper)
+    determinism.relax_fill()  # before the project's code, which may want the fill back
+    determinism.report_nondeterministic(run.warn)
     # Lightning runs the data's prepare_data and setup, once, in its order; trn never calls
     # them. What the model needs of the data comes from a trn dataset's index, checked (shards
     # included) when the job was planned, or from the data module's plain attributes.
