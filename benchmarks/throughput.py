@@ -13,9 +13,10 @@ all three alike. The rate is steady state only: steps per second after the first
 from its own metrics events). Also the peak memory (PSS, shared pages counted once) of each run's
 whole process tree, sampled every 0.1 s.
 
-    python benchmarks/throughput.py [--rounds 5] [--epochs 4] [--models cnn,transformer]
+    python benchmarks/throughput.py [--rounds 5] [--epochs 4] [--models cnn,transformer] [--busy]
 
-Prints, per model, each way's median steps/s and spread (min-max), and trn's ratios.
+Prints, per model, each way's median steps/s and spread (min-max), and trn's ratios. ``--busy``
+runs it all beside one busy process pinned to each CPU: a machine shared with other work.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import threading
 from pathlib import Path
 
 PACKAGE = "benchproj"
+BUSY = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
 STEPS_PER_EPOCH = 40
 
 MODELS = textwrap.dedent(
@@ -307,7 +309,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--models", default="cnn,transformer")
+    ap.add_argument("--busy", action="store_true", help="one busy process pinned to each CPU")
     args = ap.parse_args()
+    cpus = sorted(os.sched_getaffinity(0)) if args.busy else []
+    busy = [subprocess.Popen([sys.executable, "-c", BUSY, str(c)]) for c in cpus]
+    try:
+        measure(args)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+def measure(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project, home = make_project(Path(tmp) / "proj"), Path(tmp) / "home"
         one_round("cnn", 2, project, home)  # the first trn run starts the warm parent
