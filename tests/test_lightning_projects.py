@@ -132,6 +132,7 @@ def test_a_module_that_logs_per_epoch_only_still_has_step_events(glyphs_job):
     for event in steps:
         assert set(event["metrics"]) == {"lr"} and event["metrics"]["lr"] > 0
         assert event["samples_per_s"] > 0  # 4 batches of 32 since the last one
+        assert "tokens_per_s" not in event  # images and labels: no tokens
 
 
 def test_eval_tests_a_jobs_best_checkpoint_as_a_job_of_its_own(glyphs_job):
@@ -336,6 +337,10 @@ def test_a_transformer_with_an_infinite_mask_trains_resumes_and_falls_back_to_va
     assert {"test/loss", "test/ppl"} <= set(resumed["metrics"])
     steps = metrics_events(events_of(resumed), "train")
     assert steps and all({"train/loss", "lr"} <= set(e["metrics"]) for e in steps)
+    # its batches are (inputs, targets) of token ids, 16 a sample: the speed in tokens too
+    paced = [e for e in steps if "samples_per_s" in e]
+    assert paced and all(e["tokens_per_s"] == pytest.approx(16 * e["samples_per_s"], rel=1e-3)
+                         for e in paced)  # fmt: skip
     # best by the fallback: the least val/loss among this job's checkpoints
     saved = [
         e

@@ -133,3 +133,39 @@ def test_status_reads_a_long_events_file_by_its_head_and_tail(tmp_path):
     progress = snapshot(events)
     assert (progress.step, progress.total_steps, progress.samples_per_s) == (30000, 90000, 30000.0)
     assert progress.unit == "steps" and progress.fraction == pytest.approx(1 / 3)
+
+
+def test_tokens_are_counted_only_where_the_batch_holds_token_ids():
+    import torch
+
+    from trn.runner.callbacks import tokens_per_sample
+
+    ids = torch.randint(0, 100, (8, 128))
+    assert tokens_per_sample({"input_ids": ids, "attention_mask": torch.ones(8, 128)}) == 128
+    assert tokens_per_sample((ids, torch.roll(ids, -1, dims=1))) == 128  # inputs, targets
+    assert tokens_per_sample([ids[:, :-1], ids[:, 1:], torch.zeros(8)]) == 127
+    assert tokens_per_sample((torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,)))) is None
+    assert tokens_per_sample((torch.randint(0, 5, (8, 4)), torch.randint(0, 2, (8,)))) is None
+    assert tokens_per_sample((ids, torch.randint(0, 100, (8, 64)))) is None  # not one shape
+    assert tokens_per_sample({"input_ids": torch.randn(8, 128)}) is None  # floats are no ids
+    assert tokens_per_sample((ids > 50, ids > 50)) is None  # masks are no ids
+    assert tokens_per_sample(ids) is None and tokens_per_sample({"x": ids}) is None
+
+
+def test_the_progress_line_shows_tokens_where_the_steps_have_them(tmp_path):
+    from trn.cli.cmd_status import _progress_line
+    from trn.serve.progress import snapshot
+
+    events = tmp_path / "events.jsonl"
+    lines = [
+        {"event": "job_started", "ts": "2026-12-07T10:00:00.000Z", "total_steps": 100},
+        {"event": "metrics", "phase": "train", "step": 10, "epoch": 0, "metrics": {},
+         "ts": "2026-12-07T10:00:01.000Z", "samples_per_s": 500.0, "tokens_per_s": 8000.0},
+    ]  # fmt: skip
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    progress = snapshot(events)
+    assert progress.tokens_per_s == 8000.0
+    assert "500 samples/s (8000 tokens/s)" in _progress_line(progress, running=True)
+    lines[1].pop("tokens_per_s")
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    assert "tokens" not in _progress_line(snapshot(events), running=True)

@@ -115,13 +115,15 @@ def _progress(record: dict[str, Any]) -> Any:
 
 
 def _progress_line(p: Any, running: bool) -> str:
-    """``step 120 of 400 (30%), 1850 samples/s, ETA 0:42``; the ETA only while it runs."""
+    """``step 120 of 400 (30%), 1850 samples/s, ETA 0:42`` (``... samples/s (29600 tokens/s)``
+    where the batches are token ids); the ETA only while it runs."""
     where = f"step {p.step}" + (f" of {p.total_steps}" if p.total_steps else "")
     if p.unit == "epochs":
         where = f"epoch {p.epochs_done} of {p.max_epochs}"
     parts = [where + (f" ({p.fraction:.0%})" if p.fraction is not None else "")]
     if p.samples_per_s:
-        parts.append(f"{p.samples_per_s:.4g} samples/s")
+        tokens = f" ({p.tokens_per_s:.4g} tokens/s)" if p.tokens_per_s else ""
+        parts.append(f"{p.samples_per_s:.4g} samples/s{tokens}")
     if running and p.eta_s is not None:
         parts.append(f"ETA {output.fmt_duration(p.eta_s)}")
     return ", ".join(parts)

@@ -22,7 +22,8 @@ class EventCallback(pl.Callback):
 
     Step events come at the step cadence for every module, whether or not it logs per step:
     what the training step logged on_step (:func:`step_metrics`), the learning rates of its
-    optimizers (:func:`learning_rates`) and the samples per second since the last one. They
+    optimizers (:func:`learning_rates`) and the samples per second since the last one (and the
+    tokens, where the batch holds token ids: :func:`tokens_per_sample`). They
     are queued (``EventWriter.emit_later``): with an event every step, the
     step pays for reading those values and an append (docs/performance.md). ``about`` are extra
     ``job_started`` fields: who trains the model, and whether a resume is exact.
@@ -139,6 +140,7 @@ class EventCallback(pl.Callback):
             metrics = step_metrics(trainer)
             metrics.update(learning_rates(trainer.optimizers))
             throughput = self._pace.samples_per_s(batch, self._world_size)
+            speed = _speed(throughput, batch)
             drop = (
                 self.watch.feed(time.monotonic(), throughput) if self.watch and throughput else None
             )
@@ -158,7 +160,7 @@ class EventCallback(pl.Callback):
             epoch=trainer.current_epoch,
             world_size=self._world_size,
             metrics=metrics,
-            **({"samples_per_s": throughput} if throughput is not None else {}),
+            **speed,
         )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -247,6 +249,41 @@ def batch_size(batch: Any) -> int | None:
         if size is not None:
             return size
     return None
+
+
+def _speed(samples_per_s: float | None, batch: Any) -> dict[str, float]:
+    """A step event's ``samples_per_s``, and ``tokens_per_s`` where the batch holds token ids."""
+    if samples_per_s is None:
+        return {}
+    per_sample = tokens_per_sample(batch)
+    tokens = {"tokens_per_s": round(samples_per_s * per_sample, 3)} if per_sample else {}
+    return {"samples_per_s": samples_per_s, **tokens}
+
+
+def tokens_per_sample(batch: Any) -> int | None:
+    """Tokens in one sample, where the batch says it holds token ids: a dict's ``input_ids``, or
+    a first pair of integer tensors of one shape (inputs and next-token targets, as a language
+    model's batches are), each (batch, sequence, ...). None for any other batch."""
+    if isinstance(batch, dict):
+        ids = batch.get("input_ids")
+        return _tokens(ids) if isinstance(ids, torch.Tensor) and _token_ids(ids) else None
+    if isinstance(batch, list | tuple) and len(batch) >= 2:
+        x, y = batch[0], batch[1]
+        if _token_ids(x) and _token_ids(y) and x.shape == y.shape:
+            return _tokens(x)
+    return None
+
+
+def _token_ids(value: Any) -> bool:
+    return (
+        isinstance(value, torch.Tensor)
+        and value.dim() >= 2
+        and not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
+    )
+
+
+def _tokens(ids: torch.Tensor) -> int | None:
+    return int(ids[0].numel()) if ids.shape[0] else None
 
 
 class StopOnSignal(pl.Callback):

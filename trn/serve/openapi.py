@@ -231,6 +231,10 @@ BASE: dict[str, Any] = {
                         **_NUMBER,
                         "description": "the training speed the newest step event measured",
                     },
+                    "tokens_per_s": {
+                        **_NUMBER,
+                        "description": "the same event's tokens per second, where its batches are token ids",
+                    },
                 },
             },
             "Session": {

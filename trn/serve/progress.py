@@ -45,6 +45,7 @@ class Progress:
     eta_s: float | None = None
     updated_at: str | None = None
     samples_per_s: float | None = None  # the newest step event's (the runner's own measure)
+    tokens_per_s: float | None = None  # the same step event's, where its batches are token ids
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +69,7 @@ class Tracker:
     last_ts: str | None = None
     epoch: int | None = None
     samples_per_s: float | None = None
+    tokens_per_s: float | None = None
 
     def read(self) -> None:
         lines, self.offset = read_new(self.path, self.offset)
@@ -93,10 +95,12 @@ class Tracker:
             rate = event.get("samples_per_s")
             if isinstance(rate, int | float) and event.get("phase") == "train":
                 self.samples_per_s = float(rate)
+                tokens = event.get("tokens_per_s")
+                self.tokens_per_s = float(tokens) if isinstance(tokens, int | float) else None
 
     def progress(self, now: float | None = None) -> Progress:
         out = Progress(total_steps=self.total_steps, max_epochs=self.max_epochs)
-        out.samples_per_s = self.samples_per_s
+        out.samples_per_s, out.tokens_per_s = self.samples_per_s, self.tokens_per_s
         if self.last is None:
             return out
         out.step, out.epoch, out.epochs_done = self.last.step, self.epoch, self.last.epochs_done

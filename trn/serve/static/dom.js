@@ -79,7 +79,8 @@ function progressText(p) {
   if (p.step === null || p.step === undefined) return "starting";
   const where = p.unit === "epochs" ? `epoch ${p.epochs_done} of ${p.max_epochs}`
     : p.unit === "steps" ? `step ${p.step} of ${p.total_steps}` : `step ${p.step}`;
-  const speed = p.samples_per_s ? ` · ${formatRate(p.samples_per_s)} samples/s` : "";
+  const tokens = p.tokens_per_s ? ` (${formatRate(p.tokens_per_s)} tokens/s)` : "";
+  const speed = p.samples_per_s ? ` · ${formatRate(p.samples_per_s)} samples/s${tokens}` : "";
   if (p.fraction === null || p.fraction === undefined) return `${where}${speed} · no total known`;
   const eta = p.eta_s === null || p.eta_s === undefined ? "ETA after a few more steps" : `ETA ${duration(p.eta_s)}`;
   return `${Math.floor(100 * p.fraction)}% · ${where}${speed} · ${eta}`;
