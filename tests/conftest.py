@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,15 @@ def pytest_collection_modifyitems(config, items):
             if item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sigint_as_a_shell_leaves_it():
+    """pytest-xdist's workers ignore SIGINT, and an ignored signal stays ignored in every program
+    they start: a test's child that installs no handler of its own (``sleep``) would never see the
+    Ctrl-C the test sends. The processes the tests start get it as a shell leaves it."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")

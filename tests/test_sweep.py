@@ -178,3 +178,19 @@ def test_a_summary_takes_jobs_that_ended_without_an_error_text() -> None:
     assert [r["job_id"] for r in summary["jobs"]] == ["b", "c", "a"]
     assert [r["error"] for r in summary["jobs"]] == [None, "", ""]
     assert summary["best"] == {"job_id": "b", "value": 0.9}
+
+
+def test_the_summary_title_says_what_ended_the_sweep_at_any_width() -> None:
+    from trn.launcher.summary import render, summarize
+
+    records = [
+        {"job_id": "261207-221902-aaaa", "state": "failed", "error": "NonFiniteError: loss"},
+        {"job_id": "261207-221902-bbbb", "state": "cancelled", "error": "--fail-fast"},
+    ]
+    objective = {"metric": "val/acc", "mode": "max"}
+    summary = summarize("261207-221902-6vtq", records, objective, "failed", 4.0,
+                        "261207-221902-aaaa")  # fmt: skip
+    for width in (40, 100):
+        lines = render(summary, width).splitlines()
+        assert lines[0].endswith("--fail-fast: job 261207-221902-aaaa failed first"), lines[0]
+        assert all(len(line) <= width for line in lines[1:]), lines

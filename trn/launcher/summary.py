@@ -143,7 +143,8 @@ def varying(rows: list[dict[str, Any]]) -> set[str]:
 
 def render(summary: dict[str, Any], width: int | None = None) -> str:
     """The sweep as a table whose every line fits ``width`` columns (the terminal's): a
-    failure's reason, the last column, is cut to what is left."""
+    failure's reason, the last column, is cut to what is left. The title line is whole: what
+    ended the sweep (``--fail-fast: job ... failed first``) comes last in it."""
     from trn import text as output
 
     rows, metric = summary["jobs"], summary["objective"]["metric"] or "objective"
@@ -177,4 +178,4 @@ def render(summary: dict[str, Any], width: int | None = None) -> str:
     )
     if summary.get("first_failure"):
         title += f"; --fail-fast: job {summary['first_failure']} failed first"
-    return output.fit(title, width) + "\n" + "\n".join(output.fit(ln, width) for ln in lines)
+    return title + "\n" + "\n".join(output.fit(ln, width) for ln in lines)
