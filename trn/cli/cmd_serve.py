@@ -76,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
             "TLS in front (a reverse proxy): the token travels with every request"
         )
     home = make_dirs(trn_home(), trn_home())
-    os.environ["TRN_HOME"] = str(home)  # the jobs it submits land in the home it reads
     token, made = load_token(home)
     settings = Settings(
         home=home,
