@@ -21,7 +21,8 @@ from trn.jobdir import JobDir
 from trn.lifecycle.end import end_job, reap
 from trn.lifecycle.planning import make_plan
 from trn.lifecycle.supervisor import Supervisor
-from trn.registry.record import JobRecord, pid_alive
+from trn.proc import alive
+from trn.registry.record import JobRecord
 from trn.registry.store import Registry
 
 
@@ -241,7 +242,7 @@ def test_a_sweep_job_whose_supervisor_is_sigkilled_is_ended_in_redis_and_the_man
     assert _redis_events(redis_server, record["job_id"])[-1] == "job_preempted"
     assert [r["state"] for r in _manifest(trn_home, record["job_id"])] == ["preempted"]
     # gone (an orphan nobody reaps may linger as a zombie: dead all the same)
-    assert not pid_alive(record["runner_pid"])
+    assert not alive(record["runner_pid"])
     resumed = run_trn("resume", record["job_id"], "--dry-run", "--json")
     assert resumed.returncode == 0 and json.loads(resumed.stdout)["attempt"] == 2
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import UsageError
-from trn.jobdir import JobDir
+from trn.jobdir import HomeDir, JobDir
 from trn.registry.record import ENDED
 from trn.waiting import wait_for_end
 
@@ -252,7 +252,7 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
     """A sweep now: its jobs sorted by the objective (``summary.json`` once it ended), which
     overrides it varies, and ``state`` (``running`` until its ``sweep_completed`` event)."""
     from trn.jobdir import SWEEP_SUMMARY
-    from trn.launcher.summary import seconds, summarize, varying
+    from trn.launcher.summary import summarize, varying
     from trn.paths import trn_home
     from trn.registry.sweeps import (
         attempts,
@@ -262,6 +262,7 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
         sweep_end,
         sweep_started,
     )
+    from trn.timestamps import seconds
 
     root = Path(home) if home else trn_home()
     sweep_dir = find_sweep(root, sweep_id)  # a unique prefix works
@@ -302,7 +303,7 @@ def sweeps(
 
     root = Path(home) if home else trn_home()
     dirs = sorted(
-        (p for p in (root / "sweeps").glob("*/*/*/*") if p.is_dir()),
+        HomeDir(root).sweep_dirs(),
         key=lambda p: (p.parent, p.name),
         reverse=True,
     )

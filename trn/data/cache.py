@@ -12,10 +12,11 @@ from pathlib import Path
 
 from trn import paths
 from trn.fsutil import atomic_write_json
+from trn.jobdir import HomeDir
 
 
 def cache_file(fingerprint: str) -> Path:
-    return paths.trn_home() / "cache" / "datasets" / f"{fingerprint}.json"
+    return HomeDir(paths.trn_home()).dataset_cache / f"{fingerprint}.json"
 
 
 def _stamp(path: Path) -> list[int]:

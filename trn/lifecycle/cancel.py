@@ -21,14 +21,15 @@ import os
 import signal
 import socket
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trn import proc
 from trn.errors import TrnError, UsageError
 from trn.jobdir import SWEEP_STATE
-from trn.registry.record import TERMINAL, pid_alive
+from trn.registry.record import TERMINAL
 from trn.registry.sweeps import sweep_end, sweep_events, sweep_started
+from trn.timestamps import seconds
 
 POLL_S = 0.2
 
@@ -66,7 +67,7 @@ def request_sweep(home: Path, sweep_dir: Path) -> bool:
     if state.get("host", socket.gethostname()) != socket.gethostname():
         raise UsageError(f"sweep {sweep_id} runs on host {state['host']}; run `trn cancel` there")
     pid = state.get("pid")
-    if pid and pid_alive(pid):
+    if pid and proc.alive(pid):
         if state.get("cancel_requested_at"):
             return True  # asked already: a second SIGINT would be a second Ctrl-C, a SIGKILL
         from trn import fsutil
@@ -96,10 +97,8 @@ def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
             if request_job(registry, record):
                 wait_job(registry, Path(record["job_dir"]), 120)
     started = sweep_started(sweep_dir)
-    try:  # the sweep's duration: from its sweep_started event to now
-        since = datetime.fromisoformat(started["ts"].replace("Z", "+00:00")).timestamp()
-    except (KeyError, TypeError, ValueError):
-        since = time.time()
+    # the sweep's duration: from its sweep_started event to now
+    since = seconds(started.get("ts")) or time.time()
     finish(
         sweep_events(sweep_dir, sweep_id, home),
         sweep_id,
@@ -130,7 +129,7 @@ def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:
     pid = _read_json(sweep_dir / SWEEP_STATE).get("pid")
     deadline = time.monotonic() + timeout
     while True:
-        alive = pid_alive(pid)  # asked before the read: an end written as it exits is seen
+        alive = proc.alive(pid)  # asked before the read: an end written as it exits is seen
         end = sweep_end(sweep_dir)
         if end is not None:
             return end

@@ -18,14 +18,14 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trn import fsutil
-from trn.jobdir import JobDir
+from trn import fsutil, proc
+from trn.jobdir import HomeDir, JobDir
 from trn.lifecycle import notify
-from trn.registry.record import LIVE, TERMINAL, JobRecord, pid_alive, utc_now
+from trn.registry.record import LIVE, TERMINAL, JobRecord, utc_now
+from trn.timestamps import seconds
 
 LOG_TAIL = 20  # runner.log lines kept in a failed job's record and event
 REAP_WAIT_S = 60.0  # how long a runner whose supervisor died may take to checkpoint and exit
@@ -186,8 +186,9 @@ def _update(target: JobRecord | dict[str, Any], rec: JobRecord) -> None:
 
 def append_manifest(home: Path, record: dict[str, Any]) -> None:
     """``jobs/index.jsonl``: one line per job reaching a terminal state."""
-    (Path(home) / "jobs").mkdir(parents=True, exist_ok=True)
-    fsutil.append_line(Path(home) / "jobs" / "index.jsonl", json.dumps(record, sort_keys=True))
+    manifest = HomeDir(home).manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.append_line(manifest, json.dumps(record, sort_keys=True))
 
 
 # -- the reaper -----------------------------------------------------------------------------
@@ -211,7 +212,7 @@ def reap(submitted: Path, rc: int | None, cancelled: bool) -> None:
     if runner and not cancelled:
         stop_runner(int(runner), signal.SIGTERM, REAP_WAIT_S)
     elif runner:
-        killpg(int(runner), signal.SIGKILL)
+        proc.killpg(int(runner), signal.SIGKILL)
     if cancelled:
         end_job(record, "cancelled", reason="killed after the sweep was cancelled")
     else:
@@ -221,11 +222,11 @@ def reap(submitted: Path, rc: int | None, cancelled: bool) -> None:
 def stop_runner(pid: int, sig: int, wait_s: float) -> None:
     """``sig`` to a runner that is not our child (it leads its own process group); SIGKILL if
     it has not exited after ``wait_s``."""
-    killpg(pid, sig)
+    proc.killpg(pid, sig)
     deadline = time.monotonic() + wait_s
-    while pid_alive(pid) and time.monotonic() < deadline:
+    while proc.alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    killpg(pid, signal.SIGKILL)  # anything left in its group: DDP ranks, loader workers
+    proc.killpg(pid, signal.SIGKILL)  # anything left in its group: DDP ranks, loader workers
 
 
 # -- reading a job dir ----------------------------------------------------------------------
@@ -283,12 +284,8 @@ def tail(path: Path, n: int) -> list[str]:
 
 
 def _since(started_at: str | None) -> float:
-    if not started_at:
-        return 0.0
-    try:
-        return time.time() - datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    at = seconds(started_at)
+    return 0.0 if at is None else time.time() - at
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -297,11 +294,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def killpg(pid: int, sig: int) -> None:
-    """``sig`` to the process group ``pid`` leads, if it is still there."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

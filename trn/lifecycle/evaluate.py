@@ -79,7 +79,7 @@ def _best(checkpoints: Path) -> Path | None:
     import json
 
     try:
-        name = json.loads((checkpoints / "best.json").read_text()).get("meta")
+        name = json.loads((checkpoints / JobDir.BEST).read_text()).get("meta")
         if isinstance(name, str) and "/" not in name:
             verify(checkpoints / name)
             return checkpoints / name

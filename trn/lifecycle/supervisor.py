@@ -28,9 +28,10 @@ from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
 from trn.jobdir import JobDir
 from trn.lifecycle.echo import Echo
-from trn.lifecycle.end import end_job, killpg
+from trn.lifecycle.end import end_job
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
+from trn.proc import killpg
 from trn.provenance.code import capture_project
 from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now

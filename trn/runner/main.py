@@ -128,7 +128,7 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
     config, objective = run.config, ranking(run.config)
     assert objective is not None  # the config schema requires one
     ckpt = AtomicCheckpoint(
-        run.job_dir / "checkpoints",
+        JobDir(run.job_dir).checkpoints,
         job=run.record,
         config=config,
         events=run.events,

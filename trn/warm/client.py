@@ -87,9 +87,9 @@ class WarmRunner:
         if self._pidfd is not None:
             done = bool(select.select([self._pidfd], [], [], timeout)[0])
         else:
-            from trn.registry.record import pid_alive
+            from trn import proc
 
-            done = not pid_alive(self.pid)
+            done = not proc.alive(self.pid)
             if not done:
                 time.sleep(timeout)
         if done:
