@@ -17,6 +17,7 @@ import pytest
 from conftest import FAST, PATIENCE, ROOT, read_events, run_trn, wait_until
 
 from trn.events.schema import validate_file
+from trn.handoff import Outcome
 from trn.jobdir import JobDir
 from trn.lifecycle.end import end_job, reap
 from trn.lifecycle.planning import make_plan
@@ -199,7 +200,7 @@ def test_a_record_ended_just_now_waits_for_its_terminal_event(trn_home):
     ended = {**record.to_dict(), "state": "completed", "ended_at": JobRecord("x", "y").created_at}
     assert not settled(ended)  # the record says ended; its job_completed is not written yet
     assert settled({**ended, "ended_at": "2026-01-01T00:00:00.000Z"})  # its ender died since
-    end_job(record, "completed", outcome={"state": "completed"})
+    end_job(record, "completed", outcome=Outcome("completed"))
     assert settled(Registry.read(Path(record.job_dir)))
 
 

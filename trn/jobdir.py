@@ -19,10 +19,12 @@ writer, the registry) goes through :class:`JobDir`, so the layout is written dow
 
 from __future__ import annotations
 
-import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, overload
+
+from trn.handoff import BadFile, Outcome
 
 
 class _File:
@@ -99,15 +101,18 @@ class JobDir:
     def best(self) -> Path:
         return self.checkpoints / self.BEST
 
-    def read_outcome(self) -> dict[str, Any]:
-        """The runner's ``outcome.json``; ``{}`` if it left none (or a torn one)."""
+    def read_outcome(self) -> Outcome | None:
+        """The runner's ``outcome.json``; None if it left none. One that is not an outcome (a
+        foreign or hand-edited file) counts as none, said in one line on stderr."""
         try:
-            outcome = json.loads(self.outcome.read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(outcome, dict) or not isinstance(outcome.get("state"), str):
-            return {}
-        return outcome
+            text = self.outcome.read_bytes()
+        except OSError:
+            return None
+        try:
+            return Outcome.from_json(text, str(self.outcome))
+        except BadFile as err:
+            print(f"trn: warning: ignoring {err}", file=sys.stderr)
+            return None
 
 
 # A sweep dir (``sweeps/YYYY/MM/DD/<sweep_id>/``): its events file has a job dir's name

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from trn import fsutil, proc
+from trn.handoff import Outcome
 from trn.jobdir import HomeDir, JobDir
 from trn.lifecycle import notify
 from trn.registry.record import LIVE, TERMINAL, JobRecord, utc_now
@@ -38,7 +39,7 @@ def end_job(
     reason: str | None = None,
     exit_code: int | None = None,
     duration_s: float | None = None,
-    outcome: dict[str, Any] | None = None,
+    outcome: Outcome | None = None,
     events: Any = None,
     echo: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
@@ -59,7 +60,9 @@ def end_job(
             events.close()
         return on_disk
     outcome = job_dir.read_outcome() if outcome is None else outcome
-    state = outcome.get("state") or state
+    if outcome is None:  # the runner left no word: the caller's state, and nothing else
+        outcome = Outcome(state)
+    state = outcome.state
     if duration_s is None:
         duration_s = _since(rec.started_at)
     fields = _finish(rec, state, outcome, reason, exit_code, duration_s, job_dir)
@@ -93,7 +96,7 @@ def end_job(
 def _finish(
     rec: JobRecord,
     state: str,
-    outcome: dict[str, Any],
+    outcome: Outcome,
     reason: str | None,
     exit_code: int | None,
     duration_s: float,
@@ -103,38 +106,38 @@ def _finish(
     rec.state, rec.ended_at = state, utc_now()
     if exit_code is not None:
         rec.exit_code = exit_code
-    rec.metrics.update(outcome.get("metrics") or {})
-    rec.checkpoint = outcome.get("checkpoint") or rec.checkpoint
-    if outcome.get("resume_exact") is not None:
-        rec.resume_exact = bool(outcome["resume_exact"])
-    rec.mlflow_run_id = outcome.get("mlflow_run_id") or rec.mlflow_run_id
-    rec.objective = outcome.get("objective") or rec.objective
+    rec.metrics.update(outcome.metrics)
+    rec.checkpoint = outcome.checkpoint or rec.checkpoint
+    if outcome.resume_exact is not None:
+        rec.resume_exact = outcome.resume_exact
+    rec.mlflow_run_id = outcome.mlflow_run_id or rec.mlflow_run_id
+    rec.objective = outcome.objective or rec.objective
     fields: dict[str, Any] = {"duration_s": round(max(duration_s, 0.0), 3), "metrics": rec.metrics}
     if state == "failed":
-        rec.error = outcome.get("error") or reason or exit_reason(exit_code)
+        rec.error = outcome.error or reason or exit_reason(exit_code)
         rec.extra["log_tail"] = tail(job_dir.runner_log, LOG_TAIL)
         fields.update(
             error=rec.error,
             exit_code=exit_code if exit_code is not None else -1,
             log_tail=rec.extra["log_tail"],
-            step=outcome.get("step"),
+            step=outcome.step,
         )
     elif state == "completed":
         fields["checkpoint"] = rec.checkpoint
-        if outcome.get("reason"):  # it stopped before its limits: a callback said why
-            rec.stop_reason = fields["reason"] = outcome["reason"]
+        if outcome.reason:  # it stopped before its limits: a callback said why
+            rec.stop_reason = fields["reason"] = outcome.reason
         if exit_code is not None:  # a reaper does not know it
             fields["exit_code"] = exit_code
     else:
-        rec.error = outcome.get("reason") or reason or exit_reason(exit_code)
+        rec.error = outcome.reason or reason or exit_reason(exit_code)
         fields.update(reason=rec.error, checkpoint=rec.checkpoint)
         if state == "pruned":  # early stopping's decision: the rung and why
-            rec.pruned = outcome.get("pruned")
+            rec.pruned = outcome.pruned
             fields["pruned"] = rec.pruned
     return fields
 
 
-def _end_mlflow_run(rec: JobRecord, config: dict[str, Any], outcome: dict[str, Any]) -> str | None:
+def _end_mlflow_run(rec: JobRecord, config: dict[str, Any], outcome: Outcome) -> str | None:
     """End the job's MLflow run if its runner did not (killed, or died before it could): a
     problem, or None. MLflow is imported only here, for a job that logged to it."""
     uri = ((config.get("logger") or {}).get("mlflow") or {}).get("tracking_uri")
@@ -142,7 +145,7 @@ def _end_mlflow_run(rec: JobRecord, config: dict[str, Any], outcome: dict[str, A
         return None
     from trn.runner.tracking import STATUS, end_run
 
-    said = outcome.get("mlflow_status")
+    said = outcome.mlflow_status
     if said == STATUS.get(rec.state):
         return None  # the runner ended it, as the job ended
     # the runner ended it otherwise (a Ctrl-C it took for a failure): set it; it never said:

@@ -12,17 +12,17 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from trn import fsutil
+from trn.handoff import Outcome
 from trn.jobdir import JobDir
 from trn.paths import trn_home
 
-OUTCOME = JobDir.OUTCOME
 # trn emits its own events and writes its own checkpoints: Lightning's loggers, checkpointing,
 # progress bar and summary stay off (tests build their Trainers with the same settings)
 QUIET_TRAINER: dict[str, Any] = {
@@ -77,7 +77,7 @@ def train(
     launch: dict[str, Any],
     events: Any,
     loggers: tuple[Any, list[Any]] | None = None,
-) -> dict[str, Any]:
+) -> Outcome:
     """Train and test, or (an eval job) evaluate; the outcome. ``loggers``: the writer that also
     feeds the loggers, and the loggers for the Trainer (:func:`trn.runner.loggers.build`);
     default none."""
@@ -116,7 +116,7 @@ def train(
     return fit(run, module, datamodule, about)
 
 
-def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[str, Any]:
+def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcome:
     """``trainer.fit``, then the test stage on the best checkpoint; the outcome."""
     from trn.config.objective import ranking
     from trn.runner import stages, usercallbacks
@@ -148,12 +148,13 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
     guard = FiniteGuard(about.get("optimizer_from") == "config")
     ours = [run.stopper, metric_events, guard, check, *filter(None, [pruner])]
     trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
-    outcome: dict[str, Any] = {"metrics": {}, "step": 0, "checkpoint": None}
-    outcome.update(resume_exact=about["resume_exact"], objective=objective)
+    # the objective itself, not a copy: the objective check may yet fall back to another metric
+    start = Outcome("completed", step=0, resume_exact=about["resume_exact"], objective=objective)
     if run.stopper.requested:  # stopped while starting up: nothing trained, nothing to save
-        return {**outcome, **_stopped(run.stopper)}
+        return replace(start, **_stopped(run.stopper))
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
-    outcome.update(
+    outcome = replace(
+        start,
         state=run.stopper.requested or "completed",
         reason=f"received {run.stopper.signal_name}"
         if run.stopper.signal_name
@@ -163,11 +164,12 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
         checkpoint=str(ckpt.latest_meta) if ckpt.latest_meta else None,
     )
     if pruner and not run.stopper.requested:
-        outcome.update(pruner.outcome())  # early stopping's: the job ends pruned, not tested
-    if outcome["state"] == "completed" and config.get("test", True):
+        # early stopping's: the job ends pruned, not tested
+        outcome = replace(outcome, **pruner.outcome())
+    if outcome.state == "completed" and config.get("test", True):
         if stages.has_test(module, datamodule):
-            outcome.update(_test(run, trainer, module, datamodule, ckpt))
-            outcome["metrics"] = {**outcome["metrics"], **metric_events.stage_metrics}
+            outcome = replace(outcome, **_test(run, trainer, module, datamodule, ckpt))
+            outcome = replace(outcome, metrics={**outcome.metrics, **metric_events.stage_metrics})
     return outcome
 
 
@@ -187,7 +189,7 @@ def _test(run: Run, trainer: Any, module: Any, datamodule: Any, ckpt: Any) -> di
     return {"tested": best}
 
 
-def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[str, Any]:
+def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcome:
     """An eval job: ``trainer.test`` or ``trainer.validate`` on the checkpoint it names."""
     from trn.checkpoints.meta import verify
     from trn.runner import stages
@@ -196,14 +198,14 @@ def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> d
     meta, ckpt = verify(what["checkpoint"])
     events = _event_callback(run, {**about, "evaluates": what}, at=(meta["step"], meta["epoch"]))
     trainer = _trainer(run, [run.stopper, events])
-    outcome: dict[str, Any] = {"metrics": {}, "step": meta["step"], "checkpoint": None}
+    outcome = Outcome("completed", step=meta["step"])
     if run.stopper.requested:
-        return {**outcome, **_stopped(run.stopper)}
+        return replace(outcome, **_stopped(run.stopper))
     try:
         stages.run(trainer, what["stage"], module, datamodule, str(ckpt))
     except stages.StageStopped:
-        return {**outcome, **_stopped(run.stopper)}
-    return {**outcome, "state": "completed", "metrics": events.stage_metrics}
+        return replace(outcome, **_stopped(run.stopper))
+    return replace(outcome, metrics=events.stage_metrics)
 
 
 def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None = None) -> Any:
@@ -289,20 +291,20 @@ def main(argv: list[str]) -> int:
         loggers = build_loggers(config, job_dir, record, events)
         outcome = train(job_dir, config, record, launch, events, loggers)
     except BaseException as err:  # noqa: BLE001 - report every failure to the supervisor
-        outcome = {
-            "state": "failed",
-            "error": f"{type(err).__name__}: {err}".strip(),
-            "traceback": traceback.format_exc(),
-            "step": getattr(err, "step", None),  # e.g. the step of a non-finite loss
-        }
+        outcome = Outcome(
+            "failed",
+            error=f"{type(err).__name__}: {err}".strip(),
+            traceback=traceback.format_exc(),
+            step=getattr(err, "step", None),  # e.g. the step of a non-finite loss
+        )
         traceback.print_exc()
     if loggers is not None and loggers[1]:  # an MLflow run ends as the job did
-        outcome.update(loggers[0].end(outcome["state"]))
+        outcome = replace(outcome, **loggers[0].end(outcome.state))
     if rank == 0:
-        fsutil.atomic_write_json(job_dir / OUTCOME, outcome)
+        fsutil.atomic_write_bytes(JobDir(job_dir).outcome, outcome.to_json().encode())
     if events:
         events.close()
-    return 0 if outcome["state"] == "completed" else 1
+    return 0 if outcome.state == "completed" else 1
 
 
 if __name__ == "__main__":

@@ -95,7 +95,8 @@ class WarmRunner:
         if done:
             if self._pidfd is not None:
                 os.close(self._pidfd)
-            state = JobDir(self.job_dir).read_outcome().get("state")
+            outcome = JobDir(self.job_dir).read_outcome()
+            state = outcome.state if outcome else None
             self.returncode = 0 if state == "completed" else 1
 
 

@@ -1,0 +1,108 @@
+"""The files one trn process writes for another (trn/handoff.py): each round-trips through its
+dataclass, what the writers write validates against its schema in trn/schemas/, a file of the
+previous trn still reads, and a torn or foreign one is one line naming the file and the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import FAST, run_trn
+
+from trn.handoff import OUTCOME_SCHEMA, BadFile, Outcome, schema
+from trn.jobdir import JobDir
+
+FULL = Outcome(
+    "completed",
+    reason="EarlyStopping stopped it at epoch 3",
+    step=120,
+    metrics={"val/loss": 0.25, "test/acc": 0.9},
+    checkpoint="/h/runs/2026/12/07/j/checkpoints/epoch=2-step=120.meta.json",
+    tested="/h/runs/2026/12/07/j/checkpoints/epoch=2-step=120.ckpt",
+    resume_exact=True,
+    objective={"metric": "val/loss", "mode": "min", "source": "config"},
+    mlflow_run_id="abc123",
+    mlflow_status="FINISHED",
+)
+# the three shapes the runner and the supervisor wrote before Outcome existed, as they wrote them
+OLD_SHAPES = [
+    {
+        "metrics": {"val/loss": 0.5},
+        "step": 8,
+        "checkpoint": "/h/j/checkpoints/a.meta.json",
+        "resume_exact": True,
+        "objective": {"metric": "val/loss", "mode": "min", "source": "default"},
+        "state": "completed",
+        "reason": None,
+        "tested": "/h/j/checkpoints/a.ckpt",
+        "mlflow_run_id": "r1",
+        "mlflow_status": "FINISHED",
+    },
+    {"state": "failed", "error": "ValueError: no", "traceback": "Traceback ...", "step": None},
+    {"state": "cancelled", "reason": "received SIGINT before the runner started"},
+    {"state": "pruned", "reason": "behind at rung 1", "pruned": {"rung": 1}, "metrics": {}},
+]
+
+
+def test_an_outcome_round_trips_and_its_json_validates():
+    for outcome in (FULL, Outcome("failed", error="RuntimeError: x", traceback="tb", step=3)):
+        text = outcome.to_json()
+        jsonschema.validate(json.loads(text), schema(OUTCOME_SCHEMA))
+        assert Outcome.from_json(text) == outcome
+
+
+@pytest.mark.parametrize("old", OLD_SHAPES, ids=lambda o: o["state"])
+def test_an_outcome_json_of_the_previous_version_still_reads(old):
+    outcome = Outcome.from_json(json.dumps(old))
+    for key, value in old.items():
+        assert getattr(outcome, key) == value
+    jsonschema.validate(json.loads(outcome.to_json()), schema(OUTCOME_SCHEMA))
+
+
+def test_keys_of_a_newer_trn_are_ignored():
+    assert Outcome.from_json('{"state": "completed", "gpu_hours": 2.5}') == Outcome("completed")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "is not of type 'object'"),
+        ('{"metrics": {}}', "'state' is a required property"),
+        ('{"state": "exploded"}', "state: 'exploded' is not one of"),
+        ('{"state": "failed", "step": "ten"}', "step: 'ten' is not of type"),
+        ('{"state": "completed", "metrics": {"loss": "low"}}', "metrics/loss: 'low'"),
+    ],
+)
+def test_a_foreign_outcome_is_one_line_naming_the_file_and_the_field(text, says):
+    with pytest.raises(BadFile) as err:
+        Outcome.from_json(text, "/h/j/outcome.json")
+    message = str(err.value)
+    assert message.startswith("/h/j/outcome.json: ") and says in message
+    assert "\n" not in message
+
+
+def test_a_job_dir_with_a_foreign_outcome_reads_as_none_said_on_one_line(tmp_path, capsys):
+    job_dir = JobDir(tmp_path)
+    assert job_dir.read_outcome() is None  # none written: nothing said
+    assert capsys.readouterr().err == ""
+    job_dir.outcome.write_text('{"status": "ok"}')
+    assert job_dir.read_outcome() is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "outcome.json" in err and "'state' is a required" in err
+    job_dir.outcome.write_text(FULL.to_json())
+    assert job_dir.read_outcome() == FULL
+
+
+@pytest.mark.slow
+def test_the_runner_writes_an_outcome_that_validates(trn_home):
+    proc = run_trn("run", "--json", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout.strip().splitlines()[-1])
+    written = json.loads((Path(record["job_dir"]) / JobDir.OUTCOME).read_text())
+    jsonschema.validate(written, schema(OUTCOME_SCHEMA))
+    outcome = JobDir(record["job_dir"]).read_outcome()
+    assert outcome is not None and outcome.state == "completed" and outcome.step
+    assert outcome.metrics and outcome.checkpoint == record["checkpoint"]

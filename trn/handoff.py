@@ -1,0 +1,87 @@
+"""The files one trn process writes for another, as frozen dataclasses.
+
+Each crosses a process boundary as JSON (``to_json`` / ``from_json``, as :class:`Plan` does),
+and each has a JSON Schema in ``trn/schemas/`` that ``from_json`` checks, so a torn, foreign or
+hand-edited file is one line naming the file and the field, never a ``KeyError`` later on:
+
+- :class:`Outcome` (``outcome.json``): the runner's word on how the job ended, for the
+  supervisor (or whoever ends the job: :func:`trn.lifecycle.end.end_job`).
+
+A reader ignores keys it does not know (a newer trn may add some), and every field a file of
+an older trn lacks has a default, so a job dir from before a change still reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from functools import cache
+from typing import Any
+
+from trn.paths import schema_path
+
+OUTCOME_SCHEMA = "outcome.schema.json"
+ENDED_STATES = ("completed", "failed", "cancelled", "preempted", "pruned")
+
+
+class BadFile(ValueError):
+    """A file one process wrote for another that does not have its shape; the message is one
+    line naming what is wrong."""
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema ``trn/schemas/<name>``."""
+    loaded: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def checked(text: str | bytes, schema_name: str, what: str) -> dict[str, Any]:
+    """``text`` parsed and checked against ``schema_name``; :class:`BadFile` (``what``: the
+    file, e.g. ``outcome.json``) with the first problem, on one line."""
+    import jsonschema
+
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise BadFile(f"{what}: not JSON ({err})") from None
+    problem = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema(schema_name)).iter_errors(data)
+    )
+    if problem is not None:
+        where = "/".join(str(p) for p in problem.absolute_path)
+        message = problem.message.splitlines()[0][:200]
+        raise BadFile(f"{what}: {where + ': ' if where else ''}{message}")
+    return data if isinstance(data, dict) else {}
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended, as its runner (or the supervisor, when no runner started) saw it."""
+
+    state: str  # one of ENDED_STATES
+    reason: str | None = None  # why it stopped short: a signal, a callback, early stopping
+    error: str | None = None  # a failed job's one line
+    traceback: str | None = None
+    step: int | None = None  # the global step it reached (a failure's, when it knows)
+    metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint: str | None = None  # the newest checkpoint's meta path
+    tested: str | None = None  # the checkpoint the test stage ran on
+    resume_exact: bool | None = None  # does its data resume mid-epoch exactly
+    objective: dict[str, Any] | None = None  # the objective it ranked checkpoints by
+    pruned: dict[str, Any] | None = None  # early stopping's decision
+    mlflow_run_id: str | None = None
+    mlflow_status: str | None = None  # the status the runner ended its MLflow run with
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, what: str = "the outcome") -> Outcome:
+        """The outcome in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
+        return cls(**_known(cls, checked(text, OUTCOME_SCHEMA, what)))
