@@ -5,13 +5,16 @@ previous trn still reads, and a torn or foreign one is one line naming the file 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 from conftest import FAST, run_trn
 
-from trn.handoff import OUTCOME_SCHEMA, BadFile, Outcome, schema
+from trn.devices import Allocation
+from trn.handoff import LAUNCH_SCHEMA, OUTCOME_SCHEMA, BadFile, Launch, Outcome, schema
 from trn.jobdir import JobDir
 
 FULL = Outcome(
@@ -96,8 +99,45 @@ def test_a_job_dir_with_a_foreign_outcome_reads_as_none_said_on_one_line(tmp_pat
     assert job_dir.read_outcome() == FULL
 
 
+def test_a_launch_round_trips_and_reads_the_shape_the_supervisor_always_wrote():
+    allocation = Allocation(
+        accelerator="gpu",
+        devices=[0, 1],
+        strategy="ddp",
+        device_ids=["GPU-a", "GPU-b"],
+        env={"CUDA_VISIBLE_DEVICES": "GPU-a,GPU-b", "OMP_NUM_THREADS": "4"},
+        labels=["cuda:0", "cuda:1"],
+        threads={"count": 4, "why": "8 cores over 2 processes"},
+    )
+    launch = Launch(allocation.to_dict(), allocation.trainer_kwargs())
+    text = launch.to_json()
+    jsonschema.validate(json.loads(text), schema(LAUNCH_SCHEMA))
+    assert Launch.from_json(text) == launch and launch.device_ids == ["GPU-a", "GPU-b"]
+    # the previous supervisor's literal: {"allocation": {**to_dict(), "trainer": trainer_kwargs()}}
+    old = {"allocation": {**allocation.to_dict(), "trainer": allocation.trainer_kwargs()}}
+    assert json.loads(text) == old
+    assert Launch.from_json(json.dumps(old)) == launch
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "not JSON"),
+        ('{"devices": 1}', "'allocation' is a required property"),
+        ('{"allocation": {"device_ids": ["cpu"]}}', "allocation: 'trainer' is a required"),
+        ('{"allocation": {"device_ids": [0], "trainer": {}}}', "allocation/"),
+        ('{"allocation": {"device_ids": "cpu", "trainer": {}}}', "allocation/"),
+    ],
+)
+def test_a_foreign_launch_is_one_line_naming_the_file_and_the_field(text, says):
+    with pytest.raises(BadFile) as err:
+        Launch.from_json(text, "/h/j/launch.json")
+    assert str(err.value).startswith("/h/j/launch.json: ") and says in str(err.value)
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.slow
-def test_the_runner_writes_an_outcome_that_validates(trn_home):
+def test_the_supervisor_and_runner_write_files_that_validate(trn_home):
     proc = run_trn("run", "--json", *FAST)
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -106,3 +146,19 @@ def test_the_runner_writes_an_outcome_that_validates(trn_home):
     outcome = JobDir(record["job_dir"]).read_outcome()
     assert outcome is not None and outcome.state == "completed" and outcome.step
     assert outcome.metrics and outcome.checkpoint == record["checkpoint"]
+    launch = json.loads((Path(record["job_dir"]) / JobDir.LAUNCH).read_text())
+    jsonschema.validate(launch, schema(LAUNCH_SCHEMA))
+    assert Launch.from_json(json.dumps(launch)).device_ids == record["devices"] == ["cpu"]
+
+
+def test_a_runner_given_a_foreign_launch_says_so_in_one_line(tmp_path):
+    job_dir = JobDir(tmp_path)
+    job_dir.config.write_text("seed: 0\n")
+    job_dir.record.write_text('{"job_id": "j"}')
+    job_dir.launch.write_text('{"allocation": {"device_ids": ["cpu"]}}')
+    proc = subprocess.run(
+        [sys.executable, "-m", "trn.runner", str(tmp_path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"trn: {job_dir.launch}: allocation: 'trainer' is a required property\n"
+    assert not job_dir.outcome.exists()

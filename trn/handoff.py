@@ -4,6 +4,8 @@ Each crosses a process boundary as JSON (``to_json`` / ``from_json``, as :class:
 and each has a JSON Schema in ``trn/schemas/`` that ``from_json`` checks, so a torn, foreign or
 hand-edited file is one line naming the file and the field, never a ``KeyError`` later on:
 
+- :class:`Launch` (``launch.json``): what the supervisor leased for the job, for its runner
+  (and, in a Slurm job over several nodes, the other nodes' runners);
 - :class:`Outcome` (``outcome.json``): the runner's word on how the job ended, for the
   supervisor (or whoever ends the job: :func:`trn.lifecycle.end.end_job`).
 
@@ -21,6 +23,7 @@ from typing import Any
 from trn.paths import schema_path
 
 OUTCOME_SCHEMA = "outcome.schema.json"
+LAUNCH_SCHEMA = "launch.schema.json"
 ENDED_STATES = ("completed", "failed", "cancelled", "preempted", "pruned")
 
 
@@ -85,3 +88,27 @@ class Outcome:
     def from_json(cls, text: str | bytes, what: str = "the outcome") -> Outcome:
         """The outcome in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
         return cls(**_known(cls, checked(text, OUTCOME_SCHEMA, what)))
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The devices a job's runner runs on, as leased just before it starts (written once)."""
+
+    allocation: dict[str, Any]  # trn.devices.Allocation.to_dict(): devices, ids, env, threads
+    trainer: dict[str, Any]  # the Trainer's device arguments: accelerator, devices, strategy, ...
+
+    @property
+    def device_ids(self) -> list[str]:
+        return [str(d) for d in self.allocation.get("device_ids") or []]
+
+    def to_json(self) -> str:
+        # the Trainer's arguments sit inside the allocation, as they always have in the file
+        data = {"allocation": {**self.allocation, "trainer": self.trainer}}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, what: str = "the launch") -> Launch:
+        """The launch in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
+        allocation = dict(checked(text, LAUNCH_SCHEMA, what)["allocation"])
+        trainer = allocation.pop("trainer")
+        return cls(allocation=allocation, trainer=trainer)

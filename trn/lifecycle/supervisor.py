@@ -26,7 +26,7 @@ from trn.config.resolvers import fill
 from trn.devices.threads import observed
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
-from trn.handoff import Outcome
+from trn.handoff import Launch, Outcome
 from trn.jobdir import JobDir
 from trn.lifecycle.echo import Echo
 from trn.lifecycle.end import end_job
@@ -181,8 +181,8 @@ class Supervisor:
             self.plan = replace(self.plan, allocation=allocation)
             record.devices = allocation.device_ids
         record.threads = allocation.threads
-        launch = {"allocation": {**allocation.to_dict(), "trainer": allocation.trainer_kwargs()}}
-        fsutil.atomic_write_json(job_dir.launch, launch)
+        launch = Launch(allocation.to_dict(), allocation.trainer_kwargs())
+        fsutil.atomic_write_bytes(job_dir.launch, launch.to_json().encode())
         env = {
             **os.environ,
             **allocation.env,

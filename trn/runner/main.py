@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from trn import fsutil
-from trn.handoff import Outcome
+from trn.handoff import BadFile, Launch, Outcome
 from trn.jobdir import JobDir
 from trn.paths import trn_home
 
@@ -43,12 +43,12 @@ def _rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
 
 
-def load_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def load_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any], Launch]:
     files = JobDir(job_dir)
     with open(files.config, encoding="utf-8") as f:
         config = yaml.safe_load(f)
     record = json.loads(files.record.read_text())
-    launch = json.loads(files.launch.read_text())
+    launch = Launch.from_json(files.launch.read_bytes(), str(files.launch))
     return config, record, launch
 
 
@@ -59,7 +59,7 @@ class Run:
     job_dir: Path
     config: dict[str, Any]
     record: dict[str, Any]
-    launch: dict[str, Any]
+    launch: Launch
     events: Any  # rank 0's writer, which also feeds the loggers; None on the other ranks
     loggers: list[Any]  # for the Trainer (trn.runner.loggers.build)
     stopper: Any  # StopOnSignal
@@ -74,7 +74,7 @@ def train(
     job_dir: Path,
     config: dict[str, Any],
     record: dict[str, Any],
-    launch: dict[str, Any],
+    launch: Launch,
     events: Any,
     loggers: tuple[Any, list[Any]] | None = None,
 ) -> Outcome:
@@ -215,7 +215,7 @@ def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None 
     return EventCallback(
         run.events,
         run.config["events"]["metrics_every_n_steps"],
-        run.launch["allocation"]["device_ids"],
+        run.launch.device_ids,
         heartbeat_s=run.config["events"].get("heartbeat_s", 0),
         about=about,
         at=at,
@@ -230,7 +230,7 @@ def _trainer(run: Run, callbacks: list[Any]) -> Any:
     from trn.checkpoints.io import TrnCheckpointIO  # fsync'd saves, verified loads
 
     trainer = pl.Trainer(
-        **run.launch["allocation"]["trainer"],
+        **run.launch.trainer,
         **run.config["trainer"],
         callbacks=callbacks,
         plugins=[TrnCheckpointIO(run.config.get("allow_targets") or [])],
@@ -266,7 +266,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     for signum in STOP_SIGNALS:  # before the slow imports: Ctrl-C there is a clean cancel
         signal.signal(signum, _record_early)
-    config, record, launch = load_job(job_dir)
+    try:
+        config, record, launch = load_job(job_dir)
+    except BadFile as err:  # the supervisor ends the job failed, with this line in its log tail
+        print(f"trn: {err}", file=sys.stderr)
+        return 2
     rank = _rank()
     events = None
     if rank == 0:
