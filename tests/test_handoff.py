@@ -14,7 +14,16 @@ import pytest
 from conftest import FAST, run_trn
 
 from trn.devices import Allocation
-from trn.handoff import LAUNCH_SCHEMA, OUTCOME_SCHEMA, BadFile, Launch, Outcome, schema
+from trn.handoff import (
+    LAUNCH_SCHEMA,
+    OUTCOME_SCHEMA,
+    SWEEP_JOB_SCHEMA,
+    BadFile,
+    Launch,
+    Outcome,
+    SweepJobSpec,
+    schema,
+)
 from trn.jobdir import JobDir
 
 FULL = Outcome(
@@ -162,3 +171,33 @@ def test_a_runner_given_a_foreign_launch_says_so_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == f"trn: {job_dir.launch}: allocation: 'trainer' is a required property\n"
     assert not job_dir.outcome.exists()
+
+
+def test_a_sweep_job_spec_round_trips_and_validates():
+    spec = SweepJobSpec(
+        overrides=["optimizer.lr=1e-3", "seed=2"],
+        result="/tmp/x/3.result",
+        submitted="/tmp/x/3.job",
+        sweep_id="261207-1200-abcd",
+        home="/h",
+        num=3,
+        point=1,
+        stderr=True,
+        plan="/tmp/x/3.plan.json",
+    )
+    text = spec.to_json()
+    jsonschema.validate(json.loads(text), schema(SWEEP_JOB_SCHEMA))
+    assert SweepJobSpec.from_json(text) == spec
+
+
+def test_a_sweep_job_given_a_foreign_spec_says_so_in_one_line(tmp_path):
+    path = tmp_path / "0.json"
+    path.write_text('{"overrides": "seed=1", "result": "r", "submitted": "s"}')
+    proc = subprocess.run(
+        [sys.executable, "-m", "trn.lifecycle.sweep_job", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"trn: {path}: overrides: 'seed=1' is not of type 'array'\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json"]  # no result, no record

@@ -7,7 +7,9 @@ hand-edited file is one line naming the file and the field, never a ``KeyError``
 - :class:`Launch` (``launch.json``): what the supervisor leased for the job, for its runner
   (and, in a Slurm job over several nodes, the other nodes' runners);
 - :class:`Outcome` (``outcome.json``): the runner's word on how the job ended, for the
-  supervisor (or whoever ends the job: :func:`trn.lifecycle.end.end_job`).
+  supervisor (or whoever ends the job: :func:`trn.lifecycle.end.end_job`);
+- :class:`SweepJobSpec`: one job of a sweep, from the launcher to the job's process, naming
+  the files that process writes back.
 
 A reader ignores keys it does not know (a newer trn may add some), and every field a file of
 an older trn lacks has a default, so a job dir from before a change still reads.
@@ -24,6 +26,7 @@ from trn.paths import schema_path
 
 OUTCOME_SCHEMA = "outcome.schema.json"
 LAUNCH_SCHEMA = "launch.schema.json"
+SWEEP_JOB_SCHEMA = "sweep-job.schema.json"
 ENDED_STATES = ("completed", "failed", "cancelled", "preempted", "pruned")
 
 
@@ -112,3 +115,30 @@ class Launch:
         allocation = dict(checked(text, LAUNCH_SCHEMA, what)["allocation"])
         trainer = allocation.pop("trainer")
         return cls(allocation=allocation, trainer=trainer)
+
+
+@dataclass(frozen=True)
+class SweepJobSpec:
+    """One job of a sweep, for the process that runs it (``python -m
+    trn.lifecycle.sweep_job SPEC.json``), written by the launcher that starts it."""
+
+    overrides: list[str]
+    result: str  # where the job process writes its result: {"record": ...} or {"error": ...}
+    # where it writes the job's record as soon as the job exists: a launcher that sees the
+    # process die ends the job from there (the reaper)
+    submitted: str
+    sweep_id: str | None = None
+    home: str | None = None
+    config_dir: str | None = None
+    num: int | None = None  # the job's number in the sweep
+    point: int | None = None  # the sweep point it runs
+    stderr: bool = False  # show its events on stderr (the sweep's stdout is --json's)
+    plan: str | None = None  # the plan trn run -m made for it (Plan.to_json), if any
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, what: str = "the sweep job's spec") -> SweepJobSpec:
+        """The spec in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
+        return cls(**_known(cls, checked(text, SWEEP_JOB_SCHEMA, what)))
