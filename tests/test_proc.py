@@ -99,3 +99,18 @@ def _group(pgid: int) -> list[int]:
             except OSError:
                 pass
     return out
+
+
+def test_a_job_whose_supervisor_pid_now_names_another_process_is_lost():
+    """The record keeps its supervisor's start time: a live process that took the pid over is
+    not the supervisor, so the job shows lost (and trn cancel ends it instead of signalling a
+    stranger)."""
+    import socket
+
+    from trn.registry.record import effective_state
+
+    me, started = os.getpid(), proc.start_time(os.getpid())
+    record = {"state": "running", "host": socket.gethostname(), "pid": me, "pid_start": started}
+    assert effective_state(record) == "running"
+    assert effective_state({**record, "pid_start": str(int(started or 0) + 1)}) == "lost"
+    assert effective_state({**record, "pid_start": None}) == "running"  # a record from before

@@ -67,7 +67,7 @@ def request_sweep(home: Path, sweep_dir: Path) -> bool:
     if state.get("host", socket.gethostname()) != socket.gethostname():
         raise UsageError(f"sweep {sweep_id} runs on host {state['host']}; run `trn cancel` there")
     pid = state.get("pid")
-    if pid and proc.alive(pid):
+    if pid and proc.alive(pid, state.get("pid_start")):
         if state.get("cancel_requested_at"):
             return True  # asked already: a second SIGINT would be a second Ctrl-C, a SIGKILL
         from trn import fsutil
@@ -126,10 +126,13 @@ def _notify_config(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:
     """The sweep's ``sweep_completed`` event; ``TrnError`` after ``timeout`` seconds. A process
     that died without writing it (signalled before it had started its sweep) is a lost sweep."""
-    pid = _read_json(sweep_dir / SWEEP_STATE).get("pid")
+    state = _read_json(sweep_dir / SWEEP_STATE)
+    pid, started = state.get("pid"), state.get("pid_start")
     deadline = time.monotonic() + timeout
     while True:
-        alive = proc.alive(pid)  # asked before the read: an end written as it exits is seen
+        alive = proc.alive(
+            pid, started
+        )  # asked before the read: an end written as it exits is seen
         end = sweep_end(sweep_dir)
         if end is not None:
             return end

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from trn import proc
 from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, JobDir
 
 USAGE = "usage: python -m trn.lifecycle.detach JOB_DIR | sweep SWEEP_DIR"
@@ -66,7 +67,7 @@ def submit(plan: Any) -> dict[str, Any]:
         raise JobFailed(
             f"job {record.job_id}: the detached supervisor did not start; see {JobDir.SUPERVISOR_LOG}"
         )
-    record.pid = pid
+    record.pid, record.pid_start = pid, proc.start_time(pid)
     sup.registry.write(record)
     go.close()
     return record.to_dict()
@@ -97,7 +98,8 @@ def take_over(job_dir: Path, early: list[int] | None = None) -> dict[str, Any]:
         for signum in early or []:
             sup.request_stop(signum)
         record = JobRecord.from_dict(Registry.read(job_dir))
-        record.pid = os.getpid()  # already so, unless the caller died before writing it
+        # already so, unless the caller died before writing it
+        record.pid, record.pid_start = os.getpid(), proc.start_time(os.getpid())
         sup.open_events(record)
         sup.registry.write(record)
         return sup.run(record)

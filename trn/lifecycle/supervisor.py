@@ -32,7 +32,7 @@ from trn.lifecycle.echo import Echo
 from trn.lifecycle.end import end_job
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
-from trn.proc import killpg
+from trn.proc import killpg, start_time
 from trn.provenance.code import capture_project
 from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
@@ -82,6 +82,7 @@ class Supervisor:
             overrides=plan.overrides,
             config_path=str(config_path),
             pid=os.getpid(),
+            pid_start=start_time(os.getpid()),
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
             backend=plan.backend,
             rerun_of=plan.rerun_of,

@@ -125,7 +125,8 @@ def _check_not_running(sweep_dir: Path) -> None:
             f"sweep {sweep_dir.name} was started on host {host} and has not ended; "
             "resume it there (or `trn cancel` it there first)"
         )
-    if pid and int(pid) != os.getpid() and proc.alive(int(pid)):  # not the detached resume
+    alive = proc.alive(int(pid or 0), state.get("pid_start"))
+    if pid and int(pid) != os.getpid() and alive:  # not the detached resume
         raise UsageError(
             f"sweep {sweep_dir.name} is running (pid {pid}); stop it first "
             f"(trn cancel {sweep_dir.name}), then resume it"

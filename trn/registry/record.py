@@ -69,6 +69,8 @@ class JobRecord:
     ended_at: str | None = None
     host: str = field(default_factory=socket.gethostname)
     pid: int | None = None  # the supervisor: the process that owns the job until it ends
+    # when the supervisor started (trn.proc.start_time): a later process given its pid is not it
+    pid_start: str | None = None
     runner_pid: int | None = None
     devices: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
@@ -126,7 +128,8 @@ def effective_state(record: dict[str, Any]) -> str:
     state = record.get("state")
     if state in LIVE:
         same_host = record.get("host") == socket.gethostname()
-        if same_host and record.get("pid") and not proc.alive(record["pid"]):
+        alive = proc.alive(record.get("pid"), record.get("pid_start"))
+        if same_host and record.get("pid") and not alive:
             return JobState.LOST.value
         if state == JobState.RUNNING.value and heartbeat_stale(record):
             return JobState.LOST.value

@@ -124,11 +124,13 @@ def record_process(
     except (OSError, ValueError, AttributeError):
         tries = []
     tries = [t for t in tries if t.get("attempt") != attempt]
-    tries.append({"attempt": attempt, "pid": pid or os.getpid(), "started_at": utc_now()})
+    pid = pid or os.getpid()
+    tries.append({"attempt": attempt, "pid": pid, "started_at": utc_now()})
     info = {
         "sweep_id": sweep_id,
         "sweep_dir": str(sweep_dir),
-        "pid": pid or os.getpid(),
+        "pid": pid,
+        "pid_start": proc.start_time(pid),  # a later process given the pid is not the sweep's
         "host": socket.gethostname(),
         "jobs": jobs,
         "attempt": attempt,  # 1, then one more per `trn resume SWEEP`
@@ -150,7 +152,7 @@ def sweep_alive(sweep_dir: Path) -> bool:
         return False
     if state.get("host") != socket.gethostname():
         return True
-    return proc.alive(state.get("pid"))
+    return proc.alive(state.get("pid"), state.get("pid_start"))
 
 
 def sweep_events(sweep_dir: Path, sweep_id: str, home: Path) -> Any:

@@ -24,7 +24,7 @@ class Local:
             raise UsageError(
                 f"job {record['job_id']} runs on host {record.get('host')}; run `trn cancel` there"
             )
-        if proc.alive(record.get("pid")):
+        if proc.alive(record.get("pid"), record.get("pid_start")):
             try:
                 os.kill(int(record["pid"]), signal.SIGINT)
                 return True
