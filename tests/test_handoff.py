@@ -73,6 +73,12 @@ def test_an_outcome_json_of_the_previous_version_still_reads(old):
     jsonschema.validate(json.loads(outcome.to_json()), schema(OUTCOME_SCHEMA))
 
 
+def test_an_outcome_states_are_the_terminal_states():
+    from trn.registry.record import TERMINAL
+
+    assert set(schema(OUTCOME_SCHEMA)["properties"]["state"]["enum"]) == set(TERMINAL)
+
+
 def test_keys_of_a_newer_trn_are_ignored():
     assert Outcome.from_json('{"state": "completed", "gpu_hours": 2.5}') == Outcome("completed")
 

@@ -27,7 +27,6 @@ from trn.paths import schema_path
 OUTCOME_SCHEMA = "outcome.schema.json"
 LAUNCH_SCHEMA = "launch.schema.json"
 SWEEP_JOB_SCHEMA = "sweep-job.schema.json"
-ENDED_STATES = ("completed", "failed", "cancelled", "preempted", "pruned")
 
 
 class BadFile(ValueError):
@@ -70,7 +69,7 @@ def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 class Outcome:
     """How a job ended, as its runner (or the supervisor, when no runner started) saw it."""
 
-    state: str  # one of ENDED_STATES
+    state: str  # a terminal state (trn.registry.record.TERMINAL)
     reason: str | None = None  # why it stopped short: a signal, a callback, early stopping
     error: str | None = None  # a failed job's one line
     traceback: str | None = None
