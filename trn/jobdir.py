@@ -128,16 +128,18 @@ SWEEP_TRIALS = "trials.jsonl"  # early stopping's reports of every trial (sweep.
 class HomeDir:
     """``$TRN_HOME``: its dirs and files by name (the dir need not exist yet)::
 
-    runs/YYYY/MM/DD/<job_id>/     job dirs (:class:`JobDir`)
-    sweeps/YYYY/MM/DD/<sweep_id>/ sweep dirs
-    jobs/index.jsonl              one line per job that reached a terminal state
-    events.jsonl                  every job's events (``events.global``)
-    index.db                      the SQLite cache of the records (``trn reindex``)
-    leases/                       device leases between trn processes
-    trash/                        what ``trn gc`` is deleting
-    warm/                         the warm parents' logs
-    cache/datasets/               the shard files whose checksums matched
-    serve.token                   ``trn serve``'s token (mode 0600)
+        runs/YYYY/MM/DD/<job_id>/     job dirs (:class:`JobDir`)
+        sweeps/YYYY/MM/DD/<sweep_id>/ sweep dirs
+        jobs/index.jsonl              one line per job that reached a terminal state
+        events.jsonl                  every job's events (``events.global``)
+        index.db                      the SQLite cache of the records (``trn reindex``)
+        leases/                       device leases between trn processes
+        trash/                        what ``trn gc`` is deleting
+        warm/                         the warm parents' logs
+        cache/datasets/               the shard files whose checksums matched
+        serve.token                   ``trn serve``'s token (mode 0600)
+
+    Every process that reads or writes under ``$TRN_HOME`` names it through here.
     """
 
     __slots__ = ("path",)

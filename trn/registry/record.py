@@ -128,8 +128,8 @@ def effective_state(record: dict[str, Any]) -> str:
     state = record.get("state")
     if state in LIVE:
         same_host = record.get("host") == socket.gethostname()
-        alive = proc.alive(record.get("pid"), record.get("pid_start"))
-        if same_host and record.get("pid") and not alive:
+        pid, started = record.get("pid"), record.get("pid_start")
+        if same_host and pid and not proc.alive(pid, started):
             return JobState.LOST.value
         if state == JobState.RUNNING.value and heartbeat_stale(record):
             return JobState.LOST.value
