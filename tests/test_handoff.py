@@ -18,10 +18,12 @@ from trn.handoff import (
     LAUNCH_SCHEMA,
     OUTCOME_SCHEMA,
     SWEEP_JOB_SCHEMA,
+    SWEEP_REQUEST_SCHEMA,
     BadFile,
     Launch,
     Outcome,
     SweepJobSpec,
+    SweepRequest,
     schema,
 )
 from trn.jobdir import JobDir
@@ -207,3 +209,15 @@ def test_a_sweep_job_given_a_foreign_spec_says_so_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == f"trn: {path}: overrides: 'seed=1' is not of type 'array'\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json"]  # no result, no record
+
+
+def test_a_sweep_request_round_trips_validates_and_reads_the_previous_shape():
+    request = SweepRequest("261207-1200-abcd", ["seed=1,2"], "/h", True, {"force": True})
+    text = request.to_json()
+    jsonschema.validate(json.loads(text), schema(SWEEP_REQUEST_SCHEMA))
+    assert SweepRequest.from_json(text) == request
+    # the previous version wrote asdict() of a dataclass with these fields, in this order
+    old = {"sweep_id": "s", "overrides": [], "home": "/h", "fail_fast": False, "resume": None}
+    assert SweepRequest.from_json(json.dumps(old)) == SweepRequest("s", [], "/h")
+    with pytest.raises(BadFile, match=r"^/h/request.json: 'home' is a required property$"):
+        SweepRequest.from_json('{"sweep_id": "s", "overrides": []}', "/h/request.json")

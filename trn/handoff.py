@@ -9,7 +9,8 @@ hand-edited file is one line naming the file and the field, never a ``KeyError``
 - :class:`Outcome` (``outcome.json``): the runner's word on how the job ended, for the
   supervisor (or whoever ends the job: :func:`trn.lifecycle.end.end_job`);
 - :class:`SweepJobSpec`: one job of a sweep, from the launcher to the job's process, naming
-  the files that process writes back.
+  the files that process writes back;
+- :class:`SweepRequest` (a sweep dir's ``request.json``): what a detached sweep's process runs.
 
 A reader ignores keys it does not know (a newer trn may add some), and every field a file of
 an older trn lacks has a default, so a job dir from before a change still reads.
@@ -27,6 +28,7 @@ from trn.paths import schema_path
 OUTCOME_SCHEMA = "outcome.schema.json"
 LAUNCH_SCHEMA = "launch.schema.json"
 SWEEP_JOB_SCHEMA = "sweep-job.schema.json"
+SWEEP_REQUEST_SCHEMA = "sweep-request.schema.json"
 
 
 class BadFile(ValueError):
@@ -141,3 +143,25 @@ class SweepJobSpec:
     def from_json(cls, text: str | bytes, what: str = "the sweep job's spec") -> SweepJobSpec:
         """The spec in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
         return cls(**_known(cls, checked(text, SWEEP_JOB_SCHEMA, what)))
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What a detached sweep's process runs (``trn run -m --detach``, ``trn resume SWEEP
+    --detach``), written in its sweep dir before that process starts."""
+
+    sweep_id: str
+    overrides: list[str]
+    home: str
+    fail_fast: bool = False
+    # a resume's options (trn.lifecycle.sweep_resume.ResumeOptions): the process plans the
+    # resume again as it starts
+    resume: dict[str, bool] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, what: str = "the sweep's request") -> SweepRequest:
+        """The request in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
+        return cls(**_known(cls, checked(text, SWEEP_REQUEST_SCHEMA, what)))
