@@ -139,6 +139,21 @@ def test_verify_lists_every_problem_and_exits_1(ds: Path, cli) -> None:
     assert code == 1 and out.count(str(ds)) == 5 and "4 problem(s)" in out
 
 
+def test_a_plan_for_another_home_remembers_its_checksums_there(
+    ds: Path, trn_home: Path, tmp_path: Path
+) -> None:
+    """Planning for a home given as an argument (trn serve's, --log-dir) keeps the checksums
+    in that home, not in $TRN_HOME's."""
+    from trn.lifecycle.plan import check_data
+
+    other = tmp_path / "served"
+    check_data(
+        {"data": {"_target_": "trn.data.datamodule.ShardDataModule", "path": str(ds)}}, None, other
+    )
+    assert (other / "cache" / "datasets" / f"{fingerprint(ds)}.json").is_file()
+    assert not (trn_home / "cache").exists()
+
+
 def test_checksums_on_first_use_are_remembered(ds: Path, trn_home: Path) -> None:
     check_dataset(ds)
     cached = trn_home / "cache" / "datasets" / f"{fingerprint(ds)}.json"

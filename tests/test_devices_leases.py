@@ -18,6 +18,7 @@ from trn.devices.fake import machine, snapshot
 from trn.devices.leases import LeaseStore
 from trn.devices.manager import DevicesUnavailable, acquire
 from trn.devices.request import DeviceRequest
+from trn.handoff import Outcome
 
 FOUR = machine(4, nvlink_pairs=True)
 
@@ -145,7 +146,7 @@ def test_no_wait_fails_at_once(tmp_path):
         acquire(
             DeviceRequest(kind="gpu", wait=False), tmp_path, "j", snapshot=lambda: snapshot(spec)
         )
-    assert err.value.outcome()["state"] == "failed"
+    assert err.value.outcome().state == "failed"
 
 
 def test_ctrl_c_while_waiting_cancels(tmp_path, monkeypatch):
@@ -158,7 +159,6 @@ def test_ctrl_c_while_waiting_cancels(tmp_path, monkeypatch):
     monkeypatch.setattr(time, "sleep", interrupted)
     with pytest.raises(DevicesUnavailable) as err:
         acquire(DeviceRequest(kind="gpu"), tmp_path, "j", snapshot=lambda: snapshot(spec))
-    assert err.value.outcome() == {
-        "state": "cancelled",
-        "reason": "interrupted while waiting for devices",
-    }
+    assert err.value.outcome() == Outcome(
+        "cancelled", reason="interrupted while waiting for devices"
+    )

@@ -16,10 +16,11 @@ from conftest import FAST, read_events
 
 from trn.devices import host
 from trn.devices.fake import machine
-from trn.devices.leases import HOST, LeaseStore, pid_start
+from trn.devices.leases import HOST, LeaseStore
 from trn.events.schema import validate_event
 from trn.lifecycle.planning import make_plan
 from trn.lifecycle.supervisor import Supervisor
+from trn.proc import start_time
 
 GPU = machine(1)["gpus"][0]["uuid"]
 GPU_FAST = [*FAST, "devices=gpu"]
@@ -44,7 +45,7 @@ def hold_elsewhere(home, uuid: str, job_id: str) -> None:
     lease = {
         "uuid": uuid,
         "pid": ppid,
-        "pid_start": pid_start(ppid),
+        "pid_start": start_time(ppid),
         "host": HOST,
         "job_id": job_id,
     }

@@ -17,11 +17,13 @@ import pytest
 from conftest import FAST, PATIENCE, ROOT, read_events, run_trn, wait_until
 
 from trn.events.schema import validate_file
+from trn.handoff import Outcome
 from trn.jobdir import JobDir
 from trn.lifecycle.end import end_job, reap
 from trn.lifecycle.planning import make_plan
 from trn.lifecycle.supervisor import Supervisor
-from trn.registry.record import JobRecord, pid_alive
+from trn.proc import alive
+from trn.registry.record import JobRecord
 from trn.registry.store import Registry
 
 
@@ -198,7 +200,7 @@ def test_a_record_ended_just_now_waits_for_its_terminal_event(trn_home):
     ended = {**record.to_dict(), "state": "completed", "ended_at": JobRecord("x", "y").created_at}
     assert not settled(ended)  # the record says ended; its job_completed is not written yet
     assert settled({**ended, "ended_at": "2026-01-01T00:00:00.000Z"})  # its ender died since
-    end_job(record, "completed", outcome={"state": "completed"})
+    end_job(record, "completed", outcome=Outcome("completed"))
     assert settled(Registry.read(Path(record.job_dir)))
 
 
@@ -241,7 +243,7 @@ def test_a_sweep_job_whose_supervisor_is_sigkilled_is_ended_in_redis_and_the_man
     assert _redis_events(redis_server, record["job_id"])[-1] == "job_preempted"
     assert [r["state"] for r in _manifest(trn_home, record["job_id"])] == ["preempted"]
     # gone (an orphan nobody reaps may linger as a zombie: dead all the same)
-    assert not pid_alive(record["runner_pid"])
+    assert not alive(record["runner_pid"])
     resumed = run_trn("resume", record["job_id"], "--dry-run", "--json")
     assert resumed.returncode == 0 and json.loads(resumed.stdout)["attempt"] == 2
 

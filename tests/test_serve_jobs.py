@@ -246,3 +246,49 @@ def test_an_eval_job_over_http_and_through_trn_client(server, trn_home, tmp_path
         reply = http.post("/jobs", json=body)
         assert reply.status_code == status and says in reply.json()["error"], reply.text
     assert {r["job_id"] for r in client.jobs()} == before
+
+
+def test_an_app_over_one_home_starts_and_finds_its_jobs_there_whatever_trn_home_says(
+    tmp_path, monkeypatch
+):
+    """create_app(Settings(home=A)) in a process whose $TRN_HOME is B: a job, its resume and a
+    sweep submitted over HTTP are recorded in A and found there; B is never written."""
+    from starlette.testclient import TestClient
+
+    from trn.serve.app import create_app
+    from trn.serve.settings import Settings
+
+    served, other = tmp_path / "served", tmp_path / "other"
+    monkeypatch.setenv("TRN_HOME", str(other))
+    app = create_app(Settings(home=served, token=TOKEN))
+    headers = {"Authorization": f"Bearer {TOKEN}", "Host": "localhost"}
+    with TestClient(app, base_url="http://localhost/api/v1", headers=headers) as http:
+        reply = http.post("/jobs", json={"overrides": FAST})
+        assert reply.status_code == 201, reply.text
+        job = reply.json()
+        assert Path(job["job_dir"]).is_relative_to(served)
+        record = wait_state(http, job["job_id"], {"completed", "failed", "lost"})  # type: ignore[arg-type]
+        assert record["state"] == "completed", record.get("error")
+
+        reply = http.post(
+            f"/jobs/{job['job_id']}/resume", json={"overrides": ["trainer.max_epochs=2"]}
+        )
+        assert reply.status_code == 201, reply.text
+        resumed = reply.json()
+        assert Path(resumed["job_dir"]).is_relative_to(served)
+        assert http.get(f"/jobs/{resumed['job_id']}").status_code == 200
+
+        reply = http.post("/jobs", json={"overrides": [*FAST, "seed=1,2"], "multirun": True})
+        assert reply.status_code == 202, reply.text
+        sweep = reply.json()
+        assert Path(sweep["sweep_dir"]).is_relative_to(served)
+        ended = wait_until(
+            lambda: (
+                (s := http.get(f"/sweeps/{sweep['sweep_id']}").json())["state"] != "running" and s
+            ),
+            "the sweep's end",
+            every=0.5,
+        )
+        assert ended["state"] == "completed" and len(ended["jobs"]) == 2
+        wait_state(http, resumed["job_id"], {"completed", "failed", "lost"})  # type: ignore[arg-type]
+    assert not other.exists() or not any(other.rglob("job.json")), list(other.rglob("*"))

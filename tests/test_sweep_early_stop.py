@@ -11,8 +11,8 @@ from conftest import FAST, read_events, run_trn
 from sweep_support import start_sweep, sweep_dir, sweep_records, wait_for
 
 from trn.events.schema import validate_file
-from trn.launcher.summary import seconds
 from trn.registry.early_stop import Report, Rule, decide
+from trn.timestamps import seconds
 
 ASHA = [
     "profile=dev",

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import FAST, PATIENCE, ROOT, read_events, run_trn, wait_until
 
-from trn.devices.leases import LeaseStore, pid_start
+from trn.devices.leases import LeaseStore
 from trn.devices.threads import choose, explicit, observed
 from trn.launcher.pool import Pool, cpu_slots
+from trn.proc import start_time
 from trn.registry.store import Registry
 
 
@@ -71,7 +72,12 @@ def test_a_count_the_projects_code_set_is_recorded_as_the_codes():
 def _lease_of(store: LeaseStore, proc: subprocess.Popen, cpus: list[int], threads: int) -> None:
     """A CPU lease held by ``proc`` (another process), as its supervisor would write it."""
     key = f"cpu:job-{proc.pid}"
-    record = {"uuid": key, "pid": proc.pid, "pid_start": pid_start(proc.pid), "host": os.uname()[1]}
+    record = {
+        "uuid": key,
+        "pid": proc.pid,
+        "pid_start": start_time(proc.pid),
+        "host": os.uname()[1],
+    }
     record.update(job_id=f"job-{proc.pid}", cpus=cpus, threads=threads)
     store.dir.mkdir(parents=True, exist_ok=True)
     store.path(key).write_text(json.dumps(record))

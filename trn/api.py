@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import UsageError
-from trn.jobdir import JobDir
+from trn.jobdir import HomeDir, JobDir
 from trn.registry.record import ENDED
 from trn.waiting import wait_for_end
 
@@ -110,11 +110,14 @@ def submit(
     log_dir: str | Path | None = None,
     event_log: str | Path | None = None,
     config_dir: str | Path | None = None,
+    home: str | Path | None = None,
 ) -> Job:
     """Validate, record and start a job in the background (``trn run --detach``); its handle.
 
     The keyword arguments are ``trn run``'s flags (``--config``, ``--weights``, ...);
-    ``config_dir`` is ``--config-dir``: a project's configs, searched before trn's own."""
+    ``config_dir`` is ``--config-dir``: a project's configs, searched before trn's own;
+    ``home``: the job's ``$TRN_HOME`` (default: the environment's), given to every step rather
+    than set in the environment, so a server over one home never writes into another."""
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides or []):
         raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
     from trn.config.flags import Flags
@@ -133,7 +136,8 @@ def submit(
         event_log=text(event_log),
         config_dir=text(config_dir),
     )
-    record = start_detached(plan_with_flags(flags, list(overrides)))
+    chosen = {"home": Path(home)} if home is not None else {}
+    record = start_detached(plan_with_flags(flags, list(overrides), **chosen))
     return Job(record["job_id"], record["job_dir"])
 
 
@@ -179,18 +183,26 @@ def job(job_id: str, home: str | Path | None = None) -> Job:
     return Job(record["job_id"], record["job_dir"])
 
 
-def resume(job_id: str, overrides: Sequence[str] = ()) -> Job:
+def resume(job_id: str, overrides: Sequence[str] = (), home: str | Path | None = None) -> Job:
     """A new job continuing ``job_id``'s newest valid checkpoint (``trn resume --detach``);
-    its handle. ``overrides`` go on top, with the same refusals as ``trn resume``."""
+    its handle. ``overrides`` go on top, with the same refusals as ``trn resume``; ``home``:
+    where both jobs live (default ``$TRN_HOME``)."""
     from trn.ids import check_job_id
     from trn.lifecycle.detach import submit as start_detached
     from trn.lifecycle.resume import plan_resume
 
-    record = start_detached(plan_resume(check_job_id(job_id), list(overrides)))
+    where = Path(home) if home else None
+    record = start_detached(plan_resume(check_job_id(job_id), list(overrides), home=where))
     return Job(record["job_id"], record["job_dir"])
 
 
-def evaluate(target: str | Path, overrides: Sequence[str] = (), *, stage: str = "test") -> Job:
+def evaluate(
+    target: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    stage: str = "test",
+    home: str | Path | None = None,
+) -> Job:
     """An eval job of a checkpoint (``trn eval --detach``): ``trainer.test`` (``stage=
     "validate"``: ``trainer.validate``) on a job's best checkpoint (``target`` a job id) or a
     checkpoint's ``.meta.json``, with the job's model and data config and ``overrides`` on top;
@@ -201,7 +213,8 @@ def evaluate(target: str | Path, overrides: Sequence[str] = (), *, stage: str = 
     if isinstance(overrides, str):
         raise TypeError("overrides is a list of strings, e.g. ['data.batch_size=32']")
     # safe: plan_eval plans an evaluation job (trainer.test); nothing is eval()ed
-    record = start_detached(plan_eval(str(target), list(overrides), stage=stage))
+    where = Path(home) if home else None
+    record = start_detached(plan_eval(str(target), list(overrides), stage=stage, home=where))
     return Job(record["job_id"], record["job_dir"])
 
 
@@ -226,20 +239,20 @@ def resume_sweep(
     return start_sweep([], root, fail_fast=fail_fast, resume=(sweep_id, options))
 
 
-def submit_sweep(overrides: Sequence[str]) -> dict[str, Any]:
+def submit_sweep(overrides: Sequence[str], home: str | Path | None = None) -> dict[str, Any]:
     """Check every job of a sweep and start it detached (``trn run -m --detach``);
-    ``{sweep_id, sweep_dir, jobs, pid}``."""
+    ``{sweep_id, sweep_dir, jobs, pid}``; ``home`` defaults to ``$TRN_HOME``."""
     from trn.lifecycle.detach import submit_sweep as start_sweep
     from trn.paths import trn_home
 
-    return start_sweep(list(overrides), trn_home())
+    return start_sweep(list(overrides), Path(home) if home else trn_home())
 
 
 def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
     """A sweep now: its jobs sorted by the objective (``summary.json`` once it ended), which
     overrides it varies, and ``state`` (``running`` until its ``sweep_completed`` event)."""
     from trn.jobdir import SWEEP_SUMMARY
-    from trn.launcher.summary import seconds, summarize, varying
+    from trn.launcher.summary import summarize, varying
     from trn.paths import trn_home
     from trn.registry.sweeps import (
         attempts,
@@ -249,6 +262,7 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
         sweep_end,
         sweep_started,
     )
+    from trn.timestamps import seconds
 
     root = Path(home) if home else trn_home()
     sweep_dir = find_sweep(root, sweep_id)  # a unique prefix works
@@ -289,7 +303,7 @@ def sweeps(
 
     root = Path(home) if home else trn_home()
     dirs = sorted(
-        (p for p in (root / "sweeps").glob("*/*/*/*") if p.is_dir()),
+        HomeDir(root).sweep_dirs(),
         key=lambda p: (p.parent, p.name),
         reverse=True,
     )

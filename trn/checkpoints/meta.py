@@ -17,10 +17,11 @@ from typing import Any
 from trn.checkpoints import trust
 from trn.checkpoints.scan import Broken, CarriesCode, NotWeights, check_torch_file
 from trn.errors import NotFound, UsageError
+from trn.jobdir import JobDir
 
 META_SCHEMA = "trn.checkpoint/1"
 META_SUFFIX = ".meta.json"
-LATEST = "latest.json"
+LATEST = JobDir.LATEST
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.ckpt$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
@@ -97,8 +98,8 @@ def ckpt_path(meta_path: Path, meta: dict[str, Any]) -> Path:
 def check_job_dir(meta_path: Path, meta: dict[str, Any]) -> None:
     """A meta inside a job's ``checkpoints/`` must belong to that job."""
     folder = Path(meta_path).resolve().parent
-    record = folder.parent / "job.json"
-    if folder.name != "checkpoints" or not record.is_file():
+    record = folder.parent / JobDir.RECORD
+    if folder.name != JobDir.CHECKPOINTS or not record.is_file():
         return
     try:
         job_id = json.loads(record.read_text()).get("job_id")

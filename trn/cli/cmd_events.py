@@ -36,10 +36,11 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trn.events import reader
+    from trn.jobdir import HomeDir
     from trn.paths import readable_home
 
     keep = _filter(args)
-    path = readable_home() / "events.jsonl"
+    path = HomeDir(readable_home()).events
     lines, offset = reader.read_new(path, 0)
     lines = [ln for ln in lines if keep(ln)]
     if args.lines is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from trn.jobdir import HomeDir
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -20,5 +22,5 @@ def run(args: argparse.Namespace) -> int:
 
     registry = Registry()
     count = registry.reindex()
-    print(f"indexed {count} job(s) in {registry.home / 'index.db'}")
+    print(f"indexed {count} job(s) in {HomeDir(registry.home).index}")
     return 0

@@ -8,6 +8,8 @@ import socket
 import sys
 from typing import Any
 
+from trn.jobdir import HomeDir
+
 EXAMPLES = """examples:
   trn serve                                  http://127.0.0.1:8765/ and a sign-in link to open
   trn serve --link                           a new sign-in link for the server on 127.0.0.1:8765
@@ -76,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
             "TLS in front (a reverse proxy): the token travels with every request"
         )
     home = make_dirs(trn_home(), trn_home())
-    os.environ["TRN_HOME"] = str(home)  # the jobs it submits land in the home it reads
     token, made = load_token(home)
     settings = Settings(
         home=home,
@@ -94,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
     origin = browsable(args.host, sock.getsockname()[1], args.allowed_host)
     print(f"trn serve: {origin}/  (home {home}; Ctrl-C stops, jobs run on)")
     if made:
-        print(f"trn serve: new token, saved in {home / 'serve.token'} (mode 0600): {token}")
+        print(f"trn serve: new token, saved in {HomeDir(home).serve_token} (mode 0600): {token}")
     elif not os.environ.get("TRN_SERVE_TOKEN"):
-        print(f"trn serve: token in {home / 'serve.token'}")
+        print(f"trn serve: token in {HomeDir(home).serve_token}")
     if args.allow_remote:
         print("trn serve: listening beyond loopback; serve it behind TLS", file=sys.stderr)
     print(f"trn serve: sign in: {origin}{new_link(app)}  (once, within 10 minutes)")
@@ -138,7 +139,7 @@ def print_link(host: str, port: int) -> int:
     token = existing_token(home)
     if token is None:
         raise UsageError(
-            f"no token in {home / 'serve.token'} nor TRN_SERVE_TOKEN; run --link with the "
+            f"no token in {HomeDir(home).serve_token} nor TRN_SERVE_TOKEN; run --link with the "
             "TRN_HOME (or TRN_SERVE_TOKEN) of the running trn serve"
         )
     local = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
@@ -155,7 +156,7 @@ def print_link(host: str, port: int) -> int:
     except urllib.error.HTTPError as err:
         if err.code == 401:
             raise UsageError(
-                f"the trn serve on {origin} has another token than {home / 'serve.token'}; "
+                f"the trn serve on {origin} has another token than {HomeDir(home).serve_token}; "
                 "run --link with its TRN_HOME (or TRN_SERVE_TOKEN)"
             ) from None
         raise UsageError(f"the server on {origin} refused the link ({err.code})") from None

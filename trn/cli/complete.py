@@ -91,9 +91,10 @@ def _values(action: argparse.Action, cur: str) -> list[str]:
 
 def job_ids(prefix: str, limit: int = 50) -> list[str]:
     """Job ids from the index, newest first; never creates ``$TRN_HOME``."""
+    from trn.jobdir import HomeDir
     from trn.paths import trn_home
 
-    db = trn_home() / "index.db"
+    db = HomeDir(trn_home()).index
     if not db.exists():
         return []
     from trn.registry.index import Index
@@ -104,9 +105,10 @@ def job_ids(prefix: str, limit: int = 50) -> list[str]:
 
 def sweep_ids(prefix: str, limit: int = 20) -> list[str]:
     """Sweep ids (``$TRN_HOME/sweeps/YYYY/MM/DD/<id>``), newest first."""
+    from trn.jobdir import HomeDir
     from trn.paths import trn_home
 
-    days = sorted((trn_home() / "sweeps").glob("*/*/*"), reverse=True)
+    days = sorted(HomeDir(trn_home()).sweeps.glob("*/*/*"), reverse=True)
     found: list[str] = []
     for day in days:
         found += sorted((d.name for d in day.iterdir() if d.name.startswith(prefix)), reverse=True)

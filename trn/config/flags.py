@@ -13,9 +13,6 @@ The Python API (:mod:`trn.api`) takes the same flags as keyword arguments, throu
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -131,18 +128,3 @@ def annotate(err: UsageError, origins: dict[str, str]) -> UsageError:
     if type(err) is UsageError:
         return UsageError(tag(str(err)))
     return err
-
-
-@contextmanager
-def home_env(home: Path | None) -> Iterator[None]:
-    """``TRN_HOME=home`` while planning (``--log-dir``), then as it was."""
-    before = os.environ.get("TRN_HOME")
-    if home is not None:
-        os.environ["TRN_HOME"] = str(home)
-    try:
-        yield
-    finally:
-        if home is not None:
-            os.environ.pop("TRN_HOME", None)
-            if before is not None:
-                os.environ["TRN_HOME"] = before

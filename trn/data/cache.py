@@ -12,10 +12,12 @@ from pathlib import Path
 
 from trn import paths
 from trn.fsutil import atomic_write_json
+from trn.jobdir import HomeDir
 
 
-def cache_file(fingerprint: str) -> Path:
-    return paths.trn_home() / "cache" / "datasets" / f"{fingerprint}.json"
+def cache_file(fingerprint: str, home: Path | None = None) -> Path:
+    """The cache of a dataset's checksums in ``home`` (default ``$TRN_HOME``)."""
+    return HomeDir(home or paths.trn_home()).dataset_cache / f"{fingerprint}.json"
 
 
 def _stamp(path: Path) -> list[int]:
@@ -26,8 +28,8 @@ def _stamp(path: Path) -> list[int]:
 class ChecksumCache:
     """The files under one dataset root whose checksums matched, as (size, mtime_ns)."""
 
-    def __init__(self, fingerprint: str, root: Path):
-        self.path = cache_file(fingerprint)
+    def __init__(self, fingerprint: str, root: Path, home: Path | None = None):
+        self.path = cache_file(fingerprint, home)
         self.root = str(root.resolve())
         try:
             self.data = json.loads(self.path.read_text())

@@ -22,14 +22,14 @@ def verify(root: Path | str, checksums: bool = True) -> list[Problem]:
     return [p for shard, f in _files(index) for p in _file_problems(index, shard, f, checksums)]
 
 
-def check_dataset(root: Path | str, cache: bool = True) -> Index:
+def check_dataset(root: Path | str, cache: bool = True, home: Path | None = None) -> Index:
     """Validate the index and check every shard file before training; raise on any problem.
 
     Sizes and headers are always checked; checksums once per file (remembered by fingerprint
     while its size and mtime do not change), or every time with ``cache=False``.
     """
     index = load_index(root)
-    memo = ChecksumCache(fingerprint(index.root), index.root) if cache else None
+    memo = ChecksumCache(fingerprint(index.root), index.root, home) if cache else None
     problems: list[Problem] = []
     for shard, feature in _files(index):
         ref = shard.files[feature.name]

@@ -18,6 +18,7 @@ from trn.devices.probe import take_snapshot
 from trn.devices.request import DeviceRequest
 from trn.devices.snapshot import Snapshot
 from trn.errors import UsageError
+from trn.jobdir import HomeDir
 
 LOW_DISK_GB = 5.0
 
@@ -25,7 +26,7 @@ LOW_DISK_GB = 5.0
 def check(node: dict[str, Any], home: Path, snap: Snapshot | None = None) -> dict[str, Any]:
     req = DeviceRequest.from_config(node)
     snap = snap or take_snapshot()
-    leases = LeaseStore(home).holders() if (home / "leases").is_dir() else {}
+    leases = LeaseStore(home).holders() if HomeDir(home).leases.is_dir() else {}
     report: dict[str, Any] = {
         "host": snap.host,
         "torch": torch_report(),
@@ -42,7 +43,7 @@ def check(node: dict[str, Any], home: Path, snap: Snapshot | None = None) -> dic
         "request": req.to_dict(),
     }
     report["warnings"] = warnings(report, snap)
-    held = LeaseStore(home).held_threads(affinity()) if (home / "leases").is_dir() else 0
+    held = LeaseStore(home).held_threads(affinity()) if HomeDir(home).leases.is_dir() else 0
     try:
         alloc = allocate(req, snap, leases, env=os.environ, held_threads=held)
         report.update(ok=True, reason=None, allocation=alloc.to_dict())

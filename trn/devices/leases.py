@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trn import fsutil
+from trn import fsutil, proc
+from trn.jobdir import HomeDir
 from trn.paths import make_dirs
 from trn.registry.record import utc_now
 
@@ -31,27 +32,10 @@ HOST = socket.gethostname()
 CPU_KEY = "cpu:"  # the key of a CPU job's thread lease; GPU leases are keyed by UUID
 
 
-def pid_start(pid: int) -> str | None:
-    """The start time of ``pid`` (clock ticks since boot) so a reused pid is not mistaken."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
 def alive(lease: dict[str, Any]) -> bool:
     if lease.get("host") != HOST:
         return True  # another node's process: only that node can tell
-    pid = int(lease.get("pid") or 0)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    start = lease.get("pid_start")
-    return start is None or pid_start(pid) in (None, start)
+    return proc.alive(int(lease.get("pid") or 0), lease.get("pid_start"))
 
 
 @dataclass
@@ -69,7 +53,7 @@ class Lease:
 
 class LeaseStore:
     def __init__(self, home: Path):
-        self.dir = Path(home) / "leases"
+        self.dir = HomeDir(home).leases
 
     @contextmanager
     def locked(self) -> Iterator[LeaseStore]:
@@ -137,7 +121,7 @@ class LeaseStore:
         record = {
             "uuid": key,
             "pid": pid,
-            "pid_start": pid_start(pid),
+            "pid_start": proc.start_time(pid),
             "host": HOST,
             "job_id": job_id,
             "created_at": utc_now(),

@@ -23,6 +23,7 @@ from trn.devices.probe import take_snapshot
 from trn.devices.request import DeviceRequest
 from trn.devices.snapshot import Snapshot
 from trn.errors import TrnError, UsageError
+from trn.handoff import Outcome
 
 POLL_S = 2.0
 
@@ -34,10 +35,11 @@ class DevicesUnavailable(TrnError):
         self.state = state
         super().__init__(message)
 
-    def outcome(self) -> dict[str, Any]:
+    def outcome(self) -> Outcome:
         """What ``outcome.json`` says, so the supervisor's finalize reports it like a runner's."""
-        key = "error" if self.state == "failed" else "reason"
-        return {"state": self.state, key: str(self)}
+        if self.state == "failed":
+            return Outcome(self.state, error=str(self))
+        return Outcome(self.state, reason=str(self))
 
 
 def plan_allocation(node: dict[str, Any], home: Path, snap: Snapshot | None = None) -> Allocation:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from trn.jobdir import HomeDir
+
 
 class Sink(Protocol):
     name: str
@@ -92,7 +94,7 @@ class Guarded:
 
 def global_path(config: dict[str, Any], home: Path) -> Path | None:
     """``$TRN_HOME/events.jsonl`` unless ``events.global=false``."""
-    return Path(home) / "events.jsonl" if config.get("events", {}).get("global", True) else None
+    return HomeDir(home).events if config.get("events", {}).get("global", True) else None
 
 
 def from_config(config: dict[str, Any], report: Callable[[str], None] | None = None) -> list[Sink]:

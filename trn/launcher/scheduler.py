@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from trn.launcher.pool import Assignment, Pool, Slot
+from trn.proc import killpg
 
 RETRY_S = 1.0  # when another process holds a GPU we want, look again this often
 
@@ -93,7 +94,7 @@ class Scheduler:
         finally:
             self._restore_handlers(old)
             for job, proc, chosen in list(running.values()):  # only on an unexpected error
-                _killpg(proc.pid, signal.SIGKILL)
+                killpg(proc.pid, signal.SIGKILL)
                 self._release(chosen)
         return [outcomes[j.index] for j in jobs]
 
@@ -193,7 +194,7 @@ class Scheduler:
     def _finish(self, item: tuple[int, int, float], running: dict, outcomes: dict) -> None:
         index, rc, ended = item
         job, proc, chosen = running.pop(index)
-        _killpg(proc.pid, signal.SIGKILL)  # anything it left behind in its group
+        killpg(proc.pid, signal.SIGKILL)  # anything it left behind in its group
         out = outcomes[index]
         out.rc, out.ended = rc, ended
         out.cancelled = out.cancelled or self.stops > 0
@@ -213,11 +214,11 @@ class Scheduler:
         now = time.monotonic()
         if kill_at is None:  # first time here: ask every job to stop
             for _, proc, _ in running.values():
-                _killpg(proc.pid, self.cancel_signal)
+                killpg(proc.pid, self.cancel_signal)
             kill_at = now + self.grace_s
         if self.stops > 1 or now >= kill_at:
             for _, proc, _ in running.values():
-                _killpg(proc.pid, signal.SIGKILL)
+                killpg(proc.pid, signal.SIGKILL)
         return kill_at
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -239,13 +240,6 @@ class Scheduler:
     def _restore_handlers(old: dict[int, Any]) -> None:
         for s, handler in old.items():
             signal.signal(s, handler)
-
-
-def _killpg(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _set_affinity(pid: int, cpus: list[int]) -> None:

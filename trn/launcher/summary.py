@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from trn.timestamps import seconds
+
 # completed jobs first (best first), then pruned ones (also ranked), the live, then the rest
 ORDER = {
     "completed": 0,
@@ -119,16 +121,6 @@ def _duration(record: dict[str, Any]) -> float | None:
     if end is None:
         end = time.time() if record.get("state") in ("running", "submitted") else None
     return None if end is None else round(max(0.0, end - start), 3)
-
-
-def seconds(ts: Any) -> float | None:
-    """An RFC 3339 timestamp as seconds since the epoch (None if it is not one)."""
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError):
-        return None
 
 
 def varying(rows: list[dict[str, Any]]) -> set[str]:

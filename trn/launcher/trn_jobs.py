@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trn.handoff import SweepJobSpec
 from trn.launcher.batch import failed_return, sweep_config, why
 from trn.launcher.pool import Pool, slots_needed
 from trn.launcher.scheduler import Outcome, WorkItem
@@ -25,28 +26,31 @@ def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
     task = launcher.task_function
     point = task.point(overrides)
     plan = point.plan
-    spec: dict[str, Any] = {
-        "overrides": overrides,
-        "sweep_id": task.sweep_id,
-        "home": str(task.home),
-        "config_dir": str(task.config_dir) if task.config_dir else None,
-        "num": num,
-        "point": point.index,
-        "stderr": task.to_stderr,
-        "result": str(tmp / f"{num}.result"),
-    }
+    plan_file = None
     if plan is not None:
-        (tmp / f"{num}.plan.json").write_text(plan.to_json())
-        spec["plan"] = str(tmp / f"{num}.plan.json")
+        plan_file = tmp / f"{num}.plan.json"
+        plan_file.write_text(plan.to_json())
         cfg = OmegaConf.create(plan.config)
         devices = plan.config.get("devices")
     else:
         cfg = sweep_config(launcher, overrides, num)
         devices = cfg.get("devices")
-    (tmp / f"{num}.json").write_text(json.dumps(spec))
+    spec = SweepJobSpec(
+        overrides=list(overrides),
+        result=str(_result(tmp, num)),
+        submitted=str(_submitted(tmp, num)),
+        sweep_id=task.sweep_id,
+        home=str(task.home),
+        config_dir=str(task.config_dir) if task.config_dir else None,
+        num=num,
+        point=point.index,
+        stderr=bool(task.to_stderr),
+        plan=str(plan_file) if plan_file else None,
+    )
+    (tmp / f"{num}.json").write_text(spec.to_json())
     argv = [sys.executable, "-m", task.job_module, str(tmp / f"{num}.json")]
     job = WorkItem(num, argv, need=slots_needed(devices, pool), env={"TRN_HOME": str(task.home)})
-    job.on_exit = functools.partial(task.reap, tmp / f"{num}.job")  # killed: end its job here
+    job.on_exit = functools.partial(task.reap, _submitted(tmp, num))  # killed: end its job here
     return job, (overrides, cfg)
 
 
@@ -58,9 +62,9 @@ def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
 
     overrides, cfg = item
     try:
-        data = json.loads((tmp / f"{out.index}.result").read_text())
+        data = json.loads(_result(tmp, out.index).read_text())
     except (OSError, ValueError):
-        data = _ended_record(tmp / f"{out.index}.job") or {"error": why(out)}
+        data = _ended_record(_submitted(tmp, out.index)) or {"error": why(out)}
     if "record" not in data:
         return failed_return(overrides, cfg, data.get("error") or why(out))
     ret = JobReturn(overrides=overrides, cfg=cfg, task_name="trn")
@@ -69,6 +73,16 @@ def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
     except JobFailed as err:
         ret._return_value, ret.status = err, JobStatus.FAILED
     return ret
+
+
+def _result(tmp: Path, num: int) -> Path:
+    """Where job ``num``'s process writes its result (:attr:`SweepJobSpec.result`)."""
+    return tmp / f"{num}.result"
+
+
+def _submitted(tmp: Path, num: int) -> Path:
+    """Where job ``num``'s process writes its record once it exists (the reaper's clue)."""
+    return tmp / f"{num}.job"
 
 
 def _ended_record(submitted: Path) -> dict[str, Any] | None:
@@ -90,9 +104,9 @@ def failure(tmp: Path, index: int) -> tuple[str, str] | None:
     from trn.text import cause
 
     try:
-        data = json.loads((tmp / f"{index}.result").read_text())
+        data = json.loads(_result(tmp, index).read_text())
     except (OSError, ValueError):
-        data = _ended_record(tmp / f"{index}.job") or {}
+        data = _ended_record(_submitted(tmp, index)) or {}
     record = data.get("record")
     if record is None:
         return (f"#{index}", cause(data.get("error"))) if data.get("error") else None

@@ -21,14 +21,15 @@ import os
 import signal
 import socket
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trn import proc
 from trn.errors import TrnError, UsageError
 from trn.jobdir import SWEEP_STATE
-from trn.registry.record import TERMINAL, pid_alive
+from trn.registry.record import TERMINAL
 from trn.registry.sweeps import sweep_end, sweep_events, sweep_started
+from trn.timestamps import seconds
 
 POLL_S = 0.2
 
@@ -66,7 +67,7 @@ def request_sweep(home: Path, sweep_dir: Path) -> bool:
     if state.get("host", socket.gethostname()) != socket.gethostname():
         raise UsageError(f"sweep {sweep_id} runs on host {state['host']}; run `trn cancel` there")
     pid = state.get("pid")
-    if pid and pid_alive(pid):
+    if pid and proc.alive(pid, state.get("pid_start")):
         if state.get("cancel_requested_at"):
             return True  # asked already: a second SIGINT would be a second Ctrl-C, a SIGKILL
         from trn import fsutil
@@ -96,10 +97,8 @@ def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
             if request_job(registry, record):
                 wait_job(registry, Path(record["job_dir"]), 120)
     started = sweep_started(sweep_dir)
-    try:  # the sweep's duration: from its sweep_started event to now
-        since = datetime.fromisoformat(started["ts"].replace("Z", "+00:00")).timestamp()
-    except (KeyError, TypeError, ValueError):
-        since = time.time()
+    # the sweep's duration: from its sweep_started event to now
+    since = seconds(started.get("ts")) or time.time()
     finish(
         sweep_events(sweep_dir, sweep_id, home),
         sweep_id,
@@ -127,10 +126,13 @@ def _notify_config(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:
     """The sweep's ``sweep_completed`` event; ``TrnError`` after ``timeout`` seconds. A process
     that died without writing it (signalled before it had started its sweep) is a lost sweep."""
-    pid = _read_json(sweep_dir / SWEEP_STATE).get("pid")
+    state = _read_json(sweep_dir / SWEEP_STATE)
+    pid, started = state.get("pid"), state.get("pid_start")
     deadline = time.monotonic() + timeout
     while True:
-        alive = pid_alive(pid)  # asked before the read: an end written as it exits is seen
+        alive = proc.alive(
+            pid, started
+        )  # asked before the read: an end written as it exits is seen
         end = sweep_end(sweep_dir)
         if end is not None:
             return end

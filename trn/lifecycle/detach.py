@@ -11,15 +11,16 @@ its stdin: that EOF is the go, so it never races the caller's last write.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from trn import proc
+from trn.handoff import BadFile, SweepRequest
 from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, JobDir
 
 USAGE = "usage: python -m trn.lifecycle.detach JOB_DIR | sweep SWEEP_DIR"
@@ -66,7 +67,7 @@ def submit(plan: Any) -> dict[str, Any]:
         raise JobFailed(
             f"job {record.job_id}: the detached supervisor did not start; see {JobDir.SUPERVISOR_LOG}"
         )
-    record.pid = pid
+    record.pid, record.pid_start = pid, proc.start_time(pid)
     sup.registry.write(record)
     go.close()
     return record.to_dict()
@@ -97,30 +98,14 @@ def take_over(job_dir: Path, early: list[int] | None = None) -> dict[str, Any]:
         for signum in early or []:
             sup.request_stop(signum)
         record = JobRecord.from_dict(Registry.read(job_dir))
-        record.pid = os.getpid()  # already so, unless the caller died before writing it
+        # already so, unless the caller died before writing it
+        record.pid, record.pid_start = os.getpid(), proc.start_time(os.getpid())
         sup.open_events(record)
         sup.registry.write(record)
         return sup.run(record)
 
 
 # -- a sweep --------------------------------------------------------------------------------
-@dataclass
-class SweepRequest:
-    """``request.json``: what a detached sweep's process runs. ``resume``: the options of a
-    ``trn resume SWEEP --detach`` (the process plans the resume again, as it starts)."""
-
-    sweep_id: str
-    overrides: list[str]
-    home: str
-    fail_fast: bool = False
-    resume: dict[str, bool] | None = None  # trn.lifecycle.sweep_resume.ResumeOptions
-
-    @classmethod
-    def read(cls, path: Path) -> SweepRequest:
-        data = json.loads(path.read_text())
-        return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
-
-
 def submit_sweep(
     overrides: list[str],
     home: Path,
@@ -152,7 +137,7 @@ def submit_sweep(
         jobs = len(checked.jobs) if checked.jobs is not None else None
         attempt, options = 1, None
     request = SweepRequest(sweep_id, list(overrides), str(home), fail_fast, options)
-    fsutil.atomic_write_json(sweep_dir / SWEEP_REQUEST, asdict(request))
+    fsutil.atomic_write_bytes(sweep_dir / SWEEP_REQUEST, request.to_json().encode())
     pid, go = start("sweep", sweep_dir, sweep_dir / SWEEP_LOG, home)
     if pid is None:
         go.close()
@@ -173,7 +158,12 @@ def run_sweep(sweep_dir: Path, early: list[int]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for signum in early:  # a cancel before now: as if it came now
         os.kill(os.getpid(), signum)
-    request = SweepRequest.read(sweep_dir / SWEEP_REQUEST)
+    where = sweep_dir / SWEEP_REQUEST
+    try:
+        request = SweepRequest.from_json(where.read_bytes(), str(where))
+    except (OSError, BadFile) as err:  # one line in its log; the sweep shows lost
+        print(f"trn: {err}", file=sys.stderr)
+        return 2
     home, sweep = Path(request.home), (request.sweep_id, sweep_dir)
     if request.resume is not None:
         from trn.lifecycle.sweep_resume import ResumeOptions, plan_sweep_resume

@@ -18,14 +18,15 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from trn import fsutil
-from trn.jobdir import JobDir
+from trn import fsutil, proc
+from trn.handoff import Outcome
+from trn.jobdir import HomeDir, JobDir
 from trn.lifecycle import notify
-from trn.registry.record import LIVE, TERMINAL, JobRecord, pid_alive, utc_now
+from trn.registry.record import LIVE, TERMINAL, JobRecord, utc_now
+from trn.timestamps import seconds
 
 LOG_TAIL = 20  # runner.log lines kept in a failed job's record and event
 REAP_WAIT_S = 60.0  # how long a runner whose supervisor died may take to checkpoint and exit
@@ -38,7 +39,7 @@ def end_job(
     reason: str | None = None,
     exit_code: int | None = None,
     duration_s: float | None = None,
-    outcome: dict[str, Any] | None = None,
+    outcome: Outcome | None = None,
     events: Any = None,
     echo: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
@@ -59,7 +60,9 @@ def end_job(
             events.close()
         return on_disk
     outcome = job_dir.read_outcome() if outcome is None else outcome
-    state = outcome.get("state") or state
+    if outcome is None:  # the runner left no word: the caller's state, and nothing else
+        outcome = Outcome(state)
+    state = outcome.state
     if duration_s is None:
         duration_s = _since(rec.started_at)
     fields = _finish(rec, state, outcome, reason, exit_code, duration_s, job_dir)
@@ -93,7 +96,7 @@ def end_job(
 def _finish(
     rec: JobRecord,
     state: str,
-    outcome: dict[str, Any],
+    outcome: Outcome,
     reason: str | None,
     exit_code: int | None,
     duration_s: float,
@@ -103,38 +106,38 @@ def _finish(
     rec.state, rec.ended_at = state, utc_now()
     if exit_code is not None:
         rec.exit_code = exit_code
-    rec.metrics.update(outcome.get("metrics") or {})
-    rec.checkpoint = outcome.get("checkpoint") or rec.checkpoint
-    if outcome.get("resume_exact") is not None:
-        rec.resume_exact = bool(outcome["resume_exact"])
-    rec.mlflow_run_id = outcome.get("mlflow_run_id") or rec.mlflow_run_id
-    rec.objective = outcome.get("objective") or rec.objective
+    rec.metrics.update(outcome.metrics)
+    rec.checkpoint = outcome.checkpoint or rec.checkpoint
+    if outcome.resume_exact is not None:
+        rec.resume_exact = outcome.resume_exact
+    rec.mlflow_run_id = outcome.mlflow_run_id or rec.mlflow_run_id
+    rec.objective = outcome.objective or rec.objective
     fields: dict[str, Any] = {"duration_s": round(max(duration_s, 0.0), 3), "metrics": rec.metrics}
     if state == "failed":
-        rec.error = outcome.get("error") or reason or exit_reason(exit_code)
+        rec.error = outcome.error or reason or exit_reason(exit_code)
         rec.extra["log_tail"] = tail(job_dir.runner_log, LOG_TAIL)
         fields.update(
             error=rec.error,
             exit_code=exit_code if exit_code is not None else -1,
             log_tail=rec.extra["log_tail"],
-            step=outcome.get("step"),
+            step=outcome.step,
         )
     elif state == "completed":
         fields["checkpoint"] = rec.checkpoint
-        if outcome.get("reason"):  # it stopped before its limits: a callback said why
-            rec.stop_reason = fields["reason"] = outcome["reason"]
+        if outcome.reason:  # it stopped before its limits: a callback said why
+            rec.stop_reason = fields["reason"] = outcome.reason
         if exit_code is not None:  # a reaper does not know it
             fields["exit_code"] = exit_code
     else:
-        rec.error = outcome.get("reason") or reason or exit_reason(exit_code)
+        rec.error = outcome.reason or reason or exit_reason(exit_code)
         fields.update(reason=rec.error, checkpoint=rec.checkpoint)
         if state == "pruned":  # early stopping's decision: the rung and why
-            rec.pruned = outcome.get("pruned")
+            rec.pruned = outcome.pruned
             fields["pruned"] = rec.pruned
     return fields
 
 
-def _end_mlflow_run(rec: JobRecord, config: dict[str, Any], outcome: dict[str, Any]) -> str | None:
+def _end_mlflow_run(rec: JobRecord, config: dict[str, Any], outcome: Outcome) -> str | None:
     """End the job's MLflow run if its runner did not (killed, or died before it could): a
     problem, or None. MLflow is imported only here, for a job that logged to it."""
     uri = ((config.get("logger") or {}).get("mlflow") or {}).get("tracking_uri")
@@ -142,7 +145,7 @@ def _end_mlflow_run(rec: JobRecord, config: dict[str, Any], outcome: dict[str, A
         return None
     from trn.runner.tracking import STATUS, end_run
 
-    said = outcome.get("mlflow_status")
+    said = outcome.mlflow_status
     if said == STATUS.get(rec.state):
         return None  # the runner ended it, as the job ended
     # the runner ended it otherwise (a Ctrl-C it took for a failure): set it; it never said:
@@ -186,8 +189,9 @@ def _update(target: JobRecord | dict[str, Any], rec: JobRecord) -> None:
 
 def append_manifest(home: Path, record: dict[str, Any]) -> None:
     """``jobs/index.jsonl``: one line per job reaching a terminal state."""
-    (Path(home) / "jobs").mkdir(parents=True, exist_ok=True)
-    fsutil.append_line(Path(home) / "jobs" / "index.jsonl", json.dumps(record, sort_keys=True))
+    manifest = HomeDir(home).manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.append_line(manifest, json.dumps(record, sort_keys=True))
 
 
 # -- the reaper -----------------------------------------------------------------------------
@@ -211,7 +215,7 @@ def reap(submitted: Path, rc: int | None, cancelled: bool) -> None:
     if runner and not cancelled:
         stop_runner(int(runner), signal.SIGTERM, REAP_WAIT_S)
     elif runner:
-        killpg(int(runner), signal.SIGKILL)
+        proc.killpg(int(runner), signal.SIGKILL)
     if cancelled:
         end_job(record, "cancelled", reason="killed after the sweep was cancelled")
     else:
@@ -221,11 +225,11 @@ def reap(submitted: Path, rc: int | None, cancelled: bool) -> None:
 def stop_runner(pid: int, sig: int, wait_s: float) -> None:
     """``sig`` to a runner that is not our child (it leads its own process group); SIGKILL if
     it has not exited after ``wait_s``."""
-    killpg(pid, sig)
+    proc.killpg(pid, sig)
     deadline = time.monotonic() + wait_s
-    while pid_alive(pid) and time.monotonic() < deadline:
+    while proc.alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    killpg(pid, signal.SIGKILL)  # anything left in its group: DDP ranks, loader workers
+    proc.killpg(pid, signal.SIGKILL)  # anything left in its group: DDP ranks, loader workers
 
 
 # -- reading a job dir ----------------------------------------------------------------------
@@ -283,12 +287,8 @@ def tail(path: Path, n: int) -> list[str]:
 
 
 def _since(started_at: str | None) -> float:
-    if not started_at:
-        return 0.0
-    try:
-        return time.time() - datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    at = seconds(started_at)
+    return 0.0 if at is None else time.time() - at
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -297,11 +297,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def killpg(pid: int, sig: int) -> None:
-    """``sig`` to the process group ``pid`` leads, if it is still there."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

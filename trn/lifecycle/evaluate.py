@@ -79,7 +79,7 @@ def _best(checkpoints: Path) -> Path | None:
     import json
 
     try:
-        name = json.loads((checkpoints / "best.json").read_text()).get("meta")
+        name = json.loads((checkpoints / JobDir.BEST).read_text()).get("meta")
         if isinstance(name, str) and "/" not in name:
             verify(checkpoints / name)
             return checkpoints / name
@@ -119,8 +119,8 @@ def plan_eval(
         config = apply_overrides(restored, overrides, FROZEN, FIX, "an eval")
     config["resume"], config["weights"] = None, None
     validate(config, project)
-    check_data(config, project.root)
     home = Path(home) if home else trn_home()
+    check_data(config, project.root, home)
     prepare_loggers(config, home)
     with project.on_path():  # the project's code: its classes, its module's stage
         judge(ckpt, f"checkpoint {ckpt}", config["allow_targets"], project.trust_hint)

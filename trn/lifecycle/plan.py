@@ -55,16 +55,19 @@ class Plan:
         return cls(**{**data, "allocation": allocation, "home": Path(data["home"])})
 
 
-def check_data(config: dict[str, Any], root: Path | str | None = None) -> None:
+def check_data(
+    config: dict[str, Any], root: Path | str | None = None, home: Path | None = None
+) -> None:
     """Check a trn dataset's index and shard files now, before any job dir exists; a relative
-    path is from ``root``, the project root its runner will work in."""
+    path is from ``root``, the project root its runner will work in; the files checked are
+    remembered in ``home`` (default ``$TRN_HOME``)."""
     data = config.get("data") or {}  # none: the module feeds itself
     if data.get("_target_") != "trn.data.datamodule.ShardDataModule" or "path" not in data:
         return
     from trn.data.index import resolve_dataset
     from trn.data.verify import check_dataset
 
-    check_dataset(resolve_dataset(data["path"], root))
+    check_dataset(resolve_dataset(data["path"], root), home=home)
 
 
 def describe(plan: Plan) -> dict[str, Any]:

@@ -41,8 +41,8 @@ def make_plan(
     if one_machine:
         check_one_machine(config["devices"])
     check_imports(config, project)  # a _target_ whose module the job could not import
-    check_data(config, project.root)
     home = Path(home) if home else trn_home()
+    check_data(config, project.root, home)
     prepare_loggers(config, home)  # a logger whose package is missing fails now, not at start
     from trn.runner.usermodule import check_plan
 
@@ -69,16 +69,15 @@ def make_plan(
 def plan_with_flags(flags: Any, overrides: list[str], **kwargs: Any) -> Plan:
     """:func:`make_plan` for ``trn run``'s flags (:class:`trn.config.flags.Flags`) plus
     overrides; errors name the flag at fault."""
-    from trn.config.flags import annotate, home_env, resolve
+    from trn.config.flags import annotate, resolve
     from trn.config.project import using
     from trn.errors import UsageError
 
     with using(getattr(flags, "config_dir", None)):  # --config-dir / trn.submit(config_dir=)
         resolved = resolve(flags, overrides, kwargs.get("config_dir"))
         kwargs.setdefault("home", resolved.home)
-        try:
-            with home_env(resolved.home):  # e.g. the dataset check's cache lives there too
-                # a single job: this machine starts it, alone
-                return make_plan(resolved.overrides, one_machine=True, **kwargs)
+        try:  # --log-dir is the home of every step of planning, passed down (never the env's)
+            # a single job: this machine starts it, alone
+            return make_plan(resolved.overrides, one_machine=True, **kwargs)
         except UsageError as err:
             raise annotate(err, resolved.origins) from None

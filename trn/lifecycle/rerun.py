@@ -34,7 +34,7 @@ def plan_rerun(
     rerun = rerun_config(ran, list(overrides), record["job_id"], project=project)
     now = capture_project(project.root or Path.cwd(), None, found=project.root is not None)
     warning = check_drift(record["job_id"], code_of(record), now, strict)
-    check_data(rerun.config, project.root)
+    check_data(rerun.config, project.root, registry.home)
     prepare_loggers(rerun.config, registry.home)
     with project.on_path():
         check_plan(rerun.config, rerun.overrides, project.root)

@@ -183,8 +183,8 @@ def plan_resume(
         judge(ckpt, f"checkpoint {ckpt}", config["allow_targets"], project.trust_hint)
     if not allow_finished:
         check_unfinished(meta, config, meta_path)
-    check_data(config, project.root)
     home = Path(home) if home else trn_home()
+    check_data(config, project.root, home)
     prepare_loggers(config, home)
     return Plan(
         config=config,

@@ -23,6 +23,7 @@ from typing import Any
 
 from trn.jobdir import JobDir
 from trn.lifecycle.plan import Plan
+from trn.proc import killpg
 
 STOP_WAIT_S = 60.0  # how long a preempted runner may take to checkpoint and exit
 LAUNCH_WAIT_S = 300.0  # how long a rank > 0 waits for task 0 to write the job's launch.json
@@ -158,10 +159,7 @@ def _stop_runner(pid: int | None) -> int:
         if done:
             return os.waitstatus_to_exitcode(status)
         time.sleep(0.2)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    killpg(pid, signal.SIGKILL)
     return -signal.SIGKILL
 
 

@@ -26,11 +26,13 @@ from trn.config.resolvers import fill
 from trn.devices.threads import observed
 from trn.events import sinks as event_sinks
 from trn.events.writer import EventWriter
+from trn.handoff import Launch, Outcome
 from trn.jobdir import JobDir
 from trn.lifecycle.echo import Echo
-from trn.lifecycle.end import end_job, killpg
+from trn.lifecycle.end import end_job
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
+from trn.proc import killpg, start_time
 from trn.provenance.code import capture_project
 from trn.provenance.environment import write_environment
 from trn.registry.record import JobRecord, JobState, utc_now
@@ -80,6 +82,7 @@ class Supervisor:
             overrides=plan.overrides,
             config_path=str(config_path),
             pid=os.getpid(),
+            pid_start=start_time(os.getpid()),
             heartbeat_s=plan.config.get("events", {}).get("heartbeat_s") or None,
             backend=plan.backend,
             rerun_of=plan.rerun_of,
@@ -155,8 +158,8 @@ class Supervisor:
         """End a job stopped before its runner started: nothing ran, nothing to save."""
         name = signal.Signals(self.stop_signal or signal.SIGINT).name
         state = "cancelled" if self.stop_signal in (None, signal.SIGINT) else "preempted"
-        outcome = {"state": state, "reason": f"received {name} before the runner started"}
-        fsutil.atomic_write_json(JobDir(record.job_dir).outcome, outcome)
+        outcome = Outcome(state, reason=f"received {name} before the runner started")
+        fsutil.atomic_write_bytes(JobDir(record.job_dir).outcome, outcome.to_json().encode())
         return self.finalize(record, 1, 0.0)
 
     def _run(self, record: JobRecord) -> dict[str, Any]:
@@ -173,14 +176,14 @@ class Supervisor:
                 self.plan, record.job_id, self._emit, stopped=lambda: self.stop_signal is not None
             )
         except DevicesUnavailable as err:  # the runner never starts; finalize says why
-            fsutil.atomic_write_json(job_dir.outcome, err.outcome())
+            fsutil.atomic_write_bytes(job_dir.outcome, err.outcome().to_json().encode())
             return self.finalize(record, 1, 0.0)
         if allocation != self.plan.allocation:  # other GPUs (or threads) than the preview's
             self.plan = replace(self.plan, allocation=allocation)
             record.devices = allocation.device_ids
         record.threads = allocation.threads
-        launch = {"allocation": {**allocation.to_dict(), "trainer": allocation.trainer_kwargs()}}
-        fsutil.atomic_write_json(job_dir.launch, launch)
+        launch = Launch(allocation.to_dict(), allocation.trainer_kwargs())
+        fsutil.atomic_write_bytes(job_dir.launch, launch.to_json().encode())
         env = {
             **os.environ,
             **allocation.env,
@@ -278,22 +281,24 @@ class Supervisor:
     # -- finalize ---------------------------------------------------------------------------
     def finalize(self, record: JobRecord, rc: int, duration: float) -> dict[str, Any]:
         """End the job as its runner's outcome, its exit status and our stop signal say."""
-        outcome = JobDir(record.job_dir).read_outcome()
-        state = outcome.get("state")
-        if state is None:  # the runner died without a word
-            if self.stop_signal is not None:
-                state = "cancelled" if self.stop_signal == signal.SIGINT else "preempted"
-            else:
-                state = "failed"
+        said = JobDir(record.job_dir).read_outcome()
+        if said is not None:
+            state = said.state
+        elif self.stop_signal is not None:  # the runner died without a word
+            state = "cancelled" if self.stop_signal == signal.SIGINT else "preempted"
+        else:
+            state = "failed"
+        outcome = said or Outcome(state)
         # a runner that wrote "completed" and then got our forwarded stop signal while it exited
         # (Python restores the default handlers at exit) did complete
         finished = self.stop_signal is not None and rc == -self.stop_signal
         if state == "completed" and rc != 0 and not finished:
             state = "failed"
         if state == "failed" and self.stop_signal == signal.SIGINT:
-            if str(outcome.get("error", "")).startswith("KeyboardInterrupt"):
+            if (outcome.error or "").startswith("KeyboardInterrupt"):
                 # Ctrl-C reached the runner during start-up, before its handlers were installed
-                state, outcome["reason"] = "cancelled", "interrupted during start-up"
+                state = "cancelled"
+                outcome = replace(outcome, reason="interrupted during start-up")
         if self.lease is not None:  # the GPUs go back before the job ends
             self.lease.release()
         return end_job(
@@ -301,7 +306,7 @@ class Supervisor:
             state,
             exit_code=rc,
             duration_s=duration,
-            outcome={**outcome, "state": state},
+            outcome=replace(outcome, state=state),
             events=self.events,
             echo=self.echo,
         )

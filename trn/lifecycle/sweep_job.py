@@ -7,7 +7,6 @@ job, with the job's devices already in its environment; :class:`SweepTask` calls
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from trn import fsutil
+from trn.handoff import BadFile, SweepJobSpec
 from trn.launcher.task import TrnTask, detached_hydra, objective_of
 from trn.lifecycle.plan import Plan
 from trn.registry.record import LIVE
@@ -121,28 +121,32 @@ def replan(plan: Plan, sweep_id: str | None) -> Plan:
     return replace(plan, sweep_id=sweep_id, allocation=allocation)
 
 
-def _load_plan(spec: dict[str, Any]) -> Plan | None:
+def _load_plan(spec: SweepJobSpec) -> Plan | None:
     """The plan ``trn run -m`` checked for this job, as the launcher wrote it (JSON)."""
-    return Plan.from_json(Path(spec["plan"]).read_text()) if spec.get("plan") else None
+    return Plan.from_json(Path(spec.plan).read_text()) if spec.plan else None
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m trn.lifecycle.sweep_job SPEC.json", file=sys.stderr)
         return 2
-    spec = json.loads(Path(argv[0]).read_text())
-    result = Path(spec["result"])
-    stream = sys.stderr if spec.get("stderr") else sys.stdout
+    try:
+        spec = SweepJobSpec.from_json(Path(argv[0]).read_bytes(), argv[0])
+    except (OSError, BadFile) as err:  # no result to write: the launcher reports the exit
+        print(f"trn: {err}", file=sys.stderr)
+        return 2
+    result, submitted = Path(spec.result), Path(spec.submitted)
+    stream = sys.stderr if spec.stderr else sys.stdout
     try:
         record = run_trn_job(
-            spec["overrides"],
-            sweep_id=spec.get("sweep_id"),
-            home=Path(spec["home"]) if spec.get("home") else None,
-            config_dir=Path(spec["config_dir"]) if spec.get("config_dir") else None,
-            echo=make_echo(stream, spec.get("num")),
-            on_submit=lambda rec: fsutil.atomic_write_json(result.with_suffix(".job"), rec),
+            spec.overrides,
+            sweep_id=spec.sweep_id,
+            home=Path(spec.home) if spec.home else None,
+            config_dir=Path(spec.config_dir) if spec.config_dir else None,
+            echo=make_echo(stream, spec.num),
+            on_submit=lambda rec: fsutil.atomic_write_json(submitted, rec),
             plan=_load_plan(spec),
-            place=(spec.get("num"), spec.get("point")),
+            place=(spec.num, spec.point),
         )
     except KeyboardInterrupt:  # before any record existed
         fsutil.atomic_write_json(result, {"error": "cancelled before the job was created"})

@@ -20,12 +20,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from trn import proc
 from trn.errors import NotFound, NothingToDo, UsageError
 from trn.jobdir import SWEEP_SPACE, SWEEP_STATE
 from trn.launcher.task import Point, objective_of
 from trn.lifecycle import expand
 from trn.lifecycle.sweep import Attempt
-from trn.registry.record import LIVE, RESUMABLE, pid_alive
+from trn.registry.record import LIVE, RESUMABLE
 from trn.registry.sweeps import (
     SweepSpace,
     attempts,
@@ -124,7 +125,8 @@ def _check_not_running(sweep_dir: Path) -> None:
             f"sweep {sweep_dir.name} was started on host {host} and has not ended; "
             "resume it there (or `trn cancel` it there first)"
         )
-    if pid and int(pid) != os.getpid() and pid_alive(int(pid)):  # not the detached resume
+    alive = proc.alive(int(pid or 0), state.get("pid_start"))
+    if pid and int(pid) != os.getpid() and alive:  # not the detached resume
         raise UsageError(
             f"sweep {sweep_dir.name} is running (pid {pid}); stop it first "
             f"(trn cancel {sweep_dir.name}), then resume it"
@@ -188,7 +190,7 @@ def _settle(record: dict[str, Any]) -> dict[str, Any]:
             f"pid {record.get('pid')}, is alive); stop it first (trn cancel {record['job_id']})"
         )
     runner = record.get("runner_pid")
-    if runner and record.get("host") == socket.gethostname() and pid_alive(int(runner)):
+    if runner and record.get("host") == socket.gethostname() and proc.alive(int(runner)):
         import signal
 
         stop_runner(int(runner), signal.SIGTERM, REAP_WAIT_S)

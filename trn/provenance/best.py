@@ -13,6 +13,7 @@ from typing import Any
 
 from trn.checkpoints.meta import META_SUFFIX, CheckpointError, find_latest, read_meta, verify
 from trn.errors import NotFound, UsageError
+from trn.jobdir import JobDir
 from trn.provenance.jobfiles import config_of
 from trn.registry.index import Search
 from trn.registry.store import Registry
@@ -149,7 +150,7 @@ def best_checkpoint(chain: list[dict[str, Any]], metric: str, mode: str) -> dict
     newest valid checkpoint of the chain's last job that has one; None when there is none."""
     scored: list[tuple[float, Path, dict[str, Any]]] = []
     for record in chain:
-        for meta_path in sorted((Path(record["job_dir"]) / "checkpoints").glob(f"*{META_SUFFIX}")):
+        for meta_path in sorted(JobDir(record["job_dir"]).checkpoints.glob(f"*{META_SUFFIX}")):
             try:
                 meta = read_meta(meta_path)
             except (CheckpointError, NotFound, UsageError):
@@ -165,7 +166,7 @@ def best_checkpoint(chain: list[dict[str, Any]], metric: str, mode: str) -> dict
             continue
         return _describe(meta_path, meta, value)
     for record in reversed(chain):
-        latest = find_latest(Path(record["job_dir"]) / "checkpoints")
+        latest = find_latest(JobDir(record["job_dir"]).checkpoints)
         if latest is not None:
             meta = json.loads(latest.read_text())
             return _describe(latest, meta, None)

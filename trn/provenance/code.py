@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from trn import fsutil
 from trn.jobdir import JobDir
+from trn.proc import killpg
 
 PATCH = JobDir.CODE_PATCH
 PATCH_CAP = 1 << 20  # bytes of `git diff HEAD` kept; past it the patch is cut, flagged truncated
@@ -110,10 +111,7 @@ class _Git:
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 

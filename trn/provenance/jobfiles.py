@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from trn.errors import UsageError
+from trn.jobdir import JobDir
 from trn.provenance.code import PATCH
 from trn.provenance.environment import ENVIRONMENT
 
@@ -21,7 +22,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def config_of(record: dict[str, Any]) -> dict[str, Any]:
     """The resolved config the job ran (``config.yaml`` in its job dir)."""
-    path = Path(record.get("config_path") or Path(record["job_dir"]) / "config.yaml")
+    path = Path(record.get("config_path") or JobDir(record["job_dir"]).config)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # safe: a SafeLoader
     except FileNotFoundError:

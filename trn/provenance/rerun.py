@@ -13,6 +13,7 @@ from typing import Any
 
 from trn.config.objective import chosen
 from trn.errors import UsageError
+from trn.jobdir import JobDir
 
 
 @dataclass
@@ -109,7 +110,7 @@ def code_drift(job_id: str, then: dict[str, Any] | None, now: dict[str, Any] | N
         changes.append("uncommitted changes now, none then")
     elif then.get("dirty") and not now.get("dirty"):
         changes.append(
-            f"its uncommitted changes ({then.get('patch') or 'code.patch'}) are not here"
+            f"its uncommitted changes ({then.get('patch') or JobDir.CODE_PATCH}) are not here"
         )
     elif then.get("dirty") and then.get("patch_sha256") != now.get("patch_sha256"):
         changes.append("other uncommitted changes than its code.patch")

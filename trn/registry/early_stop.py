@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import UsageError
+from trn.jobdir import SWEEP_TRIALS
 
-TRIALS = "trials.jsonl"  # in the sweep dir: every trial's reports
+TRIALS = SWEEP_TRIALS  # in the sweep dir: every trial's reports
 RULES = ("asha", "median")
 UNITS = ("epoch", "step")
 

@@ -21,18 +21,18 @@ import shutil
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from trn import fsutil
+from trn import fsutil, proc
 from trn.errors import UsageError
-from trn.jobdir import JobDir
-from trn.registry.record import LIVE, STATES, effective_state, pid_alive
+from trn.jobdir import HomeDir, JobDir
+from trn.registry.record import LIVE, STATES, effective_state
 from trn.registry.store import Registry
 from trn.registry.thin import META_SUFFIX, removable
+from trn.timestamps import seconds
 
 DEFAULT_STATES = ("failed", "cancelled", "lost")
 _AGE_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -82,17 +82,15 @@ def _size(path: Path) -> int:
 
 def _ended_ago(record: dict[str, Any], now: float) -> float:
     stamp = record.get("ended_at") or record.get("heartbeat_at") or record.get("created_at") or ""
-    try:
-        return now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+    at = seconds(stamp)
+    return 0.0 if at is None else now - at
 
 
 def _alive(record: dict[str, Any]) -> bool:
     """Anything of the job still running here: its state, or its runner's pid."""
     if effective_state(record) in LIVE:
         return True
-    return record.get("host") == socket.gethostname() and pid_alive(record.get("runner_pid"))
+    return record.get("host") == socket.gethostname() and proc.alive(record.get("runner_pid"))
 
 
 def _references(record: dict[str, Any]) -> dict[Path, str]:
@@ -171,7 +169,7 @@ def plan(
 
 # -- deleting -------------------------------------------------------------------------------
 def trash_dir(registry: Registry) -> Path:
-    return registry.home / "trash"
+    return HomeDir(registry.home).trash
 
 
 def remove_job(registry: Registry, record: dict[str, Any]) -> None:
@@ -193,7 +191,7 @@ def finish_trash(registry: Registry) -> int:
     gone = sorted(p.name for p in trash.iterdir()) if trash.is_dir() else []
     if not gone:
         return 0
-    manifest = registry.home / "jobs" / "index.jsonl"
+    manifest = HomeDir(registry.home).manifest
     if manifest.exists():
         lines = manifest.read_text(encoding="utf-8").splitlines()
         kept = [ln for ln in lines if _line_job(ln) not in gone]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
-from pathlib import Path
 from typing import Any
+
+from trn import proc
+from trn.timestamps import seconds, utc_now
 
 
 class JobState(str, enum.Enum):
@@ -53,12 +53,6 @@ ENDED = TERMINAL | {JobState.LOST.value}  # where a waiter stops: nobody will en
 STATES = [s.value for s in JobState]
 
 
-def utc_now() -> str:
-    """RFC 3339 UTC with milliseconds, e.g. ``2026-11-28T15:20:48.123Z``."""
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
-
-
 @dataclass
 class JobRecord:
     job_id: str
@@ -75,6 +69,8 @@ class JobRecord:
     ended_at: str | None = None
     host: str = field(default_factory=socket.gethostname)
     pid: int | None = None  # the supervisor: the process that owns the job until it ends
+    # when the supervisor started (trn.proc.start_time): a later process given its pid is not it
+    pid_start: str | None = None
     runner_pid: int | None = None
     devices: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
@@ -126,35 +122,14 @@ def backend_name(record: dict[str, Any]) -> str:
     return "slurm" if (record.get("extra") or {}).get("slurm_job_id") else "local"
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """A process that exited but was never reaped: dead. Orphans stay zombies where PID 1 does
-    not reap (containers without an init), e.g. a killed detached supervisor."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False  # no /proc (macOS): trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
-
-
 def effective_state(record: dict[str, Any]) -> str:
     """The state to show: a running/submitted job whose supervisor is gone on this host is lost,
     and so is a running job (on any host) whose heartbeat is stale."""
     state = record.get("state")
     if state in LIVE:
         same_host = record.get("host") == socket.gethostname()
-        if same_host and record.get("pid") and not pid_alive(record["pid"]):
+        pid, started = record.get("pid"), record.get("pid_start")
+        if same_host and pid and not proc.alive(pid, started):
             return JobState.LOST.value
         if state == JobState.RUNNING.value and heartbeat_stale(record):
             return JobState.LOST.value
@@ -168,8 +143,7 @@ def heartbeat_stale(record: dict[str, Any], now: float | None = None) -> bool:
         return False
     from trn.events.heartbeat import stale_after
 
-    try:
-        at = datetime.fromisoformat(beat.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    at = seconds(beat)
+    if at is None:
         return False
     return (time.time() if now is None else now) - at > stale_after(float(every))

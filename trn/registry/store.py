@@ -12,7 +12,7 @@ from typing import Any
 
 from trn import fsutil, ids
 from trn.errors import NotFound
-from trn.jobdir import JobDir
+from trn.jobdir import HomeDir, JobDir
 from trn.paths import make_dirs, readable_home, trn_home
 from trn.registry.index import Index
 from trn.registry.record import JobRecord, effective_state
@@ -31,7 +31,7 @@ class Registry:
     # -- layout -----------------------------------------------------------------------------
     @property
     def runs_dir(self) -> Path:
-        return self.home / "runs"
+        return HomeDir(self.home).runs
 
     @classmethod
     def of_job(cls, job_dir: Path) -> Registry:
@@ -41,9 +41,9 @@ class Registry:
     @property
     def index(self) -> Index:
         if self._index is None:
-            fresh = not (self.home / "index.db").exists()
+            fresh = not HomeDir(self.home).index.exists()
             try:
-                self._index = Index(self.home / "index.db")
+                self._index = Index(HomeDir(self.home).index)
             except (OSError, sqlite3.Error) as err:
                 if "locked" in str(err):  # busy for longer than the timeout: not a read-only home
                     raise
@@ -59,7 +59,7 @@ class Registry:
         readable_home(self.home)  # a home that is a file: the usage error, not an empty index
         if self.runs_dir.is_dir():
             print(
-                f"trn: warning: cannot open {self.home / 'index.db'} ({err}); "
+                f"trn: warning: cannot open {HomeDir(self.home).index} ({err}); "
                 "reading the job records one by one",
                 file=sys.stderr,
             )
@@ -102,7 +102,7 @@ class Registry:
         chosen = ids.pick(job_id, [m["job_id"] for m in matches])
         if chosen is None:
             # many commands take a sweep's id too: the nearest of either is the likely typo
-            sweeps = [p.name for p in (self.home / "sweeps").glob("*/*/*/*")]
+            sweeps = [p.name for p in HomeDir(self.home).sweep_dirs()]
             hint = did_you_mean(job_id, self.index.ids() + sweeps)
             raise NotFound(
                 f"no job {job_id!r} in {self.home}{hint} (see `trn list`; is TRN_HOME right?)"
@@ -145,7 +145,7 @@ class Registry:
                 print(f"trn: warning: skipping {path}: {err}", file=sys.stderr)
 
     def reindex(self) -> int:
-        index = self._index or Index(make_dirs(self.home, self.home) / "index.db")
+        index = self._index or Index(HomeDir(make_dirs(self.home, self.home)).index)
         self._index = index
         records = list(self.scan())
         index.replace_all(records)

@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from trn import proc
 from trn.errors import NotFound
-from trn.jobdir import SWEEP_SPACE, SWEEP_STATE, JobDir
+from trn.jobdir import SWEEP_SPACE, SWEEP_STATE, HomeDir, JobDir
 from trn.text import did_you_mean
 
 EVENTS = JobDir.EVENTS  # a sweep dir's events file has a job dir's name
@@ -57,7 +58,7 @@ def new_sweep_dir(home: Path) -> tuple[str, Path]:
     from trn import ids
     from trn.paths import make_dirs
 
-    day = make_dirs(home / "sweeps" / time.strftime("%Y/%m/%d", time.gmtime()), home)
+    day = make_dirs(HomeDir(home).sweeps / time.strftime("%Y/%m/%d", time.gmtime()), home)
     while True:
         sweep_id = ids.new_id()
         try:
@@ -74,14 +75,14 @@ def find_sweep(home: Path, sweep_id: str) -> Path | None:
     from trn import ids
 
     ids.check_job_id(sweep_id)
-    found = {p.name: p for p in (Path(home) / "sweeps").glob(f"*/*/*/{sweep_id}*") if p.is_dir()}
+    found = {p.name: p for p in HomeDir(home).sweep_dirs(f"{sweep_id}*")}
     chosen = ids.pick(sweep_id, sorted(found), "sweep")
     return found[chosen] if chosen else None
 
 
 def no_sweep(home: Path, text: str) -> NotFound:
     """The error for a sweep id that names none, with the nearest sweep id if one is close."""
-    known = [p.name for p in (Path(home) / "sweeps").glob("*/*/*/*") if p.is_dir()]
+    known = [p.name for p in HomeDir(home).sweep_dirs()]
     hint = did_you_mean(text, known)
     return NotFound(f"no sweep {text!r} in {home}{hint} (see `trn list`; is TRN_HOME right?)")
 
@@ -123,11 +124,13 @@ def record_process(
     except (OSError, ValueError, AttributeError):
         tries = []
     tries = [t for t in tries if t.get("attempt") != attempt]
-    tries.append({"attempt": attempt, "pid": pid or os.getpid(), "started_at": utc_now()})
+    pid = pid or os.getpid()
+    tries.append({"attempt": attempt, "pid": pid, "started_at": utc_now()})
     info = {
         "sweep_id": sweep_id,
         "sweep_dir": str(sweep_dir),
-        "pid": pid or os.getpid(),
+        "pid": pid,
+        "pid_start": proc.start_time(pid),  # a later process given the pid is not the sweep's
         "host": socket.gethostname(),
         "jobs": jobs,
         "attempt": attempt,  # 1, then one more per `trn resume SWEEP`
@@ -143,15 +146,13 @@ def sweep_alive(sweep_dir: Path) -> bool:
     nobody here can tell."""
     import json
 
-    from trn.registry.record import pid_alive
-
     try:
         state = json.loads((sweep_dir / SWEEP_STATE).read_text())
     except (OSError, ValueError):
         return False
     if state.get("host") != socket.gethostname():
         return True
-    return pid_alive(state.get("pid"))
+    return proc.alive(state.get("pid"), state.get("pid_start"))
 
 
 def sweep_events(sweep_dir: Path, sweep_id: str, home: Path) -> Any:
@@ -163,7 +164,7 @@ def sweep_events(sweep_dir: Path, sweep_id: str, home: Path) -> Any:
         None,  # type: ignore[arg-type]  # sweep events belong to no job
         source="launcher",
         sweep_id=sweep_id,
-        global_path=home / "events.jsonl",
+        global_path=HomeDir(home).events,
     )
 
 

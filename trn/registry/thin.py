@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trn.jobdir import JobDir
+
 META_SUFFIX = ".meta.json"
 
 
@@ -45,9 +47,9 @@ def removable(checkpoint_dir: Path, protected: set[Path]) -> list[Path]:
     if not checkpoint_dir.is_dir():
         return []
     metas = {p.name: _read(p) for p in sorted(checkpoint_dir.glob(f"*{META_SUFFIX}"))}
-    keep = {_read(checkpoint_dir / n).get("meta") for n in ("latest.json", "best.json")}
+    keep = {_read(checkpoint_dir / n).get("meta") for n in (JobDir.LATEST, JobDir.BEST)}
     keep.add(best_meta(metas))
-    if not (checkpoint_dir / "latest.json").exists() and metas:  # keep the newest by step
+    if not (checkpoint_dir / JobDir.LATEST).exists() and metas:  # keep the newest by step
         keep.add(max(metas, key=lambda n: (metas[n].get("step", -1), n)))
     keep |= {p.name for p in protected if p.parent == checkpoint_dir.resolve()}
     kept_ckpts = {str(metas[n].get("ckpt")) for n in metas if n in keep}

@@ -27,6 +27,7 @@ from trn.checkpoints import rng
 from trn.checkpoints.meta import META_SCHEMA, sha256_file
 from trn.errors import TrnError
 from trn.events.writer import EventWriter
+from trn.jobdir import JobDir
 from trn.registry.record import utc_now
 from trn.runner.metrics import scalar_metrics
 
@@ -208,7 +209,7 @@ class AtomicCheckpoint(pl.Callback):
         except BaseException:
             ckpt.unlink(missing_ok=True)  # no uncommitted .ckpt left at a final name
             raise
-        fsutil.atomic_write_json(self.dir / "latest.json", {"meta": meta_path.name})
+        fsutil.atomic_write_json(self.dir / JobDir.LATEST, {"meta": meta_path.name})
         self.latest_meta = meta_path
         self._remember(meta)
         if self.events:
@@ -234,7 +235,7 @@ class AtomicCheckpoint(pl.Callback):
             if best is None or (value > best if mode == "max" else value < best):
                 self.best = meta
                 fsutil.atomic_write_json(
-                    self.dir / "best.json", {"meta": meta["ckpt"][:-5] + ".meta.json"}
+                    self.dir / JobDir.BEST, {"meta": meta["ckpt"][:-5] + ".meta.json"}
                 )
         keep = {id(m) for m in self.saved[-self.keep_last :]}
         keep |= {id(self.best)} if self.best else set()

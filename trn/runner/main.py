@@ -12,17 +12,17 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from trn import fsutil
+from trn.handoff import BadFile, Launch, Outcome
 from trn.jobdir import JobDir
 from trn.paths import trn_home
 
-OUTCOME = JobDir.OUTCOME
 # trn emits its own events and writes its own checkpoints: Lightning's loggers, checkpointing,
 # progress bar and summary stay off (tests build their Trainers with the same settings)
 QUIET_TRAINER: dict[str, Any] = {
@@ -43,12 +43,12 @@ def _rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
 
 
-def load_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def load_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any], Launch]:
     files = JobDir(job_dir)
     with open(files.config, encoding="utf-8") as f:
         config = yaml.safe_load(f)
     record = json.loads(files.record.read_text())
-    launch = json.loads(files.launch.read_text())
+    launch = Launch.from_json(files.launch.read_bytes(), str(files.launch))
     return config, record, launch
 
 
@@ -59,7 +59,7 @@ class Run:
     job_dir: Path
     config: dict[str, Any]
     record: dict[str, Any]
-    launch: dict[str, Any]
+    launch: Launch
     events: Any  # rank 0's writer, which also feeds the loggers; None on the other ranks
     loggers: list[Any]  # for the Trainer (trn.runner.loggers.build)
     stopper: Any  # StopOnSignal
@@ -74,10 +74,10 @@ def train(
     job_dir: Path,
     config: dict[str, Any],
     record: dict[str, Any],
-    launch: dict[str, Any],
+    launch: Launch,
     events: Any,
     loggers: tuple[Any, list[Any]] | None = None,
-) -> dict[str, Any]:
+) -> Outcome:
     """Train and test, or (an eval job) evaluate; the outcome. ``loggers``: the writer that also
     feeds the loggers, and the loggers for the Trainer (:func:`trn.runner.loggers.build`);
     default none."""
@@ -116,7 +116,7 @@ def train(
     return fit(run, module, datamodule, about)
 
 
-def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[str, Any]:
+def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcome:
     """``trainer.fit``, then the test stage on the best checkpoint; the outcome."""
     from trn.config.objective import ranking
     from trn.runner import stages, usercallbacks
@@ -128,7 +128,7 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
     config, objective = run.config, ranking(run.config)
     assert objective is not None  # the config schema requires one
     ckpt = AtomicCheckpoint(
-        run.job_dir / "checkpoints",
+        JobDir(run.job_dir).checkpoints,
         job=run.record,
         config=config,
         events=run.events,
@@ -148,12 +148,13 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
     guard = FiniteGuard(about.get("optimizer_from") == "config")
     ours = [run.stopper, metric_events, guard, check, *filter(None, [pruner])]
     trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
-    outcome: dict[str, Any] = {"metrics": {}, "step": 0, "checkpoint": None}
-    outcome.update(resume_exact=about["resume_exact"], objective=objective)
+    # the objective itself, not a copy: the objective check may yet fall back to another metric
+    start = Outcome("completed", step=0, resume_exact=about["resume_exact"], objective=objective)
     if run.stopper.requested:  # stopped while starting up: nothing trained, nothing to save
-        return {**outcome, **_stopped(run.stopper)}
+        return replace(start, **_stopped(run.stopper))
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
-    outcome.update(
+    outcome = replace(
+        start,
         state=run.stopper.requested or "completed",
         reason=f"received {run.stopper.signal_name}"
         if run.stopper.signal_name
@@ -163,11 +164,12 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[s
         checkpoint=str(ckpt.latest_meta) if ckpt.latest_meta else None,
     )
     if pruner and not run.stopper.requested:
-        outcome.update(pruner.outcome())  # early stopping's: the job ends pruned, not tested
-    if outcome["state"] == "completed" and config.get("test", True):
+        # early stopping's: the job ends pruned, not tested
+        outcome = replace(outcome, **pruner.outcome())
+    if outcome.state == "completed" and config.get("test", True):
         if stages.has_test(module, datamodule):
-            outcome.update(_test(run, trainer, module, datamodule, ckpt))
-            outcome["metrics"] = {**outcome["metrics"], **metric_events.stage_metrics}
+            outcome = replace(outcome, **_test(run, trainer, module, datamodule, ckpt))
+            outcome = replace(outcome, metrics={**outcome.metrics, **metric_events.stage_metrics})
     return outcome
 
 
@@ -187,7 +189,7 @@ def _test(run: Run, trainer: Any, module: Any, datamodule: Any, ckpt: Any) -> di
     return {"tested": best}
 
 
-def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> dict[str, Any]:
+def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcome:
     """An eval job: ``trainer.test`` or ``trainer.validate`` on the checkpoint it names."""
     from trn.checkpoints.meta import verify
     from trn.runner import stages
@@ -196,14 +198,14 @@ def evaluate(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> d
     meta, ckpt = verify(what["checkpoint"])
     events = _event_callback(run, {**about, "evaluates": what}, at=(meta["step"], meta["epoch"]))
     trainer = _trainer(run, [run.stopper, events])
-    outcome: dict[str, Any] = {"metrics": {}, "step": meta["step"], "checkpoint": None}
+    outcome = Outcome("completed", step=meta["step"])
     if run.stopper.requested:
-        return {**outcome, **_stopped(run.stopper)}
+        return replace(outcome, **_stopped(run.stopper))
     try:
         stages.run(trainer, what["stage"], module, datamodule, str(ckpt))
     except stages.StageStopped:
-        return {**outcome, **_stopped(run.stopper)}
-    return {**outcome, "state": "completed", "metrics": events.stage_metrics}
+        return replace(outcome, **_stopped(run.stopper))
+    return replace(outcome, metrics=events.stage_metrics)
 
 
 def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None = None) -> Any:
@@ -213,7 +215,7 @@ def _event_callback(run: Run, about: dict[str, Any], at: tuple[int, int] | None 
     return EventCallback(
         run.events,
         run.config["events"]["metrics_every_n_steps"],
-        run.launch["allocation"]["device_ids"],
+        run.launch.device_ids,
         heartbeat_s=run.config["events"].get("heartbeat_s", 0),
         about=about,
         at=at,
@@ -228,7 +230,7 @@ def _trainer(run: Run, callbacks: list[Any]) -> Any:
     from trn.checkpoints.io import TrnCheckpointIO  # fsync'd saves, verified loads
 
     trainer = pl.Trainer(
-        **run.launch["allocation"]["trainer"],
+        **run.launch.trainer,
         **run.config["trainer"],
         callbacks=callbacks,
         plugins=[TrnCheckpointIO(run.config.get("allow_targets") or [])],
@@ -264,7 +266,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     for signum in STOP_SIGNALS:  # before the slow imports: Ctrl-C there is a clean cancel
         signal.signal(signum, _record_early)
-    config, record, launch = load_job(job_dir)
+    try:
+        config, record, launch = load_job(job_dir)
+    except BadFile as err:  # the supervisor ends the job failed, with this line in its log tail
+        print(f"trn: {err}", file=sys.stderr)
+        return 2
     rank = _rank()
     events = None
     if rank == 0:
@@ -289,20 +295,20 @@ def main(argv: list[str]) -> int:
         loggers = build_loggers(config, job_dir, record, events)
         outcome = train(job_dir, config, record, launch, events, loggers)
     except BaseException as err:  # noqa: BLE001 - report every failure to the supervisor
-        outcome = {
-            "state": "failed",
-            "error": f"{type(err).__name__}: {err}".strip(),
-            "traceback": traceback.format_exc(),
-            "step": getattr(err, "step", None),  # e.g. the step of a non-finite loss
-        }
+        outcome = Outcome(
+            "failed",
+            error=f"{type(err).__name__}: {err}".strip(),
+            traceback=traceback.format_exc(),
+            step=getattr(err, "step", None),  # e.g. the step of a non-finite loss
+        )
         traceback.print_exc()
     if loggers is not None and loggers[1]:  # an MLflow run ends as the job did
-        outcome.update(loggers[0].end(outcome["state"]))
+        outcome = replace(outcome, **loggers[0].end(outcome.state))
     if rank == 0:
-        fsutil.atomic_write_json(job_dir / OUTCOME, outcome)
+        fsutil.atomic_write_bytes(JobDir(job_dir).outcome, outcome.to_json().encode())
     if events:
         events.close()
-    return 0 if outcome["state"] == "completed" else 1
+    return 0 if outcome.state == "completed" else 1
 
 
 if __name__ == "__main__":

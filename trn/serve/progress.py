@@ -18,11 +18,11 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from trn.events.reader import parse, read_new
+from trn.timestamps import seconds
 
 POSITION_EVENTS = ("metrics", "heartbeat")
 TRACKERS = 512  # jobs whose read position is kept; a dashboard shows a few dozen at most
@@ -180,7 +180,5 @@ def _whole(value: Any) -> int | None:
 
 
 def _seconds(ts: Any) -> float:
-    try:
-        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return time.time()
+    at = seconds(ts)
+    return time.time() if at is None else at

@@ -21,6 +21,7 @@ from starlette.responses import StreamingResponse
 
 from trn import api
 from trn.events.reader import TERMINAL_EVENTS, parse, read_new, tail_offset
+from trn.jobdir import HomeDir, JobDir
 from trn.serve.replies import BadRequest
 from trn.serve.routes_jobs import call, home, whole
 
@@ -105,7 +106,7 @@ async def job_events(request: Request) -> StreamingResponse:
 
     async def chunks() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
-        path = job.job_dir / "events.jsonl"
+        path = JobDir(job.job_dir).events
         async for line in tail(path, 0, ended, settings.poll_s, streams):
             if line is None:
                 yield ": keep-alive\n\n"
@@ -144,7 +145,7 @@ async def all_events(request: Request) -> StreamingResponse:
     fields = {"job": "job_id", "sweep": "sweep_id", "event": "event"}
     n = whole(q, "tail", 0, 0, 100_000)
     settings, streams = request.app.state.settings, request.app.state.streams
-    path = settings.home / "events.jsonl"
+    path = HomeDir(settings.home).events
     after = last_event_id(request)
     offset, newer_than = await call(start, path, after, n)
 

@@ -52,7 +52,7 @@ async def job_metrics(request: Request) -> JSONResponse:
     """
     job = await call(api.job, request.path_params["job_id"], home(request))
     after = whole(request.query_params, "after", 0, 0, 10**12)
-    found, last = await call(series, job.job_dir / "events.jsonl", after)
+    found, last = await call(series, JobDir(job.job_dir).events, after)
     return JSONResponse({"job_id": job.job_id, "metrics": found, "last_seq": last})
 
 
@@ -116,7 +116,7 @@ async def job_config(request: Request) -> JSONResponse:
       404: {$ref: '#/components/responses/NotFound'}
     """
     job = await call(api.job, request.path_params["job_id"], home(request))
-    return JSONResponse(await call(_config, job.job_dir / "config.yaml"))
+    return JSONResponse(await call(_config, JobDir(job.job_dir).config))
 
 
 def _config(path: Path) -> Any:
@@ -142,6 +142,6 @@ async def job_log(request: Request) -> JSONResponse:
     """
     job = await call(api.job, request.path_params["job_id"], home(request))
     n = whole(request.query_params, "tail", 100, 1, 10000)
-    path = job.job_dir / "runner.log"
+    path = JobDir(job.job_dir).runner_log
     lines = await call(lambda: read_new(path, tail_offset(path, n))[0])
     return JSONResponse({"job_id": job.job_id, "lines": lines[-n:]})

@@ -36,11 +36,13 @@ async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 async def locked(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    lock = request.app.state.submit_lock
+    """``fn(*args, home=...)`` under the submit lock: everything it starts lands in this
+    server's home, whatever ``$TRN_HOME`` the process has."""
+    lock, where = request.app.state.submit_lock, home(request)
 
     def run() -> Any:
         with lock:
-            return fn(*args)
+            return fn(*args, home=where)
 
     return await run_in_threadpool(run)
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trn.errors import UsageError
+from trn.jobdir import HomeDir
 
-TOKEN_FILE = "serve.token"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 MAX_BODY = 64 * 1024  # a POST carries overrides, never data: 64 KiB is generous
 
@@ -57,7 +57,7 @@ def existing_token(home: Path) -> str | None:
     given = os.environ.get("TRN_SERVE_TOKEN")
     if given:
         return _checked(given, "TRN_SERVE_TOKEN")
-    path = home / TOKEN_FILE
+    path = HomeDir(home).serve_token
     try:
         return _checked(path.read_text().strip(), str(path))
     except FileNotFoundError:
@@ -70,7 +70,7 @@ def load_token(home: Path) -> tuple[str, bool]:
     token = existing_token(home)
     if token is not None:
         return token, False
-    path = home / TOKEN_FILE
+    path = HomeDir(home).serve_token
     home.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

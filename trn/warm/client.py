@@ -87,15 +87,16 @@ class WarmRunner:
         if self._pidfd is not None:
             done = bool(select.select([self._pidfd], [], [], timeout)[0])
         else:
-            from trn.registry.record import pid_alive
+            from trn import proc
 
-            done = not pid_alive(self.pid)
+            done = not proc.alive(self.pid)
             if not done:
                 time.sleep(timeout)
         if done:
             if self._pidfd is not None:
                 os.close(self._pidfd)
-            state = JobDir(self.job_dir).read_outcome().get("state")
+            outcome = JobDir(self.job_dir).read_outcome()
+            state = outcome.state if outcome else None
             self.returncode = 0 if state == "completed" else 1
 
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from trn import proc
 from trn.warm import protocol
 from trn.warm.protocol import ParentInfo
 from trn.warm.where import WarmUnavailable, all_sockets
@@ -90,14 +91,8 @@ def exits(pid: int, timeout: float) -> bool:
     """Has ``pid`` exited within ``timeout`` seconds? A zombie has: a parent whose starter
     is gone is reaped by whoever adopted it, maybe never."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[-1].split()[0]
-        except OSError:
-            return True
-        if state in ("Z", "X"):
-            return True
+    while proc.alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
+    return True

@@ -27,6 +27,7 @@ from typing import Any
 
 import trn
 from trn.devices.threads import SPIN, SPIN_COUNT, WAIT_POLICY
+from trn.jobdir import HomeDir
 from trn.paths import trn_home
 
 IDLE_S = 900.0  # a parent with no job and no request for this long exits (TRN_WARM_IDLE_S)
@@ -129,7 +130,7 @@ def place(home: Path | None = None, env: Mapping[str, str] | None = None) -> Pla
 
 def log_path(home: Path, key_or_socket: str) -> Path:
     """The log of the parent of ``home`` with this key (or socket: its name starts with it)."""
-    return home / "warm" / f"{Path(key_or_socket).name.split('.')[0]}.log"
+    return HomeDir(home).warm / f"{Path(key_or_socket).name.split('.')[0]}.log"
 
 
 def all_sockets() -> list[Path]:

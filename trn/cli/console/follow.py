@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from trn.jobdir import HomeDir
 from trn.text import isatty
 
 
@@ -37,7 +38,7 @@ def sweep_console(home: Path, verbosity: int) -> Iterator[None]:
     follower = None
     try:
         if verbosity == 0:
-            follower = Follower(Path(home) / "events.jsonl", os.fdopen(os.dup(saved), "w"))
+            follower = Follower(HomeDir(home).events, os.fdopen(os.dup(saved), "w"))
             follower.start()
         yield
     finally:

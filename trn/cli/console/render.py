@@ -123,7 +123,7 @@ def summary(job: JobState, record: dict[str, Any], env: str = "") -> list[Text]:
     if duration is not None:
         first.append(f" in {fmt_duration(duration)}")
     folder = JobDir(record.get("job_dir") or job.job_dir or ".").checkpoints
-    latest, best = saved(folder, JobDir.LATEST), saved(folder, "best.json")
+    latest, best = saved(folder, JobDir.LATEST), saved(folder, JobDir.BEST)
     best_value = best.metrics.get(job.metric) if best and job.metric else None
     if best is not None and best_value is not None:
         first.append(f"  best {job.metric} {_num(best_value)} at epoch {best.epoch}")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
+
+from trn.timestamps import seconds as _seconds
 
 ENDS = {
     "job_completed": "completed",
@@ -27,13 +28,6 @@ class Row:
     metrics: dict[str, Any]
     best: bool = False
     saved: bool = False
-
-
-def _seconds(ts: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def loss_of(metrics: dict[str, Any]) -> tuple[str, float] | None:

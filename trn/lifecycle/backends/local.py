@@ -8,9 +8,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from trn import proc
 from trn.errors import UsageError
 from trn.jobdir import JobDir
-from trn.registry.record import TERMINAL, effective_state, pid_alive
+from trn.registry.record import TERMINAL, effective_state
 
 
 class Local:
@@ -23,7 +24,7 @@ class Local:
             raise UsageError(
                 f"job {record['job_id']} runs on host {record.get('host')}; run `trn cancel` there"
             )
-        if pid_alive(record.get("pid")):
+        if proc.alive(record.get("pid"), record.get("pid_start")):
             try:
                 os.kill(int(record["pid"]), signal.SIGINT)
                 return True
@@ -56,7 +57,7 @@ def cancel_lost(registry: Any, record: dict[str, Any]) -> None:
         record.update(current)
         return
     runner = record.get("runner_pid")
-    if runner and pid_alive(runner):
+    if runner and proc.alive(runner):
         stop_runner(int(runner), signal.SIGINT, REAP_WAIT_S)
     end_job(record, "cancelled", reason="cancelled by `trn cancel` after its supervisor was lost")
 
