@@ -18,7 +18,8 @@ from trn.registry.store import Registry
 
 @pytest.mark.slow
 def test_cancel_a_running_job_saves_and_ends_cancelled(trn_home):
-    job = Job(trn_home, "run", *ARGS)
+    # long enough that the cancel, however slow to start on a busy machine, finds it training
+    job = Job(trn_home, "run", *ARGS, "trainer.max_epochs=1000")
     job.wait_step(3)
     proc = run_trn("cancel", job.record()["job_id"])
     assert proc.returncode == 0, proc.stderr
