@@ -150,15 +150,17 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
     trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
     # the objective itself, not a copy: the objective check may yet fall back to another metric
     start = Outcome("completed", step=0, resume_exact=about["resume_exact"], objective=objective)
-    if run.stopper.requested:  # stopped while starting up: nothing trained, nothing to save
+    if run.stopper.requested and _world_size(run.launch) == 1:
+        # stopped while starting up: nothing trained, nothing to save. Several ranks instead
+        # all go on to agree on the stop once they have joined (StopOnSignal.on_train_start):
+        # one that left here would leave the others waiting for it.
         return replace(start, **_stopped(run.stopper))
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
     outcome = replace(
         start,
         state=run.stopper.requested or "completed",
-        reason=f"received {run.stopper.signal_name}"
-        if run.stopper.signal_name
-        else usercallbacks.stop_reason(trainer),  # early stopping, max_time
+        # a signal's (this rank's or another's), else early stopping's or max_time's
+        reason=run.stopper.reason or usercallbacks.stop_reason(trainer),
         metrics=metric_events.last_metrics or {},
         step=trainer.global_step,
         checkpoint=str(ckpt.latest_meta) if ckpt.latest_meta else None,
@@ -243,8 +245,17 @@ def _trainer(run: Run, callbacks: list[Any]) -> Any:
     return trainer
 
 
+def _world_size(launch: Launch) -> int:
+    """How many ranks the job's Trainer runs: its devices (a count or a list) x its nodes."""
+    trainer = launch.trainer
+    devices = trainer.get("devices", 1)
+    per_node = len(devices) if isinstance(devices, list) else devices
+    per_node = per_node if isinstance(per_node, int) else 1
+    return per_node * int(trainer.get("num_nodes", 1))
+
+
 def _stopped(stopper: Any) -> dict[str, Any]:
-    return {"state": stopper.requested, "reason": f"received {stopper.signal_name}"}
+    return {"state": stopper.requested, "reason": stopper.reason}
 
 
 def _resume_ckpt(config: dict[str, Any]) -> str | None:
