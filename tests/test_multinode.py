@@ -1,0 +1,214 @@
+"""Multi-node training on a real two-node Slurm cluster (``bash scripts/slurm-two-node.sh start``,
+as root): two network namespaces are the hosts node1 and node2, with a filesystem they share.
+
+A user's project in a temp dir runs ``trn run -m hydra/launcher=slurm`` on node1, as on a login
+node; the job's ranks run on both nodes. What is checked: a 2-node DDP job completes (one record,
+its hosts, a checkpoint, each rank's log), a cancel from node2 and a Ctrl-C on node1 end it
+``cancelled`` and end the sweep, and no process of it is left on either node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import userproject
+from conftest import PATIENCE, ROOT
+
+from trn.registry.store import Registry
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+SCRIPT = ROOT / "scripts" / "slurm-two-node.sh"
+NAMESPACES = {1: "s2n-n1", 2: "s2n-n2"}  # the script's node namespaces
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.poll_s=0.5"]
+SMALL = [
+    "profile=dev",
+    "devices=cpu",
+    "events.heartbeat_s=0",
+    *userproject.overrides(),
+    "trainer.limit_val_batches=1",
+]
+SHORT = ["trainer.max_epochs=1", "trainer.limit_train_batches=4"]
+LONG = ["trainer.max_epochs=1000", "trainer.limit_train_batches=40"]
+# what of the cluster itself lives in its namespaces; anything else there is a job's leftover
+CLUSTER = ("slurmctld", "slurmd", "slurmscriptd", "sleep infinity")
+
+
+@pytest.fixture(scope="module")
+def two_nodes() -> None:
+    """The two-node cluster is up, or skip saying why it cannot be used here."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("the two-node Slurm cluster needs Linux network namespaces and root")
+    for tool in ("ip", "nsenter", "unshare", "slurmd", "sinfo"):
+        if not shutil.which(tool):
+            pytest.skip(f"the two-node Slurm cluster needs {tool}: see scripts/slurm-two-node.sh")
+    if subprocess.run(["bash", str(SCRIPT), "status"], capture_output=True).returncode:
+        pytest.skip("the two-node Slurm cluster is not up: `bash scripts/slurm-two-node.sh start`")
+
+
+@pytest.fixture
+def project(tmp_path: Path, trn_home: Path, monkeypatch) -> Path:
+    root = userproject.write(tmp_path / "proj")
+    monkeypatch.setenv("PYTHONPATH", userproject.pythonpath(root))
+    return root
+
+
+def on_node(node: int, argv: list[str], cwd: Path, pidfile: Path | None = None) -> list[str]:
+    """``argv`` run on ``node`` (its pid written to ``pidfile``: the process a Ctrl-C reaches)."""
+    inner = (
+        argv if pidfile is None else ["sh", "-c", f'echo $$ > {pidfile}; exec "$@"', "sh", *argv]
+    )
+    return ["bash", str(SCRIPT), "exec", str(node), *inner]
+
+
+def trn_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trn", *args]
+
+
+def start_sweep(project: Path, pidfile: Path, *overrides: str) -> subprocess.Popen:
+    argv = trn_argv("run", "-m", "--json", *SMALL, *SLURM, *overrides)
+    return subprocess.Popen(
+        on_node(1, argv, project, pidfile),
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, what: str, timeout: float = PATIENCE):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def the_record(trn_home: Path) -> dict | None:
+    if not (trn_home / "runs").exists():
+        return None
+    records = list(Registry(trn_home).scan())
+    return records[0] if records else None
+
+
+def training(trn_home: Path) -> dict | None:
+    """The job's record once its ranks train (a metrics event: every rank has joined)."""
+    record = the_record(trn_home)
+    if record is None:
+        return None
+    events = Path(record["job_dir"]) / "events.jsonl"
+    if not events.exists():
+        return None
+    lines = events.read_text().splitlines()
+    return record if any(json.loads(line)["event"] == "metrics" for line in lines) else None
+
+
+def leftovers() -> list[str]:
+    """The processes on either node other than the cluster's own."""
+    left = []
+    for node, ns in NAMESPACES.items():
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+        for pid in pids.split():
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue  # ended meanwhile
+            if not any(ours in args for ours in CLUSTER):
+                left.append(f"node{node}: {pid} {args.strip()}")
+    return left
+
+
+def assert_nothing_left() -> None:
+    """Once Slurm has ended the job, nothing of it runs on either node (polled: a step's end
+    takes Slurm a moment)."""
+    deadline = time.monotonic() + PATIENCE
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leftovers() == []
+
+
+def test_a_two_node_ddp_job_completes_with_its_hosts_and_each_ranks_log(
+    two_nodes, project, trn_home, tmp_path
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    argv = trn_argv("run", "-m", "--json", *SMALL, *SHORT, *SLURM, "devices.num_nodes=2")
+    argv.append(f"+model.mark_dir={marks}")
+    proc = subprocess.run(
+        on_node(1, argv, project), cwd=project, capture_output=True, text=True, timeout=PATIENCE
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"] == {"completed": 1}
+    records = list(Registry(trn_home).scan())
+    assert len(records) == 1  # one job, whatever its number of ranks
+    record = records[0]
+    assert record["state"] == "completed" and record["host"] == "node1"
+    assert record["hosts"] == ["node1", "node2"]
+    assert record["devices"] == ["node1:cpu0", "node2:cpu1"]
+    assert record["checkpoint"] and Path(record["checkpoint"]).exists()
+    assert sorted(p.name.split("-")[0] for p in marks.iterdir()) == ["rank0", "rank1"]
+    job_dir = Path(record["job_dir"])
+    rank1 = (job_dir / "runner.rank1.log").read_text().splitlines()
+    assert rank1[0] == "trn: rank 1 on node2"
+    assert any("GLOBAL_RANK: 1" in line for line in rank1)
+    shown = subprocess.run(
+        trn_argv("logs", record["job_id"], "--rank", "1"), capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and shown.stdout.splitlines() == rank1
+    assert_nothing_left()
+
+
+def test_trn_cancel_from_node2_ends_the_job_cancelled_and_the_sweep(
+    two_nodes, project, trn_home, tmp_path
+) -> None:
+    proc = start_sweep(project, tmp_path / "sweep.pid", *LONG, "devices.num_nodes=2")
+    try:
+        record = wait_for(lambda: training(trn_home), "both ranks to train")
+        cancel = subprocess.run(
+            on_node(2, trn_argv("cancel", record["job_id"], "--json"), project),
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE,
+        )
+        assert cancel.returncode == 0, cancel.stderr
+        assert json.loads(cancel.stdout)["state"] == "cancelled"
+        out, err = proc.communicate(timeout=PATIENCE)  # the sweep ends: it waits on nothing
+    finally:
+        proc.kill()
+    assert json.loads(out)["counts"] == {"cancelled": 1}, err
+    record = Registry.read(Path(record["job_dir"]))
+    assert record["state"] == "cancelled" and record["error"] == "received SIGINT"
+    assert "-stop.meta.json" in record["checkpoint"]  # saved where the ranks stopped
+    assert_nothing_left()
+
+
+@pytest.mark.parametrize(
+    "layout", [["devices.num_nodes=2"], ["devices.processes=2"]], ids=["2-nodes", "1-node-2-ranks"]
+)
+def test_ctrl_c_on_the_sweep_ends_a_multi_task_job_cancelled(
+    two_nodes, project, trn_home, tmp_path, layout
+) -> None:
+    pidfile = tmp_path / "sweep.pid"
+    proc = start_sweep(project, pidfile, *LONG, *layout)
+    try:
+        record = wait_for(lambda: training(trn_home), "the ranks to train")
+        os.kill(int(pidfile.read_text()), signal.SIGINT)
+        out, err = proc.communicate(timeout=PATIENCE)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err  # a sweep's Ctrl-C
+    assert json.loads(out)["counts"] == {"cancelled": 1}, err
+    record = Registry.read(Path(record["job_dir"]))
+    assert record["state"] == "cancelled", record  # not failed on a reset gloo connection
+    assert "-stop.meta.json" in record["checkpoint"]
+    assert_nothing_left()
