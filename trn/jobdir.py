@@ -16,6 +16,7 @@ writer, the registry) goes through :class:`JobDir`, so the layout is written dow
     code.tar.gz       its source files (a project outside git)
     environment.json  versions, packages, devices, argv, masked env
     checkpoints/      *.ckpt + *.meta.json, latest.json and best.json
+    ranks/N           a DDP job's rank N reached the rendezvous (its host): who never came
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class JobDir:
     supervisor_log = _File(SUPERVISOR_LOG)
     outcome = _File(OUTCOME)
     checkpoints = _File(CHECKPOINTS)
+    ranks = _File("ranks")
 
     def rank_log(self, rank: int) -> Path:
         """Rank ``rank``'s runner log: ``runner.log`` for rank 0, ``runner.rankN.log`` else."""

@@ -123,6 +123,7 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
     from trn.runner.datainfo import known
     from trn.runner.early_stop import EarlyStop  # a sweep's sweep.early_stop, else None
+    from trn.runner.join import JoinWatch, timeout_of
     from trn.runner.metrics import ObjectiveCheck
 
     config, objective = run.config, ranking(run.config)
@@ -147,6 +148,8 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
     # ckpt last: it saves on stop, and after the objective check at an epoch's end
     guard = FiniteGuard(about.get("optimizer_from") == "config")
     ours = [run.stopper, metric_events, guard, check, *filter(None, [pruner])]
+    join = JoinWatch(run.job_dir, _rank(), _world_size(run.launch), timeout_of(config))
+    ours.insert(0, join)  # its setup: every rank has joined
     trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
     # the objective itself, not a copy: the objective check may yet fall back to another metric
     start = Outcome("completed", step=0, resume_exact=about["resume_exact"], objective=objective)
@@ -155,6 +158,7 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
         # all go on to agree on the stop once they have joined (StopOnSignal.on_train_start):
         # one that left here would leave the others waiting for it.
         return replace(start, **_stopped(run.stopper))
+    join.start()  # from here to the rendezvous, a rank that never comes ends the job
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
     outcome = replace(
         start,
