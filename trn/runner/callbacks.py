@@ -115,7 +115,7 @@ class EventCallback(pl.Callback):
                 threads=torch.get_num_threads(),  # after the module's own code: what it computes with
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
                 **_start_fields(),
-                **self.about,
+                **{**self.about, **_inexact(trainer)},  # after the loader's set-up: it knows
             )
         if self.heartbeat is None:
             progress = lambda: {"step": trainer.global_step, "epoch": trainer.current_epoch}  # noqa: E731
@@ -284,6 +284,12 @@ def _token_ids(value: Any) -> bool:
 
 def _tokens(ids: torch.Tensor) -> int | None:
     return int(ids[0].numel()) if ids.shape[0] else None
+
+
+def _inexact(trainer: pl.Trainer) -> dict[str, Any]:
+    """A trn dataset's resume that could not continue at the next sample: not exact, and why."""
+    why = getattr(getattr(trainer, "datamodule", None), "resume_inexact", None)
+    return {"resume_exact": False, "resume_inexact": why} if why else {}
 
 
 class StopOnSignal(pl.Callback):

@@ -147,9 +147,8 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
     pruner = EarlyStop.of(config, run.record, trn_home(), objective)
     # ckpt last: it saves on stop, and after the objective check at an epoch's end
     guard = FiniteGuard(about.get("optimizer_from") == "config")
-    ours = [run.stopper, metric_events, guard, check, *filter(None, [pruner])]
     join = JoinWatch(run.job_dir, _rank(), _world_size(run.launch), timeout_of(config))
-    ours.insert(0, join)  # its setup: every rank has joined
+    ours = [join, run.stopper, metric_events, guard, check, *filter(None, [pruner])]
     trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
     # the objective itself, not a copy: the objective check may yet fall back to another metric
     start = Outcome("completed", step=0, resume_exact=about["resume_exact"], objective=objective)
@@ -169,6 +168,7 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
         step=trainer.global_step,
         checkpoint=str(ckpt.latest_meta) if ckpt.latest_meta else None,
     )
+    outcome = _inexact_resume(run, datamodule, outcome)
     if pruner and not run.stopper.requested:
         # early stopping's: the job ends pruned, not tested
         outcome = replace(outcome, **pruner.outcome())
@@ -177,6 +177,16 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
             outcome = replace(outcome, **_test(run, trainer, module, datamodule, ckpt))
             outcome = replace(outcome, metrics={**outcome.metrics, **metric_events.stage_metrics})
     return outcome
+
+
+def _inexact_resume(run: Run, datamodule: Any, outcome: Outcome) -> Outcome:
+    """A trn dataset's resume that could not continue at the next sample (a changed world size,
+    batch size, ...): the outcome, and so the record, says it was not exact, and a warning why."""
+    inexact = getattr(datamodule, "resume_inexact", None)
+    if not inexact:
+        return outcome
+    run.warn(f"resume not exact: {inexact}")
+    return replace(outcome, resume_exact=False)
 
 
 def _test(run: Run, trainer: Any, module: Any, datamodule: Any, ckpt: Any) -> dict[str, Any]:
