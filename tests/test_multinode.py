@@ -136,26 +136,28 @@ def assert_nothing_left() -> None:
     assert leftovers() == []
 
 
-def test_a_two_node_ddp_job_completes_with_its_hosts_and_each_ranks_log(
+def test_a_two_node_ddp_sweep_completes_with_hosts_and_each_ranks_log(
     two_nodes, project, trn_home, tmp_path
 ) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     argv = trn_argv("run", "-m", "--json", *SMALL, *SHORT, *SLURM, "devices.num_nodes=2")
-    argv.append(f"+model.mark_dir={marks}")
+    argv += [f"+model.mark_dir={marks}", "+model.hidden=8,16"]  # 2 jobs of 2 nodes each
     proc = subprocess.run(
         on_node(1, argv, project), cwd=project, capture_output=True, text=True, timeout=PATIENCE
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["counts"] == {"completed": 1}
-    records = list(Registry(trn_home).scan())
-    assert len(records) == 1  # one job, whatever its number of ranks
+    assert json.loads(proc.stdout)["counts"] == {"completed": 2}
+    records = sorted(Registry(trn_home).scan(), key=lambda r: r["job_id"])
+    assert len(records) == 2  # one record a job, whatever its number of ranks
+    for record in records:
+        assert record["state"] == "completed" and record["host"] == "node1"
+        assert record["hosts"] == ["node1", "node2"]
+        assert record["devices"] == ["node1:cpu0", "node2:cpu1"]
+        assert record["checkpoint"] and Path(record["checkpoint"]).exists()
+    ranks = sorted(p.name.split("-")[0] for p in marks.iterdir())  # the project's code ran there
+    assert ranks == ["rank0", "rank0", "rank1", "rank1"]
     record = records[0]
-    assert record["state"] == "completed" and record["host"] == "node1"
-    assert record["hosts"] == ["node1", "node2"]
-    assert record["devices"] == ["node1:cpu0", "node2:cpu1"]
-    assert record["checkpoint"] and Path(record["checkpoint"]).exists()
-    assert sorted(p.name.split("-")[0] for p in marks.iterdir()) == ["rank0", "rank1"]
     job_dir = Path(record["job_dir"])
     rank1 = (job_dir / "runner.rank1.log").read_text().splitlines()
     assert rank1[0] == "trn: rank 1 on node2"
