@@ -214,3 +214,39 @@ def test_ctrl_c_on_the_sweep_ends_a_multi_task_job_cancelled(
     assert record["state"] == "cancelled", record  # not failed on a reset gloo connection
     assert "-stop.meta.json" in record["checkpoint"]
     assert_nothing_left()
+
+
+def kill_node(node: int) -> None:
+    """What a node's death does to the job: every process on it dies at once, its slurmd too
+    (only the namespace's holder stays, so that the node can come back)."""
+    pids = subprocess.run(["ip", "netns", "pids", NAMESPACES[node]], capture_output=True, text=True)
+    for pid in pids.stdout.split():
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if not args.startswith("sleep infinity"):
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue  # ended meanwhile
+
+
+def test_a_node_that_dies_fails_the_job_naming_it_and_the_sweep_ends(
+    two_nodes, project, trn_home, tmp_path
+) -> None:
+    every = "checkpoint.every_n_steps=5"
+    proc = start_sweep(project, tmp_path / "sweep.pid", *LONG, "devices.num_nodes=2", every)
+    try:
+        record = wait_for(lambda: training(trn_home), "both ranks to train")
+        saved = lambda: Registry.read(Path(record["job_dir"]))["checkpoint"]  # noqa: E731
+        wait_for(saved, "a checkpoint")
+        kill_node(2)
+        # rank 0 loses its peer at once; Slurm would hold the job until it gives node2 up
+        # (minutes): the sweep cancels it, and does not wait for a node that never answers
+        out, err = proc.communicate(timeout=PATIENCE)
+    finally:
+        proc.kill()
+        subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True)  # node2 comes back
+    assert json.loads(out)["counts"] == {"failed": 1}, err
+    record = Registry.read(Path(record["job_dir"]))
+    assert record["state"] == "failed" and "10.250.0.2 (node2)" in record["error"], record
+    assert record["checkpoint"]  # the newest one before the loss: `trn resume` continues it
+    assert_nothing_left()  # node1's part of the job ends too, once Slurm has settled it

@@ -24,6 +24,9 @@ from trn.registry.record import LIVE
 # after a cancel, how long the jobs' runners may take to save and their supervisors to end the
 # jobs before Slurm is told to end them outright
 KILL_AFTER_S = GRACE_S + 30.0
+# how long a Slurm job may outlive the trn job it ran (its ranks' processes ending) before it is
+# cancelled; twice that, and the sweep stops waiting for it
+LINGER_S = 30.0
 
 
 def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
@@ -118,6 +121,7 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
     from trn.registry.store import Registry
 
     signals: list[int] = []
+    ended: dict[str, float] = {}  # Slurm job id: when its trn job was first seen ended
     cancelled_at: float | None = None
     killed, gone = False, 0
     handler = lambda signum, frame: signals.append(signum)  # noqa: E731
@@ -139,6 +143,7 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
                 active = queued([job["slurm"].job_id for job in jobs])
             except OSError:  # slurmctld busy or restarting: look again
                 active = {"?": "UNKNOWN"}
+            active = _lingering(jobs, active, ended)
             gone = 0 if active else gone + 1
             if gone >= 2:  # twice out of the queue: ended (sacct may be off: not asked)
                 return cancelled_at is not None
@@ -146,6 +151,32 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def _lingering(
+    jobs: list[dict[str, Any]], active: dict[str, str], ended: dict[str, float]
+) -> dict[str, str]:
+    """``active`` less the Slurm jobs that only linger: their trn job has ended (its supervisor
+    ended it) but Slurm still holds them, as when a node died under a rank: Slurm notices only
+    after its own timeout (minutes). ``LINGER_S`` after the end they are cancelled, and one
+    then completing (killing what is left on a node that may never answer) is not waited on."""
+    from trn.registry.record import TERMINAL
+    from trn.registry.store import Registry
+
+    left = dict(active)
+    for job in jobs:
+        slurm_id = str(job["slurm"].job_id)
+        if slurm_id not in active:
+            continue
+        state = Registry.read(Path(job["record"].job_dir)).get("state")
+        if state not in TERMINAL or state == "preempted":  # preempted: Slurm requeues it
+            continue
+        since = ended.setdefault(slurm_id, time.monotonic())
+        if active[slurm_id] == "COMPLETING" or time.monotonic() - since > 2 * LINGER_S:
+            left.pop(slurm_id)
+        elif time.monotonic() - since > LINGER_S:
+            scancel(slurm_id)
+    return left
 
 
 def _job_return(job: dict[str, Any], cancelled: bool) -> Any:

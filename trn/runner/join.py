@@ -13,6 +13,7 @@ job dir); a stop signal ends it at once, ``cancelled`` or ``preempted`` as the s
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import socket
@@ -112,6 +113,20 @@ class JoinWatch(pl.Callback):
             fsutil.atomic_write_bytes(self.job_dir.outcome, outcome.to_json().encode())
         print(f"trn: {why.get('error') or why.get('reason')}", flush=True)
         os._exit(1)
+
+
+def name_peers(error: str) -> str:
+    """``error`` with each peer address in it named by its host (``[10.0.0.2 (node2)]:port``):
+    a rank's node gone shows in rank 0's error only as the address gloo lost."""
+
+    def named(match: re.Match[str]) -> str:
+        try:
+            host = socket.gethostbyaddr(match.group(1))[0]
+        except OSError:
+            return match.group(0)
+        return f"[{match.group(1)} ({host})]"
+
+    return re.sub(r"\[(\d{1,3}(?:\.\d{1,3}){3})\]", named, error)
 
 
 def timeout_of(config: dict[str, Any]) -> float:

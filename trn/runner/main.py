@@ -320,9 +320,11 @@ def main(argv: list[str]) -> int:
         loggers = build_loggers(config, job_dir, record, events)
         outcome = train(job_dir, config, record, launch, events, loggers)
     except BaseException as err:  # noqa: BLE001 - report every failure to the supervisor
+        from trn.runner.join import name_peers
+
         outcome = Outcome(
             "failed",
-            error=f"{type(err).__name__}: {err}".strip(),
+            error=name_peers(f"{type(err).__name__}: {err}".strip()),  # a lost rank's node
             traceback=traceback.format_exc(),
             step=getattr(err, "step", None),  # e.g. the step of a non-finite loss
         )
