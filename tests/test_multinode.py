@@ -250,3 +250,53 @@ def test_a_node_that_dies_fails_the_job_naming_it_and_the_sweep_ends(
     assert record["state"] == "failed" and "10.250.0.2 (node2)" in record["error"], record
     assert record["checkpoint"]  # the newest one before the loss: `trn resume` continues it
     assert_nothing_left()  # node1's part of the job ends too, once Slurm has settled it
+
+
+def on_node1(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(on_node(1, list(argv), ROOT), cwd=ROOT, capture_output=True, text=True)
+
+
+def test_a_preempted_two_node_job_resumes_bitwise_equal_to_the_uninterrupted_one(
+    two_nodes, tmp_path
+) -> None:
+    """Slurm's preemption warning (USR2) stops both ranks with a checkpoint; the requeued job
+    resumes it with the same world size, every rank at its own next sample."""
+    from test_faults_support import ARGS, assert_bitwise_equal, final_state
+
+    exact = [*ARGS, "trainer.max_epochs=2", "trainer.limit_train_batches=20", "devices.num_nodes=2"]
+    homes = {name: tmp_path / name for name in ("reference", "preempted")}
+
+    def sweep(home: Path) -> subprocess.Popen:
+        argv = trn_argv("run", "-m", "--json", *exact, *SLURM)
+        cmd = on_node(1, ["env", f"TRN_HOME={home}", *argv], ROOT)
+        return subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    reference = sweep(homes["reference"])
+    out, err = reference.communicate(timeout=PATIENCE)
+    assert json.loads(out)["counts"] == {"completed": 1}, err
+    proc = sweep(homes["preempted"])
+    try:
+        first = wait_for(lambda: training(homes["preempted"]), "both ranks to train")
+        slurm_id = first["extra"]["slurm_job_id"]
+        on_node1("scancel", "--signal=USR2", slurm_id)  # Slurm's warning before a preemption
+        wait_for(lambda: Registry.read(Path(first["job_dir"]))["state"] == "preempted", "preempted")
+        wait_for(
+            lambda: (
+                on_node1("squeue", "-h", "-o", "%T", "-j", slurm_id).stdout.split() == ["PENDING"]
+            ),
+            "the requeued Slurm job",
+        )
+        time.sleep(5)  # as tests/test_slurm.py: slurmd forgets the old run's credential first
+        on_node1("scontrol", "update", f"JobId={slurm_id}", "StartTime=now")
+        out, err = proc.communicate(timeout=PATIENCE)
+    finally:
+        proc.kill()
+    assert json.loads(out)["counts"] == {"completed": 1}, err
+    records = {r["attempt"]: r for r in Registry(homes["preempted"]).scan()}
+    meta = json.loads(Path(records[1]["checkpoint"]).read_text())
+    assert 0 < meta["step"] < 40 and records[2]["resume_exact"] is True, (meta, records[2])
+    assert records[2]["hosts"] == ["node1", "node2"] and records[2]["warnings"] == []
+    want = Registry.read(next(homes["reference"].glob("runs/*/*/*/*")))["checkpoint"]
+    assert_bitwise_equal(final_state(records[2]["checkpoint"]), final_state(want))
