@@ -46,6 +46,7 @@ class JoinWatch(pl.Callback):
         self.done = threading.Event()
         self._pipe: tuple[int, int] | None = None
         self._old_fd = -1
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self.world <= 1:
@@ -57,7 +58,8 @@ class JoinWatch(pl.Callback):
         os.set_blocking(write, False)
         self._pipe = (read, write)
         self._old_fd = signal.set_wakeup_fd(write)
-        threading.Thread(target=self._watch, name="trn-join-watch", daemon=True).start()
+        self._thread = threading.Thread(target=self._watch, name="trn-join-watch", daemon=True)
+        self._thread.start()
 
     def joined(self) -> None:
         """Every rank is in: the watch ends (called on the main thread)."""
@@ -66,6 +68,10 @@ class JoinWatch(pl.Callback):
         self.done.set()
         signal.set_wakeup_fd(self._old_fd)
         os.write(self._pipe[1], b"\0")  # wakes the watch, which closes the pipe
+        # and is gone before this returns: the data loaders fork their workers next, and a
+        # thread ending while a process forks can leave the child locked for good
+        if self._thread is not None:
+            self._thread.join()
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.joined()
