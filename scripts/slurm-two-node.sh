@@ -114,9 +114,11 @@ hosts() {
   exit 1
 }
 
-status() {
-  alive "$(holder 1)" && alive "$(holder 2)" && alive "$(cat "$DIR/slurmctld.pid" 2>/dev/null)" &&
-    [ "$(on 1 sinfo -h -N -o '%T' 2>/dev/null | grep -cE '^(idle|mixed|allocated)')" = 2 ]
+status() {  # both nodes answering (a `*` after the state: slurmctld cannot reach the node)
+  local d
+  for d in slurmctld slurmd-node1 slurmd-node2; do alive "$(cat "$DIR/$d.pid" 2>/dev/null)" || return 1; done
+  alive "$(holder 1)" && alive "$(holder 2)" &&
+    [ "$(on 1 sinfo -h -N -o '%T' 2>/dev/null | grep -cE '^(idle|mixed|allocated)$')" = 2 ]
 }
 
 start() {

@@ -37,6 +37,7 @@ NOT_HERE = {
     "warm start": "leaves a warm parent running (tests/test_warm_parents.py)",
     "warm stop": "ends warm parents other tests use (tests/test_warm_parents.py)",
     "hydra/launcher=slurm": "needs Slurm (tests/test_slurm*.py)",
+    "--rank 1": "a multi-node Slurm job's rank log (tests/test_multinode.py)",
 }
 
 # A line whose command is right to end non-zero here, and the code it ends with.

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -75,7 +76,9 @@ def test_each_sweep_job_is_a_slurm_job_and_ranks_follow_slurm(slurm: str, trn_ho
     for record in records(trn_home):
         processes = 2 if "devices.processes=2" in record["overrides"] else 1
         assert record["extra"]["slurm_job_id"] and record["sweep_id"] == summary["sweep_id"]
-        assert record["devices"] == [f"slurm:cpu{i}" for i in range(processes)]
+        node = socket.gethostname().split(".")[0]  # Slurm's node name (slurm-local.sh)
+        assert record["devices"] == [f"{node}:cpu{i}" for i in range(processes)]
+        assert record["hosts"] == [node]
         assert record["start"] == "cold"  # Slurm's allocation, not a warm parent's
         events = validate_file(Path(record["job_dir"]) / "events.jsonl")
         assert [e["event"] for e in events][0] == "job_submitted"

@@ -8,13 +8,15 @@ writer, the registry) goes through :class:`JobDir`, so the layout is written dow
     launch.json       the leased allocation, written once just before the runner starts
     plan.json         the plan, for a supervisor in another process (detached)
     events.jsonl      this job's events
-    runner.log        the runner's stdout and stderr
+    runner.log        the runner's stdout and stderr (rank 0's, when there are several)
+    runner.rankN.log  rank N's (N > 0) of a multi-task Slurm job, its host on the first line
     supervisor.log    a detached supervisor's stdout and stderr
     outcome.json      the runner's word on how it ended (state, metrics, checkpoint)
     code.patch        the project's uncommitted changes (git), or
     code.tar.gz       its source files (a project outside git)
     environment.json  versions, packages, devices, argv, masked env
     checkpoints/      *.ckpt + *.meta.json, latest.json and best.json
+    ranks/N           a DDP job's rank N reached the rendezvous (its host): who never came
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ class JobDir:
     supervisor_log = _File(SUPERVISOR_LOG)
     outcome = _File(OUTCOME)
     checkpoints = _File(CHECKPOINTS)
+    ranks = _File("ranks")
+
+    def rank_log(self, rank: int) -> Path:
+        """Rank ``rank``'s runner log: ``runner.log`` for rank 0, ``runner.rankN.log`` else."""
+        return self.runner_log if rank == 0 else self.path / f"runner.rank{rank}.log"
 
     @property
     def latest(self) -> Path:

@@ -13,6 +13,7 @@ EXAMPLES = """examples:
   trn logs 261128-1520 -f           ... and follow new ones until the job ends
   trn logs 261128-1520 --json | jq 'select(.event=="metrics") | .metrics'
   trn logs 261128-1520 --log -n 50  the last 50 lines of the runner's own output
+  trn logs 261128-1520 --rank 1     rank 1's output (a multi-task Slurm job: runner.rank1.log)
 """
 
 
@@ -29,6 +30,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
     p.add_argument("--json", action="store_true", help="the raw event lines, one JSON per line")
     p.add_argument("--log", action="store_true", help="the runner's log (runner.log) instead")
+    p.add_argument(
+        "--rank",
+        type=_count,
+        metavar="N",
+        help="rank N's runner log instead (a multi-task Slurm job's ranks write their own)",
+    )
     p.add_argument("-n", "--lines", type=_count, metavar="N", help="only the last N lines")
     p.set_defaults(func=run)
 
@@ -49,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from trn.lifecycle.backends import backend_of
 
     job_dir = Path(record["job_dir"])
+    args.log = args.log or args.rank is not None
     path = backend_of(record).logs(record)[0] if args.log else JobDir(job_dir).events
+    if args.rank:
+        path = _rank_log(record, args.rank)
     offset = reader.tail_offset(path, args.lines) if args.lines is not None else 0
     done = _job_ended(registry, job_dir) if args.follow else (lambda: True)
     live = watch_printer(record) if args.follow and not (args.json or args.log) else None
@@ -62,6 +72,26 @@ def run(args: argparse.Namespace) -> int:
     finally:
         getattr(live, "close", lambda: None)()
     return 0
+
+
+def _rank_log(record: dict[str, Any], rank: int) -> Path:
+    """Rank ``rank``'s log; a usage error naming the ranks that have one."""
+    from trn.errors import UsageError
+    from trn.jobdir import JobDir
+
+    job_dir = JobDir(record["job_dir"])
+    path = job_dir.rank_log(rank)
+    if not path.exists():
+        ranks = sorted(
+            int(p.name[len("runner.rank") : -4]) for p in job_dir.path.glob("runner.rank*.log")
+        )
+        have = ", ".join(map(str, [0, *ranks]))
+        raise UsageError(
+            f"job {record['job_id']} has no log of rank {rank} (ranks with a log: {have}); "
+            "ranks > 0 write their own only in a multi-task Slurm job, else they share "
+            "rank 0's: `trn logs JOB --log`"
+        )
+    return path
 
 
 def _job_ended(registry: Any, job_dir: Path) -> Any:

@@ -32,6 +32,7 @@ FIELDS = [
     "started_at",
     "ended_at",
     "host",
+    "hosts",  # a multi-node job's nodes (empty, and not shown, for a local job)
     "devices",
     "overrides",
     "exit_code",

@@ -121,12 +121,18 @@ class ShardDataModule(pl.LightningDataModule):
         state = self._sampler.state_dict()
         if self.trainer is not None:  # the loop's count, not the sampler's: workers read ahead
             done = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # type: ignore[attr-defined]
-            state["samples"] = self._sampler.samples_after(done)
+            state["samples"], state["batches"] = self._sampler.samples_after(done), done
             if done >= self.trainer.num_training_batches:
                 # A finished epoch resumes at the start of the next one. Lightning creates
                 # the resumed loader's iterator before it calls set_epoch, so say it here.
-                state["epoch"], state["samples"] = state["epoch"] + 1, 0
+                state["epoch"], state["samples"], state["batches"] = state["epoch"] + 1, 0, 0
         return state
+
+    @property
+    def resume_inexact(self) -> str | None:
+        """Why this resume could not continue at the exact next sample (a changed world size,
+        batch size, ...); None when it did, or nothing was resumed."""
+        return self._sampler.inexact if self._sampler is not None else None
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if self._sampler is not None:

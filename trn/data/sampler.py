@@ -53,7 +53,9 @@ class ShardSampler(DistributedSampler):
         self.n, self.batch_size = num_samples, batch_size
         self.world_size = world_size
         self.samples_seen = 0  # in the current epoch, counting samples skipped on resume
+        self.batches_seen = 0  # the same, in batches
         self._resume: tuple[int, int] | None = None
+        self.inexact: str | None = None  # why a resume could not continue at the next sample
 
     def __len__(self) -> int:
         return len(self.batch_sizes())
@@ -86,9 +88,10 @@ class ShardSampler(DistributedSampler):
     def __iter__(self) -> Iterator[np.ndarray]:
         skip = self._resume[1] if self._resume and self._resume[0] == self.epoch else 0
         self._resume = None
-        self.samples_seen = 0
+        self.samples_seen = self.batches_seen = 0
         for batch in self.batches(self.epoch):
             self.samples_seen += len(batch)
+            self.batches_seen += 1
             if self.samples_seen > skip:
                 yield batch[max(0, len(batch) - (self.samples_seen - skip)) :]
 
@@ -98,18 +101,31 @@ class ShardSampler(DistributedSampler):
 
     def state_dict(self) -> dict[str, Any]:
         state = {k: getattr(self, k) for k in LAYOUT if k != "num_samples"}
-        return {"epoch": self.epoch, "samples": self.samples_seen, "num_samples": self.n, **state}
+        return {
+            "epoch": self.epoch,
+            "samples": self.samples_seen,
+            "batches": self.batches_seen,
+            "num_samples": self.n,
+            **state,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue at the exact next sample of ``state``'s epoch (same layout) or start over."""
+        """Continue at the exact next sample of ``state``'s epoch (same layout) or start over
+        (:attr:`inexact` says why)."""
         mine = self.state_dict()
         changed = [k for k in LAYOUT if state.get(k) != mine[k]]
         self.set_epoch(int(state["epoch"]))
+        self.inexact = None
+        if changed == ["rank"] and "batches" in state:
+            # A checkpoint holds rank 0's sampler. Every rank runs an epoch's batches in
+            # lockstep, so the count of batches done places this rank exactly too.
+            self._resume = (self.epoch, self.samples_after(int(state["batches"])))
+            return
         if changed:
-            warnings.warn(
+            self.inexact = (
                 f"sampler layout changed since the checkpoint ({', '.join(changed)}): "
-                f"epoch {self.epoch} starts from its first sample",
-                stacklevel=2,
+                f"epoch {self.epoch} starts from its first sample"
             )
+            warnings.warn(self.inexact, stacklevel=2)
             return
         self._resume = (self.epoch, int(state["samples"]))

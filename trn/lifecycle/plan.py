@@ -38,6 +38,7 @@ class Plan:
     mlflow_run_id: str | None = None  # the MLflow run a resume continues (its parent's)
     kind: str = "train"  # or "eval": trn eval, the runner tests a checkpoint (trn.runner.stages)
     evaluates: dict[str, Any] | None = None  # an eval's {checkpoint (a meta), stage, job_id}
+    hosts: list[str] = field(default_factory=list)  # a Slurm job's nodes, once it runs on them
 
     def command(self, job_dir: Path | str = "JOB_DIR") -> list[str]:
         return [sys.executable, "-m", self.runner, str(job_dir)]

@@ -16,9 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from trn.errors import FailedFast, JobFailed, UsageError
-from trn.launcher.slurm import allocation, queued, resources
+from trn.launcher.slurm import allocation, queued, resources, scancel
 from trn.lifecycle.end import end_job
+from trn.lifecycle.supervisor import GRACE_S
 from trn.registry.record import LIVE
+
+# after a cancel, how long the jobs' runners may take to save and their supervisors to end the
+# jobs before Slurm is told to end them outright
+KILL_AFTER_S = GRACE_S + 30.0
+# how long a Slurm job may outlive the trn job it ran (its ranks' processes ending) before it is
+# cancelled; twice that, and the sweep stops waiting for it
+LINGER_S = 30.0
 
 
 def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
@@ -105,34 +113,70 @@ def _submit(
 
 
 def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool:
-    """Until every Slurm job has left the queue; Ctrl-C/SIGTERM cancels them all, and so does
-    ``failed()`` turning true (``--fail-fast``)."""
+    """Until every Slurm job has left the queue; True if they were cancelled. Ctrl-C/SIGTERM
+    cancels them all (each job's runners save and stop), and so does ``failed()`` turning true
+    (``--fail-fast``). A second Ctrl-C, or jobs still queued ``KILL_AFTER_S`` after the cancel,
+    has Slurm end them at once: the sweep never waits on a job that does not stop."""
     from trn.lifecycle.backends.slurm import SLURM
     from trn.registry.store import Registry
 
-    stop: list[int] = []
-    gone = 0
-    handler = lambda signum, frame: stop.append(signum)  # noqa: E731
+    signals: list[int] = []
+    ended: dict[str, float] = {}  # Slurm job id: when its trn job was first seen ended
+    cancelled_at: float | None = None
+    killed, gone = False, 0
+    handler = lambda signum, frame: signals.append(signum)  # noqa: E731
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
-            if not stop and failed is not None and failed():
-                stop.append(0)
-            if len(stop) == 1:
-                stop.append(0)  # cancel once
+            if cancelled_at is None and (signals or (failed is not None and failed())):
+                cancelled_at = time.monotonic()
                 for job in jobs:
                     SLURM.cancel_in_slurm(Registry.read(Path(job["record"].job_dir)))
+            late = cancelled_at is not None and time.monotonic() - cancelled_at > KILL_AFTER_S
+            if not killed and (len(signals) > 1 or late):
+                killed = True
+                for job in jobs:
+                    scancel(job["slurm"].job_id)
+                if len(signals) > 1:  # the user insists: their records end here, cancelled
+                    return True
             try:
                 active = queued([job["slurm"].job_id for job in jobs])
             except OSError:  # slurmctld busy or restarting: look again
                 active = {"?": "UNKNOWN"}
+            active = _lingering(jobs, active, ended)
             gone = 0 if active else gone + 1
             if gone >= 2:  # twice out of the queue: ended (sacct may be off: not asked)
-                return bool(stop)
+                return cancelled_at is not None
             time.sleep(poll_s)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def _lingering(
+    jobs: list[dict[str, Any]], active: dict[str, str], ended: dict[str, float]
+) -> dict[str, str]:
+    """``active`` less the Slurm jobs that only linger: their trn job has ended (its supervisor
+    ended it) but Slurm still holds them, as when a node died under a rank: Slurm notices only
+    after its own timeout (minutes). ``LINGER_S`` after the end they are cancelled, and one
+    then completing (killing what is left on a node that may never answer) is not waited on."""
+    from trn.registry.record import TERMINAL
+    from trn.registry.store import Registry
+
+    left = dict(active)
+    for job in jobs:
+        slurm_id = str(job["slurm"].job_id)
+        if slurm_id not in active:
+            continue
+        state = Registry.read(Path(job["record"].job_dir)).get("state")
+        if state not in TERMINAL or state == "preempted":  # preempted: Slurm requeues it
+            continue
+        since = ended.setdefault(slurm_id, time.monotonic())
+        if active[slurm_id] == "COMPLETING" or time.monotonic() - since > 2 * LINGER_S:
+            left.pop(slurm_id)
+        elif time.monotonic() - since > LINGER_S:
+            scancel(slurm_id)
+    return left
 
 
 def _job_return(job: dict[str, Any], cancelled: bool) -> Any:
@@ -151,16 +195,13 @@ def _job_return(job: dict[str, Any], cancelled: bool) -> Any:
 
 def final_record(job: dict[str, Any], cancelled: bool = False) -> dict[str, Any]:
     """The record the Slurm job returned (a resumed job's, after a requeue); else the one on
-    disk, ended here as failed if Slurm dropped the job before it could end it."""
+    disk, ended here as failed if Slurm dropped the job before it could end it. Called once
+    the job has left the queue: it never waits."""
     from trn.registry.store import Registry
 
-    if job["slurm"].paths.result_pickle.exists():  # never ask sacct: it may be off
-        try:
-            result = job["slurm"].result()
-            if isinstance(result, dict):
-                return result
-        except Exception:  # noqa: BLE001 - it raised on the node: the record says what it can
-            pass
+    result = _task0_result(job["slurm"])
+    if isinstance(result, dict):
+        return result
     record = Registry.read(Path(job["record"].job_dir))
     if record["state"] in LIVE and cancelled:
         record = end_job(record, "cancelled", reason="the sweep was cancelled (Ctrl-C/SIGTERM)")
@@ -169,3 +210,16 @@ def final_record(job: dict[str, Any], cancelled: bool = False) -> dict[str, Any]
         why = f"the Slurm job ended without a result; see {stderr}"
         record = end_job(record, "failed", reason=why)
     return record
+
+
+def _task0_result(slurm_job: Any) -> Any:
+    """What task 0 (the supervisor's) returned, if it wrote its result; else None. Read from
+    its pickle: submitit's ``result()`` waits for every task's result, and a task that died
+    of a signal writes none, nor can ``sacct`` (often off) tell that it never will."""
+    from submitit.core.utils import pickle_load
+
+    try:
+        outcome, value = pickle_load(slurm_job.task(0).paths.result_pickle)
+    except Exception:  # noqa: BLE001 - none, torn or unreadable: the record on disk says
+        return None
+    return value if outcome == "success" else None

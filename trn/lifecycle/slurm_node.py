@@ -30,15 +30,25 @@ LAUNCH_WAIT_S = 300.0  # how long a rank > 0 waits for task 0 to write the job's
 # The runner, started with SIGUSR2 ignored: Slurm's ``--signal`` reaches every process of the
 # step, and the warning is task 0's to act on (it stops the runner with SIGTERM).
 RUNNER = "trn.lifecycle.slurm_node"
+RANK_STOPS = (signal.SIGINT, signal.SIGTERM)  # what a rank > 0's wrapper passes to its runner
 
 
 def _prepare(plan: Plan) -> tuple[int, Plan]:
-    """This task's rank, and the plan as this task runs it."""
+    """This task's rank, and the plan as this task runs it: its devices named by the node
+    each rank runs on (``node2:cpu1``), the nodes as Slurm lists them."""
     import submitit
 
-    rank = submitit.JobEnvironment().global_rank
+    env = submitit.JobEnvironment()
+    rank, hosts = env.global_rank, list(env.hostnames)
+    per_node = max(1, env.num_tasks // max(1, len(hosts)))
+    labels = [
+        f"{hosts[min(i // per_node, len(hosts) - 1)]}:{label.split(':', 1)[-1]}"
+        for i, label in enumerate(plan.allocation.device_ids)
+    ]
+    allocation = replace(plan.allocation, device_ids=labels)
     # trn.runner's rank-0 duties (events, outcome) follow Slurm's ranks
-    return rank, replace(plan, env={**plan.env, "RANK": str(rank)}, runner=RUNNER)
+    env_vars = {**plan.env, "RANK": str(rank)}
+    return rank, replace(plan, env=env_vars, runner=RUNNER, allocation=allocation, hosts=hosts)
 
 
 @dataclass
@@ -59,10 +69,11 @@ class NodeJob:
 
         rank, plan = _prepare(self.plan)
         if rank != 0:
-            _run_rank(plan, Path(self.job_dir))
+            _run_rank(plan, Path(self.job_dir), rank)
             return None
         record = JobRecord.from_dict(Registry.read(Path(self.job_dir)))
         record.pid, record.host = os.getpid(), socket.gethostname()
+        record.hosts, record.devices = plan.hosts, plan.allocation.device_ids
         self._sup, self._record = Supervisor(plan), record
         self._sup.open_events(record)
         return self._sup.run(record)
@@ -103,7 +114,7 @@ class ResumeJob:
             plan = replace(plan, allocation=self.allocation)
         rank, plan = _prepare(plan)
         if rank != 0:  # ranks > 0 wait for task 0 to create the job
-            _run_rank(plan, _wait_for_child(self.home, self.parent))
+            _run_rank(plan, _wait_for_child(self.home, self.parent), rank)
             return None
         sup = Supervisor(plan)
         record = sup.submit()
@@ -119,14 +130,63 @@ class ResumeJob:
         return self._node.checkpoint(*args, **kwargs)
 
 
-def _run_rank(plan: Plan, job_dir: Path) -> None:
+def _run_rank(plan: Plan, job_dir: Path, rank: int) -> None:
     """A rank > 0: its runner, once task 0's supervisor has written the job's ``launch.json``
-    (just before it starts its own runner)."""
-    launch, deadline = JobDir(job_dir).launch, time.monotonic() + LAUNCH_WAIT_S
-    while not launch.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    env = {**os.environ, **plan.allocation.env, **plan.env, "TRN_HOME": str(plan.home)}
-    subprocess.run(plan.command(job_dir), env=env, stdin=subprocess.DEVNULL, check=False)
+    (just before it starts its own runner), its output in ``runner.rankN.log``.
+
+    A cancel (``scancel --signal=INT``) or Ctrl-C reaches this wrapper as well as the runner.
+    The wrapper must not die of it: submitit would then write no result for this task, and
+    the runner it started would be killed mid-step (rank 0 failing on a reset connection)
+    instead of stopping at the same step as every rank. So it passes the signal on and waits
+    for the runner, as task 0's supervisor does, SIGKILL after the grace period.
+    """
+    from trn.lifecycle.supervisor import GRACE_S
+
+    stop: list[int] = []
+    old = {s: signal.signal(s, lambda signum, _: stop.append(signum)) for s in RANK_STOPS}
+    try:
+        launch, deadline = JobDir(job_dir).launch, time.monotonic() + LAUNCH_WAIT_S
+        while not launch.exists() and not stop and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if stop:  # stopped before task 0 started its runner: nothing to run
+            return
+        env = {**os.environ, **plan.allocation.env, **plan.env, "TRN_HOME": str(plan.home)}
+        log = JobDir(job_dir).rank_log(rank)
+        with open(log, "ab") as out:
+            out.write(f"trn: rank {rank} on {socket.gethostname()}\n".encode())
+            out.flush()
+            proc = subprocess.Popen(
+                plan.command(job_dir),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its group: the signals and the SIGKILL reach all of it
+            )
+        _wait_runner(proc, stop, GRACE_S)
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
+def _wait_runner(proc: subprocess.Popen, stop: list[int], grace_s: float) -> int:
+    """Wait for a rank's runner, passing each new stop signal on; SIGKILL ``grace_s`` after
+    the first. Its exit code; what is left of its group is killed."""
+    from trn.proc import killpg
+
+    forwarded, stop_at = 0, 0.0
+    while True:
+        if len(stop) > forwarded:
+            forwarded, stop_at = len(stop), stop_at or time.monotonic()
+            killpg(proc.pid, stop[-1])
+        if stop_at and time.monotonic() - stop_at > grace_s:
+            killpg(proc.pid, signal.SIGKILL)
+        try:
+            rc = proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        killpg(proc.pid, signal.SIGKILL)  # its data loader workers, if any outlived it
+        return rc
 
 
 def _wait_for_child(home: Path, parent: str, timeout: float = 300.0) -> Path:

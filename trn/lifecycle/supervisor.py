@@ -79,6 +79,7 @@ class Supervisor:
             objective=ranking(plan.config),
             name=plan.config.get("name"),
             devices=plan.allocation.device_ids,
+            hosts=plan.hosts,
             overrides=plan.overrides,
             config_path=str(config_path),
             pid=os.getpid(),

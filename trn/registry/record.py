@@ -67,7 +67,8 @@ class JobRecord:
     created_at: str = field(default_factory=utc_now)
     started_at: str | None = None
     ended_at: str | None = None
-    host: str = field(default_factory=socket.gethostname)
+    host: str = field(default_factory=socket.gethostname)  # the supervisor's (Slurm: task 0's)
+    hosts: list[str] = field(default_factory=list)  # every node a multi-node job's ranks ran on
     pid: int | None = None  # the supervisor: the process that owns the job until it ends
     # when the supervisor started (trn.proc.start_time): a later process given its pid is not it
     pid_start: str | None = None

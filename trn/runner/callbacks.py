@@ -115,7 +115,7 @@ class EventCallback(pl.Callback):
                 threads=torch.get_num_threads(),  # after the module's own code: what it computes with
                 versions={"torch": torch.__version__, "lightning": lightning.__version__},
                 **_start_fields(),
-                **self.about,
+                **{**self.about, **_inexact(trainer)},  # after the loader's set-up: it knows
             )
         if self.heartbeat is None:
             progress = lambda: {"step": trainer.global_step, "epoch": trainer.current_epoch}  # noqa: E731
@@ -286,6 +286,12 @@ def _tokens(ids: torch.Tensor) -> int | None:
     return int(ids[0].numel()) if ids.shape[0] else None
 
 
+def _inexact(trainer: pl.Trainer) -> dict[str, Any]:
+    """A trn dataset's resume that could not continue at the next sample: not exact, and why."""
+    why = getattr(getattr(trainer, "datamodule", None), "resume_inexact", None)
+    return {"resume_exact": False, "resume_inexact": why} if why else {}
+
+
 class StopOnSignal(pl.Callback):
     """SIGINT means cancel, SIGTERM/SIGUSR1 mean preemption: stop at the next step boundary.
 
@@ -305,7 +311,26 @@ class StopOnSignal(pl.Callback):
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested is None:
             self.requested = self.STATES[signal.Signals(signum)]
-            self.signal_name = signal.Signals(signum).name
+        # a cancel reaches every rank, one of them first: the stop the ranks agreed on may
+        # come before this rank's own signal, which still names why
+        self.signal_name = self.signal_name or signal.Signals(signum).name
+
+    @property
+    def reason(self) -> str | None:
+        """Why it stopped, once it has: the signal, or another rank's stop."""
+        if self.signal_name:
+            return f"received {self.signal_name}"
+        return "another rank received a stop signal" if self.requested else None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A stop heard during start-up, with several ranks: each heard it at its own moment of
+        start-up, so they agree here, where all have joined, and stop before the first step
+        together; no rank trains alone, nor waits for one that left."""
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(self.requested is not None, all=False)
+            if stop:
+                self.requested = self.requested or "cancelled"
+                trainer.should_stop = True
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         stop = self.requested is not None

@@ -123,6 +123,7 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
     from trn.runner.checkpoint import AtomicCheckpoint, FiniteGuard
     from trn.runner.datainfo import known
     from trn.runner.early_stop import EarlyStop  # a sweep's sweep.early_stop, else None
+    from trn.runner.join import JoinWatch, timeout_of
     from trn.runner.metrics import ObjectiveCheck
 
     config, objective = run.config, ranking(run.config)
@@ -146,23 +147,28 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
     pruner = EarlyStop.of(config, run.record, trn_home(), objective)
     # ckpt last: it saves on stop, and after the objective check at an epoch's end
     guard = FiniteGuard(about.get("optimizer_from") == "config")
-    ours = [run.stopper, metric_events, guard, check, *filter(None, [pruner])]
+    join = JoinWatch(run.job_dir, _rank(), _world_size(run.launch), timeout_of(config))
+    ours = [join, run.stopper, metric_events, guard, check, *filter(None, [pruner])]
     trainer = _trainer(run, ours + usercallbacks.build(config) + [ckpt])  # the callbacks group
     # the objective itself, not a copy: the objective check may yet fall back to another metric
     start = Outcome("completed", step=0, resume_exact=about["resume_exact"], objective=objective)
-    if run.stopper.requested:  # stopped while starting up: nothing trained, nothing to save
+    if run.stopper.requested and _world_size(run.launch) == 1:
+        # stopped while starting up: nothing trained, nothing to save. Several ranks instead
+        # all go on to agree on the stop once they have joined (StopOnSignal.on_train_start):
+        # one that left here would leave the others waiting for it.
         return replace(start, **_stopped(run.stopper))
+    join.start()  # from here to the rendezvous, a rank that never comes ends the job
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_ckpt(config))
     outcome = replace(
         start,
         state=run.stopper.requested or "completed",
-        reason=f"received {run.stopper.signal_name}"
-        if run.stopper.signal_name
-        else usercallbacks.stop_reason(trainer),  # early stopping, max_time
+        # a signal's (this rank's or another's), else early stopping's or max_time's
+        reason=run.stopper.reason or usercallbacks.stop_reason(trainer),
         metrics=metric_events.last_metrics or {},
         step=trainer.global_step,
         checkpoint=str(ckpt.latest_meta) if ckpt.latest_meta else None,
     )
+    outcome = _inexact_resume(run, datamodule, outcome)
     if pruner and not run.stopper.requested:
         # early stopping's: the job ends pruned, not tested
         outcome = replace(outcome, **pruner.outcome())
@@ -171,6 +177,16 @@ def fit(run: Run, module: Any, datamodule: Any, about: dict[str, Any]) -> Outcom
             outcome = replace(outcome, **_test(run, trainer, module, datamodule, ckpt))
             outcome = replace(outcome, metrics={**outcome.metrics, **metric_events.stage_metrics})
     return outcome
+
+
+def _inexact_resume(run: Run, datamodule: Any, outcome: Outcome) -> Outcome:
+    """A trn dataset's resume that could not continue at the next sample (a changed world size,
+    batch size, ...): the outcome, and so the record, says it was not exact, and a warning why."""
+    inexact = getattr(datamodule, "resume_inexact", None)
+    if not inexact:
+        return outcome
+    run.warn(f"resume not exact: {inexact}")
+    return replace(outcome, resume_exact=False)
 
 
 def _test(run: Run, trainer: Any, module: Any, datamodule: Any, ckpt: Any) -> dict[str, Any]:
@@ -243,8 +259,17 @@ def _trainer(run: Run, callbacks: list[Any]) -> Any:
     return trainer
 
 
+def _world_size(launch: Launch) -> int:
+    """How many ranks the job's Trainer runs: its devices (a count or a list) x its nodes."""
+    trainer = launch.trainer
+    devices = trainer.get("devices", 1)
+    per_node = len(devices) if isinstance(devices, list) else devices
+    per_node = per_node if isinstance(per_node, int) else 1
+    return per_node * int(trainer.get("num_nodes", 1))
+
+
 def _stopped(stopper: Any) -> dict[str, Any]:
-    return {"state": stopper.requested, "reason": f"received {stopper.signal_name}"}
+    return {"state": stopper.requested, "reason": stopper.reason}
 
 
 def _resume_ckpt(config: dict[str, Any]) -> str | None:
@@ -295,9 +320,11 @@ def main(argv: list[str]) -> int:
         loggers = build_loggers(config, job_dir, record, events)
         outcome = train(job_dir, config, record, launch, events, loggers)
     except BaseException as err:  # noqa: BLE001 - report every failure to the supervisor
+        from trn.runner.join import name_peers
+
         outcome = Outcome(
             "failed",
-            error=f"{type(err).__name__}: {err}".strip(),
+            error=name_peers(f"{type(err).__name__}: {err}".strip()),  # a lost rank's node
             traceback=traceback.format_exc(),
             step=getattr(err, "step", None),  # e.g. the step of a non-finite loss
         )
