@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trn.registry import netfs
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id     TEXT PRIMARY KEY,
@@ -112,19 +114,23 @@ class Index:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        self._use_wal()
+        # WAL needs every process on one host; a home shared over the network has the rollback
+        # journal, whose locks the filesystem keeps (trn.registry.netfs)
+        self.journal = "delete" if netfs.is_network(self.path.parent) else "wal"
+        self._use_journal(self.journal)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         self._migrate()
 
-    def _use_wal(self) -> None:
-        """Switch a new index to WAL. The switch takes an exclusive lock and fails at once, with
-        no busy wait, while another process opens the same new file (jobs starting together):
-        try again for a while. An index already in WAL is left alone."""
+    def _use_journal(self, mode: str) -> None:
+        """Switch the index to journal ``mode`` (``wal``, ``delete``). The switch takes an
+        exclusive lock and fails at once, with no busy wait, while another process opens the
+        same file (jobs starting together): try again for a while. An index already in that
+        mode is left alone."""
         for attempt in range(100):
             try:
-                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    self.db.execute("PRAGMA journal_mode=WAL")
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != mode:
+                    self.db.execute(f"PRAGMA journal_mode={mode.upper()}")
                 return
             except sqlite3.OperationalError as err:
                 if "locked" not in str(err) or attempt == 99:
