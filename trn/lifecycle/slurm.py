@@ -99,7 +99,7 @@ def _submit(
     )
     executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
     slurm_job = executor.submit(NodeJob(sup.plan.to_json(), record.job_dir))  # config filled
-    record.pid = None  # its process is Slurm's now: `trn status` asks Slurm, never "lost"
+    record.pid = record.pid_start = None  # its process is Slurm's now: `trn status` asks Slurm
     record.extra["slurm_job_id"] = slurm_job.job_id
     sup.registry.write(record)
     sup.events.close()

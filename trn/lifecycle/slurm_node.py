@@ -23,7 +23,7 @@ from typing import Any
 
 from trn.jobdir import JobDir
 from trn.lifecycle.plan import Plan
-from trn.proc import killpg
+from trn.proc import killpg, start_time
 
 STOP_WAIT_S = 60.0  # how long a preempted runner may take to checkpoint and exit
 LAUNCH_WAIT_S = 300.0  # how long a rank > 0 waits for task 0 to write the job's launch.json
@@ -72,7 +72,10 @@ class NodeJob:
             _run_rank(plan, Path(self.job_dir), rank)
             return None
         record = JobRecord.from_dict(Registry.read(Path(self.job_dir)))
-        record.pid, record.host = os.getpid(), socket.gethostname()
+        # this process supervises the job now: a pid_start left from the submitting process
+        # would make the record read as lost (trn.proc.alive)
+        record.pid, record.pid_start = os.getpid(), start_time(os.getpid())
+        record.host = socket.gethostname()
         record.hosts, record.devices = plan.hosts, plan.allocation.device_ids
         self._sup, self._record = Supervisor(plan), record
         self._sup.open_events(record)
