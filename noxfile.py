@@ -19,7 +19,8 @@ TORCH_CPU = "torch==2.13.0"
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install(*INSTALL)
-    session.run("pytest", "-q", "-n", "2", *session.posargs)
+    session.run("pytest", "-q", "-n", "2", "-m", "not slurm", *session.posargs)
+    session.run("pytest", "-q", "-m", "slurm", *session.posargs)  # one at a time: README
 
 
 @nox.session
@@ -41,7 +42,8 @@ def upgrade(session: nox.Session) -> None:
     """The newest releases pyproject admits, then the suite: breakage found by us, not users."""
     session.install("--upgrade", TORCH_CPU, "-e", ".[dev]")
     session.run("pip", "list", "--outdated")
-    session.run("pytest", "-q", "-n", "2", *session.posargs)
+    session.run("pytest", "-q", "-n", "2", "-m", "not slurm", *session.posargs)
+    session.run("pytest", "-q", "-m", "slurm", *session.posargs)  # one at a time: README
 
 
 @nox.session

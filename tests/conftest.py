@@ -15,20 +15,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# Tests that share one machine-wide thing run on one pytest-xdist worker, one after another
-# (``--dist loadgroup``): the Slurm cluster's two CPUs (a second test's jobs would queue behind
-# the first's) and Chromium, a browser per test and the heaviest process the suite starts.
-SHARED = {"slurm": "slurm", "browser": "browser"}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        for marker, group in SHARED.items():
-            if item.get_closest_marker(marker):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _sigint_as_a_shell_leaves_it():
     """pytest-xdist's workers ignore SIGINT, and an ignored signal stays ignored in every program
