@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import userproject
-from conftest import PATIENCE, ROOT
+from conftest import PATIENCE, ROOT, wait_until
 
 from trn.registry.store import Registry
 
@@ -83,14 +83,8 @@ def start_sweep(project: Path, pidfile: Path, *overrides: str) -> subprocess.Pop
     )
 
 
-def wait_for(predicate, what: str, timeout: float = PATIENCE):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+def wait_for(predicate, what: str):
+    return wait_until(predicate, what, every=0.5)
 
 
 def the_record(trn_home: Path) -> dict | None:

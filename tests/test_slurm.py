@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, ROOT, run_trn
+from conftest import FAST, PATIENCE, ROOT, run_trn, wait_until
 
 from trn.events.schema import validate_file
 from trn.registry.store import Registry
@@ -51,14 +51,8 @@ def start_sweep(trn_home: Path, *overrides: str) -> subprocess.Popen:
     )
 
 
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
+def wait_for(predicate, what: str = "condition"):
+    return wait_until(predicate, what, every=0.5)
 
 
 def records(trn_home: Path) -> list[dict]:
@@ -118,7 +112,7 @@ def test_a_queued_job_shows_slurm_state_and_trn_cancel_scancels_it(slurm, trn_ho
         code, out, err = cli("cancel", job, "--json")
         assert code == 0, err
         assert json.loads(out)["state"] == "cancelled"
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=PATIENCE)
         assert proc.returncode == 1, err
         assert json.loads(out)["counts"] == {"cancelled": 1}
     finally:
@@ -167,7 +161,7 @@ def test_a_preempted_job_is_requeued_and_resumes_from_its_checkpoint(slurm, trn_
         assert child["extra"]["slurm_job_id"] == slurm_id
         code, out, err = cli("cancel", child["job_id"], "--json")
         assert code == 0 and json.loads(out)["state"] == "cancelled", err
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=PATIENCE)
         summary = json.loads(out)
         # one point: its newest job (the requeued resume) counts; the preempted one it took over
         assert summary["counts"] == {"cancelled": 1} and summary["superseded"] == 1

@@ -212,9 +212,11 @@ def evaluate(
 
     if isinstance(overrides, str):
         raise TypeError("overrides is a list of strings, e.g. ['data.batch_size=32']")
-    # safe: plan_eval plans an evaluation job (trainer.test); nothing is eval()ed
     where = Path(home) if home else None
-    record = start_detached(plan_eval(str(target), list(overrides), stage=stage, home=where))
+    plan = plan_eval(
+        str(target), list(overrides), stage=stage, home=where
+    )  # safe: an eval *job* (trainer.test), nothing is eval()ed
+    record = start_detached(plan)
     return Job(record["job_id"], record["job_dir"])
 
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from trn.paths import schema_path
+
+T = TypeVar("T")
 
 OUTCOME_SCHEMA = "outcome.schema.json"
 LAUNCH_SCHEMA = "launch.schema.json"
@@ -62,9 +64,15 @@ def checked(text: str | bytes, schema_name: str, what: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
+def _dump(obj: Any) -> str:
+    return json.dumps(asdict(obj), indent=2, sort_keys=True) + "\n"
+
+
+def _load(cls: type[T], text: str | bytes, schema_name: str, what: str) -> T:
+    """``cls`` from ``text`` checked against ``schema_name``, keys it does not know left out."""
+    data = checked(text, schema_name, what)
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -86,12 +94,12 @@ class Outcome:
     mlflow_status: str | None = None  # the status the runner ended its MLflow run with
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return _dump(self)
 
     @classmethod
     def from_json(cls, text: str | bytes, what: str = "the outcome") -> Outcome:
         """The outcome in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
-        return cls(**_known(cls, checked(text, OUTCOME_SCHEMA, what)))
+        return _load(cls, text, OUTCOME_SCHEMA, what)
 
 
 @dataclass(frozen=True)
@@ -137,12 +145,12 @@ class SweepJobSpec:
     plan: str | None = None  # the plan trn run -m made for it (Plan.to_json), if any
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return _dump(self)
 
     @classmethod
     def from_json(cls, text: str | bytes, what: str = "the sweep job's spec") -> SweepJobSpec:
         """The spec in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
-        return cls(**_known(cls, checked(text, SWEEP_JOB_SCHEMA, what)))
+        return _load(cls, text, SWEEP_JOB_SCHEMA, what)
 
 
 @dataclass(frozen=True)
@@ -159,9 +167,9 @@ class SweepRequest:
     resume: dict[str, bool] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return _dump(self)
 
     @classmethod
     def from_json(cls, text: str | bytes, what: str = "the sweep's request") -> SweepRequest:
         """The request in ``text``; :class:`BadFile` if it is not one (``what``: the file)."""
-        return cls(**_known(cls, checked(text, SWEEP_REQUEST_SCHEMA, what)))
+        return _load(cls, text, SWEEP_REQUEST_SCHEMA, what)

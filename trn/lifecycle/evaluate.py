@@ -88,8 +88,7 @@ def _best(checkpoints: Path) -> Path | None:
     return None
 
 
-# safe: "eval" is the evaluation job (trainer.test/validate), not Python's eval()
-def plan_eval(
+def plan_eval(  # safe: "eval" is the evaluation job (trainer.test/validate), not Python's eval()
     target: str,
     overrides: list[str] | None = None,
     *,
