@@ -115,6 +115,18 @@ class JobRecord:
         return cls(**{k: v for k, v in data.items() if k in known}, backend=backend_name(data))
 
 
+@dataclass(frozen=True)
+class JobView:
+    """A job as shown: its record as stored (the truth a process wrote) and what is said of it
+    now. ``state`` is the record's, or ``lost`` when nobody will end the job (its supervisor is
+    gone, its heartbeat stale); ``details`` is what the job's backend itself says (for instance
+    Slurm's queue state). A view is never written back: the record stays what was stored."""
+
+    record: JobRecord
+    state: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 def backend_name(record: dict[str, Any]) -> str:
     """The record's ``backend``; a record written before there was one is Slurm's if it names
     a Slurm job, else local."""
