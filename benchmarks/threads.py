@@ -7,6 +7,10 @@ shared 2-core CI machine or a laptop building something looks like). Each config
 fresh Python: OpenMP reads its variables once, at start.
 
     python benchmarks/threads.py [--steps 300] [--cnn-steps 30] [--repeats 3]
+        [--models mlp,cnn,transformer] [--spins 10000,100000] [--idle-only]
+
+``--spins`` adds a row per GOMP_SPINCOUNT (``spin=N``); the transformer (the small encoder of
+benchmarks/throughput.py, about 100 ms a step) runs ``--cnn-steps`` steps, as the CNN does.
 
 Prints the median seconds per 100 steps and the ratio to 1 thread on the same machine state.
 """
@@ -26,6 +30,18 @@ torch.manual_seed(0)
 if sys.argv[1] == "mlp":
     net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
     x = torch.randn(64, 64)
+elif sys.argv[1] == "transformer":
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(1000, 128)
+            layer = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 2)
+            self.head = nn.Linear(128, 10)
+        def forward(self, tokens):
+            return self.head(self.encoder(self.embed(tokens)).mean(dim=1))
+    net = Encoder()
+    x = torch.randint(0, 1000, (64, 64))
 else:
     net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -58,6 +74,8 @@ def per_100(model: str, steps: int, threads: int, waiting: str) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
         env.pop(var, None)
+    if waiting.startswith("spin="):
+        env["GOMP_SPINCOUNT"] = waiting.removeprefix("spin=")
     env.update(WAITING.get(waiting, {}))
     out = subprocess.run(
         [sys.executable, "-c", STEP, model, str(steps)], env=env, capture_output=True, text=True
@@ -65,11 +83,11 @@ def per_100(model: str, steps: int, threads: int, waiting: str) -> float:
     return float(out.stdout.strip())
 
 
-def table(steps: dict[str, int], repeats: int, cpus: int, load: str) -> None:
+def table(steps: dict[str, int], repeats: int, cpus: int, load: str, waitings: list[str]) -> None:
     print(f"\n{load} (load average {os.getloadavg()[0]:.1f} at the start)", flush=True)
-    print(f"{'model':<6}{'threads':>9}{'waiting':>10}{'s/100 steps':>13}{'vs 1 thread':>13}")
-    for model in ("mlp", "cnn"):
-        configs = [(1, "-")] + [(cpus, w) for w in WAITING]
+    print(f"{'model':<12}{'threads':>9}{'waiting':>12}{'s/100 steps':>13}{'vs 1 thread':>13}")
+    for model in steps:
+        configs = [(1, "-")] + [(cpus, w) for w in waitings]
         # alternated, so a change in the machine's load falls on every configuration alike
         runs: dict[tuple[int, str], list[float]] = {c: [] for c in configs}
         for _ in range(repeats):
@@ -78,7 +96,7 @@ def table(steps: dict[str, int], repeats: int, cpus: int, load: str) -> None:
         base = statistics.median(runs[(1, "-")])
         for (threads, waiting), got in runs.items():
             median = statistics.median(got)
-            print(f"{model:<6}{threads:>9}{waiting:>10}{median:>13.3f}{median / base:>12.2f}x")
+            print(f"{model:<12}{threads:>9}{waiting:>12}{median:>13.3f}{median / base:>12.2f}x")
 
 
 def main() -> None:
@@ -86,15 +104,22 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300, help="of the MLP (about 1 ms each)")
     ap.add_argument("--cnn-steps", type=int, default=30, help="of the CNN (about 100 ms each)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--models", default="mlp,cnn", help="of mlp, cnn, transformer")
+    ap.add_argument("--spins", default="", help="GOMP_SPINCOUNT values to add, comma-separated")
+    ap.add_argument("--idle-only", action="store_true", help="skip the busy-machine table")
     args = ap.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         sys.exit("needs 2 CPUs or more: with one, 1 thread is the only choice")
-    steps = {"mlp": args.steps, "cnn": args.cnn_steps}
-    table(steps, args.repeats, len(cpus), "the machine as it is")
+    per_model = {"mlp": args.steps, "cnn": args.cnn_steps, "transformer": args.cnn_steps}
+    steps = {m: per_model[m] for m in args.models.split(",")}
+    waitings = list(WAITING) + [f"spin={n}" for n in args.spins.split(",") if n]
+    table(steps, args.repeats, len(cpus), "the machine as it is", waitings)
+    if args.idle_only:
+        return
     busy = [subprocess.Popen([sys.executable, "-c", BUSY, str(c)]) for c in cpus]
     try:
-        table(steps, args.repeats, len(cpus), f"{len(cpus)} busy processes, one per CPU")
+        table(steps, args.repeats, len(cpus), f"{len(cpus)} busy processes, one per CPU", waitings)
     finally:
         for proc in busy:
             proc.kill()
