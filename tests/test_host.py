@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -166,3 +167,46 @@ def test_a_stop_caught_before_run_ends_the_job_before_its_runner_starts(trn_home
     assert final["state"] == "preempted" and final["runner_pid"] is None
     assert final["error"] == "received SIGTERM before the runner started"
     assert not JobDir(record.job_dir).launch.exists()
+
+
+# the modules that host a job, and what they may not do: make a Supervisor other than through
+# create/attach, reach into one, or install a signal handler of their own (restoring a default
+# is no handler: the detached sweep driver puts Ctrl-C's back)
+ROOT = Path(__file__).resolve().parents[1]
+HOSTS = [
+    "trn/host.py",
+    "trn/cli/cmd_run.py",
+    "trn/lifecycle/detach.py",
+    "trn/lifecycle/sweep_job.py",
+    "trn/lifecycle/slurm.py",
+    "trn/lifecycle/slurm_node.py",
+]
+BREACHES = [
+    re.compile(r"\bSupervisor\("),
+    re.compile(r"\b_?sup\w*\._\w+"),
+    re.compile(r"signal\.signal\((?![^)]*(SIG_DFL|default_int_handler))"),
+]
+
+
+def breaches(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if any(b.search(line) for b in BREACHES)]
+
+
+def test_no_host_makes_reaches_into_a_supervisor_or_sets_its_own_handlers():
+    found = {path: breaches((ROOT / path).read_text()) for path in HOSTS}
+    assert {path: lines for path, lines in found.items() if lines} == {}
+
+
+def test_the_check_finds_each_breach():
+    text = """
+    sup = Supervisor(plan)
+    self._sup._finalize(1, 0.0)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sup = Supervisor.create(plan)
+    """
+    assert breaches(text) == [
+        "sup = Supervisor(plan)",
+        "self._sup._finalize(1, 0.0)",
+        "signal.signal(signal.SIGTERM, handler)",
+    ]
