@@ -72,10 +72,14 @@ def test_detach_with_bad_input_exits_2_and_leaves_nothing(trn_home):
     assert not (trn_home / "runs").exists()
 
 
-def test_the_detached_entry_point_needs_a_job_dir():
+def test_the_detached_entry_point_needs_a_job_plan():
     import subprocess
 
     proc = subprocess.run(
-        [sys.executable, "-m", "trn.lifecycle.detach"], capture_output=True, text=True
+        [sys.executable, "-m", "trn.host", "detach-job"], capture_output=True, text=True
     )
-    assert proc.returncode == 2 and "usage: python -m trn.lifecycle.detach JOB_DIR" in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "trn: detach-job takes one spec file; "
+        "usage: python -m trn.host detach-job|detach-sweep|sweep-job SPEC\n"
+    )

@@ -65,9 +65,9 @@ def test_a_job_waits_submitted_for_a_leased_gpu_then_gives_up(one_gpu):
                 json.loads(open(record.job_dir + "/job.json").read())["state"]
             )
 
-    sup = Supervisor(plan, echo=echo)
-    record = sup.submit()
-    result = sup.run(record)
+    sup = Supervisor.create(plan, echo=echo)
+    record = sup.record
+    result = sup.run()
     names = [e["event"] for e in seen]
     assert names == ["job_submitted", "devices_waiting", "job_failed"]
     waiting = seen[1]
@@ -92,8 +92,8 @@ def test_no_wait_fails_at_plan_time_with_the_fix(one_gpu):
 @pytest.mark.slow
 def test_the_lease_is_held_while_the_runner_lives_and_released_after(one_gpu):
     plan = make_plan(GPU_FAST)
-    sup = Supervisor(plan)
-    record = sup.submit()
+    sup = Supervisor.create(plan)
+    record = sup.record
     held, done = set(), threading.Event()
 
     def watch() -> None:
@@ -106,7 +106,7 @@ def test_the_lease_is_held_while_the_runner_lives_and_released_after(one_gpu):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = sup.run(record)
+        result = sup.run()
     finally:
         done.set()
         watcher.join()

@@ -53,9 +53,7 @@ def _dead_pid() -> int:
 def _submitted(home: Path, overrides: list[str]) -> JobRecord:
     """A job as a supervisor submits it (job dir, config.yaml, record, job_submitted), whose
     supervisor then died while the job was running."""
-    sup = Supervisor(make_plan([*FAST, *overrides], home=home))
-    record = sup.submit()
-    sup.events.close()
+    record = Supervisor.create(make_plan([*FAST, *overrides], home=home)).hand_off()
     record.state, record.pid, record.started_at = "running", _dead_pid(), record.created_at
     Registry(home).write(record)
     return record
@@ -182,8 +180,8 @@ def test_a_job_slurm_dropped_is_ended_with_its_manifest_line_and_event(
 
 @pytest.mark.redis
 def test_the_supervisor_ends_its_job_through_the_same_path(trn_home, tmp_path, redis_server):
-    sup = Supervisor(make_plan([*FAST, *_sinks(tmp_path, redis_server)], home=trn_home))
-    result = sup.run(sup.submit())
+    sup = Supervisor.create(make_plan([*FAST, *_sinks(tmp_path, redis_server)], home=trn_home))
+    result = sup.run()
     assert result["state"] == "completed"
     names = _redis_events(redis_server, result["job_id"])
     assert names[0] == "job_submitted" and names[-1] == "job_completed"

@@ -17,6 +17,7 @@ from trn.devices import Allocation
 from trn.handoff import (
     LAUNCH_SCHEMA,
     OUTCOME_SCHEMA,
+    SWEEP_JOB,
     SWEEP_JOB_SCHEMA,
     SWEEP_REQUEST_SCHEMA,
     BadFile,
@@ -24,6 +25,7 @@ from trn.handoff import (
     Outcome,
     SweepJobSpec,
     SweepRequest,
+    job_command,
     schema,
 )
 from trn.jobdir import JobDir
@@ -202,7 +204,7 @@ def test_a_sweep_job_given_a_foreign_spec_says_so_in_one_line(tmp_path):
     path = tmp_path / "0.json"
     path.write_text('{"overrides": "seed=1", "result": "r", "submitted": "s"}')
     proc = subprocess.run(
-        [sys.executable, "-m", "trn.lifecycle.sweep_job", str(path)],
+        job_command(SWEEP_JOB, path),
         capture_output=True,
         text=True,
     )

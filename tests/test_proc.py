@@ -114,3 +114,27 @@ def test_a_job_whose_supervisor_pid_now_names_another_process_is_lost():
     assert effective_state(record) == "running"
     assert effective_state({**record, "pid_start": str(int(started or 0) + 1)}) == "lost"
     assert effective_state({**record, "pid_start": None}) == "running"  # a record from before
+
+
+def test_catching_hands_each_signal_to_its_function_then_puts_the_old_handlers_back():
+    import threading
+
+    before = signal.getsignal(signal.SIGUSR1)
+    caught: list[int] = []
+    with proc.catching((signal.SIGUSR1, signal.SIGUSR2), caught.append):
+        os.kill(os.getpid(), signal.SIGUSR2)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        wait_until(lambda: len(caught) == 2, "both signals handled")
+    assert caught == [signal.SIGUSR2, signal.SIGUSR1]
+    assert signal.getsignal(signal.SIGUSR1) is before
+    # off the main thread it sets nothing (Python could not): the main thread's owner keeps them
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        with proc.catching((signal.SIGUSR1,), caught.append):
+            seen.append(signal.getsignal(signal.SIGUSR1))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen == [before]

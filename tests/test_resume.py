@@ -204,9 +204,7 @@ def test_a_resumed_jobs_first_event_says_from_which_job_and_step(job, trn_home):
     from trn.lifecycle.supervisor import Supervisor
     from trn.text import event_line
 
-    sup = Supervisor(plan_resume(JOB, []))
-    record = sup.submit()
-    sup.events.close()
+    record = Supervisor.create(plan_resume(JOB, [])).hand_off()
     events = [
         json.loads(x) for x in (Path(record.job_dir) / "events.jsonl").read_text().splitlines()
     ]

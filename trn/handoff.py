@@ -10,7 +10,12 @@ hand-edited file is one line naming the file and the field, never a ``KeyError``
   supervisor (or whoever ends the job: :func:`trn.lifecycle.end.end_job`);
 - :class:`SweepJobSpec`: one job of a sweep, from the launcher to the job's process, naming
   the files that process writes back;
-- :class:`SweepRequest` (a sweep dir's ``request.json``): what a detached sweep's process runs.
+- :class:`SweepRequest` (a sweep dir's ``request.json``): what a detached sweep's process runs;
+- a job's plan (:class:`trn.lifecycle.plan.Plan`, ``plan.json``), checked against
+  :data:`PLAN_SCHEMA` here and read in the lifecycle.
+
+Each process trn starts to host a job reads one of these as its spec: ``python -m trn.host VERB
+SPEC`` (:mod:`trn.host`), whose command line :func:`job_command` alone builds.
 
 A reader ignores keys it does not know (a newer trn may add some), and every field a file of
 an older trn lacks has a default, so a job dir from before a change still reads.
@@ -19,8 +24,10 @@ an older trn lacks has a default, so a job dir from before a change still reads.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from functools import cache
+from os import PathLike
 from typing import Any, TypeVar
 
 from trn.paths import schema_path
@@ -31,6 +38,21 @@ OUTCOME_SCHEMA = "outcome.schema.json"
 LAUNCH_SCHEMA = "launch.schema.json"
 SWEEP_JOB_SCHEMA = "sweep-job.schema.json"
 SWEEP_REQUEST_SCHEMA = "sweep-request.schema.json"
+PLAN_SCHEMA = "plan.schema.json"
+
+HOST_MODULE = "trn.host"  # python -m trn.host VERB SPEC: every process that hosts a job
+DETACH_JOB = "detach-job"  # a detached job's supervisor; SPEC: its job dir's plan.json
+DETACH_SWEEP = "detach-sweep"  # a detached sweep; SPEC: its sweep dir's request.json
+SWEEP_JOB = "sweep-job"  # one job of a sweep, a process of its own; SPEC: a SweepJobSpec
+JOB_VERBS = (DETACH_JOB, DETACH_SWEEP, SWEEP_JOB)
+
+
+def job_command(verb: str, spec: str | PathLike[str]) -> list[str]:
+    """The command line of the process that hosts a job as ``verb`` says, given its spec file
+    (``spec``: a path); every place that starts one builds it here."""
+    if verb not in JOB_VERBS:
+        raise ValueError(f"no job process {verb!r}; one of {', '.join(JOB_VERBS)}")
+    return [sys.executable, "-m", HOST_MODULE, verb, str(spec)]
 
 
 class BadFile(ValueError):

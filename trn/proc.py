@@ -1,4 +1,5 @@
-"""Processes by pid: is one still there (:func:`alive`), and a signal to its group (:func:`killpg`).
+"""Processes by pid: is one still there (:func:`alive`), and a signal to its group (:func:`killpg`);
+signals received, for a while, by a function of ours (:func:`catching`).
 
 A pid alone is a weak name. A process that exited but was never reaped (a zombie: orphans stay
 so where PID 1 does not reap, as in containers without an init) still answers ``kill(pid, 0)``;
@@ -10,6 +11,10 @@ was recorded (:func:`start_time`), a process that started at another time dead t
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -56,3 +61,21 @@ def killpg(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+@contextmanager
+def catching(signums: Iterable[int], on_signal: Callable[[int], None]) -> Iterator[None]:
+    """While in effect, each of ``signums`` calls ``on_signal(signum)`` (and does nothing else:
+    a job's process asked to stop decides itself what stopping means); the old handlers come
+    back after. Every process that hosts a job catches its signals through this one function.
+    Only the main thread can set handlers; on another one this does nothing, and whoever owns
+    the main thread owns the signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, lambda signum, frame: on_signal(signum)) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)

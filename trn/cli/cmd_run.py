@@ -196,9 +196,9 @@ def execute(plan: Any, as_json: bool, verbosity: int = 0) -> int:
         stream, sys.stdout if events_stdout else None, plan.config.get("objective"), verbosity
     )
 
-    sup = Supervisor(plan, echo=echo)
     try:
-        record = sup.run(sup.submit())
+        sup = Supervisor.create(plan, echo=echo)
+        record = sup.run()
     finally:
         echo.close()
     if as_json:

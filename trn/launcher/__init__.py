@@ -4,7 +4,7 @@
 - :mod:`trn.launcher.scheduler` work items run as fresh processes on free slots, signals, stagger
 - :mod:`trn.launcher.local`     ``hydra/launcher=trn``: Hydra's jobs through the scheduler
 - :mod:`trn.launcher.batch`     a batch's sweep configs, and the result of a job that left none
-- :mod:`trn.launcher.trn_jobs`  trn jobs of a batch: a fresh process each (the task's ``job_module``)
+- :mod:`trn.launcher.trn_jobs`  trn jobs of a batch: a fresh process each (``python -m trn.host sweep-job``)
 - :mod:`trn.launcher.worker`    a fresh process running one Hydra task function
 - :mod:`trn.launcher.task`      the trn task function as the launchers see it (``TrnTask``)
 - :mod:`trn.launcher.slurm`     the Slurm request for a job's devices; Slurm's queue

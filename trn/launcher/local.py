@@ -1,7 +1,7 @@
 """``hydra/launcher=trn``: every job of a batch a fresh process on its own slots.
 
-trn jobs (:class:`~trn.launcher.task.TrnTask`) run as :mod:`trn.lifecycle.sweep_job` processes whose
-supervisors lease their GPUs (:mod:`trn.launcher.trn_jobs`); any other Hydra task runs in a
+trn jobs (:class:`~trn.launcher.task.TrnTask`) run as ``python -m trn.host sweep-job`` processes
+whose supervisors lease their GPUs (:mod:`trn.launcher.trn_jobs`); any other Hydra task runs in a
 :mod:`trn.launcher.worker` process and the launcher holds its GPUs' leases. Either way a
 :class:`JobReturn` per job comes back, in sweep order, so Hydra's sweepers work on top.
 """

@@ -2,8 +2,9 @@
 
 :class:`TrnTask` is what the launchers recognise and read (the sweep, where jobs live, the plans
 checked up front); :class:`trn.lifecycle.sweep_job.SweepTask` is the one that runs: under
-``hydra/launcher=trn`` the launcher starts ``python -m TrnTask.job_module SPEC.json`` per job and
-calls :meth:`TrnTask.reap` once that process has exited; under any other launcher (basic,
+``hydra/launcher=trn`` the launcher starts ``python -m trn.host JOB_VERB SPEC.json``
+(:attr:`TrnTask.job_verb`) per job and calls :meth:`TrnTask.reap` once that process has
+exited; under any other launcher (basic,
 joblib, submitit) Hydra calls the task where it is. Either way the job's record, events and
 checkpoints are those of a single ``trn run``.
 """
@@ -40,7 +41,9 @@ class TrnTask:
     fail_fast: bool = False  # the first failed job cancels the rest (`--fail-fast`)
     resume: Any = None  # a resumed Optuna sweep's unfinished trials (trn.launcher.optuna)
 
-    job_module: ClassVar[str]  # ``python -m job_module SPEC.json`` runs one job, fresh process
+    # the verb of ``python -m trn.host VERB SPEC.json`` (trn.handoff.job_command) that runs one
+    # job in a fresh process
+    job_verb: ClassVar[str]
 
     def point(self, overrides: list[str]) -> Point:
         """The point a launcher was handed these overrides for (a new one if unknown)."""

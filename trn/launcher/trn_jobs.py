@@ -1,4 +1,4 @@
-"""trn jobs under ``hydra/launcher=trn``: a spec per job for the task's job module, and the
+"""trn jobs under ``hydra/launcher=trn``: a spec per job for the task's job process, and the
 :class:`JobReturn` built from the record it leaves (the objective, or why it failed).
 
 A job that ``trn run -m`` already planned while checking the sweep passes that plan on (the
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from trn.handoff import SweepJobSpec
+from trn.handoff import SweepJobSpec, job_command
 from trn.launcher.batch import failed_return, sweep_config, why
 from trn.launcher.pool import Pool, slots_needed
 from trn.launcher.scheduler import Outcome, WorkItem
@@ -48,7 +47,7 @@ def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
         plan=str(plan_file) if plan_file else None,
     )
     (tmp / f"{num}.json").write_text(spec.to_json())
-    argv = [sys.executable, "-m", task.job_module, str(tmp / f"{num}.json")]
+    argv = job_command(task.job_verb, tmp / f"{num}.json")
     job = WorkItem(num, argv, need=slots_needed(devices, pool), env={"TRN_HOME": str(task.home)})
     job.on_exit = functools.partial(task.reap, _submitted(tmp, num))  # killed: end its job here
     return job, (overrides, cfg)

@@ -4,14 +4,14 @@
 - :mod:`trn.lifecycle.planning`    ``make_plan``: config + devices + checks -> Plan (``--dry-run``)
 - :mod:`trn.lifecycle.resume`      a plan continuing a checkpoint (``trn resume``, ``resume=``)
 - :mod:`trn.lifecycle.attempts`    a resumed job's chain of attempts and where each one resumed
-- :mod:`trn.lifecycle.supervisor`  submit (job dir, record, ``job_submitted``), lease, run, finalize
+- :mod:`trn.lifecycle.supervisor`  create or attach to a job, lease, run, end it: every job's host
 - :mod:`trn.lifecycle.end`         ``end_job``: every path that ends a job; the reaper
-- :mod:`trn.lifecycle.detach`      detached jobs and sweeps (one mechanism)
+- :mod:`trn.lifecycle.detach`      detached jobs and sweeps (``python -m trn.host detach-job|detach-sweep``)
 - :mod:`trn.lifecycle.cancel`      ``trn cancel`` of jobs and sweeps
 - :mod:`trn.lifecycle.backends`    local and Slurm: cancel, state, details, logs, chosen by the record
 - :mod:`trn.lifecycle.sweep`       ``trn run -m``: check every job, sweep events, Hydra multirun, summary
 - :mod:`trn.lifecycle.expand`      a sweep's jobs, each planned as `trn run` would
-- :mod:`trn.lifecycle.sweep_job`   one trn job of a sweep (``python -m trn.lifecycle.sweep_job``)
+- :mod:`trn.lifecycle.sweep_job`   one trn job of a sweep (``python -m trn.host sweep-job``)
 - :mod:`trn.lifecycle.slurm`, :mod:`trn.lifecycle.slurm_node`  sweep jobs as Slurm jobs
 
 Not ``trn/jobs/``: ``trn.jobs`` is the public API's list of records (``trn.jobs(state=...)``),

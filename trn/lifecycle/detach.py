@@ -2,11 +2,12 @@
 --detach``) that outlives the process that asked.
 
 One mechanism for both. The caller records what is to run (a job's ``plan.json``, a sweep's
-``request.json``), then starts ``python -m trn.lifecycle.detach job|sweep DIR``. That process forks
-once more and exits, so the detached one is nobody's child (no zombie in a long-lived caller, no
-SIGHUP when the terminal closes) and runs in its own session. The caller reads its pid, writes
-it where ``lost`` detection and ``trn cancel`` look (the job record, ``sweep.json``), then closes
-its stdin: that EOF is the go, so it never races the caller's last write.
+``request.json``), then starts ``python -m trn.host detach-job|detach-sweep SPEC``
+(:func:`trn.handoff.job_command`). That process reads the spec, forks once more and exits, so the
+detached one is nobody's child (no zombie in a long-lived caller, no SIGHUP when the terminal
+closes) and runs in its own session. The caller reads its pid, writes it where ``lost``
+detection and ``trn cancel`` look (the job record, ``sweep.json``), then closes its stdin: that
+EOF is the go, so it never races the caller's last write.
 """
 
 from __future__ import annotations
@@ -15,94 +16,76 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from trn import proc
-from trn.handoff import BadFile, SweepRequest
+from trn.handoff import DETACH_JOB, DETACH_SWEEP, SweepRequest, job_command
 from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, JobDir
+from trn.lifecycle.plan import Plan
 
-USAGE = "usage: python -m trn.lifecycle.detach JOB_DIR | sweep SWEEP_DIR"
+EARLY_STOPS = (signal.SIGINT, signal.SIGTERM)  # what a detached process catches before it runs
 
 
-def start(kind: str, directory: Path, log: Path, home: Path) -> tuple[int | None, Any]:
-    """Start ``kind`` (job, sweep) of ``directory`` detached; its pid (None: it died before it
-    forked) and the pipe whose close is its go."""
+def start(verb: str, spec: Path, log: Path, home: Path) -> tuple[int | None, Any]:
+    """Start ``verb`` (:data:`~trn.handoff.DETACH_JOB`, :data:`~trn.handoff.DETACH_SWEEP`) of
+    ``spec`` detached; its pid (None: it died before it forked) and the pipe whose close is
+    its go."""
     with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "trn.lifecycle.detach", kind, str(directory)],
+        process = subprocess.Popen(
+            job_command(verb, spec),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=out,
             start_new_session=True,
             env={**os.environ, "TRN_HOME": str(home)},  # --log-dir / trn.submit(log_dir=)
         )
-    assert proc.stdin is not None and proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    proc.wait()
-    return (int(line) if line.isdigit() else None), proc.stdin
+    assert process.stdin is not None and process.stdout is not None
+    line = process.stdout.readline().strip()
+    process.wait()
+    return (int(line) if line.isdigit() else None), process.stdin
 
 
 # -- a job ----------------------------------------------------------------------------------
-def submit(plan: Any) -> dict[str, Any]:
+def submit(plan: Plan) -> dict[str, Any]:
     """Record the job, start its detached supervisor, return the record (``submitted``)."""
     from trn import fsutil
     from trn.errors import JobFailed
     from trn.lifecycle.supervisor import Supervisor
 
-    sup = Supervisor(plan)
-    record = sup.submit()
+    sup = Supervisor.create(plan)
     if sup.stop_signal is not None:  # Ctrl-C while it was being created: it never starts
-        sup.run(record)
+        sup.run()
         raise KeyboardInterrupt
-    sup.events.close()  # the detached supervisor opens its own writer
+    record = sup.hand_off()  # the detached supervisor attaches, with its own event writer
     job_dir = JobDir(record.job_dir)
     fsutil.atomic_write_bytes(job_dir.plan, sup.plan.to_json().encode())  # its config filled in
-    pid, go = start("job", job_dir.path, job_dir.supervisor_log, plan.home)
+    pid, go = start(DETACH_JOB, job_dir.plan, job_dir.supervisor_log, plan.home)
     if pid is None:  # it died before forking: say so in the record, not by a hang
         go.close()
-        sup.open_events(record)
-        sup.finalize(record, 1, 0.0)
+        sup.end_unstarted()
         raise JobFailed(
             f"job {record.job_id}: the detached supervisor did not start; see {JobDir.SUPERVISOR_LOG}"
         )
-    record.pid, record.pid_start = pid, proc.start_time(pid)
-    sup.registry.write(record)
+    sup.update(pid=pid, pid_start=proc.start_time(pid))
     go.close()
     return record.to_dict()
 
 
-def load_plan(job_dir: Path) -> Any:
-    """The :class:`~trn.lifecycle.plan.Plan` that :func:`submit` left in ``job_dir``."""
-    from trn.lifecycle.plan import Plan
-
-    return Plan.from_json(JobDir(job_dir).plan.read_text())
-
-
-def take_over(job_dir: Path, early: list[int] | None = None) -> dict[str, Any]:
+def take_over(plan: Plan, job_dir: Path, early: list[int]) -> dict[str, Any]:
     """Run a job another process submitted: this process becomes its supervisor.
 
-    ``early``: signals received before now (a cancel right after submit); the supervisor
-    forwards them to the runner as soon as it exists."""
+    ``early``: the signals this process caught before now (a cancel right after submit), and
+    goes on catching until the supervisor's handlers replace that; it stops the job with them."""
     from trn.lifecycle.supervisor import Supervisor
-    from trn.registry.record import JobRecord
-    from trn.registry.store import Registry
     from trn.text import event_line
 
     def echo(event: dict[str, Any]) -> None:
         print(event_line(event), flush=True)
 
-    sup = Supervisor(load_plan(job_dir), echo=echo)
-    with sup.catching_stops():  # Supervisor.run catches the same; this covers the time before
-        for signum in early or []:
-            sup.request_stop(signum)
-        record = JobRecord.from_dict(Registry.read(job_dir))
-        # already so, unless the caller died before writing it
-        record.pid, record.pid_start = os.getpid(), proc.start_time(os.getpid())
-        sup.open_events(record)
-        sup.registry.write(record)
-        return sup.run(record)
+    return Supervisor.attach(plan, job_dir, echo=echo).run(stops=early)
 
 
 # -- a sweep --------------------------------------------------------------------------------
@@ -138,7 +121,7 @@ def submit_sweep(
         attempt, options = 1, None
     request = SweepRequest(sweep_id, list(overrides), str(home), fail_fast, options)
     fsutil.atomic_write_bytes(sweep_dir / SWEEP_REQUEST, request.to_json().encode())
-    pid, go = start("sweep", sweep_dir, sweep_dir / SWEEP_LOG, home)
+    pid, go = start(DETACH_SWEEP, sweep_dir / SWEEP_REQUEST, sweep_dir / SWEEP_LOG, home)
     if pid is None:
         go.close()
         raise JobFailed(f"sweep {sweep_id}: its detached process did not start; see {SWEEP_LOG}")
@@ -148,22 +131,17 @@ def submit_sweep(
     return info
 
 
-def run_sweep(sweep_dir: Path, early: list[int]) -> int:
+def run_sweep(request: SweepRequest, sweep_dir: Path, early: list[int]) -> int:
     """In the detached process: the sweep, exactly as in the foreground (which writes its
     ``summary.json``)."""
     from trn.lifecycle.sweep import print_summary
     from trn.lifecycle.sweep import run_sweep as run
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C semantics: cancel
+    # a sweep stops as one in the foreground does: Ctrl-C (``trn cancel SWEEP``) cancels it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for signum in early:  # a cancel before now: as if it came now
         os.kill(os.getpid(), signum)
-    where = sweep_dir / SWEEP_REQUEST
-    try:
-        request = SweepRequest.from_json(where.read_bytes(), str(where))
-    except (OSError, BadFile) as err:  # one line in its log; the sweep shows lost
-        print(f"trn: {err}", file=sys.stderr)
-        return 2
     home, sweep = Path(request.home), (request.sweep_id, sweep_dir)
     if request.resume is not None:
         from trn.lifecycle.sweep_resume import ResumeOptions, plan_sweep_resume
@@ -184,49 +162,49 @@ def run_sweep(sweep_dir: Path, early: list[int]) -> int:
 
 
 # -- the detached process -------------------------------------------------------------------
-def _daemon(kind: str, directory: Path) -> int:
-    """In the grandchild: wait for the go, drop the pipes, run."""
-    early: list[int] = []  # a cancel before the job or sweep installs its handlers
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, lambda signum, frame: early.append(signum))
-    sys.stdin.buffer.read()  # EOF: the caller has written our pid down
-    log = JobDir(directory).supervisor_log if kind == "job" else directory / SWEEP_LOG
-    null = os.open(os.devnull, os.O_RDWR)
-    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.dup2(null, 0)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    if kind == "job":
-        take_over(directory, early)
-        return 0
-    return run_sweep(directory, early)
+def detach_job(plan: Plan, plan_path: Path) -> int:
+    """``python -m trn.host detach-job JOB_DIR/plan.json``: supervise the job, detached."""
+    job_dir = plan_path.parent
+    return _detach(JobDir(job_dir).supervisor_log, lambda early: _run_job(plan, job_dir, early))
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) == 1:  # python -m trn.lifecycle.detach JOB_DIR
-        argv = ["job", *argv]
-    if len(argv) != 2 or argv[0] not in ("job", "sweep"):
-        print(USAGE, file=sys.stderr)
-        return 2
-    kind, directory = argv[0], Path(argv[1])
-    pid = os.fork()
-    if pid:  # the middle process: report the detached one's pid and leave
-        print(pid, flush=True)
-        return 0
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the caller's pipe is for the pid only
-    code = 1
-    try:
-        code = _daemon(kind, directory)
-    except KeyboardInterrupt:  # a sweep cancelled before it had started
-        code = 130
-    except BaseException:  # a bug: leave the traceback in the log; the record goes lost
-        import traceback
-
-        traceback.print_exc()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+def detach_sweep(request: SweepRequest, request_path: Path) -> int:
+    """``python -m trn.host detach-sweep SWEEP_DIR/request.json``: run the sweep, detached."""
+    sweep_dir = request_path.parent
+    return _detach(sweep_dir / SWEEP_LOG, lambda early: run_sweep(request, sweep_dir, early))
 
 
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+def _run_job(plan: Plan, job_dir: Path, early: list[int]) -> int:
+    take_over(plan, job_dir, early)
+    return 0
+
+
+def _detach(log: Path, body: Callable[[list[int]], int]) -> int:
+    """Fork; the middle process reports the detached one's pid and leaves. The detached one
+    waits for the go, sends its output to ``log`` and runs ``body(early)``, ``early`` being
+    the stop signals caught from before the fork on (none is lost while it starts)."""
+    early: list[int] = []
+    with proc.catching(EARLY_STOPS, early.append):
+        pid = os.fork()
+        if pid:  # the middle process
+            print(pid, flush=True)
+            return 0
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the caller's pipe is for the pid only
+        code = 1
+        try:
+            sys.stdin.buffer.read()  # EOF: the caller has written our pid down
+            null = os.open(os.devnull, os.O_RDWR)
+            out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            code = body(early)
+        except KeyboardInterrupt:  # a sweep cancelled before it had started
+            code = 130
+        except BaseException:  # a bug: leave the traceback in the log; the record goes lost
+            import traceback
+
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

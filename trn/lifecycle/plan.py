@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trn.devices import Allocation
+from trn.handoff import PLAN_SCHEMA, checked
 
 RUNNER_MODULE = "trn.runner"
 
@@ -47,8 +48,10 @@ class Plan:
         return json.dumps(asdict(self), indent=1, default=str)
 
     @classmethod
-    def from_json(cls, text: str) -> Plan:
-        data = json.loads(text)
+    def from_json(cls, text: str | bytes, what: str = "the plan") -> Plan:
+        """The plan in ``text``; :class:`trn.handoff.BadFile` (one line naming ``what``, the
+        file, and the field) if it is not one (``trn/schemas/plan.schema.json``)."""
+        data = checked(text, PLAN_SCHEMA, what)
         names = {f.name for f in fields(Allocation)}
         allocation = Allocation(**{k: v for k, v in data.pop("allocation").items() if k in names})
         known = {f.name for f in fields(cls)}

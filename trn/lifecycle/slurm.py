@@ -19,6 +19,7 @@ from trn.errors import FailedFast, JobFailed, UsageError
 from trn.launcher.slurm import allocation, queued, resources, scancel
 from trn.lifecycle.end import end_job
 from trn.lifecycle.supervisor import GRACE_S
+from trn.proc import catching
 from trn.registry.record import LIVE
 
 # after a cancel, how long the jobs' runners may take to save and their supervisors to end the
@@ -92,17 +93,16 @@ def _submit(
         sweep_num=num,
         sweep_point=point.index,
     )
-    sup = Supervisor(plan, echo=make_echo(sys.stderr if task.to_stderr else sys.stdout, num))
-    record = sup.submit()
+    sup = Supervisor.create(plan, echo=make_echo(sys.stderr if task.to_stderr else sys.stdout, num))
+    record = sup.record
     executor = submitit.SlurmExecutor(
         folder=folder / "%j", max_num_timeout=int(params.get("max_num_timeout") or 0)
     )
     executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
     slurm_job = executor.submit(NodeJob(sup.plan.to_json(), record.job_dir))  # config filled
-    record.pid = record.pid_start = None  # its process is Slurm's now: `trn status` asks Slurm
-    record.extra["slurm_job_id"] = slurm_job.job_id
-    sup.registry.write(record)
-    sup.events.close()
+    # its process is Slurm's now (task 0 attaches to the job): `trn status` asks Slurm
+    extra = {**record.extra, "slurm_job_id": slurm_job.job_id}
+    record = sup.hand_off(pid=None, pid_start=None, extra=extra)
     return {
         "num": num,
         "overrides": overrides,
@@ -124,9 +124,7 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
     ended: dict[str, float] = {}  # Slurm job id: when its trn job was first seen ended
     cancelled_at: float | None = None
     killed, gone = False, 0
-    handler = lambda signum, frame: signals.append(signum)  # noqa: E731
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with catching((signal.SIGINT, signal.SIGTERM), signals.append):
         while True:
             if cancelled_at is None and (signals or (failed is not None and failed())):
                 cancelled_at = time.monotonic()
@@ -148,9 +146,6 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
             if gone >= 2:  # twice out of the queue: ended (sacct may be off: not asked)
                 return cancelled_at is not None
             time.sleep(poll_s)
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def _lingering(

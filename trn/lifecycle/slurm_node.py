@@ -1,12 +1,17 @@
 """What runs inside a Slurm job: the supervisor on task 0, the runner on every task.
 
-submitit starts one task per (node x ``tasks_per_node``) with ``srun``; each task runs
-:class:`NodeJob`. Task 0 supervises like ``trn run`` does (record, events, the runner); the
-others run their runner only, as ranks of Lightning's ``SLURMEnvironment``. On preemption or
-timeout (SIGUSR2 from ``--signal``) task 0 stops its runner with SIGTERM (a checkpoint, then
-``preempted``) and requeues :class:`ResumeJob`, which continues from that checkpoint through
-:func:`trn.lifecycle.resume.plan_resume` as a new job with ``attempt + 1``. The plan reaches the
-node as JSON (:meth:`~trn.lifecycle.plan.Plan.to_json`), inside submitit's pickle of :class:`NodeJob`.
+submitit starts one task per (node x ``tasks_per_node``) with ``srun``, each a ``python -m
+submitit.core._submit`` process (submitit's, not trn's: its SIGUSR2 handler is what checkpoints
+and requeues), which runs :class:`NodeJob`. Task 0 attaches to the job the launcher created
+(:meth:`Supervisor.attach`) and supervises it like ``trn run`` does (record, events, the
+runner); the others run their runner only, as ranks of Lightning's ``SLURMEnvironment``. On
+preemption or timeout (SIGUSR2 from ``--signal``) task 0 stops its runner with SIGTERM (a
+checkpoint, then ``preempted``) and requeues :class:`ResumeJob`, which continues from that
+checkpoint through :func:`trn.lifecycle.resume.plan_resume` as a new job with ``attempt + 1``.
+The plan reaches the node as JSON (:meth:`~trn.lifecycle.plan.Plan.to_json`), inside submitit's
+pickle of :class:`NodeJob`. Every runner is ``python -m trn.runner JOB_DIR``, which ignores
+SIGUSR2: Slurm's ``--signal`` reaches every process of the step, and the warning is task 0's to
+act on.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,13 +27,10 @@ from typing import Any
 
 from trn.jobdir import JobDir
 from trn.lifecycle.plan import Plan
-from trn.proc import killpg, start_time
+from trn.proc import catching, killpg
 
 STOP_WAIT_S = 60.0  # how long a preempted runner may take to checkpoint and exit
 LAUNCH_WAIT_S = 300.0  # how long a rank > 0 waits for task 0 to write the job's launch.json
-# The runner, started with SIGUSR2 ignored: Slurm's ``--signal`` reaches every process of the
-# step, and the warning is task 0's to act on (it stops the runner with SIGTERM).
-RUNNER = "trn.lifecycle.slurm_node"
 RANK_STOPS = (signal.SIGINT, signal.SIGTERM)  # what a rank > 0's wrapper passes to its runner
 
 
@@ -48,15 +49,14 @@ def _prepare(plan: Plan) -> tuple[int, Plan]:
     allocation = replace(plan.allocation, device_ids=labels)
     # trn.runner's rank-0 duties (events, outcome) follow Slurm's ranks
     env_vars = {**plan.env, "RANK": str(rank)}
-    return rank, replace(plan, env=env_vars, runner=RUNNER, allocation=allocation, hosts=hosts)
+    return rank, replace(plan, env=env_vars, allocation=allocation, hosts=hosts)
 
 
 @dataclass
 class NodeJob:
     plan_json: str  # the Plan: JSON, whoever pickles this
     job_dir: str
-    _sup: Any = field(default=None, repr=False)
-    _record: Any = field(default=None, repr=False)
+    _sup: Any = field(default=None, repr=False)  # task 0's Supervisor, once it runs the job
 
     @property
     def plan(self) -> Plan:
@@ -64,32 +64,28 @@ class NodeJob:
 
     def __call__(self) -> dict[str, Any] | None:
         from trn.lifecycle.supervisor import Supervisor
-        from trn.registry.record import JobRecord
-        from trn.registry.store import Registry
 
         rank, plan = _prepare(self.plan)
         if rank != 0:
             _run_rank(plan, Path(self.job_dir), rank)
             return None
-        record = JobRecord.from_dict(Registry.read(Path(self.job_dir)))
-        # this process supervises the job now: a pid_start left from the submitting process
-        # would make the record read as lost (trn.proc.alive)
-        record.pid, record.pid_start = os.getpid(), start_time(os.getpid())
-        record.host = socket.gethostname()
-        record.hosts, record.devices = plan.hosts, plan.allocation.device_ids
-        self._sup, self._record = Supervisor(plan), record
-        self._sup.open_events(record)
-        return self._sup.run(record)
+        self._sup = Supervisor.attach(
+            plan,
+            self.job_dir,
+            host=socket.gethostname(),
+            hosts=plan.hosts,
+            devices=plan.allocation.device_ids,
+        )
+        return self._sup.run()
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Preempted or timed out: stop the runner with a checkpoint, requeue a resume."""
         import submitit
 
-        if self._sup is not None and self._record is not None:
-            rc = _stop_runner(self._record.runner_pid)
-            self._sup.stop_signal = signal.SIGTERM  # no outcome: the supervisor says preempted
-            self._sup.finalize(self._record, rc, 0.0)
-        record_id = self._record.job_id if self._record else Path(self.job_dir).name
+        if self._sup is not None:
+            rc = _stop_runner(self._sup.record.runner_pid)
+            self._sup.end_stopped(signal.SIGTERM, rc)  # no outcome: the supervisor says preempted
+        record_id = self._sup.record.job_id if self._sup else Path(self.job_dir).name
         plan = self.plan
         return submitit.helpers.DelayedSubmission(
             ResumeJob(record_id, plan.home, plan.sweep_id, plan.allocation)
@@ -119,11 +115,10 @@ class ResumeJob:
         if rank != 0:  # ranks > 0 wait for task 0 to create the job
             _run_rank(plan, _wait_for_child(self.home, self.parent), rank)
             return None
-        sup = Supervisor(plan)
-        record = sup.submit()
-        record.extra["slurm_job_id"] = os.environ.get("SLURM_JOB_ID")
-        self._node = NodeJob(sup.plan.to_json(), record.job_dir, sup, record)
-        return sup.run(record)
+        sup = Supervisor.create(plan)
+        sup.update(extra={**sup.record.extra, "slurm_job_id": os.environ.get("SLURM_JOB_ID")})
+        self._node = NodeJob(sup.plan.to_json(), sup.record.job_dir, sup)
+        return sup.run()
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         if self._node is None:
@@ -146,8 +141,7 @@ def _run_rank(plan: Plan, job_dir: Path, rank: int) -> None:
     from trn.lifecycle.supervisor import GRACE_S
 
     stop: list[int] = []
-    old = {s: signal.signal(s, lambda signum, _: stop.append(signum)) for s in RANK_STOPS}
-    try:
+    with catching(RANK_STOPS, stop.append):
         launch, deadline = JobDir(job_dir).launch, time.monotonic() + LAUNCH_WAIT_S
         while not launch.exists() and not stop and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -167,9 +161,6 @@ def _run_rank(plan: Plan, job_dir: Path, rank: int) -> None:
                 start_new_session=True,  # its group: the signals and the SIGKILL reach all of it
             )
         _wait_runner(proc, stop, GRACE_S)
-    finally:
-        for signum, handler in old.items():
-            signal.signal(signum, handler)
 
 
 def _wait_runner(proc: subprocess.Popen, stop: list[int], grace_s: float) -> int:
@@ -224,14 +215,3 @@ def _stop_runner(pid: int | None) -> int:
         time.sleep(0.2)
     killpg(pid, signal.SIGKILL)
     return -signal.SIGKILL
-
-
-def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
-    from trn.runner.main import main as runner_main
-
-    return runner_main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

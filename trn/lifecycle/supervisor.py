@@ -3,6 +3,12 @@
 The supervisor is the only writer of a job's record while the job lives, and it ends the job
 (:func:`trn.lifecycle.end.end_job`) whatever happened to the runner (crash, signal, SIGKILL), so no
 job is left ``running`` once its supervisor has returned.
+
+Every process that hosts a job does it through the same three calls: :meth:`Supervisor.create`
+(a new job: ``trn run``, a sweep's job, the Slurm launcher, a requeued Slurm job) or
+:meth:`Supervisor.attach` (a job another process created: a detached supervisor, a Slurm job's
+task 0), then :meth:`Supervisor.run`, which catches the stop signals (:data:`STOP_SIGNALS`)
+while it runs. A process that leaves its job to another calls :meth:`Supervisor.hand_off`.
 """
 
 from __future__ import annotations
@@ -10,9 +16,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -32,32 +37,88 @@ from trn.lifecycle.echo import Echo
 from trn.lifecycle.end import end_job
 from trn.lifecycle.plan import Plan
 from trn.lifecycle.spawn import start_runner
-from trn.proc import killpg, start_time
+from trn.proc import catching, killpg, start_time
 from trn.provenance.code import capture_project
 from trn.provenance.environment import write_environment
-from trn.registry.record import JobRecord, JobState, utc_now
+from trn.registry.record import LIVE, JobRecord, JobState, utc_now
 from trn.registry.store import Registry
 
+# SIGUSR1: Slurm's --signal=USR1 reaches every process; forwarded, it is a preemption
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 GRACE_S = 60.0  # after a forwarded signal, how long the runner may take to save and exit
 
 
 class Supervisor:
+    """One job's supervisor. Made by :meth:`create` or :meth:`attach`, never directly."""
+
     def __init__(self, plan: Plan, echo: Callable[[dict[str, Any]], None] | None = None):
         self.plan = plan
         self.registry = Registry(plan.home)
         # shown off this thread: a console that blocks or breaks never stops the job's upkeep
         self.echo: Callable[[dict[str, Any]], None] = Echo(echo) if echo else lambda event: None
-        self.stop_signal: int | None = None
+        self.stop_signal: int | None = None  # the first stop asked for (a signal's number)
         self.stop_at: float | None = None
         self.lease: Any = None  # GPU leases (trn.devices.leases), held from spawn to finalize
+        self.events: EventWriter | None = None  # this process's writer of the job's events
+        self._record: JobRecord | None = None
 
-    # -- submit -----------------------------------------------------------------------------
-    def submit(self) -> JobRecord:
-        """Create the job dir, its files, the ``submitted`` record and ``job_submitted``. A stop
-        signal meanwhile waits for the job to exist (:meth:`run` then ends it at once)."""
-        with self.catching_stops():
-            return self._submit()
+    @property
+    def record(self) -> JobRecord:
+        """The job's record as this supervisor keeps it (it writes every change)."""
+        if self._record is None:
+            raise RuntimeError("a Supervisor has a job once create() or attach() made it")
+        return self._record
+
+    # -- a job to supervise -----------------------------------------------------------------
+    @classmethod
+    def create(cls, plan: Plan, echo: Callable[[dict[str, Any]], None] | None = None) -> Supervisor:
+        """A new job: its dir, files, ``submitted`` record and ``job_submitted``. A stop signal
+        meanwhile waits for the job to exist (:attr:`stop_signal`; :meth:`run` then ends it at
+        once, its runner never started)."""
+        sup = cls(plan, echo)
+        with sup.catching_stops():
+            sup._record = sup._submit()
+        return sup
+
+    @classmethod
+    def attach(
+        cls,
+        plan: Plan,
+        job_dir: Path | str,
+        echo: Callable[[dict[str, Any]], None] | None = None,
+        **fields: Any,
+    ) -> Supervisor:
+        """Supervise the job in ``job_dir`` that another process created and handed off (a
+        detached job; a Slurm job's task 0). Its record names this process from now on (a pid
+        start left from the creating process would make it read as lost), with ``fields``
+        (say, the nodes it runs on); its events continue where the creator's stopped."""
+        sup = cls(plan, echo)
+        record = JobRecord.from_dict(Registry.read(Path(job_dir)))
+        _set(record, pid=os.getpid(), pid_start=start_time(os.getpid()), **fields)
+        sup._record = record
+        sup._open_events()
+        sup.registry.write(record)
+        return sup
+
+    def hand_off(self, **fields: Any) -> JobRecord:
+        """Leave the job to another process, which :meth:`attach`-es to it: ``fields`` written
+        to the record, this process's event writer closed. The record, as written."""
+        if fields:
+            self.update(**fields)
+        if self.events is not None:
+            self.events.close()
+            self.events = None
+        return self.record
+
+    def update(self, **fields: Any) -> None:
+        """Write ``fields`` to the record (a handed-off job's: its new supervisor's pid)."""
+        _set(self.record, **fields)
+        self.registry.write(self.record)
+
+    def end_unstarted(self) -> dict[str, Any]:
+        """End a handed-off job ``failed``: the process it was left to never started."""
+        self._open_events()
+        return self._finalize(1, 0.0)
 
     def _submit(self) -> JobRecord:
         job_id, path = self.registry.create_job_dir()
@@ -97,7 +158,8 @@ class Supervisor:
         record.code = capture_project(root or Path.cwd(), job_dir.path, plan.home, found=bool(root))
         write_environment(job_dir.path, plan.allocation.to_dict())
         self.registry.write(record)
-        self.open_events(record)
+        self._record = record
+        self._open_events()
         self._emit(
             "job_submitted",
             job_dir=str(path),
@@ -109,10 +171,8 @@ class Supervisor:
         )
         return record
 
-    def open_events(self, record: JobRecord) -> None:
-        """This job's event writer. Also used by a detached supervisor (``trn run --detach``,
-        :mod:`trn.lifecycle.detach`) taking over a job that another process submitted."""
-        plan = self.plan
+    def _open_events(self) -> None:
+        plan, record = self.plan, self.record
         self.events = EventWriter(
             JobDir(record.job_dir).path,
             record.job_id,
@@ -125,50 +185,58 @@ class Supervisor:
         )
 
     # -- run --------------------------------------------------------------------------------
-    def run(self, record: JobRecord) -> dict[str, Any]:
+    def run(self, stops: Iterable[int] = ()) -> dict[str, Any]:
         """Start the runner, watch it and end the job; its final record, once every event
-        shown so far reached the console (or :data:`trn.lifecycle.echo.DRAIN_S` passed)."""
+        shown so far reached the console (or :data:`trn.lifecycle.echo.DRAIN_S` passed).
+
+        ``stops``: the stop signals this process received before (a cancel right after a
+        detached job started). A list the caller's own handler still appends to is read once
+        this supervisor's handlers are in place: a signal arrives either there or here."""
+        try:
+            return self._run_and_drain(stops)
+        except KeyboardInterrupt:  # Ctrl-C after our handlers went back, the job not yet ended
+            if self.record.state not in LIVE:
+                raise
+            self.request_stop(signal.SIGINT)
+            return self._finalize(-signal.SIGINT, 0.0)
+
+    def _run_and_drain(self, stops: Iterable[int]) -> dict[str, Any]:
         try:
             try:
                 with self.catching_stops():
-                    return self._run(record)
+                    for signum in stops:
+                        self.request_stop(signum)
+                    return self._run()
             except KeyboardInterrupt:  # Ctrl-C in the instant before our handlers were in place
                 self.request_stop(signal.SIGINT)
-                return self._stopped_before_start(record)
+                return self._stopped_before_start()
         finally:
             if isinstance(self.echo, Echo):
                 self.echo.close()
 
     @contextmanager
     def catching_stops(self) -> Iterator[None]:
-        """SIGINT, SIGTERM and SIGUSR1 are this supervisor's meanwhile: they stop the job, whose
-        record and files are never left half made. (Only the main thread can set handlers;
-        elsewhere the caller owns the signals.) SIGUSR1: Slurm's --signal=USR1 reaches every
-        process; forwarded, it is a preemption."""
-        if threading.current_thread() is not threading.main_thread():
+        """:data:`STOP_SIGNALS` are this supervisor's meanwhile: they stop the job, whose
+        record and files are never left half made (:func:`trn.proc.catching`: the main thread
+        only; elsewhere the caller owns the signals)."""
+        with catching(STOP_SIGNALS, self.request_stop):
             yield
-            return
-        old = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
 
-    def _stopped_before_start(self, record: JobRecord) -> dict[str, Any]:
+    def _stopped_before_start(self) -> dict[str, Any]:
         """End a job stopped before its runner started: nothing ran, nothing to save."""
         name = signal.Signals(self.stop_signal or signal.SIGINT).name
         state = "cancelled" if self.stop_signal in (None, signal.SIGINT) else "preempted"
         outcome = Outcome(state, reason=f"received {name} before the runner started")
-        fsutil.atomic_write_bytes(JobDir(record.job_dir).outcome, outcome.to_json().encode())
-        return self.finalize(record, 1, 0.0)
+        fsutil.atomic_write_bytes(JobDir(self.record.job_dir).outcome, outcome.to_json().encode())
+        return self._finalize(1, 0.0)
 
-    def _run(self, record: JobRecord) -> dict[str, Any]:
+    def _run(self) -> dict[str, Any]:
+        record = self.record
         job_dir = JobDir(record.job_dir)
         if self.stop_signal is not None:  # stopped while the job was being created
-            return self._stopped_before_start(record)
+            return self._stopped_before_start()
         # Lease the GPUs right before the runner starts; while they are taken the job stays
-        # `submitted` and a `devices_waiting` event says why. finalize() releases them; if this
+        # `submitted` and a `devices_waiting` event says why. _finalize() releases them; if this
         # process dies, the lease's dead pid lets the next trn reclaim it.
         from trn.devices.manager import DevicesUnavailable, lease_for_job
 
@@ -176,9 +244,9 @@ class Supervisor:
             allocation, self.lease = lease_for_job(
                 self.plan, record.job_id, self._emit, stopped=lambda: self.stop_signal is not None
             )
-        except DevicesUnavailable as err:  # the runner never starts; finalize says why
+        except DevicesUnavailable as err:  # the runner never starts; _finalize says why
             fsutil.atomic_write_bytes(job_dir.outcome, err.outcome().to_json().encode())
-            return self.finalize(record, 1, 0.0)
+            return self._finalize(1, 0.0)
         if allocation != self.plan.allocation:  # other GPUs (or threads) than the preview's
             self.plan = replace(self.plan, allocation=allocation)
             record.devices = allocation.device_ids
@@ -194,7 +262,7 @@ class Supervisor:
             "PYTHONUNBUFFERED": "1",
         }
         if self.stop_signal is not None:  # stopped while the devices were leased
-            return self._stopped_before_start(record)
+            return self._stopped_before_start()
         # a stop from here on is forwarded to the runner (a warm parent may take seconds to fork)
         started = start_runner(self.plan, job_dir, env)
         proc = started.process
@@ -211,10 +279,11 @@ class Supervisor:
         rc = self._wait(proc, job_dir.events, record)
         if proc.note and proc.note not in record.warnings:
             record.warnings.append(proc.note)
-        return self.finalize(record, rc, time.time() - started.at)
+        return self._finalize(rc, time.time() - started.at)
 
     def _emit(self, event: str, **fields: Any) -> None:
         """Write an event and show it (``echo`` takes the parsed event, as it does the runner's)."""
+        assert self.events is not None  # open from create/attach until the job ends
         self.echo(json.loads(self.events.emit(event, **fields)))
 
     def request_stop(self, signum: int) -> None:
@@ -223,8 +292,12 @@ class Supervisor:
         self.stop_signal = signum
         self.stop_at = self.stop_at or time.time()
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
+    def end_stopped(self, signum: int, rc: int) -> dict[str, Any]:
+        """End the job now: its runner was stopped from outside this supervisor's loop, as
+        ``signum`` stops it (Slurm's preemption warning, handled by submitit on this thread
+        while :meth:`run` waits), and exited with ``rc``. An outcome it wrote still wins."""
         self.request_stop(signum)
+        return self._finalize(rc, 0.0)
 
     def _wait(self, proc: Any, events_file: Path, record: JobRecord) -> int:
         offset, forwarded = 0, None
@@ -280,8 +353,9 @@ class Supervisor:
         return offset + end
 
     # -- finalize ---------------------------------------------------------------------------
-    def finalize(self, record: JobRecord, rc: int, duration: float) -> dict[str, Any]:
+    def _finalize(self, rc: int, duration: float) -> dict[str, Any]:
         """End the job as its runner's outcome, its exit status and our stop signal say."""
+        record = self.record
         said = JobDir(record.job_dir).read_outcome()
         if said is not None:
             state = said.state
@@ -311,6 +385,13 @@ class Supervisor:
             events=self.events,
             echo=self.echo,
         )
+
+
+def _set(record: JobRecord, **fields: Any) -> None:
+    for name, value in fields.items():
+        if not hasattr(record, name):
+            raise TypeError(f"a job record has no field {name!r}")
+        setattr(record, name, value)
 
 
 def _resume_step(config: dict[str, Any]) -> int | None:

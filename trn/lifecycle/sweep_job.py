@@ -1,13 +1,12 @@
 """One trn job of a sweep: plan it like ``trn run`` would, then supervise it.
 
-``python -m trn.lifecycle.sweep_job SPEC.json`` is the fresh process the local launcher starts per
-job, with the job's devices already in its environment; :class:`SweepTask` calls
-:func:`run_trn_job` in-process under other launchers. The result file gets the final record.
+``python -m trn.host sweep-job SPEC.json`` (:func:`run_spec`) is the fresh process the local
+launcher starts per job, with the job's devices already in its environment; :class:`SweepTask`
+calls :func:`run_trn_job` in-process under other launchers. The result file gets the final record.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,10 +14,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from trn import fsutil
-from trn.handoff import BadFile, SweepJobSpec
+from trn.handoff import SWEEP_JOB, SweepJobSpec
 from trn.launcher.task import TrnTask, detached_hydra, objective_of
 from trn.lifecycle.plan import Plan
-from trn.registry.record import LIVE
 
 SHOWN = {  # what a sweep prints per job (all events still go to the job's files)
     "job_submitted",
@@ -35,7 +33,7 @@ SHOWN = {  # what a sweep prints per job (all events still go to the job's files
 class SweepTask(TrnTask):
     """The task function ``trn run -m`` gives Hydra: one trn job per sweep point."""
 
-    job_module = "trn.lifecycle.sweep_job"
+    job_verb = SWEEP_JOB
 
     def __call__(self, cfg: Any) -> Any:
         from hydra.core.hydra_config import HydraConfig
@@ -90,7 +88,7 @@ def run_trn_job(
     """Plan (or take the plan ``trn run -m`` made while checking the sweep), submit and run
     one job; its final record. ``place``: the job's number in the sweep and the point it
     runs. Ctrl-C before the runner starts still ends the job ``cancelled`` (never a record
-    left ``submitted``)."""
+    left ``submitted``: :meth:`Supervisor.run`)."""
     from trn.lifecycle.supervisor import Supervisor
 
     if plan is None:
@@ -100,17 +98,10 @@ def run_trn_job(
     else:
         plan = replan(plan, sweep_id)
     plan = replace(plan, sweep_num=place[0], sweep_point=place[1])
-    sup = Supervisor(plan, echo=echo)
-    record = sup.submit()
+    sup = Supervisor.create(plan, echo=echo)
     if on_submit:
-        on_submit(record.to_dict())
-    try:
-        return sup.run(record)
-    except KeyboardInterrupt:
-        if record.state not in LIVE:
-            raise
-        sup.stop_signal = signal.SIGINT
-        return sup.finalize(record, -signal.SIGINT, 0.0)
+        on_submit(sup.record.to_dict())
+    return sup.run()
 
 
 def replan(plan: Plan, sweep_id: str | None) -> Plan:
@@ -126,15 +117,8 @@ def _load_plan(spec: SweepJobSpec) -> Plan | None:
     return Plan.from_json(Path(spec.plan).read_text()) if spec.plan else None
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m trn.lifecycle.sweep_job SPEC.json", file=sys.stderr)
-        return 2
-    try:
-        spec = SweepJobSpec.from_json(Path(argv[0]).read_bytes(), argv[0])
-    except (OSError, BadFile) as err:  # no result to write: the launcher reports the exit
-        print(f"trn: {err}", file=sys.stderr)
-        return 2
+def run_spec(spec: SweepJobSpec) -> int:
+    """``python -m trn.host sweep-job SPEC.json``: the job, its result in ``spec.result``."""
     result, submitted = Path(spec.result), Path(spec.submitted)
     stream = sys.stderr if spec.stderr else sys.stdout
     try:
@@ -156,7 +140,3 @@ def main(argv: list[str]) -> int:
         raise
     fsutil.atomic_write_json(result, {"record": record})
     return 0 if record["state"] == "completed" else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

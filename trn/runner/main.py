@@ -289,6 +289,10 @@ def main(argv: list[str]) -> int:
     # A file-size limit (RLIMIT_FSIZE) fails the write with EFBIG, reported as a
     # checkpoint error, instead of SIGXFSZ killing the runner without a word.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # Slurm's warning before a preemption or time limit (--signal=USR2) reaches every process
+    # of a Slurm job's step; it is task 0's supervisor's to act on (it stops this runner with
+    # SIGTERM, a checkpoint first), so it never ends a runner, on a node or anywhere else.
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     for signum in STOP_SIGNALS:  # before the slow imports: Ctrl-C there is a clean cancel
         signal.signal(signum, _record_early)
     try:
