@@ -30,9 +30,12 @@ def test_cancel_a_running_job_saves_and_ends_cancelled(trn_home):
     assert meta["reason"] == "stop" and meta["step"] >= 3
     events = read_events(job.dir / "events.jsonl")
     assert events[-1]["event"] == "job_cancelled"
-    # the stop checkpoint is the last word: no validation of the partial epoch after it
+    # the stop checkpoint is the last word: no validation of the partial epoch after it (a
+    # warning may come between: on a busy machine the step after the signal can be slow enough
+    # for the throughput watch to say so)
     stop = max(i for i, e in enumerate(events) if e["event"] == "checkpoint_saved")
-    assert [e["event"] for e in events[stop + 1 :]] == ["job_cancelled"], events[stop + 1 :]
+    after = [e["event"] for e in events[stop + 1 :] if e["event"] != "warning"]
+    assert after == ["job_cancelled"], events[stop + 1 :]
 
     again = run_trn("cancel", record["job_id"])  # it has ended: nothing to do
     assert again.returncode == 1 and "already ended (cancelled)" in again.stderr
