@@ -168,11 +168,13 @@ def test_optuna_drives_the_trn_launcher(trn_home: Path) -> None:
 
 def test_a_summary_takes_jobs_that_ended_without_an_error_text() -> None:
     from trn.launcher.summary import summarize
+    from trn.registry.record import JobRecord, JobView
 
     records = [
-        {"job_id": "b", "state": "completed", "metrics": {"val/acc": 0.9}},
-        {"job_id": "a", "state": "lost", "error": None},  # its supervisor died: no error text
-        {"job_id": "c", "state": "cancelled", "error": ""},
+        JobView(JobRecord("b", "/d", state="completed", metrics={"val/acc": 0.9}), "completed"),
+        # its supervisor died: stored running, shown lost, no error text
+        JobView(JobRecord("a", "/d", state="running", error=None), "lost"),
+        JobView(JobRecord("c", "/d", state="cancelled", error=""), "cancelled"),
     ]
     summary = summarize("s", records, {"metric": "val/acc", "mode": "max"}, "completed", 1.0)
     assert [r["job_id"] for r in summary["jobs"]] == ["b", "c", "a"]
@@ -182,10 +184,11 @@ def test_a_summary_takes_jobs_that_ended_without_an_error_text() -> None:
 
 def test_the_summary_title_says_what_ended_the_sweep_at_any_width() -> None:
     from trn.launcher.summary import render, summarize
+    from trn.registry.record import JobRecord, view
 
     records = [
-        {"job_id": "261207-221902-aaaa", "state": "failed", "error": "NonFiniteError: loss"},
-        {"job_id": "261207-221902-bbbb", "state": "cancelled", "error": "--fail-fast"},
+        view(JobRecord("261207-221902-aaaa", "/d", state="failed", error="NonFiniteError: loss")),
+        view(JobRecord("261207-221902-bbbb", "/d", state="cancelled", error="--fail-fast")),
     ]
     objective = {"metric": "val/acc", "mode": "max"}
     summary = summarize("261207-221902-6vtq", records, objective, "failed", 4.0,
