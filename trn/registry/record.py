@@ -11,7 +11,7 @@ from typing import Any
 
 from trn import proc
 from trn.timestamps import seconds
-from trn.timestamps import utc_now as utc_now  # re-exported: records and their writers stamp
+from trn.timestamps import utc_now as utc_now  # re-exported: record writers stamp with it
 
 
 class JobState(str, enum.Enum):
