@@ -60,9 +60,9 @@ def write_job(
         data = json.dumps(content) if isinstance(content, dict) else content
         (job_dir / name).write_text(data)
     fields.setdefault("state", "completed")
-    record = JobRecord(job_id=job_id, job_dir=str(job_dir), **fields).to_dict()
+    record = JobRecord(job_id=job_id, job_dir=str(job_dir), **fields)
     registry.write(record)
-    return record
+    return record.to_dict()
 
 
 def write_checkpoint(job: dict[str, Any], name: str, metrics: dict[str, float], step: int) -> Path:

@@ -113,11 +113,12 @@ def wait_state(
     """The job's record once it is in one of ``states``; an ended job's once its terminal event
     is written too (the record is written a moment before it), so callers may read events."""
     from trn.lifecycle.end import settled
-    from trn.registry.record import LIVE
+    from trn.registry.record import LIVE, JobRecord
 
     def reached() -> dict | None:
         record = http.get(f"/jobs/{job_id}").json()
-        if record["state"] in states and (record["state"] in LIVE or settled(record)):
+        shown = record["state"]
+        if shown in states and (shown in LIVE or settled(JobRecord.from_dict(record))):
             return record
         return None
 

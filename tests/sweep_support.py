@@ -14,6 +14,7 @@ from typing import Any
 
 from conftest import ROOT, wait_until
 
+from trn.registry.record import view
 from trn.registry.store import Registry
 
 
@@ -37,9 +38,10 @@ def wait_for(predicate: Callable[[], Any], what: str = "it") -> Any:
 
 
 def sweep_records(trn_home: Path) -> list[dict]:
+    """Every job as ``trn list --json`` shows it (``lost`` where it is), newest first."""
     if not (trn_home / "runs").exists():
         return []
-    return Registry(trn_home).list(limit=None)
+    return [view(r).to_dict() for r in Registry(trn_home).list(limit=None)]
 
 
 def sweep_dir(trn_home: Path) -> Path:

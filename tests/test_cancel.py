@@ -124,9 +124,9 @@ def test_cancel_a_detached_sweep_cancels_its_jobs(trn_home):
         assert end["event"] == "sweep_completed" and end["state"] == "cancelled"
     assert json.loads((sweep_dir / "summary.json").read_text())["state"] == "cancelled"
     records = Registry(trn_home).list(sweep_id=sweep["sweep_id"], limit=None)
-    assert records and {r["state"] for r in records} == {"cancelled"}  # 1 slot: 1 had started
-    assert {r["error"] for r in records} == {"received SIGINT"}  # stopped, not killed: one SIGINT
-    assert all(r["checkpoint"] for r in records), records  # it saved on the way out: resumable
+    assert records and {r.state for r in records} == {"cancelled"}  # 1 slot: 1 had started
+    assert {r.error for r in records} == {"received SIGINT"}  # stopped, not killed: one SIGINT
+    assert all(r.checkpoint for r in records), records  # it saved on the way out: resumable
 
     again = run_trn("cancel", sweep["sweep_id"])
     assert again.returncode == 1 and "already ended (cancelled)" in again.stderr

@@ -13,6 +13,7 @@ from conftest import FAST
 from terminal import Terminal
 
 from trn.cli.progress import PlainLines
+from trn.registry.record import JobRecord
 from trn.text import short_path
 
 EPOCHS = [*FAST[:-3], "trainer.max_epochs=5", "trainer.limit_train_batches=4"]
@@ -85,7 +86,7 @@ def test_trn_run_m_in_a_terminal_is_one_live_table_then_the_summary(trn_home, te
 
 
 def _feed(
-    events: list[dict], width: int = 100, verbose: bool = False, record: dict | None = None
+    events: list[dict], width: int = 100, verbose: bool = False, record: JobRecord | None = None
 ) -> list[str]:
     """What the run view prints for these events (the live area itself is transient)."""
     from rich.console import Console
@@ -99,7 +100,8 @@ def _feed(
     for event in events:
         view(event)
     view.close()
-    view.finish(record or {"job_id": "j1", "state": "completed"}, "job j1 completed: x")
+    # the job dir is the one its events named (job_submitted), as for `trn logs -f`
+    view.finish(record or JobRecord("j1", "", state="completed"), "job j1 completed: x")
     return out.getvalue().splitlines()
 
 
@@ -171,7 +173,7 @@ def test_the_summary_names_what_the_job_dir_holds_not_what_was_printed(tmp_path)
     events = _job([{"val/f1": 0.5}, {"val/f1": 0.3}], ckpt_steps=(4,), job_dir=str(job_dir))
     lines = _feed(
         events[:-1],
-        record={"job_id": "j1", "state": "cancelled", "error": "received SIGINT"},
+        record=JobRecord("j1", "", state="cancelled", error="received SIGINT"),
         width=300,
     )
     ckpts = [ln for ln in lines if ln.startswith(("best checkpoint", "last checkpoint"))]

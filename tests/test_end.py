@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -89,7 +90,7 @@ def test_the_reaper_ends_a_job_with_its_runners_outcome_in_every_sink_once(
     assert [r["state"] for r in _manifest(trn_home, record.job_id)] == ["completed"]
 
     reap(submitted, -signal.SIGKILL, cancelled=False)  # a second end changes nothing
-    end_job(final, "failed", reason="a late second ender")
+    end_job(JobRecord.from_dict(final), "failed", reason="a late second ender")
     assert Registry.read(job_dir.path) == final
     assert len(read_events(job_dir.events)) == 2
     assert _redis_events(redis_server, record.job_id) == ["job_submitted", "job_completed"]
@@ -152,7 +153,7 @@ def test_cancel_of_a_lost_job_ends_it_in_its_own_sinks_only(trn_home, tmp_path, 
     from trn.lifecycle.cancel import request_job
 
     record = _submitted(trn_home, [*_sinks(tmp_path, redis_server), "events.global=false"])
-    assert request_job(Registry(trn_home), record.to_dict()) is False  # lost: ended here
+    assert request_job(Registry(trn_home), record) is False  # lost: ended here
     final = Registry.read(Path(record.job_dir))
     assert final["state"] == "cancelled" and "supervisor was lost" in final["error"]
     assert _redis_events(redis_server, record.job_id) == ["job_submitted", "job_cancelled"]
@@ -195,11 +196,11 @@ def test_a_record_ended_just_now_waits_for_its_terminal_event(trn_home):
     from trn.lifecycle.end import settled
 
     record = _submitted(trn_home, [])
-    ended = {**record.to_dict(), "state": "completed", "ended_at": JobRecord("x", "y").created_at}
+    ended = replace(record, state="completed", ended_at=JobRecord("x", "y").created_at)
     assert not settled(ended)  # the record says ended; its job_completed is not written yet
-    assert settled({**ended, "ended_at": "2026-01-01T00:00:00.000Z"})  # its ender died since
+    assert settled(replace(ended, ended_at="2026-01-01T00:00:00.000Z"))  # its ender died since
     end_job(record, "completed", outcome=Outcome("completed"))
-    assert settled(Registry.read(Path(record.job_dir)))
+    assert settled(Registry.load(Path(record.job_dir)))
 
 
 # -- whole sweeps, with real signals ---------------------------------------------------------
@@ -207,7 +208,7 @@ def _running_record(home: Path) -> dict | None:
     if not (home / "runs").exists():
         return None
     running = Registry(home).list(state="running", limit=None)
-    return running[0] if running and running[0].get("runner_pid") else None
+    return running[0].to_dict() if running and running[0].runner_pid else None
 
 
 @pytest.mark.slow

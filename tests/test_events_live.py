@@ -35,12 +35,17 @@ def _iso(t: float) -> str:
 
 def test_a_running_job_with_a_stale_heartbeat_is_lost():
     now = time.time()
-    base = {"state": "running", "host": "elsewhere", "pid": 1, "heartbeat_s": 10}
-    assert effective_state({**base, "heartbeat_at": _iso(now - 5)}) == "running"
-    assert effective_state({**base, "heartbeat_at": _iso(now - stale_after(10) - 5)}) == "lost"
-    assert effective_state({**base, "heartbeat_at": None}) == "running"  # none yet: not judged
-    assert effective_state({**base, "heartbeat_s": None, "heartbeat_at": _iso(0)}) == "running"
-    assert effective_state({**base, "state": "completed", "heartbeat_at": _iso(0)}) == "completed"
+    base = {"job_id": "j", "job_dir": "/d", "state": "running", "host": "elsewhere", "pid": 1}
+    base["heartbeat_s"] = 10
+
+    def shown(**fields: object) -> str:
+        return effective_state(JobRecord.from_dict({**base, **fields}))
+
+    assert shown(heartbeat_at=_iso(now - 5)) == "running"
+    assert shown(heartbeat_at=_iso(now - stale_after(10) - 5)) == "lost"
+    assert shown(heartbeat_at=None) == "running"  # none yet: not judged
+    assert shown(heartbeat_s=None, heartbeat_at=_iso(0)) == "running"
+    assert shown(state="completed", heartbeat_at=_iso(0)) == "completed"
 
 
 def test_list_and_status_show_lost_for_a_stale_heartbeat(trn_home, cli):

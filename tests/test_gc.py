@@ -36,11 +36,11 @@ def _job(home: Path, state: str, ago_s: float = 0.0, files: int = 0, **fields) -
     for i in range(files):
         (job_dir / f"f{i:04d}.bin").write_bytes(b"x" * 100)
     ended = _stamp(ago_s) if state not in ("running", "submitted") else None
-    record = JobRecord(job_id, str(job_dir), state=state, ended_at=ended, **fields).to_dict()
+    record = JobRecord(job_id, str(job_dir), state=state, ended_at=ended, **fields)
     registry.write(record)
     if ended:
         append_manifest(home, record)
-    return record
+    return record.to_dict()
 
 
 def _listed(home: Path) -> dict[str, str]:

@@ -81,10 +81,10 @@ def test_ctrl_c_anywhere_in_a_run_ends_any_job_it_made_cancelled(trn_home):
         proc = interrupt_at(argv, at, env)
         assert_interrupted_cleanly(proc, "trn run")
     records = Registry(trn_home).list(limit=None) if (trn_home / "runs").exists() else []
-    made = {r["job_id"]: r["state"] for r in records}
+    made = {r.job_id: r.state for r in records}
     assert set(made.values()) <= {"cancelled", "completed"}, made  # none submitted or running
     for record in records:  # and each whole: its record, its config, its terminal event
-        job_dir = Path(record["job_dir"])
+        job_dir = Path(record.job_dir)
         assert (job_dir / "config.yaml").exists()
         last = json.loads((job_dir / "events.jsonl").read_text().splitlines()[-1])
-        assert last["event"] == f"job_{record['state']}"
+        assert last["event"] == f"job_{record.state}"

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 
 import pytest
 from conftest import PATIENCE, ROOT, wait_until
@@ -74,7 +75,7 @@ def test_logs_follow_stops_when_the_job_ends(trn_home):
     w.emit("metrics", phase="train", step=7, epoch=0, metrics={"train/loss": 0.5})
     w.emit("job_completed", metrics={}, duration_s=2.0)
     registry = Registry(trn_home)
-    registry.write({**registry.read(job_dir), "state": "completed"})
+    registry.write(replace(registry.load(job_dir), state="completed"))
     out, _ = proc.communicate(timeout=PATIENCE)
     assert proc.returncode == 0
     assert "step 7" in out and out.splitlines()[-1].split()[1] == "job_completed"

@@ -90,7 +90,7 @@ def wait_for(predicate, what: str):
 def the_record(trn_home: Path) -> dict | None:
     if not (trn_home / "runs").exists():
         return None
-    records = list(Registry(trn_home).scan())
+    records = [r.to_dict() for r in Registry(trn_home).scan()]
     return records[0] if records else None
 
 
@@ -142,7 +142,7 @@ def test_a_two_node_ddp_sweep_completes_with_hosts_and_each_ranks_log(
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["counts"] == {"completed": 2}
-    records = sorted(Registry(trn_home).scan(), key=lambda r: r["job_id"])
+    records = sorted((r.to_dict() for r in Registry(trn_home).scan()), key=lambda r: r["job_id"])
     assert len(records) == 2  # one record a job, whatever its number of ranks
     for record in records:
         assert record["state"] == "completed" and record["host"] == "node1"
@@ -288,7 +288,7 @@ def test_a_preempted_two_node_job_resumes_bitwise_equal_to_the_uninterrupted_one
     finally:
         proc.kill()
     assert json.loads(out)["counts"] == {"completed": 1}, err
-    records = {r["attempt"]: r for r in Registry(homes["preempted"]).scan()}
+    records = {r.attempt: r.to_dict() for r in Registry(homes["preempted"]).scan()}
     meta = json.loads(Path(records[1]["checkpoint"]).read_text())
     assert 0 < meta["step"] < 40 and records[2]["resume_exact"] is True, (meta, records[2])
     assert records[2]["hosts"] == ["node1", "node2"] and records[2]["warnings"] == []

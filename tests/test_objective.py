@@ -11,6 +11,7 @@ from trn.config.objective import chosen, fallback, settle
 from trn.config.validate import load
 from trn.launcher.summary import summarize
 from trn.launcher.task import objective_of
+from trn.registry.record import JobRecord, view
 from trn.runner.callbacks import batch_size, learning_rates
 
 
@@ -41,15 +42,15 @@ def test_the_fallback_is_the_first_it_logs_of_the_list():
     assert fallback(["fit/rmse", "check/mse"]) is None
 
 
-def record(job_id: str, value: float, objective: dict | None, config_path: str) -> dict:
-    return {
-        "job_id": job_id,
-        "state": "completed",
-        "metrics": {"val/loss": value, "val/acc": 1 - value},
-        "objective": objective,
-        "overrides": [],
-        "config_path": config_path,
-    }
+def record(job_id: str, value: float, objective: dict | None, config_path: str) -> JobRecord:
+    return JobRecord(
+        job_id,
+        "/nowhere",
+        state="completed",
+        metrics={"val/loss": value, "val/acc": 1 - value},
+        objective=objective,
+        config_path=config_path,
+    )
 
 
 def test_a_sweep_of_jobs_that_fell_back_ranks_by_their_metric(tmp_path):
@@ -58,13 +59,14 @@ def test_a_sweep_of_jobs_that_fell_back_ranks_by_their_metric(tmp_path):
     fell = {"metric": "val/loss", "mode": "min", "source": "fallback"}
     records = [record("a", 0.3, fell, str(config)), record("b", 0.1, fell, str(config))]
     default = {"metric": "val/acc", "mode": "max", "default": True}
-    summary = summarize("s", records, default, "completed", 1.0)
+    jobs = [view(r) for r in records]
+    summary = summarize("s", jobs, default, "completed", 1.0)
     assert summary["objective"] == {"metric": "val/loss", "mode": "min"}
     assert summary["best"] == {"job_id": "b", "value": 0.1}
     # a sweep whose objective someone chose ranks by it, whatever the jobs say
     chosen_one = {"metric": "val/acc", "mode": "max", "default": False}
-    assert summarize("s", records, chosen_one, "completed", 1.0)["best"]["job_id"] == "b"
-    assert summarize("s", records, chosen_one, "completed", 1.0)["objective"]["metric"] == "val/acc"
+    assert summarize("s", jobs, chosen_one, "completed", 1.0)["best"]["job_id"] == "b"
+    assert summarize("s", jobs, chosen_one, "completed", 1.0)["objective"]["metric"] == "val/acc"
     # the sweeper maximises (the config's mode): less loss must be more
     assert objective_of(records[1]) == -0.1 > objective_of(records[0]) == -0.3
     same = record("c", 0.2, {"metric": "val/acc", "mode": "max", "source": "default"}, str(config))

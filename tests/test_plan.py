@@ -36,11 +36,12 @@ def test_a_plan_from_an_older_trn_keeps_loading(trn_home):
 
 
 def test_the_backend_is_the_records_and_old_slurm_records_stay_slurm():
-    local = JobRecord("a", "/x").to_dict()
-    assert local["backend"] == "local" and backend_of(local).name == "local"
-    old = {"job_id": "b", "job_dir": "/y", "extra": {"slurm_job_id": "42"}}  # no backend field
+    local = JobRecord("a", "/x")
+    assert local.to_dict()["backend"] == "local" and backend_of(local).name == "local"
+    # no backend field: written before records named it
+    old = JobRecord.from_dict({"job_id": "b", "job_dir": "/y", "extra": {"slurm_job_id": "42"}})
+    assert old.backend == "slurm"
     assert backend_of(old).name == "slurm" and backend_of(old).handle(old) == "42"
-    assert JobRecord.from_dict(old).backend == "slurm"
     assert backend_of(local).handle(local) is None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from test_logs import make_job
 
@@ -43,7 +45,7 @@ def test_a_resumed_job_is_drawn_as_its_whole_chain(trn_home):
     parent_id, _ = make_job(trn_home, n_steps=6)  # steps 1..6; the child resumes from step 4
     child_id, child_dir = make_job(trn_home, n_steps=0, state="running")
     registry = Registry(trn_home)
-    registry.write({**registry.read(child_dir), "parent_job_id": parent_id, "attempt": 2})
+    registry.write(replace(registry.load(child_dir), parent_job_id=parent_id, attempt=2))
     w = EventWriter(child_dir, child_id, source="runner")
     for step in range(5, 9):
         w.emit("metrics", phase="train", step=step, epoch=1, metrics={"train/loss": 0.1})

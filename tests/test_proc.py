@@ -106,14 +106,16 @@ def test_a_job_whose_supervisor_pid_now_names_another_process_is_lost():
     not the supervisor, so the job shows lost (and trn cancel ends it instead of signalling a
     stranger)."""
     import socket
+    from dataclasses import replace
 
-    from trn.registry.record import effective_state
+    from trn.registry.record import JobRecord, effective_state
 
     me, started = os.getpid(), proc.start_time(os.getpid())
-    record = {"state": "running", "host": socket.gethostname(), "pid": me, "pid_start": started}
+    record = JobRecord("j", "/d", state="running", host=socket.gethostname(), pid=me)
+    record.pid_start = started
     assert effective_state(record) == "running"
-    assert effective_state({**record, "pid_start": str(int(started or 0) + 1)}) == "lost"
-    assert effective_state({**record, "pid_start": None}) == "running"  # a record from before
+    assert effective_state(replace(record, pid_start=str(int(started or 0) + 1))) == "lost"
+    assert effective_state(replace(record, pid_start=None)) == "running"  # a record from before
 
 
 def test_catching_hands_each_signal_to_its_function_then_puts_the_old_handlers_back():

@@ -16,6 +16,7 @@ from trn.config.compose import compose
 from trn.config.project import ENV, find, for_resume, from_record
 from trn.errors import ConfigError, UsageError
 from trn.paths import conf_dir
+from trn.registry.record import JobRecord
 
 
 @pytest.fixture
@@ -113,16 +114,17 @@ def test_trust_is_declared_once_and_a_refusal_names_the_line_to_add(project, cli
 
 def test_the_record_finds_the_project_again_from_any_directory(project, monkeypatch):
     monkeypatch.chdir(project)
-    record = {"job_id": "j", "project": find().to_record()}
+    record = JobRecord("j", "/d", project=find().to_record())
     monkeypatch.chdir("/")
     again = from_record(record)
     assert again.root == project and again.config_dir == project / "conf"
     assert again.allow_targets == (f"{PACKAGE}.",)  # read afresh from the project's files
     assert for_resume(record) == again
-    assert for_resume({"job_id": "old"}) == find()  # a job from before projects: the cwd's
-    code_only = {"job_id": "k", "project": {"config_dir": None, "project_root": str(project)}}
+    old = JobRecord.from_dict({"job_id": "old", "job_dir": "/d"})  # from before projects
+    assert for_resume(old) == find()  # the cwd's
+    code_only = JobRecord("k", "/d", project={"config_dir": None, "project_root": str(project)})
     assert from_record(code_only).root == project
-    gone = {"job_id": "g", "project": {"config_dir": None, "project_root": "/nonexistent/x"}}
+    gone = JobRecord("g", "/d", project={"config_dir": None, "project_root": "/nonexistent/x"})
     with pytest.raises(UsageError, match="project root /nonexistent/x is gone"):
         from_record(gone)
 

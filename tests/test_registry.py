@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from trn.errors import NotFound, UsageError
 from trn.ids import BadJobId, check_job_id, new_id
-from trn.registry.record import JobRecord, effective_state
+from trn.registry.record import JobRecord, effective_state, view
 from trn.registry.store import Registry
 
 
@@ -46,7 +47,7 @@ def test_write_then_find_by_prefix(trn_home):
         json.loads((trn_home / "runs").rglob("job.json").__next__().read_text())["job_id"]
         == job.job_id
     )
-    assert registry.find(job.job_id[:10])["job_id"] == job.job_id
+    assert registry.find(job.job_id[:10]).job_id == job.job_id
 
 
 def test_ambiguous_and_unknown_prefixes(trn_home):
@@ -65,10 +66,8 @@ def test_list_newest_first_with_filters(trn_home):
     jobs = make_jobs(registry, 5)
     done = make_jobs(registry, 2, state="completed", sweep_id="sw1")
     listed = registry.list(limit=3)
-    assert [r["job_id"] for r in listed] == sorted((j.job_id for j in jobs + done), reverse=True)[
-        :3
-    ]
-    assert {r["job_id"] for r in registry.list(state="completed")} == {j.job_id for j in done}
+    assert [r.job_id for r in listed] == sorted((j.job_id for j in jobs + done), reverse=True)[:3]
+    assert {r.job_id for r in registry.list(state="completed")} == {j.job_id for j in done}
     assert len(registry.list(sweep_id="sw1")) == 2
 
 
@@ -80,18 +79,18 @@ def test_index_is_a_cache_rebuilt_from_job_dirs(trn_home):
     for extra in ("index.db-wal", "index.db-shm"):
         (trn_home / extra).unlink(missing_ok=True)
     fresh = Registry()  # no index: rebuilt on first use
-    assert {r["job_id"] for r in fresh.list()} == {j.job_id for j in jobs}
+    assert {r.job_id for r in fresh.list()} == {j.job_id for j in jobs}
     assert fresh.reindex() == 3
 
 
 def test_running_job_whose_supervisor_is_gone_is_lost(trn_home):
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    record = JobRecord(job_id="x", job_dir="/nowhere", state="running", pid=proc.pid).to_dict()
+    record = JobRecord(job_id="x", job_dir="/nowhere", state="running", pid=proc.pid)
     assert effective_state(record) == "lost"
-    record["pid"] = os.getpid()
+    record.pid = os.getpid()
     assert effective_state(record) == "running"
-    record["state"] = "completed"
+    record.state = "completed"
     assert effective_state(record) == "completed"
 
 
@@ -138,7 +137,7 @@ def _open_and_write(path: str, go: float) -> str:
     while time.time() < go:  # start together, as the jobs of a sweep do
         pass
     try:
-        row = {"job_id": f"j{os.getpid()}", "state": "running", "created_at": "t", "job_dir": "d"}
+        row = JobRecord(job_id=f"j{os.getpid()}", job_dir="d", state="running", created_at="t")
         Index(Path(path)).upsert(row)
         return "ok"
     except Exception as err:  # noqa: BLE001 - the test reports whatever it was
@@ -172,3 +171,84 @@ def test_a_mistyped_job_or_sweep_id_is_answered_with_the_nearest_one(trn_home, c
     assert code != 0 and out == "" and "Traceback" not in err
     assert "no job '261207-101010-abdc'" in err, err
     assert "(did you mean 261207-101010-abcd?)" in err, err
+
+
+def _lost_job(registry: Registry) -> JobRecord:
+    """A job stored ``running`` whose supervisor (a process that has exited) is gone."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    (job,) = make_jobs(registry, 1, state="running", pid=proc.pid)
+    return job
+
+
+def test_the_registry_returns_the_stored_state_and_the_view_says_lost(trn_home):
+    registry = Registry()
+    job = _lost_job(registry)
+    found = registry.find(job.job_id)
+    assert isinstance(found, JobRecord) and found.state == "running"  # as its supervisor wrote
+    assert view(found).state == "lost" and view(found).record is found
+    (listed,) = registry.list()
+    assert listed.state == "running" and view(listed).state == "lost"
+    (lost,) = registry.list(state="lost")  # selected by the view, the record still as stored
+    assert lost.job_id == job.job_id and lost.state == "running"
+    assert registry.list(state="running")[0].job_id == job.job_id  # stored: still running
+    on_disk = json.loads((Path(job.job_dir) / "job.json").read_text())
+    assert on_disk["state"] == "running"  # nothing wrote the derived lost back
+    assert view(found).to_dict() == {**on_disk, "state": "lost"}
+
+
+def test_a_lost_job_shows_lost_in_every_json_a_user_or_the_api_reads(trn_home, cli):
+    registry = Registry()
+    job = _lost_job(registry)
+    code, out, _ = cli("list", "--json")
+    assert code == 0 and [r["state"] for r in json.loads(out)] == ["lost"]
+    code, out, _ = cli("list", "--json", "--state", "lost")
+    assert code == 0 and [r["job_id"] for r in json.loads(out)] == [job.job_id]
+    code, out, _ = cli("status", job.job_id, "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["state"] == "lost" and shown["job_id"] == job.job_id
+    assert set(shown) == set(job.to_dict()) | {"progress"}  # the record's fields, as before
+    import trn
+
+    assert trn.job(job.job_id).record()["state"] == "lost"
+    assert trn.job(job.job_id).status() == "lost"
+    assert [r["state"] for r in trn.jobs()] == ["lost"]
+    assert Registry.read(Path(job.job_dir))["state"] == "running"
+
+
+def test_a_record_from_an_old_or_partial_row_takes_the_defaults(tmp_path):
+    old = {  # a row from before backend, kind, hosts...; a key this version does not know
+        "job_id": "231114-221320-ab12",
+        "job_dir": str(tmp_path),
+        "state": "completed",
+        "metrics": None,  # stored as null
+        "extra": {"slurm_job_id": "42"},
+        "retired_field": 1,
+    }
+    record = JobRecord.from_dict(old)
+    assert (record.job_id, record.state, record.attempt) == (old["job_id"], "completed", 1)
+    assert record.metrics == {} and record.hosts == [] and record.kind == "train"
+    assert record.backend == "slurm"  # named a Slurm job before records said their backend
+    assert "retired_field" not in record.to_dict()
+    assert JobRecord.from_dict({"job_id": "a", "job_dir": "/d"}).backend == "local"
+    assert JobRecord.from_dict({**old, "backend": "local"}).backend == "local"
+    for bad in ({"job_dir": "/d"}, {"job_id": "a"}, {"job_id": 3, "job_dir": "/d"}):
+        with pytest.raises(ValueError, match="not a job record"):
+            JobRecord.from_dict(bad)
+    with pytest.raises(ValueError, match="not a job record"):
+        JobRecord.from_dict(["a list"])  # type: ignore[arg-type]
+
+
+def test_an_index_row_of_an_old_record_is_listed_and_a_foreign_row_is_skipped(trn_home):
+    registry = Registry()
+    (job,) = make_jobs(registry, 1, state="completed")
+    old = {k: v for k, v in job.to_dict().items() if k in ("job_id", "job_dir", "state")}
+    old["created_at"] = job.created_at
+    rows = [
+        (job.job_id, "completed", None, job.created_at, job.job_dir, json.dumps(old)),
+        ("zz-not-a-record", "completed", None, job.created_at, "d", json.dumps(["junk"])),
+    ]
+    with registry.index.transaction() as db:
+        db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)", rows)
+    (listed,) = registry.list(state="completed")
+    assert listed.job_id == job.job_id and listed.metrics == {} and listed.backend == "local"

@@ -191,8 +191,8 @@ def test_a_resumed_job_without_checkpoints_falls_back_to_its_parent(cli, job, tr
 def test_a_job_still_running_here_is_not_resumed_twice(cli, job, trn_home):
     import os
 
-    record = Registry.read(job)
-    record.update(state="running", pid=os.getpid())  # its supervisor: alive, on this host
+    record = Registry.load(job)
+    record.state, record.pid = "running", os.getpid()  # its supervisor: alive, on this host
     Registry(trn_home).write(record)
     code, _, err = cli("resume", JOB, "--dry-run")
     assert code == 2 and f"job {JOB} is still running; stop it first (trn cancel {JOB})" in err

@@ -354,3 +354,29 @@ def test_host_names_allowed_by_each_setting(tmp_path):
     assert named.host_allowed("trn.lab.example:443") and not named.host_allowed("evil.example")
     anyname = Settings(home=tmp_path, token=TOKEN, allow_remote=True)
     assert anyname.host_allowed("10.0.0.5:8765")
+
+
+def test_a_lost_job_is_lost_in_every_http_reply_and_running_on_disk(tmp_path):
+    """The registry keeps what the supervisor wrote (running); the HTTP API shows the view."""
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    home = tmp_path / "home"
+    registry = Registry(home)
+    job_id, job_dir = registry.create_job_dir()
+    registry.write(JobRecord(job_id, str(job_dir), state="running", pid=dead.pid))
+    srv = Server(home).start()
+    try:
+        with srv.client() as http:
+            job = http.get(f"/jobs/{job_id}").json()
+            assert job["state"] == "lost" and job["job_id"] == job_id
+            assert set(job) == set(JobRecord(job_id, str(job_dir)).to_dict())  # its shape
+            page = http.get("/jobs").json()["jobs"]
+            assert [(j["job_id"], j["state"]) for j in page] == [(job_id, "lost")]
+            assert http.get("/jobs", params={"state": "lost"}).json()["jobs"][0]["state"] == "lost"
+            assert http.get(f"/jobs/{job_id}/progress").json()["state"] == "lost"
+    finally:
+        srv.stop()
+    assert json.loads((job_dir / "job.json").read_text())["state"] == "running"

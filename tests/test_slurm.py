@@ -58,7 +58,7 @@ def wait_for(predicate, what: str = "condition"):
 def records(trn_home: Path) -> list[dict]:
     if not (trn_home / "runs").exists():
         return []
-    return sorted(Registry(trn_home).scan(), key=lambda r: r["job_id"])
+    return sorted((r.to_dict() for r in Registry(trn_home).scan()), key=lambda r: r["job_id"])
 
 
 def test_each_sweep_job_is_a_slurm_job_and_ranks_follow_slurm(slurm: str, trn_home: Path) -> None:

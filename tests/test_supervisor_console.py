@@ -22,7 +22,7 @@ LONG = [*FAST, "trainer.max_epochs=1000", "trainer.limit_train_batches=20"]
 def only_job(home: Path) -> dict:
     def created() -> dict | None:
         jobs = (home / "runs").exists() and Registry(home).list(limit=None)
-        return jobs[0] if jobs else None
+        return jobs[0].to_dict() if jobs else None
 
     return wait_until(created, "a job created")
 
@@ -60,10 +60,10 @@ def test_a_pipe_nobody_reads_neither_stalls_the_record_nor_the_cancel(trn_home):
         wait_until(lambda: Registry.read(job_dir).get("heartbeat_at"), "a heartbeat recorded")
         proc.send_signal(signal.SIGINT)
         record = wait_until(  # the record, and then its terminal event: the job has settled
-            lambda: (r := Registry.read(job_dir))["state"] != "running" and settled(r) and r,
+            lambda: (r := Registry.load(job_dir)).state != "running" and settled(r) and r,
             "the job ended after Ctrl-C, its output still unread",
         )
-        assert record["state"] == "cancelled", record
+        assert record.state == "cancelled", record
         assert read_events(events)[-1]["event"] == "job_cancelled"
     finally:
         out, _ = proc.communicate(timeout=PATIENCE)

@@ -14,13 +14,15 @@ import pytest
 from conftest import FAST, ROOT, run_trn
 
 from trn.events.schema import validate_file
+from trn.registry.record import JobRecord
 from trn.registry.store import Registry
 
 SLOTS = "hydra.launcher.cpu_slots=2"
 
 
-def overlap(a: dict, b: dict) -> bool:
-    return a["started_at"] < b["ended_at"] and b["started_at"] < a["ended_at"]
+def overlap(a: JobRecord, b: JobRecord) -> bool:
+    assert a.started_at and a.ended_at and b.started_at and b.ended_at, (a, b)
+    return a.started_at < b.ended_at and b.started_at < a.ended_at
 
 
 @pytest.mark.slow
@@ -43,12 +45,12 @@ def test_sweep_runs_jobs_in_parallel_and_a_failure_stops_nothing(trn_home: Path)
     assert good["state"] == "completed" and good["value"] == summary["best"]["value"]
     assert bad["state"] == "failed" and "forever" in bad["error"]
     records = Registry(trn_home).list(sweep_id=sweep_id, limit=None)
-    assert {r["sweep_id"] for r in records} == {sweep_id} and len(records) == 2
+    assert {r.sweep_id for r in records} == {sweep_id} and len(records) == 2
     assert overlap(*records), "two slots: the jobs ran at the same time"
     for r in records:
-        launch = json.loads((Path(r["job_dir"]) / "launch.json").read_text())
+        launch = json.loads((Path(r.job_dir) / "launch.json").read_text())
         assert launch["allocation"]["env"].get("OMP_NUM_THREADS") in (None, "1")
-        validate_file(Path(r["job_dir"]) / "events.jsonl")
+        validate_file(Path(r.job_dir) / "events.jsonl")
     sweep_dir = next(trn_home.glob(f"sweeps/*/*/*/{sweep_id}"))
     events = validate_file(sweep_dir / "events.jsonl")
     assert [e["event"] for e in events] == ["sweep_started", "sweep_completed"]
@@ -67,7 +69,7 @@ def test_sweep_runs_jobs_in_parallel_and_a_failure_stops_nothing(trn_home: Path)
     assert as_json["varied"] == ["trainer.max_time"] and as_json["jobs"][0]["duration_s"] > 0
     listed = run_trn("list", "--sweep", sweep_id, "--json")
     assert sorted(r["job_id"] for r in json.loads(listed.stdout)) == sorted(
-        r["job_id"] for r in records
+        r.job_id for r in records
     )
 
 
@@ -106,11 +108,11 @@ def test_sigint_cancels_the_sweep_and_leaves_nothing_behind(trn_home: Path, sign
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     records = registry.list(limit=None)
-    assert len(records) == 2 and {r["state"] for r in records} == {"cancelled"}
+    assert len(records) == 2 and {r.state for r in records} == {"cancelled"}
     for r in records:
-        for pid in (r["pid"], r["runner_pid"]):
-            assert gone(pid), f"process {pid} of job {r['job_id']} is still alive"
-        events = validate_file(Path(r["job_dir"]) / "events.jsonl")
+        for pid in (r.pid, r.runner_pid):
+            assert gone(pid), f"process {pid} of job {r.job_id} is still alive"
+        events = validate_file(Path(r.job_dir) / "events.jsonl")
         assert events[-1]["event"] == "job_cancelled"
     assert (
         not list((trn_home / "leases").glob("*.json")) if (trn_home / "leases").exists() else True
@@ -132,9 +134,9 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def _has_metrics(record: dict) -> bool:
+def _has_metrics(record: JobRecord) -> bool:
     try:
-        return "metrics" in (Path(record["job_dir"]) / "events.jsonl").read_text()
+        return "metrics" in (Path(record.job_dir) / "events.jsonl").read_text()
     except OSError:
         return False
 
@@ -168,11 +170,13 @@ def test_optuna_drives_the_trn_launcher(trn_home: Path) -> None:
 
 def test_a_summary_takes_jobs_that_ended_without_an_error_text() -> None:
     from trn.launcher.summary import summarize
+    from trn.registry.record import JobRecord, JobView
 
     records = [
-        {"job_id": "b", "state": "completed", "metrics": {"val/acc": 0.9}},
-        {"job_id": "a", "state": "lost", "error": None},  # its supervisor died: no error text
-        {"job_id": "c", "state": "cancelled", "error": ""},
+        JobView(JobRecord("b", "/d", state="completed", metrics={"val/acc": 0.9}), "completed"),
+        # its supervisor died: stored running, shown lost, no error text
+        JobView(JobRecord("a", "/d", state="running", error=None), "lost"),
+        JobView(JobRecord("c", "/d", state="cancelled", error=""), "cancelled"),
     ]
     summary = summarize("s", records, {"metric": "val/acc", "mode": "max"}, "completed", 1.0)
     assert [r["job_id"] for r in summary["jobs"]] == ["b", "c", "a"]
@@ -182,10 +186,11 @@ def test_a_summary_takes_jobs_that_ended_without_an_error_text() -> None:
 
 def test_the_summary_title_says_what_ended_the_sweep_at_any_width() -> None:
     from trn.launcher.summary import render, summarize
+    from trn.registry.record import JobRecord, view
 
     records = [
-        {"job_id": "261207-221902-aaaa", "state": "failed", "error": "NonFiniteError: loss"},
-        {"job_id": "261207-221902-bbbb", "state": "cancelled", "error": "--fail-fast"},
+        view(JobRecord("261207-221902-aaaa", "/d", state="failed", error="NonFiniteError: loss")),
+        view(JobRecord("261207-221902-bbbb", "/d", state="cancelled", error="--fail-fast")),
     ]
     objective = {"metric": "val/acc", "mode": "max"}
     summary = summarize("261207-221902-6vtq", records, objective, "failed", 4.0,

@@ -26,7 +26,7 @@ def test_detached_sweep_returns_at_once_and_runs_to_the_end(trn_home: Path) -> N
     summary = json.loads(summary_file.read_text())
     assert summary["state"] == "completed" and summary["counts"] == {"completed": 2}
     records = Registry(trn_home).list(sweep_id=info["sweep_id"], limit=None)
-    assert sorted(r["overrides"][-1] for r in records) == ["seed=1", "seed=2"]
+    assert sorted(r.overrides[-1] for r in records) == ["seed=1", "seed=2"]
     events = validate_file(Path(info["sweep_dir"]) / "events.jsonl")
     assert [e["event"] for e in events] == ["sweep_started", "sweep_completed"]
 

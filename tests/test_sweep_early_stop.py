@@ -143,17 +143,20 @@ def test_a_failed_jobs_real_cause_in_one_line_that_fits(trn_home: Path, tmp_path
     """The innermost cause of a failure (a model's own ValueError, wrapped by Hydra's
     instantiate), in one line no wider than the terminal, without Hydra's noise."""
     from trn.launcher.summary import render, summarize
+    from trn.registry.record import JobRecord, view
 
     error = (
         "InstantiationException: Error in call to target 'userpkg.models.Net':\n"
         "AssertionError('embed_dim must be divisible by num_heads')\nfull_key: model"
     )
-    record = {
-        "job_id": "261207-050241-ab12", "state": "failed", "error": error,
+    record = JobRecord.from_dict({
+        "job_id": "261207-050241-ab12", "job_dir": str(tmp_path), "state": "failed",
+        "error": error,
         "overrides": ["model.embed_dim=10", "model.num_heads=3", "optimizer.lr=" + "1" * 60],
         "created_at": "2026-12-07T05:02:41.000Z", "ended_at": "2026-12-07T05:02:51.000Z",
-    }  # fmt: skip
-    summary = summarize("261207-050240-zz99", [record], {"metric": "val/acc"}, "completed", 10.0)
+    })  # fmt: skip
+    job = view(record)
+    summary = summarize("261207-050240-zz99", [job], {"metric": "val/acc"}, "completed", 10.0)
     assert summary["jobs"][0]["error"] == "AssertionError: embed_dim must be divisible by num_heads"
     assert summary["jobs"][0]["duration_s"] == 10.0
     for width in (80, 120):

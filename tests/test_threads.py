@@ -166,7 +166,7 @@ def test_a_single_job_and_a_one_point_sweep_get_the_same_count(trn_home):
     sweep = run_trn("run", "-m", "--json", *FAST, "seed=7", env=plain)
     assert sweep.returncode == 0, sweep.stderr
     (point,) = Registry(trn_home).list(sweep_id=json.loads(sweep.stdout)["sweep_id"], limit=None)
-    a, b = _threads_of(json.loads(single.stdout)), _threads_of(point)
+    a, b = _threads_of(json.loads(single.stdout)), _threads_of(point.to_dict())
     assert a[0]["count"] == b[0]["count"] == a[1] == b[1] == len(os.sched_getaffinity(0))
     assert a[0]["source"] == b[0]["source"] == "cores"
 
@@ -184,10 +184,10 @@ def test_a_second_job_counts_the_threads_the_first_holds(trn_home):
     )  # fmt: skip
     try:
         running = wait_until(
-            lambda: [r for r in Registry(trn_home).list(limit=None) if r["state"] == "running"],
+            lambda: [r for r in Registry(trn_home).list(limit=None) if r.state == "running"],
             "the first job running",
         )
-        assert running[0]["threads"]["count"] == cpus
+        assert (running[0].threads or {}).get("count") == cpus
         second = run_trn("run", "--json", *FAST, "devices.processes=1", env=plain)
         assert second.returncode == 0, second.stderr
         threads, actual, _ = _threads_of(json.loads(second.stdout))

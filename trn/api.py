@@ -26,7 +26,8 @@ from typing import Any
 
 from trn.errors import UsageError
 from trn.jobdir import HomeDir, JobDir
-from trn.registry.record import ENDED
+from trn.registry.record import ENDED, TERMINAL, JobView, view
+from trn.registry.store import Registry
 from trn.waiting import wait_for_end
 
 POLL_S = 0.2
@@ -43,25 +44,32 @@ class Job:
         return f"Job({self.job_id!r})"
 
     def record(self) -> dict[str, Any]:
-        """The job record now (``job.json``), with ``lost`` when its supervisor is gone."""
-        from trn.lifecycle.backends import backend_of
-        from trn.registry.store import Registry
+        """The job record now (``job.json``) as JSON, with ``lost`` as its ``state`` when
+        nobody will end the job (its supervisor is gone): :meth:`view`'s ``to_dict()``."""
+        return self.view().to_dict()
 
-        record = Registry.read(self.job_dir)
-        record["state"] = backend_of(record).state(record)
-        return record
+    def view(self) -> JobView:
+        """The job now, typed: ``.record`` (a :class:`~trn.registry.record.JobRecord`) as
+        ``job.json`` stores it, and ``.state`` as shown (``lost`` where it is)."""
+        return view(Registry.load(self.job_dir))
 
     def status(self) -> str:
         """The job's state: submitted, running, completed, failed, cancelled, preempted, lost."""
-        return str(self.record()["state"])
+        return self.view().state
 
     def wait(self, timeout: float | None = None, *, check: bool = True) -> dict[str, Any]:
         """Block until the job ends; its final record. ``check``: raise :class:`JobFailed`
         unless it completed. :class:`TimeoutError` after ``timeout`` seconds. Its terminal
         event is written by then: ``events(follow=False)`` ends with it."""
-        from trn.lifecycle.end import settled
-
-        return wait_for_end(self.job_id, self.record, ENDED, timeout, check, POLL_S, settled)
+        return wait_for_end(
+            self.job_id,
+            self.record,
+            ENDED,
+            timeout,
+            check,
+            POLL_S,
+            lambda _shown: self.ended_for_followers(),
+        )
 
     def events(self, follow: bool = True) -> Iterator[dict[str, Any]]:
         """The job's events from the first; with ``follow``, new ones as they come, until the
@@ -84,18 +92,16 @@ class Job:
         and its terminal event is written (its end writes the record a moment before it)."""
         from trn.lifecycle.end import settled
 
-        return settled(self.record())
+        return settled(Registry.load(self.job_dir))
 
     def cancel(self) -> None:
         """Ask the job to stop, as ``trn cancel`` does: it stops at the next step boundary,
         saves, and is recorded ``cancelled`` (a ``lost`` job is marked so at once). Returns
         without waiting (``wait()`` does); a no-op once it ended."""
         from trn.lifecycle.cancel import request_job
-        from trn.registry.record import TERMINAL
-        from trn.registry.store import Registry
 
-        record = self.record()
-        if record["state"] in TERMINAL:
+        record = Registry.load(self.job_dir)
+        if record.state in TERMINAL:
             return
         request_job(Registry.of_job(self.job_dir), record)
 
@@ -157,11 +163,22 @@ def jobs(
     home: str | Path | None = None,
     kind: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Job records, newest first (``trn list``); ``home`` defaults to ``$TRN_HOME``; ``kind``:
-    only ``train`` or only ``eval`` jobs."""
+    """Job records as JSON, newest first (``trn list --json``; each ``state`` as shown, so
+    ``lost`` where it is); ``home`` defaults to ``$TRN_HOME``; ``kind``: only ``train`` or only
+    ``eval`` jobs. :func:`job_views` gives them typed."""
+    return [v.to_dict() for v in job_views(state, sweep, limit, home, kind)]
+
+
+def job_views(
+    state: str | None = None,
+    sweep: str | None = None,
+    limit: int | None = None,
+    home: str | Path | None = None,
+    kind: str | None = None,
+) -> list[JobView]:
+    """:func:`jobs`, typed: each job's record as stored and its state as shown."""
     from trn.ids import check_job_id
     from trn.registry.record import STATES
-    from trn.registry.store import Registry
 
     if state is not None and state not in STATES:
         raise UsageError(f"state={state!r} is not a job state; use one of {', '.join(STATES)}")
@@ -172,15 +189,13 @@ def jobs(
         sweep = sweep_id_of(registry.home, check_job_id(sweep))  # a unique prefix works
     if kind not in (None, "train", "eval"):
         raise UsageError(f"kind={kind!r}: use 'train' or 'eval'")
-    return registry.list(state, sweep, limit, kind)
+    return [view(r) for r in registry.list(state, sweep, limit, kind)]
 
 
 def job(job_id: str, home: str | Path | None = None) -> Job:
     """The handle of an existing job (a unique id prefix works); :class:`NotFound` if none."""
-    from trn.registry.store import Registry
-
     record = Registry(Path(home) if home else None).find(job_id)
-    return Job(record["job_id"], record["job_dir"])
+    return Job(record.job_id, record.job_dir)
 
 
 def resume(job_id: str, overrides: Sequence[str] = (), home: str | Path | None = None) -> Job:
@@ -286,7 +301,7 @@ def sweep(sweep_id: str, home: str | Path | None = None) -> dict[str, Any]:
             since = seconds(tries[-1]["started_at"]) if tries else None
             took = time.time() - since if since else 0.0
         objective = sweep_started(sweep_dir).get("objective") or {}
-        records = jobs(sweep=sweep_dir.name, home=root)
+        records = job_views(sweep=sweep_dir.name, home=root)
         summary = summarize(sweep_dir.name, records, objective, state, took)
     summary["varied"] = sorted(varying(summary["jobs"]))
     summary["sweep_dir"] = str(sweep_dir)

@@ -7,9 +7,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trn import text as output
+
+if TYPE_CHECKING:
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
 
 
 def add_parser(sub: Any) -> None:
@@ -46,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     return _cancel_job(registry, record, args)
 
 
-def _cancel_job(registry: Any, record: dict[str, Any], args: argparse.Namespace) -> int:
+def _cancel_job(registry: Registry, record: JobRecord, args: argparse.Namespace) -> int:
     from trn.lifecycle.backends import backend_of
     from trn.lifecycle.cancel import request_job, wait_job
-    from trn.registry.record import TERMINAL
+    from trn.registry.record import TERMINAL, view
 
-    job, state = record["job_id"], record["state"]
+    job, state = record.job_id, record.state
     if state in TERMINAL:
         print(f"trn cancel: job {job} already ended ({state}); nothing to cancel", file=sys.stderr)
         return 1
@@ -61,13 +65,12 @@ def _cancel_job(registry: Any, record: dict[str, Any], args: argparse.Namespace)
         named = f" ({backend.name.capitalize()} job {handle})" if handle else ""
         print(f"job {job}: cancel requested{named}")
         return 0
-    if record["state"] not in TERMINAL:
-        record = wait_job(registry, Path(record["job_dir"]), args.timeout)
+    final = view(wait_job(registry, Path(record.job_dir), args.timeout))  # ended: read at once
     if args.json:
-        output.print_json(record)
+        output.print_json(final.to_dict())
     else:
-        hint = f" (resume: trn resume {job})" if record.get("checkpoint") else ""
-        print(f"job {job} {record['state']}{hint}")
+        hint = f" (resume: trn resume {job})" if final.record.checkpoint else ""
+        print(f"job {job} {final.state}{hint}")
     return 0
 
 

@@ -30,16 +30,17 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trn.provenance.compare import diff, only_changed, render
+    from trn.registry.record import view
     from trn.registry.store import Registry
 
     if len(args.jobs) != 2:
         got = f"{len(args.jobs)}" if args.jobs else "none"
         raise UsageError(f"give two jobs to compare: trn diff A B (got {got})")
     registry = Registry()
-    a, b = (registry.find(job) for job in args.jobs)
-    if a["job_id"] == b["job_id"]:
+    a, b = (view(registry.find(job)) for job in args.jobs)
+    if a.record.job_id == b.record.job_id:
         raise UsageError(
-            f"{args.jobs[0]} and {args.jobs[1]} are the same job ({a['job_id']}); "
+            f"{args.jobs[0]} and {args.jobs[1]} are the same job ({a.record.job_id}); "
             "give two different jobs"
         )
     result = diff(a, b)

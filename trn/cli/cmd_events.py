@@ -69,7 +69,7 @@ def _filter(args: argparse.Namespace) -> Any:
     if args.job:
         from trn.registry.store import Registry
 
-        job = Registry().find(args.job)["job_id"]
+        job = Registry().find(args.job).job_id
     if args.sweep:
         from trn.paths import trn_home
         from trn.registry.sweeps import sweep_id_of

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trn import text as output
+
+if TYPE_CHECKING:
+    from trn.registry.gc import GcPlan
 
 THIN_KINDS = {"best", "last"}
 
@@ -63,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         output.print_json(
             {
-                "jobs": [r["job_id"] for r in plan.jobs],
+                "jobs": [v.record.job_id for v in plan.jobs],
                 "files": [str(p) for p in plan.files],
-                "kept": [{"job_id": r["job_id"], "why": why} for r, why in plan.kept],
+                "kept": [{"job_id": v.record.job_id, "why": why} for v, why in plan.kept],
                 "bytes": plan.bytes,
                 "deleted": args.yes,
             }
@@ -73,26 +76,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         _show(plan, args.yes)
     if args.yes:
-        for record in plan.jobs:
-            gc.remove_job(registry, record)
+        for job in plan.jobs:
+            gc.remove_job(registry, job.record)
         gc.remove_files(plan.files)
     return 0
 
 
-def _show(plan: Any, yes: bool) -> None:
+def _show(plan: GcPlan, yes: bool) -> None:
     rows = [
         [
-            r["job_id"],
-            r["state"],
-            (r.get("ended_at") or "")[:19].replace("T", " "),
-            output.fmt_bytes(plan.job_bytes[r["job_id"]]),
+            v.record.job_id,
+            v.state,
+            (v.record.ended_at or "")[:19].replace("T", " "),
+            output.fmt_bytes(plan.job_bytes[v.record.job_id]),
         ]
-        for r in plan.jobs
+        for v in plan.jobs
     ]
     if rows:
         print(output.table(rows, ["JOB", "STATE", "ENDED (UTC)", "SIZE"]))
-    for r, why in plan.kept:
-        print(f"kept {r['job_id']} ({r['state']}): {why}")
+    for v, why in plan.kept:
+        print(f"kept {v.record.job_id} ({v.state}): {why}")
     if plan.files:
         print(f"{len(plan.files)} checkpoint file(s) of kept jobs")
     verb = "freed" if yes else "would free"

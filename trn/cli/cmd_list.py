@@ -7,7 +7,7 @@ from typing import Any
 
 from trn import text as output
 from trn.errors import UsageError
-from trn.registry.record import STATES
+from trn.registry.record import STATES, JobView
 
 
 def add_parser(sub: Any) -> None:
@@ -79,20 +79,21 @@ def run(args: argparse.Namespace) -> int:
         registry = Registry()
         descending = (mode_of(registry, args.sort, sweep) or "max") == "max" if args.sort else True
         query = Search(None, sweep, where, args.sort, descending != args.reverse, limit, args.kind)
-        records = select(registry, state, query)
+        jobs = select(registry, state, query)
     else:
-        records = Registry().list(state, sweep, limit, args.kind)
-    if args.size:
-        from pathlib import Path
+        from trn.registry.record import view
 
-        from trn.fsutil import dir_bytes
-
-        for r in records:
-            r["bytes"] = dir_bytes(Path(r["job_dir"]))
+        jobs = [view(r) for r in Registry().list(state, sweep, limit, args.kind)]
+    sizes = _sizes(jobs) if args.size else {}
     if args.json:
-        output.print_json(records)
+        output.print_json(
+            [
+                {**j.to_dict(), **({"bytes": sizes[j.record.job_id]} if args.size else {})}
+                for j in jobs
+            ]
+        )
         return 0
-    if not records:
+    if not jobs:
         filtered = state or sweep or where or args.sort or args.kind
         if filtered:
             print("no jobs match")
@@ -105,32 +106,41 @@ def run(args: argparse.Namespace) -> int:
     if columns or args.sort:
         from trn.cli.list_columns import render
 
-        print(render(records, columns or [args.sort]))
+        print(render(jobs, columns or [args.sort]))
         return 0
     rows = [
         [
-            r["job_id"],
-            r["state"],
-            r["created_at"][:19].replace("T", " "),
-            ",".join(r.get("devices") or []),
-            output.fmt_metrics(r.get("metrics") or {}, 2),
-            r.get("name") or _label(r),
+            j.record.job_id,
+            j.state,
+            j.record.created_at[:19].replace("T", " "),
+            ",".join(j.record.devices),
+            output.fmt_metrics(j.record.metrics, 2),
+            j.record.name or _label(j),
         ]
-        + ([output.fmt_bytes(r["bytes"])] if args.size else [])
-        for r in records
+        + ([output.fmt_bytes(sizes[j.record.job_id])] if args.size else [])
+        for j in jobs
     ]
     header = ["JOB", "STATE", "CREATED (UTC)", "DEVICES", "METRICS", "NAME"]
     print(output.table(rows, header + (["SIZE"] if args.size else [])))
     return 0
 
 
-def _label(record: dict[str, Any]) -> str:
+def _label(job: JobView) -> str:
     """What a job without a name is: its overrides; an eval job says what it evaluated."""
-    given = " ".join(record.get("overrides") or [])
-    if record.get("kind") == "eval":
-        what = record.get("evaluates") or {}
+    given = " ".join(job.record.overrides)
+    if job.record.kind == "eval":
+        what = job.record.evaluates or {}
         given = f"eval {what.get('job_id') or '?'} ({what.get('stage', 'test')}) {given}"
     return given[:40]
+
+
+def _sizes(jobs: list[JobView]) -> dict[str, int]:
+    """Each job's disk use (``--size``: walks its dir)."""
+    from pathlib import Path
+
+    from trn.fsutil import dir_bytes
+
+    return {j.record.job_id: dir_bytes(Path(j.record.job_dir)) for j in jobs}
 
 
 def _one(name: str, flag: str | None, where: str | None) -> str | None:

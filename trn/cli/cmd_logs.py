@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trn.cli.progress import line_printer, watch_printer
+
+if TYPE_CHECKING:
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
 
 EXAMPLES = """examples:
   trn logs 261128-1520              the job's events: time, event, key numbers
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from trn.jobdir import JobDir
     from trn.lifecycle.backends import backend_of
 
-    job_dir = Path(record["job_dir"])
+    job_dir = Path(record.job_dir)
     args.log = args.log or args.rank is not None
     path = backend_of(record).logs(record)[0] if args.log else JobDir(job_dir).events
     if args.rank:
@@ -74,12 +79,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rank_log(record: dict[str, Any], rank: int) -> Path:
+def _rank_log(record: JobRecord, rank: int) -> Path:
     """Rank ``rank``'s log; a usage error naming the ranks that have one."""
     from trn.errors import UsageError
     from trn.jobdir import JobDir
 
-    job_dir = JobDir(record["job_dir"])
+    job_dir = JobDir(record.job_dir)
     path = job_dir.rank_log(rank)
     if not path.exists():
         ranks = sorted(
@@ -87,21 +92,21 @@ def _rank_log(record: dict[str, Any], rank: int) -> Path:
         )
         have = ", ".join(map(str, [0, *ranks]))
         raise UsageError(
-            f"job {record['job_id']} has no log of rank {rank} (ranks with a log: {have}); "
+            f"job {record.job_id} has no log of rank {rank} (ranks with a log: {have}); "
             "ranks > 0 write their own only in a multi-task Slurm job, else they share "
             "rank 0's: `trn logs JOB --log`"
         )
     return path
 
 
-def _job_ended(registry: Any, job_dir: Path) -> Any:
+def _job_ended(registry: Registry, job_dir: Path) -> Callable[[], bool]:
     """True once the job has ended (or is lost) and its terminal event is written: then the
     file is complete."""
     from trn.lifecycle.end import settled
 
     def done() -> bool:
         try:
-            return settled(registry.read(job_dir))
+            return settled(registry.load(job_dir))
         except (OSError, ValueError):
             return True
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trn.errors import NotFound, UsageError
+
+if TYPE_CHECKING:
+    from trn.registry.record import JobRecord
+    from trn.registry.store import Registry
 
 EXAMPLES = """examples:
   trn plot 261128-1520 -o curves.png                   every metric of a job (a resumed job: its
@@ -37,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from trn.registry.store import Registry
 
     jobs, registry = _jobs(args.target), Registry()
-    chains = {job["job_id"]: chain_curves(job, registry) for job in jobs}
+    chains = {job.job_id: chain_curves(job, registry) for job in jobs}
     series = {job_id: curves for job_id, (curves, _) in chains.items()}
     available = sorted({m for by_metric in series.values() for m in by_metric})
     wanted = args.metric or available
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             f"available: {', '.join(available) or 'none (has the job logged a step yet?)'}"
         )
     out = Path(args.output or f"{args.target}.png")
-    labels = {job["job_id"]: _label(job, len(jobs)) for job in jobs}
+    labels = {job.job_id: _label(job, len(jobs)) for job in jobs}
     resumes = sorted({step for _, steps in chains.values() for step in steps})
     draw(series, panels(wanted), labels, out, title=args.target, resumes=resumes)
     print(out)
@@ -65,7 +69,7 @@ def panels(metrics: list[str]) -> dict[str, list[str]]:
 
 
 def chain_curves(
-    record: dict[str, Any], registry: Any
+    record: JobRecord, registry: Registry
 ) -> tuple[dict[str, list[tuple[int, float]]], list[int]]:
     """A job's curves with its earlier attempts' in front (each up to the step the next one
     resumed from), and the steps where a resume took over."""
@@ -83,7 +87,7 @@ def chain_curves(
     return merged, resumes
 
 
-def _jobs(target: str) -> list[dict[str, Any]]:
+def _jobs(target: str) -> list[JobRecord]:
     """The one job ``target`` names, else every job of the sweep it names."""
     from trn.ids import check_job_id
     from trn.registry.store import Registry
@@ -98,13 +102,13 @@ def _jobs(target: str) -> list[dict[str, Any]]:
         jobs = registry.list(sweep_id=sweep_id_of(registry.home, target), limit=None)
     if not jobs:
         raise NotFound(f"no job or sweep {target!r} in {registry.home} (see `trn list`)")
-    return sorted(jobs, key=lambda r: r["job_id"])
+    return sorted(jobs, key=lambda r: r.job_id)
 
 
-def _label(job: dict[str, Any], n_jobs: int) -> str:
+def _label(job: JobRecord, n_jobs: int) -> str:
     if n_jobs == 1:
-        return job["job_id"]
-    return job.get("name") or " ".join(job.get("overrides") or []) or job["job_id"]
+        return job.job_id
+    return job.name or " ".join(job.overrides) or job.job_id
 
 
 def curves(path: Path) -> dict[str, list[tuple[int, float]]]:

@@ -186,6 +186,7 @@ def execute(plan: Any, as_json: bool, verbosity: int = 0) -> int:
     from trn.cli.progress import make_echo
     from trn.errors import UsageError
     from trn.lifecycle.supervisor import Supervisor
+    from trn.registry.record import JobRecord
 
     # events.stdout=true: stdout carries the event lines only, people read stderr
     events_stdout = bool(plan.config.get("events", {}).get("stdout"))
@@ -198,15 +199,16 @@ def execute(plan: Any, as_json: bool, verbosity: int = 0) -> int:
 
     try:
         sup = Supervisor.create(plan, echo=echo)
-        record = sup.run()
+        final = sup.run()
     finally:
         echo.close()
+    record = JobRecord.from_dict(final)
     if as_json:
-        output.print_json(record)
+        output.print_json(final)
     else:
         from trn.paths import trn_home
 
         echo.finish(record, "" if plan.home == trn_home() else f"TRN_HOME={plan.home} ")
-    if record["state"] == "cancelled" and sup.stop_signal == signal.SIGINT:
+    if record.state == "cancelled" and sup.stop_signal == signal.SIGINT:
         return 130  # the user's own Ctrl-C: interrupted, as for any command
-    return 0 if record["state"] == "completed" else 1
+    return 0 if record.state == "completed" else 1

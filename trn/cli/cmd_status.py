@@ -4,9 +4,13 @@ sweep's jobs best first with the overrides they vary."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trn import text as output
+
+if TYPE_CHECKING:
+    from trn.registry.record import JobRecord
+    from trn.serve.progress import Progress
 
 
 def add_parser(sub: Any) -> None:
@@ -56,15 +60,13 @@ def run(args: argparse.Namespace) -> int:
         return _sweep(sweep_dir.name, registry.home, args.json)
     record = registry.find(args.job)
     backend = backend_of(record)
-    details = backend.details(record)  # e.g. Slurm's view of a queued job
-    record.update(details)
+    job = backend.describe(record)  # the state shown, and e.g. Slurm's view of a queued job
     progress = _progress(record)
-    record["progress"] = progress.to_dict() if progress else None
     if args.json:
-        output.print_json(record)
+        output.print_json({**job.to_dict(), "progress": progress.to_dict() if progress else None})
         return 0
     for key in FIELDS:
-        value = record.get(key)
+        value = job.state if key == "state" else getattr(record, key)
         if value in (None, [], ""):
             continue
         if key == "warnings":  # sentences: one line each
@@ -74,21 +76,19 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(value, list):
             value = " ".join(map(str, value))
         print(f"{key + ':':<15}{value}")
-    for key, value in details.items():  # e.g. "slurm:  job 42 PENDING"
+    for key, value in job.details.items():  # e.g. "slurm:  job 42 PENDING"
         label = key.removesuffix("_state") + ":"
         print(f"{label:<15}job {backend.handle(record)} {value}")
-    if record.get("start"):  # warm: forked by trn.warm; cold: a fresh python
-        took = (
-            f" ({record['startup_s']:.2f} s to start training)" if record.get("startup_s") else ""
-        )
-        print(f"{'start:':<15}{record['start']}{took}")
+    if record.start:  # warm: forked by trn.warm; cold: a fresh python
+        took = f" ({record.startup_s:.2f} s to start training)" if record.startup_s else ""
+        print(f"{'start:':<15}{record.start}{took}")
     if progress is not None and progress.step is not None:
-        print(f"{'progress:':<15}{_progress_line(progress, record['state'] == 'running')}")
-    if record.get("metrics"):
-        print(f"{'metrics:':<15}{output.fmt_metrics(record['metrics'], 10)}")
+        print(f"{'progress:':<15}{_progress_line(progress, job.state == 'running')}")
+    if record.metrics:
+        print(f"{'metrics:':<15}{output.fmt_metrics(record.metrics, 10)}")
     for label, line in _about(record):
         print(f"{label + ':':<15}{line}")
-    code = record.get("code") or {}
+    code = record.code or {}
     if code.get("commit"):  # which code made the job (trn diff compares two)
         dirty = (
             f" + uncommitted changes ({code.get('patch') or 'not kept'})"
@@ -96,22 +96,20 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
         print(f"{'code:':<15}{code['commit'][:12]} {code.get('branch') or ''}{dirty}".rstrip())
-    for line in (
-        record.get("extra", {}).get("log_tail", [])[-5:] if record["state"] == "failed" else []
-    ):
+    for line in record.extra.get("log_tail", [])[-5:] if job.state == "failed" else []:
         print(f"{'log:':<15}{line}")
     print(f"{'home:':<15}{_home(registry.home)}")
     return 0
 
 
-def _progress(record: dict[str, Any]) -> Any:
+def _progress(record: JobRecord) -> Progress | None:
     """How far the job got and how fast it trains, from its events (the dashboard's reading)."""
     from trn.jobdir import JobDir
     from trn.serve.progress import snapshot
 
     try:
-        return snapshot(JobDir(record["job_dir"]).events)
-    except (KeyError, OSError, ValueError):
+        return snapshot(JobDir(record.job_dir).events)
+    except (OSError, ValueError):
         return None
 
 
@@ -130,13 +128,13 @@ def _progress_line(p: Any, running: bool) -> str:
     return ", ".join(parts)
 
 
-def _about(record: dict[str, Any]) -> list[tuple[str, str]]:
+def _about(record: JobRecord) -> list[tuple[str, str]]:
     """What an eval job evaluated, and what a training job is ranked by (and who chose it)."""
     out = []
-    what = record.get("evaluates")
-    if record.get("kind") == "eval" and what:
+    what = record.evaluates
+    if record.kind == "eval" and what:
         out.append(("evaluates", f"{what.get('checkpoint')} ({what.get('stage')})"))
-    objective = record.get("objective") or {}
+    objective = record.objective or {}
     if objective:
         by = f"{objective.get('metric')} ({objective.get('mode')})"
         if objective.get("metric") is None:

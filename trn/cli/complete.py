@@ -100,7 +100,7 @@ def job_ids(prefix: str, limit: int = 50) -> list[str]:
     from trn.registry.index import Index
 
     rows = Index(db).by_prefix(prefix, limit)
-    return sorted((r["job_id"] for r in rows), reverse=True)
+    return sorted((r.job_id for r in rows), reverse=True)
 
 
 def sweep_ids(prefix: str, limit: int = 20) -> list[str]:

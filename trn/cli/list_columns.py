@@ -10,48 +10,50 @@ from typing import Any
 
 from trn import text as output
 from trn.provenance.flat import fmt
+from trn.registry.record import JobRecord, JobView
 
 _RECORD_FIELDS = ("name", "sweep_id", "attempt", "parent_job_id", "host", "exit_code", "error")
 
 
-def value(record: dict[str, Any], key: str, config: dict[str, Any] | None) -> str:
+def value(record: JobRecord, key: str, config: dict[str, Any] | None) -> str:
     from trn.registry.index import params
 
-    metrics = record.get("metrics") or {}
-    if key in metrics:
-        return output.fmt_metrics({key: metrics[key]}, 1).partition("=")[2]
-    given = params(record.get("overrides") or [])
+    if key in record.metrics:
+        return output.fmt_metrics({key: record.metrics[key]}, 1).partition("=")[2]
+    given = params(record.overrides)
     if key in given:
         return given[key]
     if key in _RECORD_FIELDS:
-        return "" if record.get(key) is None else str(record[key])
+        field = getattr(record, key)
+        return "" if field is None else str(field)
     if config is not None and key in config:
         return fmt(config[key])
     return "-"
 
 
-def render(records: list[dict[str, Any]], columns: list[str]) -> str:
+def render(jobs: list[JobView], columns: list[str]) -> str:
     rows = []
-    for r in records:
+    for job in jobs:
+        r = job.record
         config = _config(r) if any(_needs_config(r, c) for c in columns) else None
         rows.append(
-            [r["job_id"], r["state"], r["created_at"][:19].replace("T", " ")]
+            [r.job_id, job.state, r.created_at[:19].replace("T", " ")]
             + [value(r, c, config) for c in columns]
         )
     return output.table(rows, ["JOB", "STATE", "CREATED (UTC)", *columns])
 
 
-def _needs_config(record: dict[str, Any], key: str) -> bool:
+def _needs_config(record: JobRecord, key: str) -> bool:
     from trn.registry.index import params
 
     return (
-        key not in (record.get("metrics") or {})
-        and key not in params(record.get("overrides") or [])
+        key not in record.metrics
+        and key not in params(record.overrides)
         and key not in _RECORD_FIELDS
     )
 
 
-def _config(record: dict[str, Any]) -> dict[str, Any] | None:
+def _config(record: JobRecord) -> dict[str, Any] | None:
     from trn.errors import UsageError
     from trn.provenance.flat import flatten
     from trn.provenance.jobfiles import config_of

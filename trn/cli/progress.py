@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from trn.registry.record import JobRecord
 from trn.text import event_line, isatty, plain
 
 
@@ -27,9 +28,9 @@ def verbosity(args: argparse.Namespace) -> int:
     return -1 if getattr(args, "quiet", False) else int(bool(getattr(args, "verbose", False)))
 
 
-def final_line(record: dict[str, Any], job_dir: str | None = None) -> str:
-    why = f" ({record['stop_reason']})" if record.get("stop_reason") else ""  # stopped early
-    return f"job {record['job_id']} {record['state']}{why}: {job_dir or record['job_dir']}"
+def final_line(record: JobRecord, job_dir: str | None = None) -> str:
+    why = f" ({record.stop_reason})" if record.stop_reason else ""  # stopped early
+    return f"job {record.job_id} {record.state}{why}: {job_dir or record.job_dir}"
 
 
 class PlainLines:
@@ -50,10 +51,10 @@ class PlainLines:
     def close(self) -> None:
         pass
 
-    def finish(self, record: dict[str, Any], env: str = "") -> None:
+    def finish(self, record: JobRecord, env: str = "") -> None:
         from trn.text import short_path
 
-        where = short_path(record["job_dir"]) if isatty(self.stream) else None
+        where = short_path(record.job_dir) if isatty(self.stream) else None
         print(final_line(record, where), file=self.stream)
 
 
@@ -79,10 +80,10 @@ class LiveConsole(PlainLines):
     def close(self) -> None:
         self.view.close()
 
-    def finish(self, record: dict[str, Any], env: str = "") -> None:
+    def finish(self, record: JobRecord, env: str = "") -> None:
         from trn.text import short_path
 
-        self.view.finish(record, final_line(record, short_path(record["job_dir"])), env)
+        self.view.finish(record, final_line(record, short_path(record.job_dir)), env)
 
 
 class JsonLines:
@@ -99,7 +100,7 @@ class JsonLines:
     def close(self) -> None:
         self.human.close()
 
-    def finish(self, record: dict[str, Any], env: str = "") -> None:
+    def finish(self, record: JobRecord, env: str = "") -> None:
         self.human.finish(record, env)
 
 
@@ -125,7 +126,7 @@ class Watch:
     """``trn logs -f JOB`` in a terminal: the job's lines drawn by the run view, as ``trn run``
     draws them (``close`` ends the live line and, once the job ended, prints the summary)."""
 
-    def __init__(self, record: dict[str, Any]):
+    def __init__(self, record: JobRecord):
         from trn.cli.console.run_view import RunView
 
         self.view = RunView(sys.stdout, _objective(record))
@@ -144,22 +145,31 @@ class Watch:
         self.view.close()
         job = self.view.job
         if job.end is not None and job.job_id:
-            record = {"job_id": job.job_id, "state": job.state, **job.end}
+            end = job.end  # the terminal event: how the job ended, as far as the events tell
+            record = JobRecord(
+                job.job_id,
+                job.job_dir or "",
+                state=job.state,
+                error=end.get("error"),
+                checkpoint=end.get("checkpoint"),
+            )
             self.view.finish(record, final_line(record, short_path(job.job_dir or "?")))
 
 
-def _objective(record: dict[str, Any]) -> dict[str, Any]:
+def _objective(record: JobRecord) -> dict[str, Any]:
     """The job's ``objective`` from its config.yaml (none if unreadable)."""
     import yaml
 
+    if not record.config_path:
+        return {}
     try:
-        with open(record["config_path"], encoding="utf-8") as f:
+        with open(record.config_path, encoding="utf-8") as f:
             return dict((yaml.safe_load(f) or {}).get("objective") or {})
-    except (OSError, KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError):
+    except (OSError, TypeError, ValueError, AttributeError, yaml.YAMLError):
         return {}
 
 
-def watch_printer(record: dict[str, Any]) -> Callable[[str], None] | None:
+def watch_printer(record: JobRecord) -> Callable[[str], None] | None:
     """The live view for following one job when stdout is a terminal, else ``None``."""
     return Watch(record) if isatty(sys.stdout) else None
 

@@ -30,6 +30,7 @@ from typing import Any
 from trn.errors import UsageError
 from trn.jobdir import JobDir
 from trn.paths import CONFIG_DIR_ENV, PYPROJECT, nearest_pyproject, tool_tables
+from trn.registry.record import JobRecord
 from trn.text import did_you_mean
 
 ENV = CONFIG_DIR_ENV
@@ -149,18 +150,19 @@ def from_dir(given: str | Path, origin: str, cwd: Path) -> Project:
     )
 
 
-def from_record(record: dict[str, Any]) -> Project:
+def from_record(record: JobRecord) -> Project:
     """The project a job ran with (its record's ``project``), found again from any directory;
     :data:`NONE` for a job without one."""
-    saved = record.get("project") or {}
-    if saved.get("config_dir"):
-        return from_dir(saved["config_dir"], "the job's config_dir", Path("/"))
+    saved = record.project
+    config_dir = saved.get("config_dir")
+    if config_dir:
+        return from_dir(config_dir, "the job's config_dir", Path("/"))
     root = saved.get("project_root")
     if not root:
         return NONE
     if not Path(root).is_dir():
         raise UsageError(
-            f"job {record.get('job_id')}'s project root {root} is gone; restore it, "
+            f"job {record.job_id}'s project root {root} is gone; restore it, "
             "or resume from inside the project with --config-dir"
         )
     pyproject = Path(root) / PYPROJECT
@@ -173,7 +175,7 @@ def from_record(record: dict[str, Any]) -> Project:
     )
 
 
-def for_resume(record: dict[str, Any] | None = None, job_dir: str | Path | None = None) -> Project:
+def for_resume(record: JobRecord | None = None, job_dir: str | Path | None = None) -> Project:
     """The project a resumed (or rerun) job runs with: ``--config-dir``/``TRN_CONFIG_DIR`` when
     given, else the one its parent job recorded (``record``, or the ``job.json`` in
     ``job_dir``), else the one found from the working directory. Its trust is read afresh."""
@@ -183,10 +185,10 @@ def for_resume(record: dict[str, Any] | None = None, job_dir: str | Path | None 
         import json
 
         try:
-            record = json.loads(JobDir(job_dir).record.read_text())
+            record = JobRecord.from_dict(json.loads(JobDir(job_dir).record.read_text()))
         except (OSError, ValueError):
             record = None
-    if record and record.get("project"):
+    if record and record.project:
         return from_record(record)
     return find()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from trn.registry.record import JobView
 from trn.timestamps import seconds
 
 # completed jobs first (best first), then pruned ones (also ranked), the live, then the rest
@@ -22,18 +23,18 @@ ORDER = {
 
 def summarize(
     sweep_id: str,
-    records: list[dict[str, Any]],
+    records: list[JobView],
     objective: dict[str, Any],
     state: str,
     duration_s: float,
     first_failure: str | None = None,
 ) -> dict[str, Any]:
-    """The sweep's table as data; ``first_failure`` (``--fail-fast``: the job that stopped
-    the sweep) is listed first."""
+    """The sweep's table as data (each job as shown: ``lost`` where it is);
+    ``first_failure`` (``--fail-fast``: the job that stopped the sweep) is listed first."""
     objective = ranked_by(objective, records)
     metric, mode = objective.get("metric"), objective.get("mode", "max")
     latest = current(records)
-    rows = [_row(r, metric) for r in sorted(latest, key=lambda r: r["job_id"])]
+    rows = [_row(r, metric) for r in sorted(latest, key=lambda r: r.record.job_id)]
     sign = -1 if mode == "max" else 1
 
     def key(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -61,21 +62,21 @@ def summarize(
     return summary
 
 
-def current(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def current(records: list[JobView]) -> list[JobView]:
     """Each sweep point's newest job (a resumed or rerun point's earlier jobs are history);
     jobs that name no point are all kept."""
-    newest: dict[int, dict[str, Any]] = {}
+    newest: dict[int, JobView] = {}
     rest = []
-    for record in sorted(records, key=lambda r: r["job_id"]):
-        point = record.get("sweep_point")
+    for job in sorted(records, key=lambda r: r.record.job_id):
+        point = job.record.sweep_point
         if point is None:
-            rest.append(record)
+            rest.append(job)
         else:
-            newest[int(point)] = record
+            newest[int(point)] = job
     return rest + list(newest.values())
 
 
-def ranked_by(objective: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+def ranked_by(objective: dict[str, Any], records: list[JobView]) -> dict[str, Any]:
     """What the sweep ranks by: its objective, unless that is trn's default (nobody chose it)
     and its jobs fell back to another metric they log (their records say which): then that one,
     when they all agree."""
@@ -84,7 +85,7 @@ def ranked_by(objective: dict[str, Any], records: list[dict[str, Any]]) -> dict[
     theirs = {
         (o.get("metric"), o.get("mode"))
         for r in records
-        if r["state"] == "completed" and (o := r.get("objective") or {}).get("source") == "fallback"
+        if r.state == "completed" and (o := r.record.objective or {}).get("source") == "fallback"
     }
     if len(theirs) == 1:
         metric, mode = theirs.pop()
@@ -93,33 +94,33 @@ def ranked_by(objective: dict[str, Any], records: list[dict[str, Any]]) -> dict[
     return objective
 
 
-def _row(record: dict[str, Any], metric: str | None) -> dict[str, Any]:
+def _row(job: JobView, metric: str | None) -> dict[str, Any]:
     from trn.text import cause
 
-    metrics = record.get("metrics") or {}
-    said = record["state"] not in ("completed", "running", "submitted")
+    record = job.record
+    said = job.state not in ("completed", "running", "submitted")
     return {
-        "job_id": record["job_id"],
-        "state": record["state"],
-        "value": metrics.get(metric) if metric else None,
-        "overrides": list(record.get("overrides") or []),
-        "metrics": metrics,
-        "duration_s": _duration(record),
-        "error": cause(record.get("error")) if said else None,  # the innermost cause
+        "job_id": record.job_id,
+        "state": job.state,
+        "value": record.metrics.get(metric) if metric else None,
+        "overrides": list(record.overrides),
+        "metrics": record.metrics,
+        "duration_s": _duration(job),
+        "error": cause(record.error) if said else None,  # the innermost cause
     }
 
 
-def _duration(record: dict[str, Any]) -> float | None:
+def _duration(job: JobView) -> float | None:
     """Seconds from the job's creation (its slot was free: it started starting) to its end,
     or to now while it runs. ``started_at`` would leave out the runner's start-up."""
     import time
 
-    start = seconds(record.get("created_at") or record.get("started_at"))
+    start = seconds(job.record.created_at or job.record.started_at)
     if start is None:
         return None
-    end = seconds(record.get("ended_at"))
+    end = seconds(job.record.ended_at)
     if end is None:
-        end = time.time() if record.get("state") in ("running", "submitted") else None
+        end = time.time() if job.state in ("running", "submitted") else None
     return None if end is None else round(max(0.0, end - start), 3)
 
 

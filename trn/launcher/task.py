@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from trn.errors import JobFailed
+from trn.registry.record import JobRecord
 
 
 @dataclass
@@ -64,26 +65,28 @@ class TrnTask:
         raise NotImplementedError
 
 
-def objective_of(record: dict[str, Any]) -> Any:
+def objective_of(record: JobRecord) -> float | None:
     """What a sweeper optimises: the value of the metric the job is ranked by (its record's
     objective: trn's default may have fallen back to another metric), in the direction the
     sweep was started with (its config's mode); raises if the job failed."""
-    if record["state"] != "completed":
-        raise JobFailed(f"job {record['job_id']} {record['state']}: {record.get('error')}", record)
-    ranked, planned = record.get("objective") or {}, _objective(record)
+    if record.state != "completed":
+        raise JobFailed(f"job {record.job_id} {record.state}: {record.error}", record.to_dict())
+    ranked, planned = record.objective or {}, _objective(record)
     metric = ranked.get("metric") or planned.get("metric")
-    value = record.get("metrics", {}).get(metric)
+    value = record.metrics.get(metric) if isinstance(metric, str) else None
     flipped = ranked.get("mode") and planned.get("mode") and ranked["mode"] != planned["mode"]
     return -value if flipped and isinstance(value, int | float) else value
 
 
-def _objective(record: dict[str, Any]) -> dict[str, Any]:
+def _objective(record: JobRecord) -> dict[str, Any]:
     import yaml
 
+    if not record.config_path:
+        return {}
     try:
-        with open(record["config_path"], encoding="utf-8") as f:
+        with open(record.config_path, encoding="utf-8") as f:
             return dict(yaml.safe_load(f).get("objective") or {})
-    except (OSError, KeyError, AttributeError):
+    except (OSError, AttributeError):
         return {}
 
 

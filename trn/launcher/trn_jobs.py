@@ -58,6 +58,7 @@ def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
 
     from trn.errors import JobFailed
     from trn.launcher.task import objective_of
+    from trn.registry.record import JobRecord
 
     overrides, cfg = item
     try:
@@ -68,7 +69,8 @@ def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
         return failed_return(overrides, cfg, data.get("error") or why(out))
     ret = JobReturn(overrides=overrides, cfg=cfg, task_name="trn")
     try:
-        ret._return_value, ret.status = objective_of(data["record"]), JobStatus.COMPLETED
+        value = objective_of(JobRecord.from_dict(data["record"]))
+        ret._return_value, ret.status = value, JobStatus.COMPLETED
     except JobFailed as err:
         ret._return_value, ret.status = err, JobStatus.FAILED
     return ret

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from trn.jobdir import JobDir
+from trn.registry.record import JobRecord, view
+from trn.registry.store import Registry
 
 LONGEST = 1000  # attempts followed; the bound only guards against a cycle of parents
 
@@ -34,26 +36,26 @@ class Attempt:
         }
 
 
-def chain(record: dict[str, Any], registry: Any) -> list[Attempt]:
+def chain(record: JobRecord, registry: Registry) -> list[Attempt]:
     """``record``'s ancestors then ``record`` itself, oldest first (a parent that cannot be
-    found ends the chain there)."""
+    found ends the chain there); each attempt's state as shown."""
     from trn.errors import NotFound
 
     records = [record]
-    while records[-1].get("parent_job_id") and len(records) < LONGEST:
+    while (parent := records[-1].parent_job_id) and len(records) < LONGEST:
         try:
-            records.append(registry.find(records[-1]["parent_job_id"]))
+            records.append(registry.find(parent))
         except NotFound:
             break
     records.reverse()
     cuts = [resumed_at(r) for r in records[1:]] + [None]
     return [
-        Attempt(r["job_id"], r["job_dir"], int(r.get("attempt") or 1), str(r.get("state")), cut)
+        Attempt(r.job_id, r.job_dir, int(r.attempt or 1), view(r).state, cut)
         for r, cut in zip(records, cuts)
     ]
 
 
-def resumed_at(record: dict[str, Any]) -> int | None:
+def resumed_at(record: JobRecord) -> int | None:
     """The step of the checkpoint a resumed job continued: its meta's, or, when that checkpoint
     is gone (collected since), the job's first step event less one."""
     from trn.checkpoints.meta import read_meta
@@ -64,20 +66,20 @@ def resumed_at(record: dict[str, Any]) -> int | None:
             return int(read_meta(meta)["step"])
         except Exception:  # noqa: BLE001 - gone or unreadable: the events say it too
             pass
-    return _first_step(JobDir(record["job_dir"]).events)
+    return _first_step(JobDir(record.job_dir).events)
 
 
-def _resume_path(record: dict[str, Any]) -> Path | None:
+def _resume_path(record: JobRecord) -> Path | None:
     """The ``resume=`` of the job's resolved config (an absolute path), else of its overrides."""
     import yaml
 
     try:
-        config = yaml.safe_load(JobDir(record["job_dir"]).config.read_text(encoding="utf-8"))
+        config = yaml.safe_load(JobDir(record.job_dir).config.read_text(encoding="utf-8"))
         if isinstance(config, dict) and config.get("resume"):
             return Path(str(config["resume"]))
     except (OSError, ValueError, yaml.YAMLError):
         pass
-    for o in record.get("overrides") or []:
+    for o in record.overrides:
         if o.startswith("resume="):
             return Path(o.split("=", 1)[1])
     return None

@@ -27,7 +27,8 @@ from typing import Any
 from trn import proc
 from trn.errors import TrnError, UsageError
 from trn.jobdir import SWEEP_STATE
-from trn.registry.record import TERMINAL
+from trn.registry.record import TERMINAL, JobRecord
+from trn.registry.store import Registry
 from trn.registry.sweeps import sweep_end, sweep_events, sweep_started
 from trn.timestamps import seconds
 
@@ -35,7 +36,7 @@ POLL_S = 0.2
 
 
 # -- jobs -----------------------------------------------------------------------------------
-def request_job(registry: Any, record: dict[str, Any]) -> bool:
+def request_job(registry: Registry, record: JobRecord) -> bool:
     """Ask one unfinished job to stop. True: a process will end it (wait for its record);
     False: it was ``lost`` and its record is ended now. ``UsageError`` for a job its backend
     cannot reach from here."""
@@ -44,15 +45,15 @@ def request_job(registry: Any, record: dict[str, Any]) -> bool:
     return backend_of(record).cancel(registry, record)
 
 
-def wait_job(registry: Any, job_dir: Path, timeout: float) -> dict[str, Any]:
+def wait_job(registry: Registry, job_dir: Path, timeout: float) -> JobRecord:
     """The job's record once it has ended; ``TrnError`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        record = registry.read(job_dir)
-        if record["state"] in TERMINAL:
+        record = registry.load(job_dir)
+        if record.state in TERMINAL:
             return record
         if time.monotonic() > deadline:
-            raise TrnError(f"job {record['job_id']} still {record['state']} after {timeout:.0f}s")
+            raise TrnError(f"job {record.job_id} still {record.state} after {timeout:.0f}s")
         time.sleep(POLL_S)
 
 
@@ -71,7 +72,7 @@ def request_sweep(home: Path, sweep_dir: Path) -> bool:
         if state.get("cancel_requested_at"):
             return True  # asked already: a second SIGINT would be a second Ctrl-C, a SIGKILL
         from trn import fsutil
-        from trn.registry.record import utc_now
+        from trn.timestamps import utc_now
 
         fsutil.atomic_write_json(
             sweep_dir / SWEEP_STATE, {**state, "cancel_requested_at": utc_now()}
@@ -87,15 +88,14 @@ def request_sweep(home: Path, sweep_dir: Path) -> bool:
 
 def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
     from trn.lifecycle.sweep import finish
-    from trn.registry.store import Registry
 
     registry = Registry(home)
     sweep_id = sweep_dir.name
     records = registry.list(sweep_id=sweep_id, limit=None)
     for record in records:
-        if record["state"] not in TERMINAL:
+        if record.state not in TERMINAL:
             if request_job(registry, record):
-                wait_job(registry, Path(record["job_dir"]), 120)
+                wait_job(registry, Path(record.job_dir), 120)
     started = sweep_started(sweep_dir)
     # the sweep's duration: from its sweep_started event to now
     since = seconds(started.get("ts")) or time.time()
@@ -111,11 +111,11 @@ def _cancel_lost_sweep(home: Path, sweep_dir: Path) -> None:
     )
 
 
-def _notify_config(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _notify_config(records: list[JobRecord]) -> dict[str, Any] | None:
     """The ``notify`` a sweep's process would have used: its first job's (they share it)."""
     from trn.provenance.jobfiles import config_of
 
-    for record in sorted(records, key=lambda r: r["job_id"]):
+    for record in sorted(records, key=lambda r: r.job_id):
         try:
             return config_of(record).get("notify")
         except TrnError:  # its config.yaml is gone: the next job's

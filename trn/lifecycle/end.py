@@ -13,6 +13,7 @@ as it is: no second event, no second line. Whoever ends it, a job whose runner l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -25,7 +26,7 @@ from trn import fsutil, proc
 from trn.handoff import Outcome
 from trn.jobdir import HomeDir, JobDir
 from trn.lifecycle import notify
-from trn.registry.record import LIVE, TERMINAL, JobRecord, utc_now
+from trn.registry.record import LIVE, TERMINAL, JobRecord, utc_now, view
 from trn.timestamps import seconds
 
 LOG_TAIL = 20  # runner.log lines kept in a failed job's record and event
@@ -33,7 +34,7 @@ REAP_WAIT_S = 60.0  # how long a runner whose supervisor died may take to checkp
 
 
 def end_job(
-    record: JobRecord | dict[str, Any],
+    record: JobRecord,
     state: str,
     *,
     reason: str | None = None,
@@ -44,18 +45,19 @@ def end_job(
     echo: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """End the job of ``record`` as ``state`` (how its caller saw it end) and return the final
-    record; ``record`` (a :class:`JobRecord` or a dict) is updated in place.
+    record as its JSON; ``record`` is updated in place to it.
 
     ``outcome``: the runner's word (default: the job dir's ``outcome.json``); its state, metrics
     and checkpoint win over the caller's. ``reason``: why, when the outcome does not say.
     ``events``: the caller's open event writer (the supervisor's); otherwise one is opened on
     the sinks of the job's resolved config, as source ``launcher``. ``echo``: shown the
     terminal event."""
-    rec = record if isinstance(record, JobRecord) else JobRecord.from_dict(record)
-    job_dir = JobDir(rec.job_dir)
+    job_dir = JobDir(record.job_dir)
     on_disk = _read_json(job_dir.record)
     if on_disk.get("state") in TERMINAL:  # ended already: by its supervisor, or a first call
-        _update(record, JobRecord.from_dict({**rec.to_dict(), **on_disk}))
+        ended = JobRecord.from_dict({**record.to_dict(), **on_disk})
+        for f in dataclasses.fields(JobRecord):  # the caller's record is the one that ended
+            setattr(record, f.name, getattr(ended, f.name))
         if events is not None:
             events.close()
         return on_disk
@@ -64,33 +66,32 @@ def end_job(
         outcome = Outcome(state)
     state = outcome.state
     if duration_s is None:
-        duration_s = _since(rec.started_at)
-    fields = _finish(rec, state, outcome, reason, exit_code, duration_s, job_dir)
+        duration_s = _since(record.started_at)
+    said = _finish(record, state, outcome, reason, exit_code, duration_s, job_dir)
     from trn.registry.store import Registry
 
     registry = Registry.of_job(job_dir.path)
-    registry.write(rec)
+    registry.write(record)
     config = _config(job_dir)
-    writer = events if events is not None else _writer(rec, job_dir, registry.home, config)
+    writer = events if events is not None else _writer(record, job_dir, registry.home, config)
     try:
         writer.resync()  # the runner wrote its events after the supervisor's last one
-        line = writer.emit(f"job_{state}", **fields)
+        line = writer.emit(f"job_{state}", **said)
         if echo is not None:
             echo(json.loads(line))
-        append_manifest(registry.home, rec.to_dict())
+        append_manifest(registry.home, record)
         # last, as they may take a while each (bounded): everything else about the end is written
         problems = [
-            _end_mlflow_run(rec, config, outcome),
+            _end_mlflow_run(record, config, outcome),
             notify.send(config.get("notify"), json.loads(line)),
         ]
         for problem in filter(None, problems):  # the job ended as it ended; telemetry did not
-            rec.warnings.append(problem)
-            registry.write(rec)
+            record.warnings.append(problem)
+            registry.write(record)
             writer.emit("warning", message=problem)
     finally:
         writer.close()
-    _update(record, rec)
-    return rec.to_dict()
+    return record.to_dict()
 
 
 def _finish(
@@ -180,18 +181,11 @@ def _writer(rec: JobRecord, job_dir: JobDir, home: Path, config: dict[str, Any])
     )
 
 
-def _update(target: JobRecord | dict[str, Any], rec: JobRecord) -> None:
-    if isinstance(target, dict):
-        target.update(rec.to_dict())
-    elif target is not rec:
-        target.__dict__.update(rec.__dict__)
-
-
-def append_manifest(home: Path, record: dict[str, Any]) -> None:
+def append_manifest(home: Path, record: JobRecord) -> None:
     """``jobs/index.jsonl``: one line per job reaching a terminal state."""
     manifest = HomeDir(home).manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    fsutil.append_line(manifest, json.dumps(record, sort_keys=True))
+    fsutil.append_line(manifest, json.dumps(record.to_dict(), sort_keys=True))
 
 
 # -- the reaper -----------------------------------------------------------------------------
@@ -205,17 +199,16 @@ def reap(submitted: Path, rc: int | None, cancelled: bool) -> None:
     from trn.registry.store import Registry
 
     try:
-        job_dir = Path(json.loads(submitted.read_text())["job_dir"])
-        record = Registry.read(job_dir)
-    except (OSError, ValueError, KeyError):
+        record = Registry.load(Path(json.loads(submitted.read_text())["job_dir"]))
+    except (OSError, ValueError, KeyError, TypeError):
         return  # no job was created: nothing to end
-    if record["state"] not in LIVE:
+    if record.state not in LIVE:
         return
-    runner = record.get("runner_pid")
+    runner = record.runner_pid
     if runner and not cancelled:
-        stop_runner(int(runner), signal.SIGTERM, REAP_WAIT_S)
+        stop_runner(runner, signal.SIGTERM, REAP_WAIT_S)
     elif runner:
-        proc.killpg(int(runner), signal.SIGKILL)
+        proc.killpg(runner, signal.SIGKILL)
     if cancelled:
         end_job(record, "cancelled", reason="killed after the sweep was cancelled")
     else:
@@ -236,20 +229,18 @@ def stop_runner(pid: int, sig: int, wait_s: float) -> None:
 SETTLE_S = 5.0  # a record ended longer ago than this has all the events it will get
 
 
-def settled(record: dict[str, Any]) -> bool:
+def settled(record: JobRecord) -> bool:
     """For a follower of a job's events: the job has ended and its terminal event is written.
 
     :func:`end_job` writes the record a moment before the event, so a record that ended just
     now waits for its event; one ended :data:`SETTLE_S` ago (its ender died in between), or a
     ``lost`` job, has nothing more coming."""
-    from trn.registry.record import effective_state
-
-    state = effective_state(record)
+    state = view(record).state
     if state in LIVE:
         return False
-    if state not in TERMINAL or _since(record.get("ended_at")) > SETTLE_S:
+    if state not in TERMINAL or _since(record.ended_at) > SETTLE_S:
         return True
-    return f"job_{state}" in _last_events(JobDir(record["job_dir"]).events)
+    return f"job_{state}" in _last_events(JobDir(record.job_dir).events)
 
 
 def _last_events(path: Path, n: int = 20) -> set[str]:

@@ -22,6 +22,7 @@ from trn.errors import UsageError
 from trn.jobdir import JobDir
 from trn.lifecycle.plan import Plan, check_data
 from trn.lifecycle.resume import apply_overrides
+from trn.registry.record import JobRecord, view
 
 STAGES = ("test", "validate")
 FROZEN = {
@@ -32,7 +33,7 @@ FIX = "give the checkpoint to evaluate as `trn eval JOB|CHECKPOINT`"
 GIVE = "give a job id (see `trn list`) or a checkpoint's NAME.meta.json"
 
 
-def find_checkpoint(target: str, home: Path | None = None) -> tuple[Path, dict[str, Any] | None]:
+def find_checkpoint(target: str, home: Path | None = None) -> tuple[Path, JobRecord | None]:
     """The meta to evaluate, and the record of the job named (None for a path): a job's best
     checkpoint, else its newest; a path is a ``.meta.json`` (or the ``.ckpt`` beside one)."""
     if target.endswith((META_SUFFIX, ".ckpt")) or os.sep in target or Path(target).exists():
@@ -40,19 +41,19 @@ def find_checkpoint(target: str, home: Path | None = None) -> tuple[Path, dict[s
     from trn.registry.store import Registry
 
     record = Registry(home).find(target)
-    if record.get("kind") == "eval":
-        of = (record.get("evaluates") or {}).get("job_id") or "the job it evaluated"
-        raise UsageError(f"job {record['job_id']} is an eval job; evaluate {of} instead")
-    checkpoints = JobDir(record["job_dir"]).checkpoints
+    if record.kind == "eval":
+        of = (record.evaluates or {}).get("job_id") or "the job it evaluated"
+        raise UsageError(f"job {record.job_id} is an eval job; evaluate {of} instead")
+    checkpoints = JobDir(record.job_dir).checkpoints
     if not checkpoints.parent.is_dir():
         raise UsageError(
-            f"job {record['job_id']}'s dir {checkpoints.parent} is gone (deleted by `trn gc`?); "
+            f"job {record.job_id}'s dir {checkpoints.parent} is gone (deleted by `trn gc`?); "
             f"nothing to evaluate: {GIVE}"
         )
     meta = _best(checkpoints) or find_latest(checkpoints)
     if meta is None:
         raise UsageError(
-            f"job {record['job_id']} ({record['state']}) has no valid checkpoint to evaluate; "
+            f"job {record.job_id} ({view(record).state}) has no valid checkpoint to evaluate; "
             "train it (`trn resume`) or evaluate another job"
         )
     return meta, record
@@ -111,7 +112,7 @@ def plan_eval(  # safe: "eval" is the evaluation job (trainer.test/validate), no
     project = for_resume(named, job_dir=meta_path.parent.parent)
     # the trained job's own dir and id go back to ${trn:job_dir}/${trn:job_id}: the eval job's
     # are new
-    job_dir = named["job_dir"] if named else meta_path.parent.parent
+    job_dir = named.job_dir if named else meta_path.parent.parent
     restored = dict(unfill(meta["config"], job_dir, meta["job_id"]))
     restored["allow_targets"] = list(project.allow_targets)
     with resolving(project.root):

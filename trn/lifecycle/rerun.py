@@ -30,10 +30,10 @@ def plan_rerun(
     record = registry.find(job)
     project = for_resume(record)  # the project the job ran in, its trust read afresh
     # the job's own dir and id go back to ${trn:job_dir}/${trn:job_id}: the rerun's are new
-    ran = unfill(config_of(record), record["job_dir"], record["job_id"])
-    rerun = rerun_config(ran, list(overrides), record["job_id"], project=project)
+    ran = unfill(config_of(record), record.job_dir, record.job_id)
+    rerun = rerun_config(ran, list(overrides), record.job_id, project=project)
     now = capture_project(project.root or Path.cwd(), None, found=project.root is not None)
-    warning = check_drift(record["job_id"], code_of(record), now, strict)
+    warning = check_drift(record.job_id, code_of(record), now, strict)
     check_data(rerun.config, project.root, registry.home)
     prepare_loggers(rerun.config, registry.home)
     with project.on_path():
@@ -46,7 +46,7 @@ def plan_rerun(
         rerun_of=rerun.rerun_of,
         env=project.env(),
         project=project.to_record(),
-        kind=record.get("kind") or "train",  # an eval job's rerun evaluates its checkpoint again
-        evaluates=record.get("evaluates"),
+        kind=record.kind or "train",  # an eval job's rerun evaluates its checkpoint again
+        evaluates=record.evaluates,
     )
     return plan, warning

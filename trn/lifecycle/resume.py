@@ -21,7 +21,7 @@ from trn.config.objective import chosen
 from trn.errors import ConfigError, NotFound, UsageError
 from trn.jobdir import JobDir
 from trn.lifecycle.plan import Plan, check_data
-from trn.registry.record import LIVE
+from trn.registry.record import LIVE, JobRecord, view
 
 # key prefix -> why a resume cannot change it
 FROZEN = {
@@ -38,7 +38,7 @@ FIX = "start a new job with weights=PATH.meta.json to fine-tune from this checkp
 
 def resolve_checkpoint(
     target: str | Path, home: Path | None = None
-) -> tuple[Path, dict[str, Any] | None]:
+) -> tuple[Path, JobRecord | None]:
     """The meta to resume from, and the record of the job named (None for a meta path).
 
     A job's newest valid checkpoint; a resumed job that died before its first checkpoint falls
@@ -51,23 +51,24 @@ def resolve_checkpoint(
 
     registry = Registry(home)
     named = record = registry.find(text)
-    if named.get("kind") == "eval":  # it trained nothing: there is nothing of its to continue
-        of = (named.get("evaluates") or {}).get("job_id") or "the job it evaluated"
-        raise UsageError(f"job {named['job_id']} is an eval job; resume {of} instead")
-    if named["state"] in LIVE and named.get("host") == socket.gethostname():
+    if named.kind == "eval":  # it trained nothing: there is nothing of its to continue
+        of = (named.evaluates or {}).get("job_id") or "the job it evaluated"
+        raise UsageError(f"job {named.job_id} is an eval job; resume {of} instead")
+    state = view(named).state  # a lost job is resumable: nobody will end it
+    if state in LIVE and named.host == socket.gethostname():
         raise UsageError(
-            f"job {named['job_id']} is still {named['state']}; stop it first "
-            f"(trn cancel {named['job_id']}), then resume it"
+            f"job {named.job_id} is still {state}; stop it first "
+            f"(trn cancel {named.job_id}), then resume it"
         )
     for _ in range(1000):  # a chain of attempts; the bound only guards against a cycle
-        meta = find_latest(JobDir(record["job_dir"]).checkpoints)
+        meta = find_latest(JobDir(record.job_dir).checkpoints)
         if meta is not None:
             return meta, named
-        if not record.get("parent_job_id"):
+        if not record.parent_job_id:
             break
-        record = registry.find(record["parent_job_id"])
+        record = registry.find(record.parent_job_id)
     raise NotFound(
-        f"job {named['job_id']} ({named['state']}) has no valid checkpoint to resume from, "
+        f"job {named.job_id} ({state}) has no valid checkpoint to resume from, "
         "nor has any job it resumed; start it again with `trn run`"
     )
 
@@ -166,9 +167,9 @@ def plan_resume(
     overrides = list(overrides or [])
     meta_path, named = resolve_checkpoint(job_or_meta, home)
     meta, ckpt = verify(meta_path)
-    parent_id = named["job_id"] if named else meta["job_id"]
-    attempt = int(named.get("attempt") or 1) if named else parent_attempt(meta_path, meta)
-    parent_dir = named["job_dir"] if named else meta_path.parent.parent
+    parent_id = named.job_id if named else meta["job_id"]
+    attempt = int(named.attempt or 1) if named else parent_attempt(meta_path, meta)
+    parent_dir = named.job_dir if named else meta_path.parent.parent
     # the parent's own dir and id go back to ${trn:job_dir}/${trn:job_id}: this job's are new
     restored = dict(unfill(meta["config"], parent_dir, meta["job_id"]))
     # Never trusted from a file: only the project's own declaration (read afresh now) and the
@@ -194,24 +195,22 @@ def plan_resume(
         attempt=attempt + 1,
         parent_job_id=parent_id,
         sweep_id=sweep_id,
-        sweep_point=named.get("sweep_point") if named else None,  # a sweep's point goes on
+        sweep_point=named.sweep_point if named else None,  # a sweep's point goes on
         env=project.env(),
         project=project.to_record(),
         mlflow_run_id=_mlflow_run(config, named, meta_path),
     )
 
 
-def _mlflow_run(
-    config: dict[str, Any], named: dict[str, Any] | None, meta_path: Path
-) -> str | None:
+def _mlflow_run(config: dict[str, Any], named: JobRecord | None, meta_path: Path) -> str | None:
     """The MLflow run the parent logged to, which the resume continues (logger=mlflow only):
     the named job's, or that of the job whose checkpoint the meta path is."""
     if "mlflow" not in (config.get("logger") or {}):
         return None
-    record = named
-    if record is None:
-        try:
-            record = json.loads(JobDir(meta_path.parent.parent).record.read_text())
-        except (OSError, ValueError):
-            return None
-    return (record or {}).get("mlflow_run_id")
+    if named is not None:
+        return named.mlflow_run_id
+    try:
+        record = JobRecord.from_dict(json.loads(JobDir(meta_path.parent.parent).record.read_text()))
+    except (OSError, ValueError):
+        return None
+    return record.mlflow_run_id

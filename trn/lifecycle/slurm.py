@@ -20,7 +20,7 @@ from trn.launcher.slurm import allocation, queued, resources, scancel
 from trn.lifecycle.end import end_job
 from trn.lifecycle.supervisor import GRACE_S
 from trn.proc import catching
-from trn.registry.record import LIVE
+from trn.registry.record import LIVE, JobRecord
 
 # after a cancel, how long the jobs' runners may take to save and their supervisors to end the
 # jobs before Slurm is told to end them outright
@@ -129,7 +129,7 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
             if cancelled_at is None and (signals or (failed is not None and failed())):
                 cancelled_at = time.monotonic()
                 for job in jobs:
-                    SLURM.cancel_in_slurm(Registry.read(Path(job["record"].job_dir)))
+                    SLURM.cancel_in_slurm(Registry.load(job["record"].job_dir))
             late = cancelled_at is not None and time.monotonic() - cancelled_at > KILL_AFTER_S
             if not killed and (len(signals) > 1 or late):
                 killed = True
@@ -182,7 +182,10 @@ def _job_return(job: dict[str, Any], cancelled: bool) -> Any:
     ret = JobReturn(overrides=job["overrides"], task_name="trn")
     record = final_record(job, cancelled)
     try:
-        ret._return_value, ret.status = objective_of(record), JobStatus.COMPLETED
+        ret._return_value, ret.status = (
+            objective_of(JobRecord.from_dict(record)),
+            JobStatus.COMPLETED,
+        )
     except JobFailed as err:
         ret._return_value, ret.status = err, JobStatus.FAILED
     return ret
@@ -199,11 +202,12 @@ def final_record(job: dict[str, Any], cancelled: bool = False) -> dict[str, Any]
         return result
     record = Registry.read(Path(job["record"].job_dir))
     if record["state"] in LIVE and cancelled:
-        record = end_job(record, "cancelled", reason="the sweep was cancelled (Ctrl-C/SIGTERM)")
+        reason = "the sweep was cancelled (Ctrl-C/SIGTERM)"
+        record = end_job(JobRecord.from_dict(record), "cancelled", reason=reason)
     elif record["state"] in LIVE:
         stderr = job["slurm"].paths.stderr
         why = f"the Slurm job ended without a result; see {stderr}"
-        record = end_job(record, "failed", reason=why)
+        record = end_job(JobRecord.from_dict(record), "failed", reason=why)
     return record
 
 

@@ -189,8 +189,8 @@ def _wait_for_child(home: Path, parent: str, timeout: float = 300.0) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for record in Registry(home).list(limit=50):
-            if record.get("parent_job_id") == parent:
-                return Path(record["job_dir"])
+            if record.parent_job_id == parent:
+                return Path(record.job_dir)
         time.sleep(1.0)
     raise TimeoutError(f"task 0 never created the job resuming {parent}")
 

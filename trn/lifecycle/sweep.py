@@ -172,9 +172,10 @@ def finish(
     first_failure: str | None = None,
     attempt: int = 1,
 ) -> dict[str, Any]:
+    from trn.registry.record import view
     from trn.registry.store import Registry
 
-    records = Registry(home).list(sweep_id=sweep_id, limit=None)
+    records = [view(r) for r in Registry(home).list(sweep_id=sweep_id, limit=None)]
     took = time.monotonic() - started
     summary = summarize(sweep_id, records, objective, state, took, first_failure)
     summary["attempt"] = attempt

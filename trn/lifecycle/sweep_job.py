@@ -17,6 +17,7 @@ from trn import fsutil
 from trn.handoff import SWEEP_JOB, SweepJobSpec
 from trn.launcher.task import TrnTask, detached_hydra, objective_of
 from trn.lifecycle.plan import Plan
+from trn.registry.record import JobRecord
 
 SHOWN = {  # what a sweep prints per job (all events still go to the job's files)
     "job_submitted",
@@ -51,7 +52,7 @@ class SweepTask(TrnTask):
                 plan=point.plan,
                 place=(hc.job.num, point.index),
             )
-        return objective_of(record)
+        return objective_of(JobRecord.from_dict(record))
 
     def reap(self, submitted: Path, rc: int | None, cancelled: bool) -> None:
         from trn.devices.leases import LeaseStore

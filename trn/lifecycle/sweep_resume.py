@@ -26,7 +26,7 @@ from trn.jobdir import SWEEP_SPACE, SWEEP_STATE
 from trn.launcher.task import Point, objective_of
 from trn.lifecycle import expand
 from trn.lifecycle.sweep import Attempt
-from trn.registry.record import LIVE, RESUMABLE
+from trn.registry.record import LIVE, RESUMABLE, JobRecord, JobState, view
 from trn.registry.sweeps import (
     SweepSpace,
     attempts,
@@ -83,7 +83,7 @@ def plan_sweep_resume(home: Path, text: str, options: ResumeOptions | None = Non
 
     records = [_settle(r) for r in Registry(home).list(sweep_id=sweep_dir.name, limit=None)]
     number = len(attempts(sweep_dir)) + 1
-    nums = [r["sweep_num"] for r in records if r.get("sweep_num") is not None]
+    nums = [r.sweep_num for r in records if r.sweep_num is not None]
     first_num = max(1 + max(nums, default=-1), len(records))  # never a number used before
     if checked.sweeper == "optuna":
         optuna, counts = _optuna(sweep_dir, records, options, home)
@@ -168,34 +168,36 @@ def _diff(was: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, Any, Any]
     return [(k, was.get(k), now.get(k)) for k in keys if was.get(k) != now.get(k)]
 
 
-def _settle(record: dict[str, Any]) -> dict[str, Any]:
+def _settle(record: JobRecord) -> JobRecord:
     """A job the dead sweep left live is ended first (a runner still alive is asked to save
     and stop), so that a resume never runs a point twice. A job still alive elsewhere (a
     Slurm job still queued or running) refuses the resume."""
     from trn.lifecycle.backends import backend_of
     from trn.lifecycle.end import REAP_WAIT_S, end_job, stop_runner
 
-    if record["state"] not in LIVE and record["state"] != "lost":
-        return record
     backend = backend_of(record)
-    if record["state"] in LIVE and backend.name == "slurm":
+    state = view(record).state
+    if state not in LIVE and state != JobState.LOST.value:
+        return record
+    if state in LIVE and backend.name == "slurm":
         if _in_slurm(backend.handle(record)):
             raise UsageError(
-                f"job {record['job_id']} of the sweep is still in Slurm's queue; wait for it "
-                f"or `trn cancel {record['job_id']}`, then resume the sweep"
+                f"job {record.job_id} of the sweep is still in Slurm's queue; wait for it "
+                f"or `trn cancel {record.job_id}`, then resume the sweep"
             )
-    elif record["state"] in LIVE:
+    elif state in LIVE:
         raise UsageError(
-            f"job {record['job_id']} of the sweep is still {record['state']} (its supervisor, "
-            f"pid {record.get('pid')}, is alive); stop it first (trn cancel {record['job_id']})"
+            f"job {record.job_id} of the sweep is still {state} (its supervisor, "
+            f"pid {record.pid}, is alive); stop it first (trn cancel {record.job_id})"
         )
-    runner = record.get("runner_pid")
-    if runner and record.get("host") == socket.gethostname() and proc.alive(int(runner)):
+    runner = record.runner_pid
+    if runner and record.host == socket.gethostname() and proc.alive(runner):
         import signal
 
-        stop_runner(int(runner), signal.SIGTERM, REAP_WAIT_S)
+        stop_runner(runner, signal.SIGTERM, REAP_WAIT_S)
     reason = "its sweep's process was lost; ended by `trn resume` of the sweep"
-    return end_job(dict(record), "preempted", reason=reason)
+    end_job(record, "preempted", reason=reason)
+    return record
 
 
 def _in_slurm(handle: str | None) -> bool:
@@ -212,14 +214,14 @@ def _in_slurm(handle: str | None) -> bool:
         return True
 
 
-def newest_by_point(records: list[dict[str, Any]], jobs: list[list[str]] | None) -> dict:
+def newest_by_point(records: list[JobRecord], jobs: list[list[str]] | None) -> dict[int, JobRecord]:
     """Each point's newest job: by ``sweep_point``, else (an older record) by its overrides."""
     index = {tuple(job): n for n, job in enumerate(jobs or [])}
-    newest: dict[int, dict[str, Any]] = {}
-    for record in sorted(records, key=lambda r: r["job_id"]):
-        point = record.get("sweep_point")
+    newest: dict[int, JobRecord] = {}
+    for record in sorted(records, key=lambda r: r.job_id):
+        point = record.sweep_point
         if point is None:
-            point = index.get(tuple(record.get("overrides") or []))
+            point = index.get(tuple(record.overrides))
         if point is not None:
             newest[int(point)] = record
     return newest
@@ -227,7 +229,7 @@ def newest_by_point(records: list[dict[str, Any]], jobs: list[list[str]] | None)
 
 def _points(
     checked: expand.Checked,
-    records: list[dict[str, Any]],
+    records: list[JobRecord],
     options: ResumeOptions,
     home: Path,
     sweep_id: str,
@@ -248,7 +250,7 @@ def _points(
 
 
 def classify(
-    record: dict[str, Any] | None,
+    record: JobRecord | None,
     fresh: Point,
     options: ResumeOptions,
     home: Path,
@@ -258,7 +260,7 @@ def classify(
     resumed, started, rerun, failed, pruned: left as they are) and the point to run, if any."""
     if record is None:
         return "started", fresh
-    state = record["state"]
+    state = record.state  # settled: what the job ended as
     if state == "completed":
         return "kept", None
     if state in RESUMABLE:
@@ -271,7 +273,7 @@ def classify(
 
 
 def resume_point(
-    record: dict[str, Any],
+    record: JobRecord,
     fresh: Point,
     home: Path,
     sweep_id: str,
@@ -283,7 +285,7 @@ def resume_point(
 
     try:  # preempted after its last save: the resume has nothing to train and completes
         plan = plan_resume(
-            record["job_id"], overrides, home=home, sweep_id=sweep_id, allow_finished=True
+            record.job_id, overrides, home=home, sweep_id=sweep_id, allow_finished=True
         )
     except NotFound:
         return fresh
@@ -293,7 +295,7 @@ def resume_point(
 
 def _optuna(
     sweep_dir: Path,
-    records: list[dict[str, Any]],
+    records: list[JobRecord],
     options: ResumeOptions,
     home: Path,
 ) -> tuple[Any, dict[str, int]]:
@@ -314,7 +316,7 @@ def _optuna(
             continue
         record = newest.get(trial.number)
         # what the sweep would have told: the metric the job is ranked by (a fallback's too)
-        value = objective_of(record) if record and record["state"] == "completed" else None
+        value = objective_of(record) if record and record.state == "completed" else None
         if record and isinstance(value, int | float):
             resume.tell[trial.number] = float(value)
             counts["kept"] += 1

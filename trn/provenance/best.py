@@ -16,6 +16,7 @@ from trn.errors import NotFound, UsageError
 from trn.jobdir import JobDir
 from trn.provenance.jobfiles import config_of
 from trn.registry.index import Search
+from trn.registry.record import JobRecord
 from trn.registry.store import Registry
 
 MODES = ("min", "max")
@@ -40,17 +41,17 @@ def objective(
     metric, mode = metric or conf.get("metric"), mode or conf.get("mode")
     if not metric or mode not in MODES:
         raise UsageError(
-            f"job {newest[0]['job_id']} has no objective.metric/objective.mode in its config; "
+            f"job {newest[0].job_id} has no objective.metric/objective.mode in its config; "
             "give --metric M --mode min|max"
         )
     return str(metric), str(mode)
 
 
-def objective_of(record: dict[str, Any]) -> dict[str, Any]:
+def objective_of(record: JobRecord) -> dict[str, Any]:
     """A job's ``objective`` (``{metric, mode}``): its record's (what it was ranked by: a
     fallback's too), else its config's."""
-    if (record.get("objective") or {}).get("metric"):
-        return dict(record["objective"])
+    if record.objective and record.objective.get("metric"):
+        return dict(record.objective)
     try:
         return dict(config_of(record).get("objective") or {})
     except UsageError:
@@ -61,7 +62,7 @@ def mode_of(registry: Registry, metric: str, sweep_id: str | None = None) -> str
     """Whether higher or lower ``metric`` is better, as the newest job whose objective names
     it says (``max``, ``min``); None when no job's does."""
     for record in registry.index.search(Search(["completed"], sweep_id, limit=200)):
-        conf = record.get("objective") or {}
+        conf = record.objective or {}
         if conf.get("metric") == metric and conf.get("mode") in MODES:
             return str(conf["mode"])
     return None
@@ -105,14 +106,14 @@ def best_job(
     record = alike[0]
     chain = chain_of(registry, record)
     return {
-        "job_id": record["job_id"],
-        "sweep_id": record.get("sweep_id"),
+        "job_id": record.job_id,
+        "sweep_id": record.sweep_id,
         "metric": metric,
         "mode": mode,
-        "value": record["metrics"][metric],
-        "chain": [r["job_id"] for r in chain],
+        "value": record.metrics[metric],
+        "chain": [r.job_id for r in chain],
         "checkpoint": best_checkpoint(chain, metric, mode),
-        "job_dir": record["job_dir"],
+        "job_dir": record.job_dir,
         "compared": len(alike),
         "left_out": left_out,  # completed jobs with another objective, not compared
     }
@@ -122,11 +123,11 @@ def _same(conf: dict[str, Any], want: dict[str, Any]) -> bool:
     return conf.get("metric") == want["metric"] and conf.get("mode", "max") == want["mode"]
 
 
-def chain_of(registry: Registry, record: dict[str, Any]) -> list[dict[str, Any]]:
+def chain_of(registry: Registry, record: JobRecord) -> list[JobRecord]:
     """The resume chain through ``record``: its ancestors, itself, its descendants (oldest first)."""
     chain = [record]
-    seen = {record["job_id"]}
-    parent = record.get("parent_job_id")
+    seen = {record.job_id}
+    parent = record.parent_job_id
     while parent and parent not in seen:
         try:
             up = registry.find(parent)
@@ -134,23 +135,23 @@ def chain_of(registry: Registry, record: dict[str, Any]) -> list[dict[str, Any]]
             break
         chain.insert(0, up)
         seen.add(parent)
-        parent = up.get("parent_job_id")
-    todo = [record["job_id"]]
+        parent = up.parent_job_id
+    todo = [record.job_id]
     while todo:
         for child in registry.index.children(todo.pop()):
-            if child["job_id"] not in seen:
-                seen.add(child["job_id"])
+            if child.job_id not in seen:
+                seen.add(child.job_id)
                 chain.append(child)
-                todo.append(child["job_id"])
+                todo.append(child.job_id)
     return chain
 
 
-def best_checkpoint(chain: list[dict[str, Any]], metric: str, mode: str) -> dict[str, Any] | None:
+def best_checkpoint(chain: list[JobRecord], metric: str, mode: str) -> dict[str, Any] | None:
     """The verified checkpoint with the best ``metric`` in any job dir of the chain; else the
     newest valid checkpoint of the chain's last job that has one; None when there is none."""
     scored: list[tuple[float, Path, dict[str, Any]]] = []
     for record in chain:
-        for meta_path in sorted(JobDir(record["job_dir"]).checkpoints.glob(f"*{META_SUFFIX}")):
+        for meta_path in sorted(JobDir(record.job_dir).checkpoints.glob(f"*{META_SUFFIX}")):
             try:
                 meta = read_meta(meta_path)
             except (CheckpointError, NotFound, UsageError):
@@ -166,7 +167,7 @@ def best_checkpoint(chain: list[dict[str, Any]], metric: str, mode: str) -> dict
             continue
         return _describe(meta_path, meta, value)
     for record in reversed(chain):
-        latest = find_latest(JobDir(record["job_dir"]).checkpoints)
+        latest = find_latest(JobDir(record.job_dir).checkpoints)
         if latest is not None:
             meta = json.loads(latest.read_text())
             return _describe(latest, meta, None)

@@ -13,6 +13,7 @@ from typing import Any
 
 from trn.provenance import jobfiles
 from trn.provenance.flat import flatten, fmt
+from trn.registry.record import JobRecord, JobView
 
 CODE_KEYS = ("commit", "branch", "remote", "dirty", "patch", "patch_truncated", "untracked")
 _ABSENT = object()
@@ -50,7 +51,7 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _code_view(record: dict[str, Any]) -> dict[str, Any]:
+def _code_view(record: JobRecord) -> dict[str, Any]:
     code = jobfiles.code_of(record)
     if code is None:
         return {}
@@ -59,7 +60,7 @@ def _code_view(record: dict[str, Any]) -> dict[str, Any]:
     if code.get("snapshot_sha256"):  # a project outside git: its files, compared one by one
         from trn.provenance.snapshot import manifest_of
 
-        manifest = manifest_of(Path(record["job_dir"])) or {}
+        manifest = manifest_of(Path(record.job_dir)) or {}
         return {f"file {path}": digest for path, digest in manifest.items()}
     view = {k: code.get(k) for k in CODE_KEYS}
     view["patch"] = jobfiles.patch_sha256(record, code)  # compared by content, not by name
@@ -75,25 +76,27 @@ def _metrics(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def diff(ra: dict[str, Any], rb: dict[str, Any]) -> dict[str, Any]:
-    """Every section in full; :func:`only_changed` keeps what differs."""
+def diff(a: JobView, b: JobView) -> dict[str, Any]:
+    """Every section in full (each job's state as shown); :func:`only_changed` keeps what
+    differs."""
+    ra, rb = a.record, b.record
     ea, eb = jobfiles.environment_of(ra), jobfiles.environment_of(rb)
     return {
-        "a": _who(ra, ea),
-        "b": _who(rb, eb),
+        "a": _who(a, ea),
+        "b": _who(b, eb),
         "config": entries(flatten(jobfiles.config_of(ra)), flatten(jobfiles.config_of(rb))),
         "code": entries(_code_view(ra), _code_view(rb)),
         "packages": entries((ea or {}).get("packages") or {}, (eb or {}).get("packages") or {}),
-        "metrics": _metrics(ra.get("metrics") or {}, rb.get("metrics") or {}),
+        "metrics": _metrics(dict(ra.metrics), dict(rb.metrics)),
     }
 
 
-def _who(record: dict[str, Any], env: dict[str, Any] | None) -> dict[str, Any]:
+def _who(job: JobView, env: dict[str, Any] | None) -> dict[str, Any]:
     return {
-        "job_id": record["job_id"],
-        "sweep_id": record.get("sweep_id"),
-        "state": record.get("state"),
-        "code_recorded": jobfiles.code_of(record) is not None,
+        "job_id": job.record.job_id,
+        "sweep_id": job.record.sweep_id,
+        "state": job.state,
+        "code_recorded": jobfiles.code_of(job.record) is not None,
         "environment_recorded": env is not None,
     }
 

@@ -22,14 +22,13 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from trn import fsutil, proc
 from trn.errors import UsageError
 from trn.jobdir import HomeDir, JobDir
-from trn.registry.record import LIVE, STATES, effective_state
+from trn.registry.record import LIVE, STATES, JobRecord, JobView, view
 from trn.registry.store import Registry
 from trn.registry.thin import META_SUFFIX, removable
 from trn.timestamps import seconds
@@ -63,8 +62,8 @@ def parse_states(text: str) -> tuple[str, ...]:
 
 @dataclass
 class GcPlan:
-    jobs: list[dict[str, Any]] = field(default_factory=list)  # records to remove
-    kept: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (record, why kept)
+    jobs: list[JobView] = field(default_factory=list)  # to remove, as shown
+    kept: list[tuple[JobView, str]] = field(default_factory=list)  # (job, why kept)
     files: list[Path] = field(default_factory=list)  # checkpoint files of kept jobs to delete
     job_bytes: dict[str, int] = field(default_factory=dict)
 
@@ -80,24 +79,24 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _ended_ago(record: dict[str, Any], now: float) -> float:
-    stamp = record.get("ended_at") or record.get("heartbeat_at") or record.get("created_at") or ""
+def _ended_ago(record: JobRecord, now: float) -> float:
+    stamp = record.ended_at or record.heartbeat_at or record.created_at or ""
     at = seconds(stamp)
     return 0.0 if at is None else now - at
 
 
-def _alive(record: dict[str, Any]) -> bool:
+def _alive(record: JobRecord) -> bool:
     """Anything of the job still running here: its state, or its runner's pid."""
-    if effective_state(record) in LIVE:
+    if view(record).state in LIVE:
         return True
-    return record.get("host") == socket.gethostname() and proc.alive(record.get("runner_pid"))
+    return record.host == socket.gethostname() and proc.alive(record.runner_pid)
 
 
-def _references(record: dict[str, Any]) -> dict[Path, str]:
+def _references(record: JobRecord) -> dict[Path, str]:
     """The checkpoint files a job's config.yaml loads (``resume:``, ``weights:``), both halves,
     each with why it is kept."""
     try:
-        config = yaml.safe_load(JobDir(record["job_dir"]).config.read_text(encoding="utf-8")) or {}
+        config = yaml.safe_load(JobDir(record.job_dir).config.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return {}
     out: dict[Path, str] = {}
@@ -107,7 +106,7 @@ def _references(record: dict[str, Any]) -> dict[Path, str]:
             continue  # unset, or a job id: that job is the parent, kept by the chain
         path = Path(value).resolve()
         stem = path.name[: -len(META_SUFFIX)] if path.name.endswith(META_SUFFIX) else path.stem
-        why = f"job {record['job_id']} loads {path.name} ({key}:)"
+        why = f"job {record.job_id} loads {path.name} ({key}:)"
         for p in (path, path.with_name(stem + ".ckpt"), path.with_name(stem + META_SUFFIX)):
             out[p] = why
     return out
@@ -122,18 +121,19 @@ def plan(
     now: float | None = None,
 ) -> GcPlan:
     now = time.time() if now is None else now
-    records = registry.list(limit=None)
-    by_id = {r["job_id"]: r for r in records}
+    views = [view(r) for r in registry.list(limit=None)]
+    records = [v.record for v in views]
+    by_id = {v.record.job_id: v for v in views}
     chosen = {
-        r["job_id"]
-        for r in records
-        if r["state"] in states
-        and (sweep_id is None or r.get("sweep_id") == sweep_id)
-        and (older_than_s is None or _ended_ago(r, now) >= older_than_s)
+        v.record.job_id
+        for v in views
+        if v.state in states
+        and (sweep_id is None or v.record.sweep_id == sweep_id)
+        and (older_than_s is None or _ended_ago(v.record, now) >= older_than_s)
     }
     out = GcPlan()
     for job_id in sorted(chosen):
-        if _alive(by_id[job_id]):
+        if _alive(by_id[job_id].record):
             chosen.discard(job_id)
             out.kept.append((by_id[job_id], "its process is still alive"))
     # what the kept jobs need: their parents and the checkpoints they load; to a fixed point,
@@ -141,29 +141,29 @@ def plan(
     changed = True
     while changed:
         changed = False
-        kept = [r for r in records if r["job_id"] not in chosen]
+        kept = [r for r in records if r.job_id not in chosen]
         protected: dict[Path, str] = {}
         for r in kept:
             protected.update(_references(r))
         for r in kept:
-            parent = r.get("parent_job_id")
-            if parent in chosen:
+            parent = r.parent_job_id
+            if parent is not None and parent in chosen:
                 chosen.discard(parent)
-                out.kept.append((by_id[parent], f"job {r['job_id']} resumed from it"))
+                out.kept.append((by_id[parent], f"job {r.job_id} resumed from it"))
                 changed = True
         for job_id in sorted(chosen):
-            root = Path(by_id[job_id]["job_dir"]).resolve()
+            root = Path(by_id[job_id].record.job_dir).resolve()
             why = next((w for p, w in protected.items() if root in p.parents), None)
             if why is not None:
                 chosen.discard(job_id)
                 out.kept.append((by_id[job_id], why))
                 changed = True
     out.jobs = [by_id[j] for j in sorted(chosen)]
-    out.job_bytes = {r["job_id"]: fsutil.dir_bytes(Path(r["job_dir"])) for r in out.jobs}
+    out.job_bytes = {v.record.job_id: fsutil.dir_bytes(Path(v.record.job_dir)) for v in out.jobs}
     if thin:
         for r in records:
-            if r["job_id"] not in chosen and not _alive(r):
-                out.files += removable(JobDir(r["job_dir"]).checkpoints, set(protected))
+            if r.job_id not in chosen and not _alive(r):
+                out.files += removable(JobDir(r.job_dir).checkpoints, set(protected))
     return out
 
 
@@ -172,15 +172,15 @@ def trash_dir(registry: Registry) -> Path:
     return HomeDir(registry.home).trash
 
 
-def remove_job(registry: Registry, record: dict[str, Any]) -> None:
+def remove_job(registry: Registry, record: JobRecord) -> None:
     """Index row, then rename into trash, then manifest and bytes (see the module doc)."""
-    job_dir = Path(record["job_dir"])
-    if _alive(Registry.read(job_dir)):  # it may have been resumed in place since the plan
+    job_dir = Path(record.job_dir)
+    if _alive(Registry.load(job_dir)):  # it may have been resumed in place since the plan
         return
-    registry.index.delete(record["job_id"])
+    registry.index.delete(record.job_id)
     trash = trash_dir(registry)
     trash.mkdir(parents=True, exist_ok=True)
-    os.replace(job_dir, trash / record["job_id"])
+    os.replace(job_dir, trash / record.job_id)
     fsutil.fsync_dir(job_dir.parent)
     finish_trash(registry)
 
@@ -204,9 +204,10 @@ def finish_trash(registry: Registry) -> int:
 
 def _line_job(line: str) -> str | None:
     try:
-        return json.loads(line).get("job_id")
+        job_id = json.loads(line).get("job_id")
     except (ValueError, AttributeError):
         return None
+    return job_id if isinstance(job_id, str) else None
 
 
 def remove_files(files: list[Path]) -> None:

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from trn.registry import netfs
+from trn.registry.record import JobRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -54,7 +54,7 @@ CREATE INDEX IF NOT EXISTS params_by_number ON params(key, num);
 def params(overrides: Iterable[str]) -> dict[str, str]:
     """``optimizer.lr=1e-3`` -> ``{"optimizer.lr": "1e-3"}``; ``+k=v``/``++k=v`` count as ``k``,
     deletions (``~k``) and anything without ``=`` do not. The last one of a key wins."""
-    out = {}
+    out: dict[str, str] = {}
     for override in overrides:
         key, sep, value = str(override).partition("=")
         key = key.lstrip("+")
@@ -63,35 +63,49 @@ def params(overrides: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def number(text: Any) -> float | None:
+def number(text: object) -> float | None:
     try:
-        value = float(text)
+        value = float(text) if isinstance(text, (str, int, float)) else math.nan
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
 
 
-def _numbers(r: dict[str, Any]) -> tuple[list[tuple[str, str, float]], list[tuple]]:
+MetricRow = tuple[str, str, float]  # job_id, name, value
+ParamRow = tuple[str, str, str, float | None]  # job_id, key, value, the value as a number
+
+
+def _numbers(r: JobRecord) -> tuple[list[MetricRow], list[ParamRow]]:
     metrics = [
-        (r["job_id"], str(name), float(v))
-        for name, v in (r.get("metrics") or {}).items()
+        (r.job_id, str(name), float(v))
+        for name, v in r.metrics.items()
         if number(v) is not None and not isinstance(v, (bool, str))
     ]
-    overrides = [
-        (r["job_id"], k, v, number(v)) for k, v in params(r.get("overrides") or []).items()
-    ]
+    overrides = [(r.job_id, k, v, number(v)) for k, v in params(r.overrides).items()]
     return metrics, overrides
 
 
-def _row(r: dict[str, Any]) -> tuple[str, str, str | None, str, str, str]:
+def _row(r: JobRecord) -> tuple[str, str, str | None, str, str, str]:
     return (
-        r["job_id"],
-        r["state"],
-        r.get("sweep_id"),
-        r["created_at"],
-        r["job_dir"],
-        json.dumps(r, sort_keys=True),
+        r.job_id,
+        r.state,
+        r.sweep_id,
+        r.created_at,
+        r.job_dir,
+        json.dumps(r.to_dict(), sort_keys=True),
     )
+
+
+def _records(rows: Iterable[tuple[str]]) -> list[JobRecord]:
+    """The records of ``SELECT record`` rows; a row that is no record (written by hand, or
+    torn) is left out: the index is a cache, ``trn reindex`` rebuilds it from the job dirs."""
+    out = []
+    for (text,) in rows:
+        try:
+            out.append(JobRecord.from_dict(json.loads(text)))
+        except ValueError:
+            continue
+    return out
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,7 @@ class Search:
 
 
 class Index:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -146,13 +160,12 @@ class Index:
             for statement in _SCHEMA_2.split(";"):  # not executescript: it would COMMIT first
                 if statement.strip():
                     db.execute(statement)
-            records = (json.loads(row[0]) for row in db.execute("SELECT record FROM jobs"))
-            self._write_numbers(db, list(records))
+            self._write_numbers(db, _records(db.execute("SELECT record FROM jobs")))
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @staticmethod
-    def _write_numbers(db: sqlite3.Connection, records: list[dict[str, Any]]) -> None:
-        ids = [(r["job_id"],) for r in records]
+    def _write_numbers(db: sqlite3.Connection, records: list[JobRecord]) -> None:
+        ids = [(r.job_id,) for r in records]
         db.executemany("DELETE FROM metrics WHERE job_id = ?", ids)
         db.executemany("DELETE FROM params WHERE job_id = ?", ids)
         for r in records:
@@ -173,17 +186,17 @@ class Index:
             raise
         self.db.execute("COMMIT")
 
-    def upsert(self, record: dict[str, Any]) -> None:
+    def upsert(self, record: JobRecord) -> None:
         self.upsert_many([record])
 
-    def upsert_many(self, records: Iterable[dict[str, Any]]) -> None:
+    def upsert_many(self, records: Iterable[JobRecord]) -> None:
         records = list(records)
         rows = [_row(r) for r in records]
         with self.transaction() as db:
             db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?)", rows)
             self._write_numbers(db, records)
 
-    def replace_all(self, records: Iterable[dict[str, Any]]) -> None:
+    def replace_all(self, records: Iterable[JobRecord]) -> None:
         """Swap the whole content in one transaction (readers see old or new, never empty)."""
         records = list(records)
         with self.transaction() as db:
@@ -204,9 +217,10 @@ class Index:
         sweep_id: str | None = None,
         limit: int | None = None,
         kind: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobRecord]:
         """Records newest first (job ids sort by creation time); ``kind``: train or eval."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[str] = []
         if state:
             where.append("state = ?")
             args.append(state)
@@ -222,15 +236,15 @@ class Index:
         sql += " ORDER BY job_id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [json.loads(row[0]) for row in self.db.execute(sql, args)]
+        return _records(self.db.execute(sql, args))
 
-    def by_prefix(self, prefix: str, limit: int = 2) -> list[dict[str, Any]]:
+    def by_prefix(self, prefix: str, limit: int = 2) -> list[JobRecord]:
         hi = prefix + "\uffff"
         rows = self.db.execute(
             "SELECT record FROM jobs WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT ?",
             (prefix, hi, limit),
         )
-        return [json.loads(row[0]) for row in rows]
+        return _records(rows)
 
     def ids(self, limit: int = 5000) -> list[str]:
         """The newest ``limit`` job ids (what a mistyped id is compared with)."""
@@ -240,10 +254,10 @@ class Index:
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
-    def search(self, q: Search) -> list[dict[str, Any]]:
+    def search(self, q: Search) -> list[JobRecord]:
         """Records matching ``q`` (one indexed query)."""
         sql: list[str] = ["SELECT j.record FROM jobs j"]
-        args: list[Any] = []
+        args: list[str | float | None] = []
         if q.sort:
             sql.append("JOIN metrics m ON m.job_id = j.job_id AND m.name = ?")
             args.append(q.sort)
@@ -271,7 +285,7 @@ class Index:
         )
         if q.limit:
             sql.append(f"LIMIT {int(q.limit)}")
-        return [json.loads(row[0]) for row in self.db.execute(" ".join(sql), args)]
+        return _records(self.db.execute(" ".join(sql), args))
 
     def has_metric(self, name: str) -> bool:
         return (
@@ -287,9 +301,9 @@ class Index:
     def param_keys(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT DISTINCT key FROM params ORDER BY key")]
 
-    def children(self, job_id: str) -> list[dict[str, Any]]:
+    def children(self, job_id: str) -> list[JobRecord]:
         """The jobs resumed from ``job_id`` (a scan: rare, and only ``trn best`` asks)."""
         rows = self.db.execute(
             "SELECT record FROM jobs WHERE json_extract(record, '$.parent_job_id') = ?", (job_id,)
         )
-        return [json.loads(row[0]) for row in rows]
+        return _records(rows)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
 
 from trn.errors import UsageError
 from trn.registry.index import Search
-from trn.registry.record import STATES, effective_state
+from trn.registry.record import STATES, JobState, JobView, view
 from trn.registry.store import Registry
 
 _KEY = re.compile(r"^[A-Za-z_][\w.\-/@]*$")
@@ -38,20 +37,19 @@ def parse_where(items: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     return fields, overrides
 
 
-def select(registry: Registry, state: str | None, q: Search) -> list[dict[str, Any]]:
-    """The records of ``q`` in ``state`` with their shown state (``lost`` is derived from
-    running/submitted ones)."""
+def select(registry: Registry, state: str | None, q: Search) -> list[JobView]:
+    """The jobs of ``q`` in ``state``, as shown (``lost`` is derived from running/submitted
+    ones)."""
     index, limit = registry.index, q.limit
     if q.sort and not index.has_metric(q.sort):  # one index seek; the names only on error
         known = ", ".join(index.metric_names()) or "none yet"
         raise UsageError(f"--sort {q.sort}: no job has that metric; metrics: {known}")
-    if state == "lost":
-        q = replace(q, states=["running", "submitted"], limit=None)
+    lost = state == JobState.LOST.value
+    if lost:
+        q = replace(q, states=[JobState.RUNNING.value, JobState.SUBMITTED.value], limit=None)
     elif state:
         q = replace(q, states=[state])
-    records = index.search(q)
-    for r in records:
-        r["state"] = effective_state(r)
-    if state == "lost":
-        records = [r for r in records if r["state"] == "lost"][:limit]
-    return records
+    views = [view(r) for r in index.search(q)]
+    if lost:
+        views = [v for v in views if v.state == JobState.LOST.value][:limit]
+    return views

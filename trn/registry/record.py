@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from trn import proc
-from trn.timestamps import seconds, utc_now
+from trn.timestamps import seconds
+from trn.timestamps import utc_now as utc_now  # re-exported: record writers stamp with it
 
 
 class JobState(str, enum.Enum):
@@ -106,13 +108,30 @@ class JobRecord:
     threads: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON (``job.json``, the index's rows, the manifest's lines)."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
-        known = {f.name for f in fields(cls)}
-        known.discard("backend")
-        return cls(**{k: v for k, v in data.items() if k in known}, backend=backend_name(data))
+    def from_dict(cls, data: Mapping[str, Any]) -> JobRecord:
+        """A record from its JSON. Records outlive the code that wrote them: a key this version
+        does not know is dropped, a field the row lacks (written before it existed) takes its
+        default, and so does a collection stored as null. ``ValueError`` if it is not a job
+        record at all (no ``job_id``/``job_dir``)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"not a job record: a JSON {type(data).__name__}, not an object")
+        for key in ("job_id", "job_dir"):
+            if not isinstance(data.get(key), str):
+                raise ValueError(f"not a job record: no {key}")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in data and not (data[f.name] is None and f.name in _COLLECTIONS):
+                values[f.name] = data[f.name]
+        values["backend"] = _backend_of_row(data)
+        return cls(**values)
+
+
+# fields whose default is an empty list or dict: a row that stored null for one still gets one
+_COLLECTIONS = frozenset(f.name for f in fields(JobRecord) if f.default_factory in (list, dict))
 
 
 @dataclass(frozen=True)
@@ -124,34 +143,49 @@ class JobView:
 
     record: JobRecord
     state: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as users and the HTTP API see it: the record's JSON with the state shown
+        (``lost`` where it is) and the backend's details beside it (``slurm_state``)."""
+        return {**self.record.to_dict(), "state": self.state, **self.details}
 
 
-def backend_name(record: dict[str, Any]) -> str:
-    """The record's ``backend``; a record written before there was one is Slurm's if it names
-    a Slurm job, else local."""
-    if record.get("backend"):
-        return str(record["backend"])
-    return "slurm" if (record.get("extra") or {}).get("slurm_job_id") else "local"
+def view(record: JobRecord) -> JobView:
+    """The job as shown, as far as the record itself tells (:func:`effective_state`); a
+    backend's ``describe`` adds what only it knows."""
+    return JobView(record, effective_state(record))
 
 
-def effective_state(record: dict[str, Any]) -> str:
+def _backend_of_row(row: Mapping[str, Any]) -> str:
+    """A row's ``backend``; one written before there was one is Slurm's if it names a Slurm
+    job, else local."""
+    if row.get("backend"):
+        return str(row["backend"])
+    extra = row.get("extra")
+    return "slurm" if isinstance(extra, Mapping) and extra.get("slurm_job_id") else "local"
+
+
+def backend_name(record: JobRecord) -> str:
+    """Who runs the record's job: ``local`` or ``slurm`` (:mod:`trn.lifecycle.backends`)."""
+    return record.backend or ("slurm" if record.extra.get("slurm_job_id") else "local")
+
+
+def effective_state(record: JobRecord) -> str:
     """The state to show: a running/submitted job whose supervisor is gone on this host is lost,
     and so is a running job (on any host) whose heartbeat is stale."""
-    state = record.get("state")
-    if state in LIVE:
-        same_host = record.get("host") == socket.gethostname()
-        pid, started = record.get("pid"), record.get("pid_start")
-        if same_host and pid and not proc.alive(pid, started):
+    if record.state in LIVE:
+        same_host = record.host == socket.gethostname()
+        if same_host and record.pid and not proc.alive(record.pid, record.pid_start):
             return JobState.LOST.value
-        if state == JobState.RUNNING.value and heartbeat_stale(record):
+        if record.state == JobState.RUNNING.value and heartbeat_stale(record):
             return JobState.LOST.value
-    return str(state)
+    return str(record.state)
 
 
-def heartbeat_stale(record: dict[str, Any], now: float | None = None) -> bool:
+def heartbeat_stale(record: JobRecord, now: float | None = None) -> bool:
     """No heartbeat for ``stale_after(heartbeat_s)`` seconds (only once a first one came)."""
-    beat, every = record.get("heartbeat_at"), record.get("heartbeat_s")
+    beat, every = record.heartbeat_at, record.heartbeat_s
     if not beat or not every:
         return False
     from trn.events.heartbeat import stale_after

@@ -15,7 +15,7 @@ from trn.errors import NotFound
 from trn.jobdir import HomeDir, JobDir
 from trn.paths import make_dirs, readable_home, trn_home
 from trn.registry.index import Index
-from trn.registry.record import JobRecord, effective_state
+from trn.registry.record import JobRecord, JobState, effective_state
 from trn.text import did_you_mean
 
 RECORD = JobDir.RECORD
@@ -24,7 +24,7 @@ RECORD = JobDir.RECORD
 class Registry:
     """Reads and writes job records under one ``$TRN_HOME``."""
 
-    def __init__(self, home: Path | None = None):
+    def __init__(self, home: Path | None = None) -> None:
         self.home = Path(home) if home else trn_home()
         self._index: Index | None = None
 
@@ -79,12 +79,11 @@ class Registry:
         raise RuntimeError("could not allocate a unique job id")  # 100 collisions: a bug
 
     # -- records ----------------------------------------------------------------------------
-    def write(self, record: JobRecord | dict[str, Any]) -> None:
+    def write(self, record: JobRecord) -> None:
         """Write ``job.json`` atomically, then refresh the index (a cache: failures only warn)."""
-        data = record.to_dict() if isinstance(record, JobRecord) else record
-        fsutil.atomic_write_json(Path(data["job_dir"]) / RECORD, data)
+        fsutil.atomic_write_json(Path(record.job_dir) / RECORD, record.to_dict())
         try:
-            self.index.upsert(data)
+            self.index.upsert(record)
         except Exception as err:  # noqa: BLE001 - the index is rebuildable, the record is written
             print(
                 f"trn: warning: job index not updated ({err}); run `trn reindex`", file=sys.stderr
@@ -92,14 +91,26 @@ class Registry:
 
     @staticmethod
     def read(job_dir: Path) -> dict[str, Any]:
+        """``job.json`` as its JSON, as stored (what a process hands on as it is); a typed
+        record is :meth:`load`'s."""
         with open(Path(job_dir) / RECORD, encoding="utf-8") as f:
-            return json.load(f)
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError(f"{Path(job_dir) / RECORD}: not a job record")
+        return data
 
-    def find(self, job_id: str) -> dict[str, Any]:
-        """The record of ``job_id`` or of the one job whose id starts with it."""
+    @staticmethod
+    def load(job_dir: Path | str) -> JobRecord:
+        """The record in ``job_dir``'s ``job.json``, as stored. ``OSError``/``ValueError`` if
+        it cannot be read."""
+        return JobRecord.from_dict(Registry.read(Path(job_dir)))
+
+    def find(self, job_id: str) -> JobRecord:
+        """The record of ``job_id`` or of the one job whose id starts with it, as stored (the
+        state shown is :func:`~trn.registry.record.view`'s)."""
         ids.check_job_id(job_id)
         matches = self.index.by_prefix(job_id)
-        chosen = ids.pick(job_id, [m["job_id"] for m in matches])
+        chosen = ids.pick(job_id, [m.job_id for m in matches])
         if chosen is None:
             # many commands take a sweep's id too: the nearest of either is the likely typo
             sweeps = [p.name for p in HomeDir(self.home).sweep_dirs()]
@@ -107,13 +118,11 @@ class Registry:
             raise NotFound(
                 f"no job {job_id!r} in {self.home}{hint} (see `trn list`; is TRN_HOME right?)"
             )
-        record = next(m for m in matches if m["job_id"] == chosen)
+        record = next(m for m in matches if m.job_id == chosen)
         try:  # job.json is the truth; the index may lag behind a running job
-            record = self.read(Path(record["job_dir"]))
+            return self.load(record.job_dir)
         except (OSError, ValueError):
-            pass
-        record["state"] = effective_state(record)
-        return record
+            return record
 
     def list(
         self,
@@ -121,26 +130,23 @@ class Registry:
         sweep_id: str | None = None,
         limit: int | None = 20,
         kind: str | None = None,
-    ) -> list[dict[str, Any]]:
-        if state == "lost":  # derived: stored as running/submitted
-            running = self.index.query("running", sweep_id, kind=kind)
-            cands = running + self.index.query("submitted", sweep_id, kind=kind)
-            cands.sort(key=lambda r: r["job_id"], reverse=True)
-            out = [r for r in cands if effective_state(r) == "lost"]
-            for r in out:
-                r["state"] = "lost"
+    ) -> list[JobRecord]:
+        """Records newest first, as stored. ``state="lost"`` selects the jobs whose view is
+        lost (stored as running or submitted); their records still say what was stored."""
+        if state == JobState.LOST.value:
+            running = self.index.query(JobState.RUNNING.value, sweep_id, kind=kind)
+            cands = running + self.index.query(JobState.SUBMITTED.value, sweep_id, kind=kind)
+            cands.sort(key=lambda r: r.job_id, reverse=True)
+            out = [r for r in cands if effective_state(r) == JobState.LOST.value]
             return out[:limit] if limit else out
-        records = self.index.query(state, sweep_id, limit, kind)
-        for r in records:
-            r["state"] = effective_state(r)
-        return records
+        return self.index.query(state, sweep_id, limit, kind)
 
     # -- rebuilding -------------------------------------------------------------------------
-    def scan(self) -> Iterator[dict[str, Any]]:
+    def scan(self) -> Iterator[JobRecord]:
         """Every readable job record under ``runs/``; unreadable ones are reported and skipped."""
         for path in sorted(self.runs_dir.glob(f"*/*/*/*/{RECORD}")):
             try:
-                yield self.read(path.parent)
+                yield self.load(path.parent)
             except (OSError, ValueError) as err:
                 print(f"trn: warning: skipping {path}: {err}", file=sys.stderr)
 

@@ -106,7 +106,7 @@ def job_or_sweep(home: Path, text: str) -> Path | None:
         exact = Registry(home).index.by_prefix(text, 1)
     except (OSError, sqlite3.Error):  # no index to read: no job to prefer
         return found
-    return None if exact and exact[0]["job_id"] == text else found
+    return None if exact and exact[0].job_id == text else found
 
 
 def record_process(
@@ -117,7 +117,7 @@ def record_process(
     import json
 
     from trn import fsutil
-    from trn.registry.record import utc_now
+    from trn.timestamps import utc_now
 
     try:
         tries = list(json.loads((sweep_dir / SWEEP_STATE).read_text()).get("attempts") or [])

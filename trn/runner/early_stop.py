@@ -107,9 +107,7 @@ class EarlyStop(pl.Callback):
 
         records = Registry(self.home).list(sweep_id=self.sweep_id, limit=None)
         return {
-            int(r["sweep_point"])
-            for r in records
-            if r.get("state") == "completed" and r.get("sweep_point") is not None
+            r.sweep_point for r in records if r.state == "completed" and r.sweep_point is not None
         }
 
     def outcome(self) -> dict[str, Any]:

@@ -106,14 +106,14 @@ def create_app(settings: Settings) -> Starlette:
     if settings.cors:
         middleware.append(
             Middleware(
-                CORSMiddleware,  # type: ignore[arg-type]
+                CORSMiddleware,
                 allow_origins=settings.cors,
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", "last-event-id"],
             )
         )
     sessions = Sessions(settings.token)
-    middleware.append(Middleware(Guard, settings=settings, sessions=sessions))  # type: ignore[arg-type]
+    middleware.append(Middleware(Guard, settings=settings, sessions=sessions))
     app = Starlette(
         routes=routes(),
         middleware=middleware,

@@ -76,7 +76,7 @@ def earlier_attempts(job: api.Job) -> list[dict[str, Any]]:
     from trn.registry.store import Registry
 
     out = []
-    for attempt in chain(job.record(), Registry.of_job(job.job_dir))[:-1]:
+    for attempt in chain(job.view().record, Registry.of_job(job.job_dir))[:-1]:
         found, _ = series(JobDir(attempt.job_dir).events)
         cut = attempt.until_step
         if cut is not None:
@@ -99,10 +99,10 @@ async def job_progress(request: Request) -> JSONResponse:
       404: {$ref: '#/components/responses/NotFound'}
     """
     job = await call(api.job, request.path_params["job_id"], home(request))
-    record = await call(job.record)
+    now = await call(job.view)
     trackers = request.app.state.progress
     progress = await call(trackers.progress, JobDir(job.job_dir).events)
-    return JSONResponse({"job_id": job.job_id, "state": record["state"], **progress.to_dict()})
+    return JSONResponse({"job_id": job.job_id, "state": now.state, **progress.to_dict()})
 
 
 async def job_config(request: Request) -> JSONResponse:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from trn import api
-from trn.registry.record import STATES, TERMINAL
+from trn.registry.record import STATES, TERMINAL, JobView
 from trn.serve.replies import BadRequest, body, error, string_list
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9 _.:/+-]{1,100}$")
 SUBMIT_FIELDS: dict[str, Any] = {
@@ -31,7 +34,8 @@ SUBMIT_FIELDS: dict[str, Any] = {
 }
 
 
-async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` on a worker thread: the registry and the lifecycle block."""
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
@@ -112,7 +116,7 @@ async def get_job(request: Request) -> JSONResponse:
       404: {$ref: '#/components/responses/NotFound'}
     """
     job = await call(api.job, request.path_params["job_id"], home(request))
-    return JSONResponse(await call(job.record))
+    return JSONResponse((await call(job.view)).to_dict())
 
 
 async def create_job(request: Request) -> JSONResponse:
@@ -138,13 +142,13 @@ async def create_job(request: Request) -> JSONResponse:
     if eval_request(data):
         evaluate = functools.partial(api.evaluate, stage=data["stage"])
         job = await locked(request, evaluate, data["checkpoint"], overrides)
-        return created(await call(job.record))
+        return created(await call(job.view))
     if data.get("multirun"):
         info = await locked(request, api.submit_sweep, overrides)
         where = f"/api/v1/sweeps/{info['sweep_id']}"
         return JSONResponse(info, status_code=202, headers={"location": where})
     job = await locked(request, api.submit, overrides)
-    return created(await call(job.record))
+    return created(await call(job.view))
 
 
 def eval_request(data: dict[str, Any]) -> bool:
@@ -167,9 +171,9 @@ def eval_request(data: dict[str, Any]) -> bool:
     return True
 
 
-def created(record: dict[str, Any]) -> JSONResponse:
-    where = f"/api/v1/jobs/{record['job_id']}"
-    return JSONResponse(record, status_code=201, headers={"location": where})
+def created(job: JobView) -> JSONResponse:
+    where = f"/api/v1/jobs/{job.record.job_id}"
+    return JSONResponse(job.to_dict(), status_code=201, headers={"location": where})
 
 
 def refuse_trust(overrides: list[str]) -> None:
@@ -207,12 +211,12 @@ async def cancel_job(request: Request) -> JSONResponse:
       409: {description: the job already ended, content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}}
     """
     job = await call(api.job, request.path_params["job_id"], home(request))
-    record = await call(job.record)
-    if record["state"] in TERMINAL:
-        message = f"job {job.job_id} already ended ({record['state']}); nothing to cancel"
-        return error(409, message, state=record["state"])
+    now = await call(job.view)
+    if now.state in TERMINAL:
+        message = f"job {job.job_id} already ended ({now.state}); nothing to cancel"
+        return error(409, message, state=now.state)
     await call(job.cancel)
-    return JSONResponse(await call(job.record), status_code=202)
+    return JSONResponse((await call(job.view)).to_dict(), status_code=202)
 
 
 async def resume_job(request: Request) -> JSONResponse:
@@ -233,4 +237,4 @@ async def resume_job(request: Request) -> JSONResponse:
     refuse_trust(overrides)
     job = await call(api.job, request.path_params["job_id"], home(request))
     new = await locked(request, api.resume, job.job_id, overrides)
-    return created(await call(new.record))
+    return created(await call(new.view))

@@ -3,6 +3,8 @@ first, and what it varies; ``/api/v1/sweeps/{id}/resume``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -74,7 +76,7 @@ async def resume_sweep(request: Request) -> JSONResponse:
     options = {k: bool(data.get(k)) for k in flags}
     sweep_id = request.path_params["sweep_id"]
 
-    def start() -> dict:
+    def start() -> dict[str, Any]:
         with request.app.state.submit_lock:
             return api.resume_sweep(sweep_id, home=home(request), **options)
 

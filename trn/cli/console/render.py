@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -11,6 +9,7 @@ from rich.text import Text
 
 from trn.cli.console.state import JobState, Row
 from trn.jobdir import JobDir
+from trn.registry.record import JobRecord
 from trn.registry.thin import saved
 from trn.text import _num, fmt_duration, short_path
 
@@ -112,17 +111,17 @@ STOPPED = {  # what a stopped job's reason means to the person who stopped it
 }
 
 
-def summary(job: JobState, record: dict[str, Any], env: str = "") -> list[Text]:
+def summary(job: JobState, record: JobRecord, env: str = "") -> list[Text]:
     """State and duration, the best objective and the checkpoints, what to run next. The
     checkpoints are those the job dir holds (``latest.json``, ``best.json``), not the last ones
     printed: keep_last may have deleted those since."""
-    state = record.get("state", job.state)
+    state = record.state
     style = {"completed": "bold green", "failed": "bold red"}.get(state, "bold yellow")
     duration = (job.end or {}).get("duration_s")
     first = Text(state, style=style)
     if duration is not None:
         first.append(f" in {fmt_duration(duration)}")
-    folder = JobDir(record.get("job_dir") or job.job_dir or ".").checkpoints
+    folder = JobDir(record.job_dir or job.job_dir or ".").checkpoints
     latest, best = saved(folder, JobDir.LATEST), saved(folder, JobDir.BEST)
     best_value = best.metrics.get(job.metric) if best and job.metric else None
     if best is not None and best_value is not None:
@@ -130,7 +129,7 @@ def summary(job: JobState, record: dict[str, Any], env: str = "") -> list[Text]:
     elif job.best_row is not None:
         first.append(f"  best {job.metric} {_num(job.best)} at epoch {job.best_row.epoch}")
     lines = [first]
-    error = str(record.get("error") or "").splitlines()
+    error = str(record.error or "").splitlines()
     if state in ("cancelled", "preempted") and error:
         lines.append(Text(STOPPED.get(error[0], error[0]), style="yellow"))
     elif state != "completed" and error:
@@ -143,10 +142,10 @@ def summary(job: JobState, record: dict[str, Any], env: str = "") -> list[Text]:
     if latest is not None and (best is None or best.meta != latest.meta):
         at = f" (step {latest.step})" if latest.step is not None else ""
         paths.append(f"last checkpoint{at} {short_path(str(latest.ckpt))}")
-    if not paths and record.get("checkpoint"):  # a dir without latest.json: the record's word
-        paths.append(f"last checkpoint {short_path(str(record['checkpoint']))}")
-    ckpt = latest or best or record.get("checkpoint")
-    job_id = record.get("job_id", job.job_id)
+    if not paths and record.checkpoint:  # a dir without latest.json: the record's word
+        paths.append(f"last checkpoint {short_path(record.checkpoint)}")
+    ckpt = latest or best or record.checkpoint
+    job_id = record.job_id
     resume = f"{env}trn resume {job_id}" + (" trainer.max_epochs=N" if state == "completed" else "")
     nexts = [f"{env}trn plot {job_id}", resume] if ckpt else [f"{env}trn logs {job_id} --log"]
     lines.append(Text("next: " + "   ".join(nexts), style="dim"))

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from trn.cli.console import render
 from trn.cli.console.state import ENDS, JobState
+from trn.registry.record import JobRecord
 from trn.text import event_line, plain
 
 
@@ -91,7 +92,7 @@ class RunView:
                 self.live.stop()
                 self.started = False
 
-    def finish(self, record: dict[str, Any], final: str, env: str = "") -> None:
+    def finish(self, record: JobRecord, final: str, env: str = "") -> None:
         """After ``close``: the summary, then the final line."""
         for line in render.summary(self.job, record, env) if not self.verbose else []:
             self._print(line)

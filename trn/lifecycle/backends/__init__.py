@@ -8,37 +8,35 @@ operations of :class:`Backend`, and one line in :data:`BACKENDS`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from trn.registry.record import backend_name
+from trn.registry.record import JobRecord, JobView, backend_name
+from trn.registry.store import Registry
 
 
 class Backend(Protocol):
     name: str
 
-    def cancel(self, registry: Any, record: dict[str, Any]) -> bool:
+    def cancel(self, registry: Registry, record: JobRecord) -> bool:
         """Ask the job to stop. True: a process will end it (wait for its record); False: it
         was ended here (nobody else would). ``UsageError`` if it cannot be reached from here."""
         ...
 
-    def state(self, record: dict[str, Any]) -> str:
-        """The state to show: the record's, or ``lost`` when nobody will end it."""
+    def describe(self, record: JobRecord) -> JobView:
+        """The job as shown: its state (the record's, or ``lost`` when nobody will end it)
+        and what the backend itself says about it (e.g. Slurm's queue state)."""
         ...
 
-    def details(self, record: dict[str, Any]) -> dict[str, Any]:
-        """What the backend itself says about the job (e.g. Slurm's queue state), to show."""
-        ...
-
-    def handle(self, record: dict[str, Any]) -> str | None:
+    def handle(self, record: JobRecord) -> str | None:
         """The backend's own name for the job (a Slurm job id), if it has one."""
         ...
 
-    def logs(self, record: dict[str, Any]) -> list[Path]:
+    def logs(self, record: JobRecord) -> list[Path]:
         """Where the job's logs are, the runner's first."""
         ...
 
 
-def backend_of(record: dict[str, Any]) -> Backend:
+def backend_of(record: JobRecord) -> Backend:
     """The backend running ``record``'s job."""
     name = backend_name(record)
     if name == "slurm":
