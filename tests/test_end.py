@@ -166,14 +166,16 @@ def test_cancel_of_a_lost_job_ends_it_in_its_own_sinks_only(trn_home, tmp_path, 
 def test_a_job_slurm_dropped_is_ended_with_its_manifest_line_and_event(
     trn_home, tmp_path, redis_server
 ):
-    from trn.lifecycle.slurm import final_record
+    from trn.lifecycle.backends.slurm import Submitted
+    from trn.lifecycle.backends.slurm.launch import SweepSlurmJob, final_record
 
     record = _submitted(trn_home, _sinks(tmp_path, redis_server))
     record.backend, record.pid, record.extra["slurm_job_id"] = "slurm", None, "4242"
     Registry(trn_home).write(record)
     # what submitit's Job shows of a job that left the queue without a result
     paths = SimpleNamespace(result_pickle=tmp_path / "none.pkl", stderr=tmp_path / "4242.err")
-    final = final_record({"record": record, "slurm": SimpleNamespace(paths=paths)})
+    job = SweepSlurmJob(1, [], Submitted(record, SimpleNamespace(paths=paths)))
+    final = final_record(job)
     assert final["state"] == "failed" and "ended without a result" in final["error"]
     assert _redis_events(redis_server, record.job_id) == ["job_submitted", "job_failed"]
     assert [r["state"] for r in _manifest(trn_home, record.job_id)] == ["failed"]

@@ -178,8 +178,8 @@ HOSTS = [
     "trn/cli/cmd_run.py",
     "trn/lifecycle/detach.py",
     "trn/lifecycle/sweep_job.py",
-    "trn/lifecycle/slurm.py",
-    "trn/lifecycle/slurm_node.py",
+    "trn/lifecycle/backends/slurm/launch.py",
+    "trn/lifecycle/backends/slurm/node.py",
 ]
 BREACHES = [
     re.compile(r"\bSupervisor\("),

@@ -23,8 +23,11 @@ def test_a_plan_survives_json_and_stays_frozen(trn_home):
     assert again == plan and again.home == trn_home and again.command("D")[-1] == "D"
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.sweep_id = "x"  # type: ignore[misc]
-    moved = dataclasses.replace(plan, sweep_id="s1", runner="trn.lifecycle.slurm_node")
-    assert moved.command("D")[-2:] == ["trn.lifecycle.slurm_node", "D"] and plan.sweep_id is None
+    moved = dataclasses.replace(plan, sweep_id="s1", runner="trn.lifecycle.backends.slurm.node")
+    assert (
+        moved.command("D")[-2:] == ["trn.lifecycle.backends.slurm.node", "D"]
+        and plan.sweep_id is None
+    )
 
 
 def test_a_plan_from_an_older_trn_keeps_loading(trn_home):

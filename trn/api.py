@@ -127,7 +127,7 @@ def submit(
     if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides or []):
         raise TypeError("overrides is a list of strings, e.g. ['optimizer.lr=1e-3']")
     from trn.config.flags import Flags
-    from trn.lifecycle.detach import submit as start_detached
+    from trn.lifecycle.backends.local import LOCAL
     from trn.lifecycle.planning import plan_with_flags
 
     def text(value: Any) -> str | None:
@@ -143,8 +143,8 @@ def submit(
         config_dir=text(config_dir),
     )
     chosen = {"home": Path(home)} if home is not None else {}
-    record = start_detached(plan_with_flags(flags, list(overrides), **chosen))
-    return Job(record["job_id"], record["job_dir"])
+    record = LOCAL.submit(plan_with_flags(flags, list(overrides), **chosen))
+    return Job(record.job_id, record.job_dir)
 
 
 def run(
@@ -203,12 +203,12 @@ def resume(job_id: str, overrides: Sequence[str] = (), home: str | Path | None =
     its handle. ``overrides`` go on top, with the same refusals as ``trn resume``; ``home``:
     where both jobs live (default ``$TRN_HOME``)."""
     from trn.ids import check_job_id
-    from trn.lifecycle.detach import submit as start_detached
+    from trn.lifecycle.backends.local import LOCAL
     from trn.lifecycle.resume import plan_resume
 
     where = Path(home) if home else None
-    record = start_detached(plan_resume(check_job_id(job_id), list(overrides), home=where))
-    return Job(record["job_id"], record["job_dir"])
+    record = LOCAL.submit(plan_resume(check_job_id(job_id), list(overrides), home=where))
+    return Job(record.job_id, record.job_dir)
 
 
 def evaluate(
@@ -222,7 +222,7 @@ def evaluate(
     "validate"``: ``trainer.validate``) on a job's best checkpoint (``target`` a job id) or a
     checkpoint's ``.meta.json``, with the job's model and data config and ``overrides`` on top;
     its handle. Its record has ``kind: "eval"``; its metrics are the module's ``test/*``."""
-    from trn.lifecycle.detach import submit as start_detached
+    from trn.lifecycle.backends.local import LOCAL
     from trn.lifecycle.evaluate import plan_eval
 
     if isinstance(overrides, str):
@@ -231,8 +231,8 @@ def evaluate(
     plan = plan_eval(
         str(target), list(overrides), stage=stage, home=where
     )  # safe: an eval *job* (trainer.test), nothing is eval()ed
-    record = start_detached(plan)
-    return Job(record["job_id"], record["job_dir"])
+    record = LOCAL.submit(plan)
+    return Job(record.job_id, record.job_dir)
 
 
 def resume_sweep(

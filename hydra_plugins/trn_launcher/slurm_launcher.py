@@ -1,4 +1,5 @@
-"""``hydra/launcher=slurm``: each sweep job a Slurm job; :mod:`trn.lifecycle.slurm` does the work."""
+"""``hydra/launcher=slurm``: each sweep job a Slurm job; the Slurm backend
+(:mod:`trn.lifecycle.backends.slurm.launch`) does the work."""
 
 from __future__ import annotations
 
@@ -13,6 +14,6 @@ class SlurmLauncher(TrnLauncher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from trn.lifecycle import slurm  # lazily: submitit is an optional extra
+        from trn.lifecycle.backends.slurm import launch  # lazily: submitit is an optional extra
 
-        return slurm.launch(self, job_overrides, initial_job_idx)
+        return launch.launch(self, job_overrides, initial_job_idx)

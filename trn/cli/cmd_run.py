@@ -154,18 +154,18 @@ def show_detached_sweep(info: dict[str, Any], as_json: bool) -> int:
 
 def detached(plan: Any, as_json: bool) -> int:
     """``--detach``: the job id on stdout (the record with ``--json``), the next steps on stderr."""
-    from trn.lifecycle.detach import submit
+    from trn.lifecycle.backends.local import LOCAL
     from trn.paths import trn_home
 
-    record = submit(plan)
+    record = LOCAL.submit(plan)
     if as_json:
-        output.print_json(record)
+        output.print_json(record.to_dict())
         return 0
-    job = record["job_id"]
+    job = record.job_id
     env = "" if plan.home == trn_home() else f"TRN_HOME={plan.home} "
     print(job)
     print(
-        f"trn: job {job} runs detached (supervisor pid {record['pid']}); "
+        f"trn: job {job} runs detached (supervisor pid {record.pid}); "
         f"watch: {env}trn logs -f {job}; stop: {env}trn cancel {job}",
         file=sys.stderr,
     )

@@ -7,9 +7,9 @@
 - :mod:`trn.launcher.trn_jobs`  trn jobs of a batch: a fresh process each (``python -m trn.host sweep-job``)
 - :mod:`trn.launcher.worker`    a fresh process running one Hydra task function
 - :mod:`trn.launcher.task`      the trn task function as the launchers see it (``TrnTask``)
-- :mod:`trn.launcher.slurm`     the Slurm request for a job's devices; Slurm's queue
 
 Running one trn job of a sweep (planning, the supervisor, ending it) is :mod:`trn.lifecycle`'s: the
 launchers get it through the task (:class:`~trn.launcher.task.TrnTask`). Nothing here imports
-torch.
+torch. Slurm (its request, its queue, its launcher's submit and wait) is one backend package,
+:mod:`trn.lifecycle.backends.slurm`, which ``hydra/launcher=slurm`` calls.
 """

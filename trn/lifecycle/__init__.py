@@ -8,11 +8,12 @@
 - :mod:`trn.lifecycle.end`         ``end_job``: every path that ends a job; the reaper
 - :mod:`trn.lifecycle.detach`      detached jobs and sweeps (``python -m trn.host detach-job|detach-sweep``)
 - :mod:`trn.lifecycle.cancel`      ``trn cancel`` of jobs and sweeps
-- :mod:`trn.lifecycle.backends`    local and Slurm: cancel, state, details, logs, chosen by the record
+- :mod:`trn.lifecycle.backends`    who runs a job's processes, one module or package each: ``local``;
+                                    ``slurm`` (its request and queue, the launcher's submit and wait,
+                                    the node side); describe, cancel, logs, chosen by the record
 - :mod:`trn.lifecycle.sweep`       ``trn run -m``: check every job, sweep events, Hydra multirun, summary
 - :mod:`trn.lifecycle.expand`      a sweep's jobs, each planned as `trn run` would
 - :mod:`trn.lifecycle.sweep_job`   one trn job of a sweep (``python -m trn.host sweep-job``)
-- :mod:`trn.lifecycle.slurm`, :mod:`trn.lifecycle.slurm_node`  sweep jobs as Slurm jobs
 
 Not ``trn/jobs/``: ``trn.jobs`` is the public API's list of records (``trn.jobs(state=...)``),
 which a package of that name would shadow. Nothing here imports torch at module level: the CLI's read verbs use cancel and the backends.

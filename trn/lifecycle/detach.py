@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -22,56 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from trn import proc
-from trn.handoff import DETACH_JOB, DETACH_SWEEP, SweepRequest, job_command
+from trn.handoff import DETACH_SWEEP, SweepRequest
 from trn.jobdir import SWEEP_LOG, SWEEP_REQUEST, JobDir
+from trn.lifecycle.backends.local import start
 from trn.lifecycle.plan import Plan
 
 EARLY_STOPS = (signal.SIGINT, signal.SIGTERM)  # what a detached process catches before it runs
-
-
-def start(verb: str, spec: Path, log: Path, home: Path) -> tuple[int | None, Any]:
-    """Start ``verb`` (:data:`~trn.handoff.DETACH_JOB`, :data:`~trn.handoff.DETACH_SWEEP`) of
-    ``spec`` detached; its pid (None: it died before it forked) and the pipe whose close is
-    its go."""
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            job_command(verb, spec),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=out,
-            start_new_session=True,
-            env={**os.environ, "TRN_HOME": str(home)},  # --log-dir / trn.submit(log_dir=)
-        )
-    assert process.stdin is not None and process.stdout is not None
-    line = process.stdout.readline().strip()
-    process.wait()
-    return (int(line) if line.isdigit() else None), process.stdin
-
-
-# -- a job ----------------------------------------------------------------------------------
-def submit(plan: Plan) -> dict[str, Any]:
-    """Record the job, start its detached supervisor, return the record (``submitted``)."""
-    from trn import fsutil
-    from trn.errors import JobFailed
-    from trn.lifecycle.supervisor import Supervisor
-
-    sup = Supervisor.create(plan)
-    if sup.stop_signal is not None:  # Ctrl-C while it was being created: it never starts
-        sup.run()
-        raise KeyboardInterrupt
-    record = sup.hand_off()  # the detached supervisor attaches, with its own event writer
-    job_dir = JobDir(record.job_dir)
-    fsutil.atomic_write_bytes(job_dir.plan, sup.plan.to_json().encode())  # its config filled in
-    pid, go = start(DETACH_JOB, job_dir.plan, job_dir.supervisor_log, plan.home)
-    if pid is None:  # it died before forking: say so in the record, not by a hang
-        go.close()
-        sup.end_unstarted()
-        raise JobFailed(
-            f"job {record.job_id}: the detached supervisor did not start; see {JobDir.SUPERVISOR_LOG}"
-        )
-    sup.update(pid=pid, pid_start=proc.start_time(pid))
-    go.close()
-    return record.to_dict()
 
 
 def take_over(plan: Plan, job_dir: Path, early: list[int]) -> dict[str, Any]:

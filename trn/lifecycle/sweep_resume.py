@@ -206,7 +206,7 @@ def _in_slurm(handle: str | None) -> bool:
         return False
     import subprocess
 
-    from trn.launcher.slurm import queued
+    from trn.lifecycle.backends.slurm.queue import queued
 
     try:
         return handle in queued([handle])

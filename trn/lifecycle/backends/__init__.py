@@ -1,8 +1,9 @@
 """Backends: who runs a job's processes, and so how to stop it and ask after it.
 
 A job record names its backend (``backend``: ``local``, ``slurm``); the CLI and the API ask the
-backend, never the record's launcher-specific fields. A new backend is one module here with the
-operations of :class:`Backend`, and one line in :data:`BACKENDS`.
+backend, never the record's launcher-specific fields. A backend is one module or package here
+(``local.py``; ``slurm/``: its request and queue, the launcher's submit and wait, the node side)
+with the operations of :class:`Backend`; a new one is one more, and a line in :func:`backend_of`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from trn.registry.store import Registry
 
 class Backend(Protocol):
     name: str
+
+    # ``submit(plan, ...) -> JobRecord``: create the job from its plan (record ``submitted``,
+    # ``job_submitted``) and hand it to what runs it; what each needs besides the plan differs
+    # (Slurm: the launcher's parameters and submitit's folder), so it is not part of the
+    # protocol's signature: :meth:`Local.submit`, :meth:`Slurm.submit`.
 
     def cancel(self, registry: Registry, record: JobRecord) -> bool:
         """Ask the job to stop. True: a process will end it (wait for its record); False: it

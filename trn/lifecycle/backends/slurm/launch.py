@@ -1,9 +1,10 @@
 """``hydra/launcher=slurm``: each sweep job a Slurm job, submitted with submitit.
 
-The launcher plans and submits each job like ``trn run`` (record ``submitted`` with backend
-``slurm`` and ``extra.slurm_job_id``, ``job_submitted``), asks Slurm for the job's devices
-(:func:`trn.launcher.slurm.resources`), then waits. :mod:`trn.lifecycle.slurm_node` runs inside the
-allocation. Ctrl-C cancels the Slurm jobs; a job Slurm dropped is ended here.
+The launcher plans each job like ``trn run`` and submits it through the backend
+(:meth:`Slurm.submit <trn.lifecycle.backends.slurm.Slurm.submit>`: record ``submitted`` with
+backend ``slurm`` and ``extra.slurm_job_id``, ``job_submitted``), then waits for them all.
+:mod:`.node` runs inside each allocation. Ctrl-C cancels the Slurm jobs; a job Slurm dropped is
+ended here.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from trn.errors import FailedFast, JobFailed, UsageError
-from trn.launcher.slurm import allocation, queued, resources, scancel
+from trn.lifecycle.backends.slurm import SLURM, Submitted
+from trn.lifecycle.backends.slurm.queue import queued, scancel
 from trn.lifecycle.end import end_job
 from trn.lifecycle.supervisor import GRACE_S
 from trn.proc import catching
@@ -28,6 +30,23 @@ KILL_AFTER_S = GRACE_S + 30.0
 # how long a Slurm job may outlive the trn job it ran (its ranks' processes ending) before it is
 # cancelled; twice that, and the sweep stops waiting for it
 LINGER_S = 30.0
+
+
+@dataclass(frozen=True)
+class SweepSlurmJob:
+    """One job of the batch: its number in the sweep, its overrides, and the submission."""
+
+    num: int
+    overrides: list[str]
+    submitted: Submitted
+
+    @property
+    def job_dir(self) -> Path:
+        return Path(self.submitted.record.job_dir)
+
+    @property
+    def slurm(self) -> Any:  # submitit.Job
+        return self.submitted.slurm
 
 
 def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
@@ -55,13 +74,13 @@ def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
     return returns
 
 
-def _first_failure(jobs: list[dict[str, Any]], failed: list[tuple[str, str]]) -> bool:
+def _first_failure(jobs: list[SweepSlurmJob], failed: list[tuple[str, str]]) -> bool:
     """``--fail-fast``: True (cancel the rest) once a job of the batch has failed."""
     from trn.registry.store import Registry
     from trn.text import cause
 
     for job in jobs:
-        record = Registry.read(Path(job["record"].job_dir))
+        record = Registry.read(Path(job.job_dir))
         if record.get("state") == "failed" and not failed:
             failed.append((record["job_id"], cause(record.get("error"))))
     return bool(failed)
@@ -69,12 +88,10 @@ def _first_failure(jobs: list[dict[str, Any]], failed: list[tuple[str, str]]) ->
 
 def _submit(
     task: Any, params: dict[str, Any], overrides: list[str], num: int, folder: Path
-) -> dict[str, Any]:
-    import submitit
-
+) -> SweepSlurmJob:
+    """Plan one point of the sweep (as ``trn run`` would, if the sweeper did not) and submit it
+    through the Slurm backend."""
     from trn.launcher.task import detached_hydra
-    from trn.lifecycle.slurm_node import NodeJob
-    from trn.lifecycle.supervisor import Supervisor
     from trn.lifecycle.sweep_job import make_echo
 
     point = task.point(overrides)
@@ -84,40 +101,16 @@ def _submit(
 
         with detached_hydra():
             plan = make_plan(overrides, home=task.home, config_dir=task.config_dir)
-    res = resources(plan.config["devices"], params)
-    plan = replace(
-        plan,
-        sweep_id=task.sweep_id,
-        allocation=allocation(res),
-        backend="slurm",
-        sweep_num=num,
-        sweep_point=point.index,
-    )
-    sup = Supervisor.create(plan, echo=make_echo(sys.stderr if task.to_stderr else sys.stdout, num))
-    record = sup.record
-    executor = submitit.SlurmExecutor(
-        folder=folder / "%j", max_num_timeout=int(params.get("max_num_timeout") or 0)
-    )
-    executor.update_parameters(job_name=f"trn-{record.job_id}", **res)
-    slurm_job = executor.submit(NodeJob(sup.plan.to_json(), record.job_dir))  # config filled
-    # its process is Slurm's now (task 0 attaches to the job): `trn status` asks Slurm
-    extra = {**record.extra, "slurm_job_id": slurm_job.job_id}
-    record = sup.hand_off(pid=None, pid_start=None, extra=extra)
-    return {
-        "num": num,
-        "overrides": overrides,
-        "record": record,
-        "slurm": slurm_job,
-        "home": task.home,
-    }
+    plan = replace(plan, sweep_id=task.sweep_id, sweep_num=num, sweep_point=point.index)
+    echo = make_echo(sys.stderr if task.to_stderr else sys.stdout, num)
+    return SweepSlurmJob(num, overrides, SLURM.submit(plan, params, folder, echo))
 
 
-def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool:
+def _wait(jobs: list[SweepSlurmJob], poll_s: float, failed: Any = None) -> bool:
     """Until every Slurm job has left the queue; True if they were cancelled. Ctrl-C/SIGTERM
     cancels them all (each job's runners save and stop), and so does ``failed()`` turning true
     (``--fail-fast``). A second Ctrl-C, or jobs still queued ``KILL_AFTER_S`` after the cancel,
     has Slurm end them at once: the sweep never waits on a job that does not stop."""
-    from trn.lifecycle.backends.slurm import SLURM
     from trn.registry.store import Registry
 
     signals: list[int] = []
@@ -129,16 +122,16 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
             if cancelled_at is None and (signals or (failed is not None and failed())):
                 cancelled_at = time.monotonic()
                 for job in jobs:
-                    SLURM.cancel_in_slurm(Registry.load(job["record"].job_dir))
+                    SLURM.cancel_in_slurm(Registry.load(job.job_dir))
             late = cancelled_at is not None and time.monotonic() - cancelled_at > KILL_AFTER_S
             if not killed and (len(signals) > 1 or late):
                 killed = True
                 for job in jobs:
-                    scancel(job["slurm"].job_id)
+                    scancel(job.slurm.job_id)
                 if len(signals) > 1:  # the user insists: their records end here, cancelled
                     return True
             try:
-                active = queued([job["slurm"].job_id for job in jobs])
+                active = queued([job.slurm.job_id for job in jobs])
             except OSError:  # slurmctld busy or restarting: look again
                 active = {"?": "UNKNOWN"}
             active = _lingering(jobs, active, ended)
@@ -149,7 +142,7 @@ def _wait(jobs: list[dict[str, Any]], poll_s: float, failed: Any = None) -> bool
 
 
 def _lingering(
-    jobs: list[dict[str, Any]], active: dict[str, str], ended: dict[str, float]
+    jobs: list[SweepSlurmJob], active: dict[str, str], ended: dict[str, float]
 ) -> dict[str, str]:
     """``active`` less the Slurm jobs that only linger: their trn job has ended (its supervisor
     ended it) but Slurm still holds them, as when a node died under a rank: Slurm notices only
@@ -160,10 +153,10 @@ def _lingering(
 
     left = dict(active)
     for job in jobs:
-        slurm_id = str(job["slurm"].job_id)
+        slurm_id = str(job.slurm.job_id)
         if slurm_id not in active:
             continue
-        state = Registry.read(Path(job["record"].job_dir)).get("state")
+        state = Registry.read(Path(job.job_dir)).get("state")
         if state not in TERMINAL or state == "preempted":  # preempted: Slurm requeues it
             continue
         since = ended.setdefault(slurm_id, time.monotonic())
@@ -174,12 +167,12 @@ def _lingering(
     return left
 
 
-def _job_return(job: dict[str, Any], cancelled: bool) -> Any:
+def _job_return(job: SweepSlurmJob, cancelled: bool) -> Any:
     from hydra.core.utils import JobReturn, JobStatus
 
     from trn.launcher.task import objective_of
 
-    ret = JobReturn(overrides=job["overrides"], task_name="trn")
+    ret = JobReturn(overrides=job.overrides, task_name="trn")
     record = final_record(job, cancelled)
     try:
         ret._return_value, ret.status = (
@@ -191,21 +184,21 @@ def _job_return(job: dict[str, Any], cancelled: bool) -> Any:
     return ret
 
 
-def final_record(job: dict[str, Any], cancelled: bool = False) -> dict[str, Any]:
+def final_record(job: SweepSlurmJob, cancelled: bool = False) -> dict[str, Any]:
     """The record the Slurm job returned (a resumed job's, after a requeue); else the one on
     disk, ended here as failed if Slurm dropped the job before it could end it. Called once
     the job has left the queue: it never waits."""
     from trn.registry.store import Registry
 
-    result = _task0_result(job["slurm"])
+    result = _task0_result(job.slurm)
     if isinstance(result, dict):
         return result
-    record = Registry.read(Path(job["record"].job_dir))
+    record = Registry.read(Path(job.job_dir))
     if record["state"] in LIVE and cancelled:
         reason = "the sweep was cancelled (Ctrl-C/SIGTERM)"
         record = end_job(JobRecord.from_dict(record), "cancelled", reason=reason)
     elif record["state"] in LIVE:
-        stderr = job["slurm"].paths.stderr
+        stderr = job.slurm.paths.stderr
         why = f"the Slurm job ended without a result; see {stderr}"
         record = end_job(JobRecord.from_dict(record), "failed", reason=why)
     return record

@@ -99,7 +99,9 @@ class ResumeJob:
     parent: str
     home: Path
     sweep_id: str | None
-    allocation: Any = None  # the Slurm request's view (trn.launcher.slurm.allocation)
+    allocation: Any = (
+        None  # the Slurm request's view (trn.lifecycle.backends.slurm.queue.allocation)
+    )
     _node: Any = field(default=None, repr=False)
 
     def __call__(self) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ what its queue says.
 ``resources`` turns a ``devices`` config into the Slurm request (nodes, one task per GPU or CPU
 process, GPUs per node: what Lightning's ``SLURMEnvironment`` checks) and ``allocation`` into the
 Trainer's view of it; ``queued`` and ``scancel`` talk to Slurm. The jobs themselves are planned,
-submitted and ended by :mod:`trn.lifecycle.slurm`.
+submitted and ended by :mod:`trn.lifecycle.backends.slurm.launch`.
 """
 
 from __future__ import annotations
