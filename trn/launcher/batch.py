@@ -5,10 +5,16 @@ config, and the :class:`JobReturn` of a job whose process left no result.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trn.errors import JobFailed
 from trn.launcher.scheduler import Outcome
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+# what a launcher keeps of a job it started, to make its JobReturn: its overrides and its config
+Batch = tuple[list[str], "DictConfig"]
 
 
 def sweep_config(launcher: Any, overrides: list[str], idx: int) -> Any:

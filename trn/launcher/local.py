@@ -14,17 +14,22 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trn.errors import FailedFast
 from trn.launcher import trn_jobs
-from trn.launcher.batch import failed_return, sweep_config, why
+from trn.launcher.batch import Batch, failed_return, sweep_config, why
 from trn.launcher.pool import Pool, build_pool, slots_needed
 from trn.launcher.scheduler import Outcome, Scheduler, WorkItem
 from trn.launcher.task import TrnTask
 
+if TYPE_CHECKING:
+    from hydra.core.utils import JobReturn
 
-def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
+
+def launch(
+    launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+) -> list[JobReturn]:
     from hydra.core.utils import configure_log, setup_globals
 
     setup_globals()
@@ -81,7 +86,9 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     return returns
 
 
-def _worker_job(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool) -> tuple:
+def _worker_job(
+    launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
+) -> tuple[WorkItem, Batch]:
     from hydra.core.singleton import Singleton
 
     from trn.launcher.worker import write_payload
@@ -105,7 +112,7 @@ def _worker_job(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: 
     return WorkItem(num, argv, need=need), (overrides, cfg)
 
 
-def _collect(item: tuple, out: Outcome, tmp: Path) -> Any:
+def _collect(item: Batch, out: Outcome, tmp: Path) -> Any:
     overrides, cfg = item
     result = tmp / f"{out.index}.result"
     if result.exists():

@@ -55,6 +55,10 @@ class Outcome:
     gap_s: float | None = None  # from its slots freeing (or the sweep start) to its start
 
 
+# what runs now, by work item index: the item, its process, the slots it holds
+Running = dict[int, tuple[WorkItem, "subprocess.Popen[bytes]", list[Slot]]]
+
+
 class Scheduler:
     def __init__(
         self,
@@ -87,7 +91,7 @@ class Scheduler:
                 )
         outcomes = {j.index: Outcome(j.index) for j in jobs}
         pending = sorted(jobs, key=lambda j: -j.need)  # stable: sweep order within a size
-        running: dict[int, tuple[WorkItem, subprocess.Popen, list[Slot]]] = {}
+        running: Running = {}
         old = self._install_handlers()
         try:
             self._loop(pending, running, outcomes)
@@ -99,7 +103,9 @@ class Scheduler:
         return [outcomes[j.index] for j in jobs]
 
     # -- the loop ---------------------------------------------------------------------------
-    def _loop(self, pending: list[WorkItem], running: dict, outcomes: dict[int, Outcome]) -> None:
+    def _loop(
+        self, pending: list[WorkItem], running: Running, outcomes: dict[int, Outcome]
+    ) -> None:
         last_start, kill_at = 0.0, None
         while pending or running:
             wait = 0.5
@@ -129,7 +135,9 @@ class Scheduler:
                 except queue.Empty:
                     item = None
 
-    def _start_next(self, pending: list[WorkItem], running: dict, outcomes: dict) -> bool:
+    def _start_next(
+        self, pending: list[WorkItem], running: Running, outcomes: dict[int, Outcome]
+    ) -> bool:
         if len(running) >= self.max_parallel:
             return False
         for job in pending:
@@ -157,7 +165,7 @@ class Scheduler:
     def _fits_somewhere(self, pending: list[WorkItem]) -> bool:
         return any(j.need <= len(self.free) for j in pending)
 
-    def _spawn(self, job: WorkItem, chosen: list[Slot], running: dict, out: Outcome) -> None:
+    def _spawn(self, job: WorkItem, chosen: list[Slot], running: Running, out: Outcome) -> None:
         assignment: Assignment = self.pool.assignment(chosen)
         env = {**os.environ, **assignment.env(), **job.env}
         log = open(job.log, "ab") if job.log else None
@@ -187,11 +195,13 @@ class Scheduler:
         threading.Thread(target=self._wait, args=(job.index, proc), daemon=True).start()
         self.on_event("started", job, out)
 
-    def _wait(self, index: int, proc: subprocess.Popen) -> None:
+    def _wait(self, index: int, proc: subprocess.Popen[bytes]) -> None:
         rc = proc.wait()
         self.done.put((index, rc, time.monotonic()))
 
-    def _finish(self, item: tuple[int, int, float], running: dict, outcomes: dict) -> None:
+    def _finish(
+        self, item: tuple[int, int, float], running: Running, outcomes: dict[int, Outcome]
+    ) -> None:
         index, rc, ended = item
         job, proc, chosen = running.pop(index)
         killpg(proc.pid, signal.SIGKILL)  # anything it left behind in its group
@@ -210,7 +220,7 @@ class Scheduler:
         self.free.extend(s for s in chosen if s not in self.free)
 
     # -- cancelling -------------------------------------------------------------------------
-    def _cancel(self, running: dict, kill_at: float | None) -> float:
+    def _cancel(self, running: Running, kill_at: float | None) -> float:
         now = time.monotonic()
         if kill_at is None:  # first time here: ask every job to stop
             for _, proc, _ in running.values():

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from trn.handoff import SweepJobSpec, job_command
-from trn.launcher.batch import failed_return, sweep_config, why
+from trn.launcher.batch import Batch, failed_return, sweep_config, why
 from trn.launcher.pool import Pool, slots_needed
 from trn.launcher.scheduler import Outcome, WorkItem
 
 
-def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool) -> tuple:
+def prepare(
+    launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
+) -> tuple[WorkItem, Batch]:
     from omegaconf import OmegaConf
 
     task = launcher.task_function
@@ -53,7 +55,7 @@ def prepare(launcher: Any, overrides: list[str], num: int, tmp: Path, pool: Pool
     return job, (overrides, cfg)
 
 
-def collect(item: tuple, out: Outcome, tmp: Path) -> Any:
+def collect(item: Batch, out: Outcome, tmp: Path) -> Any:
     from hydra.core.utils import JobReturn, JobStatus
 
     from trn.errors import JobFailed

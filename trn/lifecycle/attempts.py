@@ -93,7 +93,7 @@ def _first_step(events: Path) -> int | None:
             for line in f:
                 event = parse(line)
                 if event and event.get("event") == "metrics" and isinstance(event.get("step"), int):
-                    return max(0, event["step"] - 1)
+                    return max(0, int(event["step"]) - 1)
     except OSError:
         return None
     return None

@@ -146,6 +146,7 @@ def wait_sweep(home: Path, sweep_dir: Path, timeout: float) -> dict[str, Any]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
     except (OSError, ValueError):
         return {}

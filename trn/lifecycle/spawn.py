@@ -33,7 +33,7 @@ class Cold:
 
     note: str | None = None
 
-    def __init__(self, proc: subprocess.Popen):
+    def __init__(self, proc: subprocess.Popen[bytes]):
         self.proc, self.pid = proc, proc.pid
 
     def wait(self, timeout: float) -> int | None:

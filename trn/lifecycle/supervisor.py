@@ -311,7 +311,7 @@ class Supervisor:
             offset = self._pump(events_file, offset, record)
             if rc is not None:
                 killpg(proc.pid, signal.SIGKILL)  # DDP ranks or workers left behind
-                return rc
+                return int(rc)
 
     def _pump(self, path: Path, offset: int, record: JobRecord) -> int:
         """Show the runner's new events; keep the record's metrics and checkpoint current."""

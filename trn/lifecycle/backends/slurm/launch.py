@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import JobReturn
+
 from trn.errors import FailedFast, JobFailed, UsageError
 from trn.lifecycle.backends.slurm import SLURM, Submitted
 from trn.lifecycle.backends.slurm.queue import queued, scancel
@@ -49,7 +51,7 @@ class SweepSlurmJob:
         return self.submitted.slurm
 
 
-def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list:
+def launch(launcher: Any, job_overrides: Any, initial_job_idx: int) -> list[JobReturn]:
     from trn.lifecycle.sweep_job import SweepTask
 
     task = launcher.task_function

@@ -76,7 +76,8 @@ class NodeJob:
             hosts=plan.hosts,
             devices=plan.allocation.device_ids,
         )
-        return self._sup.run()
+        result: dict[str, Any] = self._sup.run()
+        return result
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Preempted or timed out: stop the runner with a checkpoint, requeue a resume."""
@@ -165,7 +166,7 @@ def _run_rank(plan: Plan, job_dir: Path, rank: int) -> None:
         _wait_runner(proc, stop, GRACE_S)
 
 
-def _wait_runner(proc: subprocess.Popen, stop: list[int], grace_s: float) -> int:
+def _wait_runner(proc: subprocess.Popen[bytes], stop: list[int], grace_s: float) -> int:
     """Wait for a rank's runner, passing each new stop signal on; SIGKILL ``grace_s`` after
     the first. Its exit code; what is left of its group is killed."""
     from trn.proc import killpg
