@@ -11,7 +11,7 @@ Each is trained three ways, each a fresh Python with the machine's defaults:
 in alternated rounds (hand, plain, trn, hand, ...), so a change in the machine's load falls on
 all three alike. The rate is steady state only: steps per second after the first epoch (trn's
 from its own metrics events). Also the peak memory (PSS, shared pages counted once) of each run's
-whole process tree, sampled every 0.1 s.
+whole process tree, sampled every 0.1 s in a round of its own (the sampling costs CPU time).
 
     python benchmarks/throughput.py [--rounds 5] [--epochs 4] [--models cnn,transformer] [--busy]
 
@@ -253,14 +253,15 @@ def _pss(pid: int) -> int:
 
 
 def run(
-    argv: list[str], cwd: Path, env: dict[str, str], home: Path | None = None
+    argv: list[str], cwd: Path, env: dict[str, str], home: Path | None, sample: bool
 ) -> tuple[str, int]:
+    """The command's stdout, and (``sample``) its process tree's peak memory, else 0."""
     proc = subprocess.Popen(
         argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
-    memory = PeakMemory(proc.pid, home)
+    memory = PeakMemory(proc.pid, home) if sample else None
     out, _ = proc.communicate()
-    peak = memory.stop()
+    peak = memory.stop() if memory else 0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])} failed ({proc.returncode})")
     return out, peak
@@ -284,14 +285,16 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def one_round(kind: str, epochs: int, project: Path, home: Path) -> dict[str, tuple[float, int]]:
+def one_round(
+    kind: str, epochs: int, project: Path, home: Path, sample: bool = False
+) -> dict[str, tuple[float, int]]:
     env = {k: v for k, v in os.environ.items() if k != "TRN_HOME"}
     env["PYTHONPATH"] = str(project)
     out: dict[str, tuple[float, int]] = {}
     args = [kind, str(epochs), str(STEPS_PER_EPOCH)]
-    text, peak = run([sys.executable, "hand.py", *args], project, env)
+    text, peak = run([sys.executable, "hand.py", *args], project, env, None, sample)
     out["hand"] = (float(text), peak)
-    text, peak = run([sys.executable, "plain.py", *args], project, env)
+    text, peak = run([sys.executable, "plain.py", *args], project, env, None, sample)
     out["plain"] = (float(text), peak)
     trn = [
         sys.executable, "-m", "trn", "run", "--json", f"model={kind}", "data=synthetic",
@@ -299,7 +302,7 @@ def one_round(kind: str, epochs: int, project: Path, home: Path) -> dict[str, tu
         "trainer.limit_val_batches=0", "checkpoint.every_n_epochs=0",
         "events.metrics_every_n_steps=5", "objective.metric=train/loss", "objective.mode=min",
     ]  # fmt: skip
-    text, peak = run(trn, project, {**env, "TRN_HOME": str(home)}, home)
+    text, peak = run(trn, project, {**env, "TRN_HOME": str(home)}, home, sample)
     out["trn"] = (trn_rate(text), peak)
     return out
 
@@ -328,15 +331,21 @@ def measure(args: argparse.Namespace) -> None:
         for kind in args.models.split(","):
             load = os.getloadavg()[0]
             rounds = [one_round(kind, args.epochs, project, home) for _ in range(args.rounds)]
-            report(kind, rounds, load)
+            # memory in a round of its own: reading a tree's PSS ten times a second costs CPU
+            # time and takes the processes' memory-map locks, more so for trn's three processes
+            # (supervisor, runner, warm parent) than for one: it would slow what is timed
+            peaks = one_round(kind, 2, project, home, sample=True)
+            report(kind, rounds, {way: peak for way, (_, peak) in peaks.items()}, load)
 
 
-def report(kind: str, rounds: list[dict[str, tuple[float, int]]], load: float) -> None:
+def report(
+    kind: str, rounds: list[dict[str, tuple[float, int]]], peaks: dict[str, int], load: float
+) -> None:
     print(f"\n{kind}: {len(rounds)} rounds, {STEPS_PER_EPOCH} steps an epoch, load {load:.1f}")
     medians = {}
     for way in ("hand", "plain", "trn"):
         rates = [r[way][0] for r in rounds]
-        peak = max(r[way][1] for r in rounds) / 2**20
+        peak = peaks[way] / 2**20
         medians[way] = statistics.median(rates)
         print(
             f"  {way:<6}{medians[way]:8.1f} steps/s  ({1000 / medians[way]:5.1f} ms/step; "
