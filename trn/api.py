@@ -228,9 +228,9 @@ def evaluate(
     if isinstance(overrides, str):
         raise TypeError("overrides is a list of strings, e.g. ['data.batch_size=32']")
     where = Path(home) if home else None
-    plan = plan_eval(
+    plan = plan_eval(  # safe: an eval *job* (trainer.test), nothing is eval()ed
         str(target), list(overrides), stage=stage, home=where
-    )  # safe: an eval *job* (trainer.test), nothing is eval()ed
+    )
     record = LOCAL.submit(plan)
     return Job(record.job_id, record.job_dir)
 
